@@ -1,0 +1,82 @@
+package import Foundation
+
+/// What the policy says about one elevation request, why, and which settings said it.
+package struct RequestDecision: Hashable, Sendable {
+    /// The result the endpoint acts on.
+    package enum Outcome: Hashable, Sendable {
+        /// Run it; `isLogged` tells whether the run goes to the audit log.
+        case allowed(isLogged: Bool)
+        /// Wait for an approver; the request expires at `expiresAt` if nobody decides.
+        case pending(expiresAt: Date)
+        /// Refused; `allowsPINOverride` tells whether an offline PIN response may still allow it.
+        case denied(allowsPINOverride: Bool)
+        /// Not decided because the request is incomplete; the agent should ask again with what is missing.
+        case rejected(Rejection)
+    }
+
+    /// Why a request could not be decided as submitted.
+    package enum Rejection: Hashable, Sendable {
+        /// The mode is `reason_required` and the reason is missing or blank.
+        case reasonMissing
+    }
+
+    /// The rule that produced the outcome.
+    package enum Reason: Hashable, Sendable {
+        /// Entry `index` of `pre_approved_applications` (file name `fileName`) matched with its protection.
+        case preApproved(index: Int, fileName: String)
+        /// No pre-approved entry matched; the section's authorization mode decided.
+        case mode(AuthorizationMode)
+    }
+
+    package let outcome: Outcome
+    package let reason: Reason
+    /// The global settings or the subsetting whose settings decided.
+    package let decidedBy: EffectivePolicy.Source
+
+    package init(outcome: Outcome, reason: Reason, decidedBy: EffectivePolicy.Source) {
+        self.outcome = outcome
+        self.reason = reason
+        self.decidedBy = decidedBy
+    }
+
+    /// Decides `request` under `policy` (the effective policy of the request's user and computer) at `now`.
+    ///
+    /// The first pre-approved application that matches (see
+    /// ``Settings/PreApprovedApplication/matches(_:as:)``) allows the request, logged per its
+    /// `log_to_audit`. Otherwise the mode of the request kind's section decides: `audit_only` allows and
+    /// logs; `reason_required` allows and logs when the trimmed reason is not empty, else rejects with
+    /// ``Rejection/reasonMissing``; `approval_required` is pending until `now` plus the pending lifetime;
+    /// `disabled` denies, telling whether the PIN may override.
+    package static func decide(_ request: ElevationRequest, under policy: EffectivePolicy, at now: Date) -> RequestDecision {
+        let settings = policy.settings
+        if let application = request.application,
+            let index = settings.preApprovedApplications.firstIndex(where: { $0.matches(application, as: request.kind) })
+        {
+            let entry = settings.preApprovedApplications[index]
+            return RequestDecision(
+                outcome: .allowed(isLogged: entry.logsToAudit),
+                reason: .preApproved(index: index, fileName: entry.fileName),
+                decidedBy: policy.source
+            )
+        }
+        let (mode, allowsPINOverride) =
+            switch request.kind {
+            case .runAsAdmin: (settings.runAsAdmin.mode, settings.runAsAdmin.allowsPINOverride)
+            case .adminSession: (settings.adminSession.mode, settings.adminSession.allowsPINOverride)
+            }
+        let outcome: Outcome
+        switch mode {
+        case .disabled:
+            outcome = .denied(allowsPINOverride: allowsPINOverride)
+        case .auditOnly:
+            outcome = .allowed(isLogged: true)
+        case .reasonRequired:
+            let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            outcome = reason.isEmpty ? .rejected(.reasonMissing) : .allowed(isLogged: true)
+        case .approvalRequired:
+            let lifetime = TimeInterval(settings.approval.pendingLifetimeMinutes * 60)
+            outcome = .pending(expiresAt: now.addingTimeInterval(lifetime))
+        }
+        return RequestDecision(outcome: outcome, reason: .mode(mode), decidedBy: policy.source)
+    }
+}
