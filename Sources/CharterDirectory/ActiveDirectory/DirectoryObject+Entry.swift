@@ -1,0 +1,86 @@
+import Foundation
+
+extension DirectoryObject {
+    /// The attributes `init(entry:members:)` reads, `member` aside.
+    package static let attributes = [
+        "objectGUID", "objectClass", "objectSid", "name", "sAMAccountName", "userPrincipalName", "dNSHostName",
+        "displayName", "userAccountControl", "primaryGroupID", "groupType", "uSNChanged",
+    ]
+
+    /// The filter for every object kind Charter syncs: the domain root, OUs, groups, users (persons
+    /// that are users, so contacts stay out) and computers.
+    package static let filter =
+        "(|(objectCategory=domainDNS)(objectCategory=organizationalUnit)(objectCategory=group)"
+        + "(&(objectCategory=person)(objectClass=user))(objectCategory=computer))"
+
+    /// Maps a search entry to an object.
+    ///
+    /// - Parameters:
+    ///   - entry: an entry read with `attributes` (and the extended DN control, whose prefix on the
+    ///     entry DN is removed).
+    ///   - members: the group's complete member list, when the entry is a group.
+    /// - Returns: `nil` when the entry's `objectClass` is none of the synced kinds.
+    /// - Throws: `ActiveDirectoryError.malformedAttribute` when objectGUID is missing or not 16 bytes.
+    package init?(entry: LDAPEntry, members: [ExtendedDN]? = nil) throws(ActiveDirectoryError) {
+        let classes = Set(entry.strings("objectClass").map { $0.lowercased() })
+        let kind: Kind
+        if classes.contains("computer") {
+            kind = .computer
+        } else if classes.contains("group") {
+            kind = .group
+        } else if classes.contains("organizationalunit") {
+            kind = .organizationalUnit
+        } else if classes.contains("user") {
+            kind = .user
+        } else if classes.contains("domaindns") {
+            kind = .domain
+        } else {
+            return nil
+        }
+        let dn = ExtendedDN(parsing: entry.dn).dn
+        guard let bytes = entry.value("objectGUID"), let guid = UUID(activeDirectoryBytes: bytes) else {
+            throw ActiveDirectoryError.malformedAttribute(dn: dn, attribute: "objectGUID", reason: "not 16 bytes")
+        }
+        let parsed: DistinguishedName
+        do {
+            parsed = try DistinguishedName(dn)
+        } catch {
+            throw ActiveDirectoryError.malformedAttribute(dn: dn, attribute: "distinguishedName", reason: "\(error)")
+        }
+        let accountControl = entry.integer("userAccountControl") ?? 0
+        self.init(
+            guid: guid,
+            kind: kind,
+            dn: dn,
+            parentDN: parsed.parent.flatMap { $0.rdns.isEmpty ? nil : $0.description },
+            name: entry.string("name") ?? parsed.rdns.first?.attributes.first?.value ?? "",
+            samAccountName: entry.string("sAMAccountName"),
+            userPrincipalName: entry.string("userPrincipalName"),
+            dnsHostName: entry.string("dNSHostName"),
+            displayName: entry.string("displayName"),
+            sid: entry.value("objectSid").flatMap { SecurityIdentifier(bytes: $0) },
+            isDisabled: (kind == .user || kind == .computer) && accountControl & 0x2 != 0,
+            primaryGroupID: entry.integer("primaryGroupID").flatMap { UInt32(exactly: $0) },
+            groupType: entry.integer("groupType").flatMap { Int32(truncatingIfNeeded: $0) },
+            members: kind == .group ? (members ?? []) : nil,
+            usnChanged: entry.integer("uSNChanged") ?? 0
+        )
+    }
+}
+
+/// Why a directory entry could not be mapped, or a directory could not be read as Active Directory.
+package enum ActiveDirectoryError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// A required attribute is missing or malformed.
+    case malformedAttribute(dn: String, attribute: String, reason: String)
+    /// The rootDSE lacks what an AD DC publishes (`dsServiceName`, `highestCommittedUSN`, …).
+    case notActiveDirectory(reason: String)
+
+    package var description: String {
+        switch self {
+        case .malformedAttribute(let dn, let attribute, let reason):
+            "attribute \(attribute) of \(dn) is malformed: \(reason)"
+        case .notActiveDirectory(let reason):
+            "the server does not look like an Active Directory domain controller: \(reason)"
+        }
+    }
+}

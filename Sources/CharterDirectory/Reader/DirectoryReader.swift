@@ -1,0 +1,187 @@
+package import Foundation
+package import Logging
+
+/// Reads an Active Directory domain (or the part under a base DN) as plain values: a full
+/// snapshot or the changes since a watermark, streamed a page at a time.
+///
+/// The reader knows nothing of storage: it hands each batch to a closure and returns the
+/// identity and watermark to store with the data, in the same transaction.
+///
+/// ```swift
+/// let reader = DirectoryReader(connection: connection, baseDN: "DC=example,DC=com", logger: logger)
+/// let identity = try await reader.readFull { batch in try await staging.insert(batch.objects) }
+/// // store identity.watermark with the data; later:
+/// switch try await reader.readIncremental(since: watermark) { batch in … } { … }
+/// ```
+package struct DirectoryReader: Sendable {
+    /// Tuning of the reader.
+    package struct Options: Sendable, Hashable {
+        /// Entries per page of the paged search (at most 1000).
+        package var pageSize: Int
+        /// When set, `member` is always requested in ranges of this many values, as AD itself
+        /// answers for groups of more than 1500 members. `nil` requests plain `member`, and the
+        /// reader follows whatever ranges the server chooses to return.
+        package var memberRangeSize: Int?
+
+        package init(pageSize: Int = 1000, memberRangeSize: Int? = nil) {
+            self.pageSize = pageSize
+            self.memberRangeSize = memberRangeSize
+        }
+    }
+
+    /// One page of results.
+    package struct Batch: Sendable, Hashable {
+        /// Objects created or changed (all objects, in a full read).
+        package var objects: [DirectoryObject]
+        /// objectGUIDs of tombstones: objects deleted since the watermark (incremental reads only).
+        package var deletedGUIDs: [UUID]
+        /// Totals so far, this batch included.
+        package var progress: Progress
+    }
+
+    /// How far a read has come.
+    package struct Progress: Sendable, Hashable {
+        package var objectsRead: Int = 0
+        package var tombstonesRead: Int = 0
+        package var pagesRead: Int = 0
+    }
+
+    /// The outcome of an incremental read.
+    package enum IncrementalResult: Sendable, Hashable {
+        /// The changes were delivered; store `identity.watermark` with them.
+        case completed(DomainControllerIdentity, Progress)
+        /// The watermark cannot be continued here; nothing was delivered. Run a full read.
+        case fullSyncRequired(reason: String)
+    }
+
+    package let connection: LDAPConnection
+    package let baseDN: String
+    package let options: Options
+    let logger: Logger
+
+    package init(connection: LDAPConnection, baseDN: String, options: Options = Options(), logger: Logger) {
+        self.connection = connection
+        self.baseDN = baseDN
+        self.options = options
+        self.logger = logger
+    }
+
+    /// Reads the DC's identity: rootDSE, the NTDS Settings `invocationId`, the domain SID.
+    ///
+    /// - Throws: `ActiveDirectoryError.notActiveDirectory` when the rootDSE lacks AD's attributes;
+    ///   `LDAPError` from the connection.
+    package func readIdentity() async throws -> DomainControllerIdentity {
+        let root = try await connection.readRootDSE()
+        guard let serviceName = root.string("dsServiceName"),
+            let usn = root.integer("highestCommittedUSN"),
+            let namingContext = root.string("defaultNamingContext")
+        else {
+            throw ActiveDirectoryError.notActiveDirectory(
+                reason: "rootDSE lacks dsServiceName, highestCommittedUSN or defaultNamingContext"
+            )
+        }
+        guard let settings = try await connection.read(serviceName, attributes: ["invocationId"]),
+            let bytes = settings.value("invocationId"), let invocationID = UUID(activeDirectoryBytes: bytes)
+        else {
+            throw ActiveDirectoryError.notActiveDirectory(reason: "\(serviceName) has no invocationId")
+        }
+        let domain = try await connection.read(namingContext, attributes: ["objectSid"])
+        return DomainControllerIdentity(
+            serviceName: serviceName,
+            invocationID: invocationID,
+            highestCommittedUSN: usn,
+            defaultNamingContext: namingContext,
+            dnsHostName: root.string("dnsHostName"),
+            domainSID: domain?.value("objectSid").flatMap { SecurityIdentifier(bytes: $0) }
+        )
+    }
+
+    /// Reads every domain root, OU, group, user and computer under the base DN.
+    ///
+    /// The identity (with `highestCommittedUSN`) is read before the search starts, so a change
+    /// made during the read is at or above the watermark and the next incremental read sees it.
+    ///
+    /// - Parameter onBatch: called once per page, in order; it may store the page while the next is read.
+    /// - Returns: the DC identity whose `watermark` the caller stores with the data.
+    /// - Throws: `LDAPError`, `ActiveDirectoryError`, or what `onBatch` throws. The caller must
+    ///   then discard everything it received.
+    package func readFull(onBatch: (Batch) async throws -> Void) async throws -> DomainControllerIdentity {
+        let identity = try await readIdentity()
+        logger.info("directory full read started", metadata: ["ldap.dc": "\(identity.serviceName)"])
+        var progress = Progress()
+        try await readObjects(filter: DirectoryObject.filter, progress: &progress, onBatch: onBatch)
+        logger.info("directory full read finished", metadata: ["directory.objects": "\(progress.objectsRead)"])
+        return identity
+    }
+
+    /// Reads what changed since `watermark`: objects whose `uSNChanged` is above it, then the
+    /// objectGUIDs of tombstones deleted since.
+    ///
+    /// - Parameters:
+    ///   - watermark: from the last read that was stored.
+    ///   - onBatch: called once per page, in order.
+    /// - Returns: `.completed` with the new identity to store, or `.fullSyncRequired` when
+    ///   another DC answered or this DC's `invocationId` changed.
+    package func readIncremental(
+        since watermark: DirectoryWatermark, onBatch: (Batch) async throws -> Void
+    ) async throws -> IncrementalResult {
+        let identity = try await readIdentity()
+        if let reason = watermark.fullSyncReason(on: identity) {
+            logger.notice("directory full sync required", metadata: ["reason": "\(reason)"])
+            return .fullSyncRequired(reason: reason)
+        }
+        let above = "(uSNChanged>=\(watermark.usn + 1))"
+        var progress = Progress()
+        try await readObjects(filter: "(&\(above)\(DirectoryObject.filter))", progress: &progress, onBatch: onBatch)
+        let tombstones = LDAPSearchRequest(
+            base: "CN=Deleted Objects,\(identity.defaultNamingContext)", scope: .oneLevel,
+            filter: "(&(isDeleted=TRUE)\(above))", attributes: ["objectGUID"], pageSize: options.pageSize,
+            showsDeleted: true
+        )
+        try await connection.search(tombstones) { entries in
+            let guids = entries.compactMap { $0.value("objectGUID").flatMap { UUID(activeDirectoryBytes: $0) } }
+            progress.tombstonesRead += guids.count
+            progress.pagesRead += 1
+            try await onBatch(Batch(objects: [], deletedGUIDs: guids, progress: progress))
+        }
+        return .completed(identity, progress)
+    }
+
+    private func readObjects(
+        filter: String, progress: inout Progress, onBatch: (Batch) async throws -> Void
+    ) async throws {
+        let memberAttribute = options.memberRangeSize.map { "member;range=0-\($0 - 1)" } ?? "member"
+        let request = LDAPSearchRequest(
+            base: baseDN, scope: .subtree, filter: filter, attributes: DirectoryObject.attributes + [memberAttribute],
+            pageSize: options.pageSize, returnsExtendedDNs: true
+        )
+        var totals = progress
+        try await connection.search(request) { entries in
+            var objects: [DirectoryObject] = []
+            objects.reserveCapacity(entries.count)
+            for entry in entries {
+                let members = try await members(of: entry)
+                if let object = try DirectoryObject(entry: entry, members: members) { objects.append(object) }
+            }
+            totals.objectsRead += objects.count
+            totals.pagesRead += 1
+            try await onBatch(Batch(objects: objects, deletedGUIDs: [], progress: totals))
+        }
+        progress = totals
+    }
+
+    /// Every `member` value of `entry`, following ranges the server returned.
+    private func members(of entry: LDAPEntry) async throws -> [ExtendedDN] {
+        var values = entry.values("member")
+        if let range = entry.range(of: "member") {
+            values += range.values
+            if let high = range.high {
+                values += try await connection.readAllValues(
+                    of: ExtendedDN(parsing: entry.dn).dn, attribute: "member", from: high + 1,
+                    rangeSize: options.memberRangeSize, returnsExtendedDNs: true
+                )
+            }
+        }
+        return values.map { ExtendedDN(parsing: String(decoding: $0, as: UTF8.self)) }
+    }
+}
