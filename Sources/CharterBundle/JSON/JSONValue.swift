@@ -1,0 +1,155 @@
+public import Foundation
+
+/// Any JSON value, kept schema-agnostic.
+///
+/// Bundles carry settings documents whose schema belongs to the service, not to this module;
+/// `JSONValue` carries them losslessly enough for that purpose. Integers that fit in `Int64`
+/// stay integers; other numbers are `Double`.
+public enum JSONValue: Sendable, Hashable, Codable {
+    /// `null`.
+    case null
+    /// `true` or `false`.
+    case bool(Bool)
+    /// A number without fraction or exponent that fits in 64 bits.
+    case integer(Int64)
+    /// Any other number.
+    case number(Double)
+    /// A string.
+    case string(String)
+    /// An array.
+    case array([JSONValue])
+    /// An object. Member order is not significant; serialisation sorts members.
+    case object([String: JSONValue])
+
+    /// Decodes any JSON value.
+    ///
+    /// - Parameter decoder: The decoder to read from.
+    /// - Throws: `DecodingError` when the input is not JSON.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Int64.self) {
+            self = .integer(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
+    }
+
+    /// Encodes the value.
+    ///
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: `EncodingError` for a non-finite number.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .integer(let value): try container.encode(value)
+        case .number(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+
+    /// The members when the value is an object, otherwise `nil`.
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let members) = self { members } else { nil }
+    }
+
+    /// The string when the value is a string, otherwise `nil`.
+    public var stringValue: String? {
+        if case .string(let string) = self { string } else { nil }
+    }
+
+    /// The integer when the value is an integer, otherwise `nil`.
+    public var integerValue: Int64? {
+        if case .integer(let integer) = self { integer } else { nil }
+    }
+
+    /// The elements when the value is an array, otherwise `nil`.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let elements) = self { elements } else { nil }
+    }
+
+    /// The member of an object by name, or `nil` when absent or not an object.
+    ///
+    /// - Parameter member: The member name.
+    public subscript(member: String) -> JSONValue? {
+        objectValue?[member]
+    }
+}
+
+extension JSONValue {
+    /// The JSON text of the value with object members sorted and no whitespace.
+    ///
+    /// Non-finite numbers, which JSON cannot express, are written as `null`.
+    public var canonicalData: Data {
+        // Only non-finite doubles can make the encoder fail; they become null instead.
+        (try? JSONCoding.encode(self.replacingNonFiniteNumbers())) ?? Data("null".utf8)
+    }
+
+    private func replacingNonFiniteNumbers() -> JSONValue {
+        switch self {
+        case .number(let value) where !value.isFinite: .null
+        case .array(let values): .array(values.map { $0.replacingNonFiniteNumbers() })
+        case .object(let members): .object(members.mapValues { $0.replacingNonFiniteNumbers() })
+        default: self
+        }
+    }
+}
+
+extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
+    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
+{
+    /// Creates a string value from a literal.
+    ///
+    /// - Parameter value: The string.
+    public init(stringLiteral value: String) {
+        self = .string(value)
+    }
+
+    /// Creates an integer value from a literal.
+    ///
+    /// - Parameter value: The integer.
+    public init(integerLiteral value: Int64) {
+        self = .integer(value)
+    }
+
+    /// Creates a number value from a literal.
+    ///
+    /// - Parameter value: The number.
+    public init(floatLiteral value: Double) {
+        self = .number(value)
+    }
+
+    /// Creates a Boolean value from a literal.
+    ///
+    /// - Parameter value: The Boolean.
+    public init(booleanLiteral value: Bool) {
+        self = .bool(value)
+    }
+
+    /// Creates an array value from a literal.
+    ///
+    /// - Parameter elements: The elements.
+    public init(arrayLiteral elements: JSONValue...) {
+        self = .array(elements)
+    }
+
+    /// Creates an object value from a literal; a repeated key keeps its last value.
+    ///
+    /// - Parameter elements: The members.
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
