@@ -30,8 +30,8 @@ package struct MembershipGraph: Hashable, Sendable {
     /// (member edges plus primary group), keeping the shortest chain per target group. A group is never
     /// reported as a member of itself, even inside a cycle.
     ///
-    /// - Returns: The closure, including objects that are members of nothing (with no groups) only when
-    ///   they appear as members or with a primary group.
+    /// - Returns: The closure of every group and of every object that appears as a member or has a primary
+    ///   group. Objects that appear nowhere simply have no groups (``MembershipClosure/groups(of:)`` is empty).
     package func closure() -> MembershipClosure {
         // Number the groups in GUID order so that every traversal, and so every tie-break, is deterministic.
         var groupSet = Set(members.keys)

@@ -36,10 +36,12 @@ package struct PolicyChange: Sendable {
                 computerScopes.organizationalUnits.formUnion(subsetting.scope.organizationalUnits)
             }
         }
-        self.affectsEveryone = before.global != after.global || touched == nil
+        let affectsEveryone = before.global != after.global || touched == nil
+        self.affectsEveryone = affectsEveryone
         self.touchedUserScopes = userScopes
         self.touchedComputerScopes = computerScopes
-        self.factsChanged = before.facts != after.facts
+        // Comparing whole facts is linear in the directory; skip it when every device is resolved anyway.
+        self.factsChanged = !affectsEveryone && before.facts != after.facts
     }
 
     /// The devices among `devices` whose effective policies differ between ``before`` and ``after``, in the
