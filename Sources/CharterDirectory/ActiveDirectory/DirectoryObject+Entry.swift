@@ -3,7 +3,7 @@ import Foundation
 extension DirectoryObject {
     /// The attributes `init(entry:members:)` reads, `member` aside.
     package static let attributes = [
-        "objectGUID", "objectClass", "objectSid", "name", "sAMAccountName", "userPrincipalName", "dNSHostName",
+        "objectGUID", "parentGUID", "objectClass", "objectSid", "name", "sAMAccountName", "userPrincipalName", "dNSHostName",
         "displayName", "userAccountControl", "primaryGroupID", "groupType", "uSNChanged",
     ]
 
@@ -53,6 +53,7 @@ extension DirectoryObject {
             kind: kind,
             dn: dn,
             parentDN: parsed.parent.flatMap { $0.rdns.isEmpty ? nil : $0.description },
+            parentGUID: entry.value("parentGUID").flatMap { UUID(activeDirectoryBytes: $0) },
             name: entry.string("name") ?? parsed.rdns.first?.attributes.first?.value ?? "",
             samAccountName: entry.string("sAMAccountName"),
             userPrincipalName: entry.string("userPrincipalName"),

@@ -20,6 +20,10 @@ package struct DirectoryObject: Sendable, Hashable {
     package var dn: String
     /// The DN of the container the object lies in (its OU placement); `nil` for a root.
     package var parentDN: String?
+    /// The container's objectGUID (AD's constructed `parentGUID`). Prefer it to `parentDN` for
+    /// placement: renaming or moving an OU changes its children's DNs without changing their
+    /// `uSNChanged`, so an incremental read does not return the children again.
+    package var parentGUID: UUID?
     /// The RDN value (`name`, equal to `cn` or `ou`).
     package var name: String
     package var samAccountName: String?
@@ -41,7 +45,7 @@ package struct DirectoryObject: Sendable, Hashable {
     package var usnChanged: Int64
 
     package init(
-        guid: UUID, kind: Kind, dn: String, parentDN: String?, name: String, samAccountName: String? = nil,
+        guid: UUID, kind: Kind, dn: String, parentDN: String?, parentGUID: UUID? = nil, name: String, samAccountName: String? = nil,
         userPrincipalName: String? = nil, dnsHostName: String? = nil, displayName: String? = nil,
         sid: SecurityIdentifier? = nil, isDisabled: Bool = false, primaryGroupID: UInt32? = nil, groupType: Int32? = nil,
         members: [ExtendedDN]? = nil, usnChanged: Int64 = 0
@@ -50,6 +54,7 @@ package struct DirectoryObject: Sendable, Hashable {
         self.kind = kind
         self.dn = dn
         self.parentDN = parentDN
+        self.parentGUID = parentGUID
         self.name = name
         self.samAccountName = samAccountName
         self.userPrincipalName = userPrincipalName

@@ -44,6 +44,8 @@ package struct DirectoryReader: Sendable {
         package var objectsRead: Int = 0
         package var tombstonesRead: Int = 0
         package var pagesRead: Int = 0
+
+        package init() {}
     }
 
     /// The outcome of an incremental read.
