@@ -58,6 +58,9 @@ struct MembershipClosureTests {
         let user = ObjectGUID.numbered(3)
         let facts = DirectoryFacts(graph: MembershipGraph(parents: [user: a, a: b, b: a]))
         #expect(facts.ouAncestry(of: user) == [a, b])
+        var walked: [ObjectGUID] = []
+        facts.forEachOUAncestor(of: user) { walked.append($0) }
+        #expect(Set(walked) == [a, b] && walked.starts(with: [a, b]))
     }
 
     @Test("primary group membership counts although it is in no member list, and nests further")

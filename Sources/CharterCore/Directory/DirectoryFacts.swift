@@ -28,6 +28,20 @@ package struct DirectoryFacts: Hashable, Sendable {
         closure.groups(of: object)
     }
 
+    /// Calls `body` with each OU `object` lies under, nearest first, without allocating.
+    ///
+    /// In a corrupt tree that loops, OUs of the loop may be passed more than once (the walk is bounded by
+    /// the number of parent links), but never an OU that ``ouAncestry(of:)`` would not list.
+    package func forEachOUAncestor(of object: ObjectGUID, _ body: (ObjectGUID) -> Void) {
+        var current = object
+        var remaining = parents.count
+        while remaining > 0, let parent = parents[current], parent != object {
+            body(parent)
+            current = parent
+            remaining -= 1
+        }
+    }
+
     /// The OUs `object` lies under, nearest first (its own OU, then that OU's parent, up to the root).
     ///
     /// Cycle-safe: a corrupt tree that loops stops at the first repeated OU.

@@ -1,5 +1,5 @@
 /// The kinds of Active Directory object that policy resolution knows about.
-package enum DirectoryObjectKind: String, Hashable, Sendable, CaseIterable, Codable {
+package enum DirectoryObjectKind: String, Hashable, Sendable, CaseIterable {
     case user
     case computer
     case group

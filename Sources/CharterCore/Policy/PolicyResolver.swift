@@ -42,7 +42,7 @@ package struct PolicyResolver: Sendable {
                 }
             }
             if !organizationalUnits.isEmpty {
-                for ou in facts.ouAncestry(of: object) {
+                facts.forEachOUAncestor(of: object) { ou in
                     if let position = organizationalUnits[ou], position < best ?? .max {
                         best = position
                     }

@@ -1,5 +1,5 @@
 /// What an endpoint user asks for: to run one application as administrator, or an administrator session.
-package enum ElevationKind: String, Hashable, Sendable, CaseIterable, Codable, Comparable {
+package enum ElevationKind: String, Hashable, Sendable, CaseIterable, Comparable {
     case runAsAdmin = "run_as_admin"
     case adminSession = "admin_session"
 
