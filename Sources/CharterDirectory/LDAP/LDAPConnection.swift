@@ -75,7 +75,16 @@ package final class LDAPConnection: Sendable {
         throw lastError
     }
 
-    /// Unbinds and closes the connection; later operations fail with `serverDown`.
+    /// Unbinds and closes the connection on the thread pool; later operations fail with `serverDown`.
+    package func unbind() async throws {
+        try await threadPool.runIfActive { self.close() }
+    }
+
+    /// Unbinds and closes the connection at once, on the calling thread; later operations fail with
+    /// `serverDown`.
+    ///
+    /// libldap writes the unbind request and closes the socket without waiting for the server, so
+    /// this does not block on the network; prefer `unbind()` from async code all the same.
     package func close() {
         handle.withLock { handle in
             handle?.unbind()
