@@ -123,4 +123,17 @@ struct ActiveDirectoryMappingTests {
         #expect(DirectoryWatermark(serviceName: identity.serviceName, invocationID: id, usn: 200)
             .fullSyncReason(on: identity) != nil)
     }
+
+    @Test(
+        "a ranged attribute reports its values and bounds; `*` marks the last chunk",
+        arguments: [("member;range=0-1499", 0, 1499 as Int?), ("Member;Range=1500-*", 1500, nil)]
+    )
+    func range(name: String, low: Int, high: Int?) throws {
+        let entry = LDAPEntry(dn: "CN=g", attributes: [name: [Array("CN=a".utf8)]])
+        let range = try #require(entry.range(of: "member"))
+        #expect(range.low == low)
+        #expect(range.high == high)
+        #expect(range.values.count == 1)
+        #expect(entry.values("member").isEmpty)
+    }
 }
