@@ -139,4 +139,17 @@ let benchmarks: @Sendable () -> Void = {
     ) { benchmark in
         blackHole(PolicyChange(before: before, after: after).changedDevices(among: devices))
     }
+
+    // Change detection after one subsetting is edited: only devices touching its scope are resolved again.
+    let edited: PolicyInputs = {
+        var inputs = before
+        inputs.subsettings[500].overrides = .init(adminSession: .init(mode: .auditOnly))
+        return inputs
+    }()
+    Benchmark(
+        "Subsetting edit: changed devices among 10,000 (computer + 2 users each)",
+        configuration: .init(maxIterations: 50)
+    ) { benchmark in
+        blackHole(PolicyChange(before: before, after: edited).changedDevices(among: devices))
+    }
 }

@@ -63,24 +63,25 @@ package struct PolicyChange: Sendable {
     }
 
     private func mayChange(_ object: ObjectGUID, touching scopes: Subsetting.Scope) -> Bool {
-        let groupsBefore = before.facts.groups(of: object)
-        let ancestryBefore = before.facts.ouAncestry(of: object)
-        let groupsAfter: [GroupMembership]
-        let ancestryAfter: [ObjectGUID]
+        let groups = before.facts.groups(of: object)
         if factsChanged {
-            groupsAfter = after.facts.groups(of: object)
-            ancestryAfter = after.facts.ouAncestry(of: object)
-            if !groupsBefore.map(\.group).elementsEqual(groupsAfter.map(\.group)) || ancestryBefore != ancestryAfter {
+            let groupsAfter = after.facts.groups(of: object)
+            if !groups.lazy.map(\.group).elementsEqual(groupsAfter.lazy.map(\.group))
+                || before.facts.ouAncestry(of: object) != after.facts.ouAncestry(of: object)
+            {
                 return true
             }
-        } else {
-            groupsAfter = groupsBefore
-            ancestryAfter = ancestryBefore
         }
-        if scopes.groups.isEmpty && scopes.organizationalUnits.isEmpty { return false }
-        // Closures equal by now, so testing the "before" placement covers "after" too.
-        return groupsAfter.contains { scopes.groups.contains($0.group) }
-            || ancestryAfter.contains { scopes.organizationalUnits.contains($0) }
+        // The object's placement is the same before and after by now, so testing one covers both.
+        if !scopes.groups.isEmpty, groups.contains(where: { scopes.groups.contains($0.group) }) {
+            return true
+        }
+        guard !scopes.organizationalUnits.isEmpty else { return false }
+        var isUnderTouchedOU = false
+        before.facts.forEachOUAncestor(of: object) { ou in
+            if scopes.organizationalUnits.contains(ou) { isUnderTouchedOU = true }
+        }
+        return isUnderTouchedOU
     }
 
     /// Ids of subsettings whose change can move a match: added, removed, edited, or reordered relative to
