@@ -9,10 +9,13 @@ struct MembershipClosureTests {
     @Test(
         "each object gets every transitive group once, with one shortest chain from its direct group",
         arguments: [
-            ("alice", [
-                ("domainUsers", ["domainUsers"]), ("financeAdmins", ["financeAdmins"]),
-                ("finance", ["financeAdmins", "finance"]), ("allStaff", ["financeAdmins", "finance", "allStaff"]),
-            ]),
+            (
+                "alice",
+                [
+                    ("domainUsers", ["domainUsers"]), ("financeAdmins", ["financeAdmins"]),
+                    ("finance", ["financeAdmins", "finance"]), ("allStaff", ["financeAdmins", "finance", "allStaff"]),
+                ]
+            ),
             ("bob", [("helpdesk", ["helpdesk"]), ("domainUsers", ["domainUsers"])]),
             ("carol", [("cycleA", ["cycleA"]), ("domainUsers", ["domainUsers"]), ("cycleB", ["cycleA", "cycleB"])]),
             ("dave", [("domainUsers", ["domainUsers"])]),
@@ -87,7 +90,8 @@ struct MembershipClosureTests {
         }
     }
 
-    @Test("on random graphs, memberships and depths equal a naive breadth-first search and chains are real paths",
+    @Test(
+        "on random graphs, memberships and depths equal a naive breadth-first search and chains are real paths",
         arguments: [11, 12, 13, 14, 15, 16] as [UInt64])
     func matchesNaiveSearch(seed: UInt64) {
         let directory = RandomDirectory(

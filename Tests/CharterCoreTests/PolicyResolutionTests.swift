@@ -31,7 +31,8 @@ struct PolicyResolutionTests {
             scope: .init(organizationalUnits: [S.corp]), overrides: .init(runAsAdmin: .init(mode: .auditOnly))
         ),
         Subsetting(
-            id: .numbered(6), name: "Workstations", target: .computer, scope: .init(organizationalUnits: [S.workstations]),
+            id: .numbered(6), name: "Workstations", target: .computer,
+            scope: .init(organizationalUnits: [S.workstations]),
             overrides: .init(endpoint: .init(offlineGracePeriodHours: 12))
         ),
         Subsetting(
@@ -93,7 +94,8 @@ struct PolicyResolutionTests {
         #expect(winner.name == "Finance" && winner.priority == 1)
         #expect(winner.path == .organizationalUnit(object: S.alice, ou: S.financeOU, depth: 1))
         #expect(explanation.outranked.map(\.name) == ["Staff", "Workstations"])
-        #expect(explanation.outranked[0].path == .group(object: S.alice, chain: [S.financeAdmins, S.finance, S.allStaff]))
+        #expect(
+            explanation.outranked[0].path == .group(object: S.alice, chain: [S.financeAdmins, S.finance, S.allStaff]))
         #expect(explanation.outranked[1].path == .organizationalUnit(object: S.ws1, ou: S.workstations, depth: 1))
         #expect(explanation.disabled.map(\.name) == ["Everyone (off)"])
         #expect(explanation.disabled[0].path == .organizationalUnit(object: S.alice, ou: S.corp, depth: 3))
@@ -161,7 +163,8 @@ struct PolicyResolutionTests {
             }
             let shuffled = PolicyResolver(global: global, subsettings: reordered)
             #expect(
-                shuffled.resolve(for: user, on: computer, in: facts) == resolver.resolve(for: user, on: computer, in: facts)
+                shuffled.resolve(for: user, on: computer, in: facts)
+                    == resolver.resolve(for: user, on: computer, in: facts)
             )
         }
     }

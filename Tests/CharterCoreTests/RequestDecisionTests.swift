@@ -70,7 +70,8 @@ struct RequestDecisionTests {
     @Test("each kind is decided by its own section, and a denial says whether the PIN may override")
     func sectionPerKind() {
         let policy = Self.policy(runAsAdmin: .auditOnly, adminSession: .disabled, allowsPINOverride: true)
-        let session = RequestDecision.decide(ElevationRequest(kind: .adminSession, user: Self.user), under: policy, at: Self.now)
+        let session = RequestDecision.decide(
+            ElevationRequest(kind: .adminSession, user: Self.user), under: policy, at: Self.now)
         #expect(session.outcome == .denied(allowsPINOverride: true))
         #expect(RequestDecision.decide(Self.request(), under: policy, at: Self.now).outcome == .allowed(isLogged: true))
     }
@@ -78,7 +79,8 @@ struct RequestDecisionTests {
     @Test("the decision names the subsetting whose settings decided")
     func decidedBySubsetting() {
         let source = EffectivePolicy.Source.subsetting(id: .numbered(9), name: "Developers")
-        let decision = RequestDecision.decide(Self.request(), under: Self.policy(runAsAdmin: .disabled, source: source), at: Self.now)
+        let decision = RequestDecision.decide(
+            Self.request(), under: Self.policy(runAsAdmin: .disabled, source: source), at: Self.now)
         #expect(decision.decidedBy == source)
     }
 
@@ -114,10 +116,19 @@ struct RequestDecisionTests {
             (checksumEntry, request(.adminSession, sha256: sha), true),
             (checksumEntry, request(sha256: String(repeating: "00", count: 32)), false),
             (checksumEntry, request(sha256: nil), false),
-            (certificateEntry, request(subject: "cn=vendor ltd, o=vendor ", thumbprint: thumbprint.uppercased(), vendor: "VENDOR"), true),
+            (
+                certificateEntry,
+                request(subject: "cn=vendor ltd, o=vendor ", thumbprint: thumbprint.uppercased(), vendor: "VENDOR"),
+                true
+            ),
             (certificateEntry, request(subject: "CN=Vendor Ltd, O=Vendor", thumbprint: nil, vendor: "Vendor"), false),
             (certificateEntry, request(subject: "CN=Evil, O=Vendor", thumbprint: thumbprint, vendor: "Vendor"), false),
-            (certificateEntry, request(subject: "CN=Vendor Ltd, O=Vendor", thumbprint: String(repeating: "b2", count: 20), vendor: "Vendor"), false),
+            (
+                certificateEntry,
+                request(
+                    subject: "CN=Vendor Ltd, O=Vendor", thumbprint: String(repeating: "b2", count: 20), vendor: "Vendor"
+                ), false
+            ),
             (vendorOnlyEntry, request(vendor: "vendor"), true),
             (vendorOnlyEntry, request(vendor: nil), false),
             (noneEntry, request(file: "SeTuP.exe"), true),
@@ -142,7 +153,8 @@ struct RequestDecisionTests {
     @Test("an admin session without an application is decided by the mode")
     func sessionWithoutApplication() {
         let policy = Self.policy(adminSession: .auditOnly, apps: [Self.noneEntry])
-        let decision = RequestDecision.decide(ElevationRequest(kind: .adminSession, user: Self.user), under: policy, at: Self.now)
+        let decision = RequestDecision.decide(
+            ElevationRequest(kind: .adminSession, user: Self.user), under: policy, at: Self.now)
         #expect(decision.outcome == .allowed(isLogged: true) && decision.reason == .mode(.auditOnly))
     }
 }

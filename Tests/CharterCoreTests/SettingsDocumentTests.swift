@@ -49,7 +49,8 @@ struct SettingsDocumentTests {
     func fullDocumentDecodes() throws {
         let settings = try Settings.decode(from: Data(Self.fullDocument.utf8))
         #expect(settings.runAsAdmin == .init(mode: .reasonRequired, allowsPINOverride: true))
-        #expect(settings.adminSession == .init(mode: .disabled, workstationDurationMinutes: 20, serverDurationMinutes: 45))
+        #expect(
+            settings.adminSession == .init(mode: .disabled, workstationDurationMinutes: 20, serverDurationMinutes: 45))
         #expect(settings.approval.notifyRoles == [.approver, .owner])
         #expect(settings.approval.notifyEmails == ["it@example.com"])
         #expect(settings.approval.pendingLifetimeMinutes == 120)
@@ -90,26 +91,46 @@ struct SettingsDocumentTests {
             (#"{"schema_version": 1, "run_as_admin": {"mode": "sometimes"}}"#, "/run_as_admin/mode", "unknown value"),
             (#"{"schema_version": 1, "run_as_admin": {}}"#, "/run_as_admin/mode", "required"),
             (#"{"schema_version": 1, "run_as_admin": []}"#, "/run_as_admin", "object"),
-            (#"{"schema_version": 1, "run_as_admin": {"mode": "disabled", "pin_overrides_denial": 1}}"#,
-             "/run_as_admin/pin_overrides_denial", "boolean"),
-            (#"{"schema_version": 1, "admin_session": {"mode": "disabled", "workstation_duration_minutes": 0}}"#,
-             "/admin_session/workstation_duration_minutes", "between 1 and 1440"),
-            (#"{"schema_version": 1, "admin_session": {"mode": "disabled", "server_duration_minutes": 15.5}}"#,
-             "/admin_session/server_duration_minutes", "integer"),
-            (#"{"schema_version": 1, "admin_session": {"mode": "disabled", "server_duration_minutes": true}}"#,
-             "/admin_session/server_duration_minutes", "integer"),
-            (#"{"schema_version": 1, "approval": {"notify_roles": ["owner", "auditor"]}}"#,
-             "/approval/notify_roles/1", "unknown value"),
-            (#"{"schema_version": 1, "approval": {"notify_roles": ["owner", "owner"]}}"#,
-             "/approval/notify_roles/1", "duplicate"),
-            (#"{"schema_version": 1, "approval": {"notify_emails": ["it@example"]}}"#,
-             "/approval/notify_emails/0", "email"),
-            (#"{"schema_version": 1, "approval": {"pending_lifetime_minutes": 1}}"#,
-             "/approval/pending_lifetime_minutes", "between 5 and 43200"),
-            (#"{"schema_version": 1, "endpoint": {"fallback_poll_interval_seconds": 5}}"#,
-             "/endpoint/fallback_poll_interval_seconds", "between 30 and 86400"),
-            (#"{"schema_version": 1, "endpoint": {"offline_grace_period_hours": -1}}"#,
-             "/endpoint/offline_grace_period_hours", "between 0 and 2160"),
+            (
+                #"{"schema_version": 1, "run_as_admin": {"mode": "disabled", "pin_overrides_denial": 1}}"#,
+                "/run_as_admin/pin_overrides_denial", "boolean"
+            ),
+            (
+                #"{"schema_version": 1, "admin_session": {"mode": "disabled", "workstation_duration_minutes": 0}}"#,
+                "/admin_session/workstation_duration_minutes", "between 1 and 1440"
+            ),
+            (
+                #"{"schema_version": 1, "admin_session": {"mode": "disabled", "server_duration_minutes": 15.5}}"#,
+                "/admin_session/server_duration_minutes", "integer"
+            ),
+            (
+                #"{"schema_version": 1, "admin_session": {"mode": "disabled", "server_duration_minutes": true}}"#,
+                "/admin_session/server_duration_minutes", "integer"
+            ),
+            (
+                #"{"schema_version": 1, "approval": {"notify_roles": ["owner", "auditor"]}}"#,
+                "/approval/notify_roles/1", "unknown value"
+            ),
+            (
+                #"{"schema_version": 1, "approval": {"notify_roles": ["owner", "owner"]}}"#,
+                "/approval/notify_roles/1", "duplicate"
+            ),
+            (
+                #"{"schema_version": 1, "approval": {"notify_emails": ["it@example"]}}"#,
+                "/approval/notify_emails/0", "email"
+            ),
+            (
+                #"{"schema_version": 1, "approval": {"pending_lifetime_minutes": 1}}"#,
+                "/approval/pending_lifetime_minutes", "between 5 and 43200"
+            ),
+            (
+                #"{"schema_version": 1, "endpoint": {"fallback_poll_interval_seconds": 5}}"#,
+                "/endpoint/fallback_poll_interval_seconds", "between 30 and 86400"
+            ),
+            (
+                #"{"schema_version": 1, "endpoint": {"offline_grace_period_hours": -1}}"#,
+                "/endpoint/offline_grace_period_hours", "between 0 and 2160"
+            ),
             (#"{"schema_version": 1, "pre_approved_applications": {}}"#, "/pre_approved_applications", "array"),
             (#"not json"#, "", "not valid JSON"),
             (#"[1]"#, "", "object"),
@@ -126,20 +147,33 @@ struct SettingsDocumentTests {
         "pre-approved application problems point into the entry",
         arguments: [
             (#"{"type": "checksum", "sha256": "abc"}"#, "/pre_approved_applications/2/protection/sha256", "SHA-256"),
-            (#"{"type": "checksum", "sha256": "\#(String(repeating: "g", count: 64))"}"#,
-             "/pre_approved_applications/2/protection/sha256", "SHA-256"),
+            (
+                #"{"type": "checksum", "sha256": "\#(String(repeating: "g", count: 64))"}"#,
+                "/pre_approved_applications/2/protection/sha256", "SHA-256"
+            ),
             (#"{"type": "checksum"}"#, "/pre_approved_applications/2/protection/sha256", "required"),
-            (#"{"type": "checksum", "sha256": "\#(sha)", "path": "C:\\x"}"#,
-             "/pre_approved_applications/2/protection/path", "unknown field"),
-            (#"{"type": "path", "path": "Program Files\\Vendor"}"#,
-             "/pre_approved_applications/2/protection/path", "absolute"),
+            (
+                #"{"type": "checksum", "sha256": "\#(sha)", "path": "C:\\x"}"#,
+                "/pre_approved_applications/2/protection/path", "unknown field"
+            ),
+            (
+                #"{"type": "path", "path": "Program Files\\Vendor"}"#,
+                "/pre_approved_applications/2/protection/path", "absolute"
+            ),
             (#"{"type": "path", "path": "C:Vendor"}"#, "/pre_approved_applications/2/protection/path", "absolute"),
-            (#"{"type": "path", "path": "C:\\..\\Vendor"}"#, "/pre_approved_applications/2/protection/path", "absolute"),
+            (
+                #"{"type": "path", "path": "C:\\..\\Vendor"}"#, "/pre_approved_applications/2/protection/path",
+                "absolute"
+            ),
             (#"{"type": "path", "path": "  "}"#, "/pre_approved_applications/2/protection/path", "empty"),
-            (#"{"type": "certificate", "subject": "CN=X", "thumbprint": "12345"}"#,
-             "/pre_approved_applications/2/protection/thumbprint", "thumbprint"),
-            (#"{"type": "certificate", "thumbprint": "\#(sha)"}"#, "/pre_approved_applications/2/protection",
-             "subject, a vendor"),
+            (
+                #"{"type": "certificate", "subject": "CN=X", "thumbprint": "12345"}"#,
+                "/pre_approved_applications/2/protection/thumbprint", "thumbprint"
+            ),
+            (
+                #"{"type": "certificate", "thumbprint": "\#(sha)"}"#, "/pre_approved_applications/2/protection",
+                "subject, a vendor"
+            ),
             (#"{"type": "signature"}"#, "/pre_approved_applications/2/protection/type", "unknown value"),
             (#"{"path": "C:\\x"}"#, "/pre_approved_applications/2/protection/type", "required"),
             (#""none""#, "/pre_approved_applications/2/protection", "object"),
@@ -159,18 +193,30 @@ struct SettingsDocumentTests {
     @Test(
         "pre-approved entry fields are checked",
         arguments: [
-            (#"{"kind": "application", "applies_to": ["run_as_admin"], "protection": {"type": "none"}}"#,
-             "/pre_approved_applications/0/file_name", "required"),
-            (#"{"file_name": "C:\\a.exe", "kind": "application", "applies_to": ["run_as_admin"], "protection": {"type": "none"}}"#,
-             "/pre_approved_applications/0/file_name", "file name"),
-            (#"{"file_name": "a.exe", "kind": "driver", "applies_to": ["run_as_admin"], "protection": {"type": "none"}}"#,
-             "/pre_approved_applications/0/kind", "unknown value"),
-            (#"{"file_name": "a.exe", "kind": "installer", "applies_to": [], "protection": {"type": "none"}}"#,
-             "/pre_approved_applications/0/applies_to", "at least one"),
-            (#"{"file_name": "a.exe", "kind": "installer", "applies_to": ["everything"], "protection": {"type": "none"}}"#,
-             "/pre_approved_applications/0/applies_to/0", "unknown value"),
-            (#"{"file_name": "a.exe", "kind": "installer", "applies_to": ["admin_session"], "protection": {"type": "none"}, "log_to_audit": "yes"}"#,
-             "/pre_approved_applications/0/log_to_audit", "boolean"),
+            (
+                #"{"kind": "application", "applies_to": ["run_as_admin"], "protection": {"type": "none"}}"#,
+                "/pre_approved_applications/0/file_name", "required"
+            ),
+            (
+                #"{"file_name": "C:\\a.exe", "kind": "application", "applies_to": ["run_as_admin"], "protection": {"type": "none"}}"#,
+                "/pre_approved_applications/0/file_name", "file name"
+            ),
+            (
+                #"{"file_name": "a.exe", "kind": "driver", "applies_to": ["run_as_admin"], "protection": {"type": "none"}}"#,
+                "/pre_approved_applications/0/kind", "unknown value"
+            ),
+            (
+                #"{"file_name": "a.exe", "kind": "installer", "applies_to": [], "protection": {"type": "none"}}"#,
+                "/pre_approved_applications/0/applies_to", "at least one"
+            ),
+            (
+                #"{"file_name": "a.exe", "kind": "installer", "applies_to": ["everything"], "protection": {"type": "none"}}"#,
+                "/pre_approved_applications/0/applies_to/0", "unknown value"
+            ),
+            (
+                #"{"file_name": "a.exe", "kind": "installer", "applies_to": ["admin_session"], "protection": {"type": "none"}, "log_to_audit": "yes"}"#,
+                "/pre_approved_applications/0/log_to_audit", "boolean"
+            ),
         ]
     )
     func entryProblems(entry: String, pointer: String, message: String) {

@@ -27,8 +27,10 @@ struct Tenant {
     var computers: [ObjectGUID] = []
     var graph = MembershipGraph()
 
-    init(seed: UInt64, groups groupCount: Int, nestingRate: Double, cycles: Int, ous ouCount: Int,
-         users userCount: Int, computers computerCount: Int, userMemberships: Int, computerMemberships: Int) {
+    init(
+        seed: UInt64, groups groupCount: Int, nestingRate: Double, cycles: Int, ous ouCount: Int,
+        users userCount: Int, computers computerCount: Int, userMemberships: Int, computerMemberships: Int
+    ) {
         var random = Generator(state: seed)
         func guid() -> ObjectGUID { ObjectGUID(UUID(uuid: UUID.random(using: &random))) }
         groups = (0..<groupCount).map { _ in guid() }
@@ -65,7 +67,9 @@ struct Tenant {
             let scope: Subsetting.Scope =
                 number % 4 == 0
                 ? .init(organizationalUnits: [ous.randomElement(using: &random)!])
-                : .init(groups: Set((0..<Int.random(in: 1...3, using: &random)).map { _ in groups.randomElement(using: &random)! }))
+                : .init(
+                    groups: Set(
+                        (0..<Int.random(in: 1...3, using: &random)).map { _ in groups.randomElement(using: &random)! }))
             return Subsetting(
                 id: SubsettingID(UUID(uuid: UUID.random(using: &random))),
                 name: "subsetting \(number)",
@@ -82,8 +86,10 @@ extension UUID {
         let a = random.next()
         let b = random.next()
         return withUnsafeBytes(of: (a, b)) { bytes in
-            (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], (bytes[6] & 0x0F) | 0x40, bytes[7],
-             (bytes[8] & 0x3F) | 0x80, bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15])
+            (
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], (bytes[6] & 0x0F) | 0x40, bytes[7],
+                (bytes[8] & 0x3F) | 0x80, bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]
+            )
         }
     }
 }
@@ -96,15 +102,17 @@ let benchmarks: @Sendable () -> Void = {
     )
 
     // The sync target of DESIGN §4: 12,566 objects, 536 groups, about 32.5k member values.
-    let syncSized = Tenant(seed: 1, groups: 536, nestingRate: 0.7, cycles: 5, ous: 60, users: 10_000,
-                           computers: 2_030, userMemberships: 3, computerMemberships: 1)
+    let syncSized = Tenant(
+        seed: 1, groups: 536, nestingRate: 0.7, cycles: 5, ous: 60, users: 10_000,
+        computers: 2_030, userMemberships: 3, computerMemberships: 1)
     Benchmark("Closure: 12.5k objects, 536 groups, 32.5k edges", configuration: .init(maxIterations: 50)) { benchmark in
         blackHole(syncSized.graph.closure())
     }
 
     // Resolution: 1,000 subsettings over a 10,000-group directory.
-    let large = Tenant(seed: 2, groups: 10_000, nestingRate: 0.6, cycles: 20, ous: 300, users: 20_000,
-                       computers: 10_000, userMemberships: 4, computerMemberships: 2)
+    let large = Tenant(
+        seed: 2, groups: 10_000, nestingRate: 0.6, cycles: 20, ous: 300, users: 20_000,
+        computers: 10_000, userMemberships: 4, computerMemberships: 2)
     let largeFacts = DirectoryFacts(graph: large.graph)
     let resolver = PolicyResolver(global: Settings(), subsettings: large.subsettings(count: 1_000, seed: 3))
     var pairRandom = Generator(state: 4)
@@ -124,10 +132,12 @@ let benchmarks: @Sendable () -> Void = {
     // Change detection after a global change: every device of a 10,000-computer tenant.
     var deviceRandom = Generator(state: 5)
     let devices = large.computers.enumerated().map { number, computer in
-        ManagedDevice(id: number, computer: computer,
-                      users: (0..<2).map { _ in large.users.randomElement(using: &deviceRandom)! })
+        ManagedDevice(
+            id: number, computer: computer,
+            users: (0..<2).map { _ in large.users.randomElement(using: &deviceRandom)! })
     }
-    let before = PolicyInputs(global: Settings(), subsettings: large.subsettings(count: 1_000, seed: 3), facts: largeFacts)
+    let before = PolicyInputs(
+        global: Settings(), subsettings: large.subsettings(count: 1_000, seed: 3), facts: largeFacts)
     let after: PolicyInputs = {
         var inputs = before
         inputs.global.approval.pendingLifetimeMinutes = 60

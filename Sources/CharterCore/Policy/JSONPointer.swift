@@ -14,7 +14,8 @@ package struct JSONPointer: Hashable, Sendable, CustomStringConvertible, Express
 
     /// Parses the textual form (`/a/b~1c`); tokens are unescaped.
     package init(stringLiteral value: String) {
-        self.tokens = value.isEmpty
+        self.tokens =
+            value.isEmpty
             ? []
             : value.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
                 $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")

@@ -92,7 +92,8 @@ package struct PolicyResolver: Sendable {
     /// nearest OU, and which one won.
     ///
     /// This walks every subsetting; use ``resolve(for:on:in:)`` where only the policy is needed.
-    package func explain(for user: ObjectGUID?, on computer: ObjectGUID?, in facts: DirectoryFacts) -> PolicyExplanation {
+    package func explain(for user: ObjectGUID?, on computer: ObjectGUID?, in facts: DirectoryFacts) -> PolicyExplanation
+    {
         let userFacts = user.map { ObjectPlacement(object: $0, facts: facts) }
         let computerFacts = computer.map { ObjectPlacement(object: $0, facts: facts) }
         var matches: [PolicyExplanation.Match] = []

@@ -21,7 +21,9 @@ extension Settings {
                 )
             else { return nil }
             var result = RunAsAdmin()
-            if let value = members["mode"], let mode = reader.enumeration(value, at: pointer.appending("mode"), as: AuthorizationMode.self) {
+            if let value = members["mode"],
+                let mode = reader.enumeration(value, at: pointer.appending("mode"), as: AuthorizationMode.self)
+            {
                 result.mode = mode
             }
             if let value = members["pin_overrides_denial"],
@@ -69,7 +71,9 @@ extension Settings {
                 return nil
             }
             var result = AdminSession()
-            if let value = members["mode"], let mode = reader.enumeration(value, at: pointer.appending("mode"), as: AuthorizationMode.self) {
+            if let value = members["mode"],
+                let mode = reader.enumeration(value, at: pointer.appending("mode"), as: AuthorizationMode.self)
+            {
                 result.mode = mode
             }
             if let value = members["pin_overrides_denial"],
@@ -87,7 +91,8 @@ extension Settings {
                 result.workstationDurationMinutes = minutes
             }
             if let value = members["server_duration_minutes"],
-                let minutes = reader.integer(value, at: pointer.appending("server_duration_minutes"), in: durationBounds)
+                let minutes = reader.integer(
+                    value, at: pointer.appending("server_duration_minutes"), in: durationBounds)
             {
                 result.serverDurationMinutes = minutes
             }

@@ -24,7 +24,8 @@ extension Settings {
             guard let members = reader.object(value, at: pointer, allowed: keys) else { return nil }
             var result = Endpoint()
             if let value = members["offline_grace_period_hours"],
-                let hours = reader.integer(value, at: pointer.appending("offline_grace_period_hours"), in: offlineGraceBounds)
+                let hours = reader.integer(
+                    value, at: pointer.appending("offline_grace_period_hours"), in: offlineGraceBounds)
             {
                 result.offlineGracePeriodHours = hours
             }

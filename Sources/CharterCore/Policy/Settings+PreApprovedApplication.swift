@@ -91,7 +91,9 @@ extension Settings {
         ) -> PreApprovedApplication? {
             let before = reader.issues.count
             let required = ["file_name", "kind", "protection", "applies_to"]
-            guard let members = reader.object(value, at: pointer, allowed: required + ["log_to_audit"], required: required)
+            guard
+                let members = reader.object(
+                    value, at: pointer, allowed: required + ["log_to_audit"], required: required)
             else { return nil }
             var fileName: String?
             if let value = members["file_name"] {
@@ -127,7 +129,8 @@ extension Settings {
                 }
             }
             var logsToAudit = true
-            if let value = members["log_to_audit"], let flag = reader.bool(value, at: pointer.appending("log_to_audit")) {
+            if let value = members["log_to_audit"], let flag = reader.bool(value, at: pointer.appending("log_to_audit"))
+            {
                 logsToAudit = flag
             }
             guard reader.issues.count == before, let fileName, let kind, let protection, let appliesTo else {
@@ -156,7 +159,8 @@ extension Settings {
                 reader.report(pointer.appending("type"), "required field is missing")
                 return nil
             }
-            guard let type = reader.enumeration(typeValue, at: pointer.appending("type"), as: Protection.Kind.self) else {
+            guard let type = reader.enumeration(typeValue, at: pointer.appending("type"), as: Protection.Kind.self)
+            else {
                 return nil
             }
             let before = reader.issues.count

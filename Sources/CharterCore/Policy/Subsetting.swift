@@ -137,7 +137,8 @@ package struct Subsetting: Hashable, Sendable {
                 element: { reader, item, itemPointer in reader.guid(item, at: itemPointer) }
             ) ?? []
         }
-        let scope = Scope(groups: Set(guids("groups", reader: &reader)), organizationalUnits: Set(guids("ous", reader: &reader)))
+        let scope = Scope(
+            groups: Set(guids("groups", reader: &reader)), organizationalUnits: Set(guids("ous", reader: &reader)))
         guard reader.issues.count == before else { return nil }
         guard !scope.groups.isEmpty || !scope.organizationalUnits.isEmpty else {
             reader.report(pointer, "must list at least one group or OU")

@@ -47,10 +47,13 @@ package struct RequestDecision: Hashable, Sendable {
     /// logs; `reason_required` allows and logs when the trimmed reason is not empty, else rejects with
     /// ``Rejection/reasonMissing``; `approval_required` is pending until `now` plus the pending lifetime;
     /// `disabled` denies, telling whether the PIN may override.
-    package static func decide(_ request: ElevationRequest, under policy: EffectivePolicy, at now: Date) -> RequestDecision {
+    package static func decide(_ request: ElevationRequest, under policy: EffectivePolicy, at now: Date)
+        -> RequestDecision
+    {
         let settings = policy.settings
         if let application = request.application,
-            let index = settings.preApprovedApplications.firstIndex(where: { $0.matches(application, as: request.kind) })
+            let index = settings.preApprovedApplications.firstIndex(where: { $0.matches(application, as: request.kind) }
+            )
         {
             let entry = settings.preApprovedApplications[index]
             return RequestDecision(
