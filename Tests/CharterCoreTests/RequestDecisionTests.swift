@@ -157,4 +157,37 @@ struct RequestDecisionTests {
             ElevationRequest(kind: .adminSession, user: Self.user), under: policy, at: Self.now)
         #expect(decision.outcome == .allowed(isLogged: true) && decision.reason == .mode(.auditOnly))
     }
+
+    @Test(
+        "an earlier approval of the same application allows a re-run only within the approval validity",
+        arguments: [
+            (30, -29 * 60.0, true),
+            (30, -30 * 60.0, false),
+            (30, 60.0, false),  // an approval from the future is not trusted
+            (0, -1.0, false),  // validity 0: every run asks
+        ] as [(Int, TimeInterval, Bool)]
+    )
+    func approvalValidity(validityMinutes: Int, approvedOffset: TimeInterval, allowed: Bool) {
+        var settings = Settings()
+        settings.approval.approvalValidityMinutes = validityMinutes
+        let policy = EffectivePolicy(settings: settings, source: .global)
+        let approvedAt = Self.now.addingTimeInterval(approvedOffset)
+        let decision = RequestDecision.decide(Self.request(), under: policy, at: Self.now, lastApproval: approvedAt)
+        if allowed {
+            #expect(decision.outcome == .allowed(isLogged: true))
+            #expect(decision.reason == .approvalStillValid(approvedAt: approvedAt))
+        } else {
+            #expect(decision.outcome == .pending(expiresAt: Self.now.addingTimeInterval(1440 * 60)))
+        }
+    }
+
+    @Test("an earlier approval does not override a mode that no longer requires approval")
+    func approvalValidityOnlyInApprovalMode() {
+        var settings = Settings()
+        settings.runAsAdmin.mode = .disabled
+        settings.approval.approvalValidityMinutes = 60
+        let policy = EffectivePolicy(settings: settings, source: .global)
+        let decision = RequestDecision.decide(Self.request(), under: policy, at: Self.now, lastApproval: Self.now)
+        #expect(decision.outcome == .denied(allowsPINOverride: false))
+    }
 }

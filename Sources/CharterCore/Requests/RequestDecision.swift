@@ -26,6 +26,9 @@ package struct RequestDecision: Hashable, Sendable {
         case preApproved(index: Int, fileName: String)
         /// No pre-approved entry matched; the section's authorization mode decided.
         case mode(AuthorizationMode)
+        /// The mode requires approval, and an approval of the same application given at `approvedAt` is still
+        /// within `approval.approval_validity_minutes`.
+        case approvalStillValid(approvedAt: Date)
     }
 
     package let outcome: Outcome
@@ -45,11 +48,23 @@ package struct RequestDecision: Hashable, Sendable {
     /// ``Settings/PreApprovedApplication/matches(_:as:)``) allows the request, logged per its
     /// `log_to_audit`. Otherwise the mode of the request kind's section decides: `audit_only` allows and
     /// logs; `reason_required` allows and logs when the trimmed reason is not empty, else rejects with
-    /// ``Rejection/reasonMissing``; `approval_required` is pending until `now` plus the pending lifetime;
-    /// `disabled` denies, telling whether the PIN may override.
-    package static func decide(_ request: ElevationRequest, under policy: EffectivePolicy, at now: Date)
-        -> RequestDecision
-    {
+    /// ``Rejection/reasonMissing``; `approval_required` allows (logged) when `lastApproval` is within the
+    /// approval validity, else is pending until `now` plus the pending lifetime; `disabled` denies, telling
+    /// whether the PIN may override.
+    ///
+    /// - Parameters:
+    ///   - request: The request as the agent submitted it.
+    ///   - policy: The effective policy of the request's user on the request's computer.
+    ///   - now: The time the request arrived.
+    ///   - lastApproval: When the same user's request for the same application (same SHA-256, or same path
+    ///     when no hash is known) on the same computer was last approved, as the service records it;
+    ///   `nil` when never. Only consulted in `approval_required` mode for requests with an application.
+    package static func decide(
+        _ request: ElevationRequest,
+        under policy: EffectivePolicy,
+        at now: Date,
+        lastApproval: Date? = nil
+    ) -> RequestDecision {
         let settings = policy.settings
         if let application = request.application,
             let index = settings.preApprovedApplications.firstIndex(where: { $0.matches(application, as: request.kind) }
@@ -77,6 +92,16 @@ package struct RequestDecision: Hashable, Sendable {
             let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
             outcome = reason.isEmpty ? .rejected(.reasonMissing) : .allowed(isLogged: true)
         case .approvalRequired:
+            let validity = TimeInterval(settings.approval.approvalValidityMinutes * 60)
+            if request.application != nil, let lastApproval, lastApproval <= now,
+                now < lastApproval.addingTimeInterval(validity)
+            {
+                return RequestDecision(
+                    outcome: .allowed(isLogged: true),
+                    reason: .approvalStillValid(approvedAt: lastApproval),
+                    decidedBy: policy.source
+                )
+            }
             let lifetime = TimeInterval(settings.approval.pendingLifetimeMinutes * 60)
             outcome = .pending(expiresAt: now.addingTimeInterval(lifetime))
         }
