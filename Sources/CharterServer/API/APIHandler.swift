@@ -1,0 +1,67 @@
+import CharterCore
+import CharterStore
+import Foundation
+import Hummingbird
+import Logging
+import OpenAPIHummingbird
+import OpenAPIRuntime
+
+/// The admin API: one thin method per operation of `openapi.yaml`, split by resource into extensions.
+///
+/// An operation reads the principal from ``RequestScope``, authorises through Core, converts its input,
+/// makes one store call (in a tenant- or MSP-scoped transaction) and converts the output.
+struct APIHandler: APIProtocol {
+    let database: Database
+    /// The clock; tests may pin it.
+    let now: @Sendable () -> Date
+
+    init(database: Database, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.now = now
+    }
+
+    func whoami(_ input: Operations.Whoami.Input) async throws -> Operations.Whoami.Output {
+        let principal = try RequestScope.require().principal
+        return .ok(
+            .init(
+                body: .json(
+                    .init(
+                        principalId: principal.id.description,
+                        name: principal.name,
+                        role: .init(principal.role),
+                        mspId: principal.scope.mspID.description,
+                        tenantId: principal.scope.tenantID?.description
+                    )
+                )
+            )
+        )
+    }
+
+    func getMSP(_ input: Operations.GetMSP.Input) async throws -> Operations.GetMSP.Output {
+        let scope = try RequestScope.require()
+        let msp = try Input.mspID(input.path.msp)
+        try scope.principal.authorizeMSP(.read, msp: msp, allowTenantScope: true)
+        let found = try await database.withMSP(msp, logger: scope.logger) { tx in try await tx.msps.get(msp) }
+        return .ok(.init(body: .json(.init(id: found.id.description, name: found.name, createdAt: found.createdAt))))
+    }
+}
+
+extension Components.Schemas.Role {
+    init(_ role: Role) {
+        switch role {
+        case .owner: self = .owner
+        case .admin: self = .admin
+        case .approver: self = .approver
+        case .auditor: self = .auditor
+        }
+    }
+
+    var role: Role {
+        switch self {
+        case .owner: .owner
+        case .admin: .admin
+        case .approver: .approver
+        case .auditor: .auditor
+        }
+    }
+}

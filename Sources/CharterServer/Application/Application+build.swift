@@ -1,0 +1,74 @@
+import CharterStore
+import Foundation
+package import Hummingbird
+package import Logging
+import OpenAPIHummingbird
+import PostgresNIO
+package import Prometheus
+import ServiceLifecycle
+
+/// Builds the whole service: database client, router, background services and the HTTP server.
+///
+/// `charter serve` and the tests both call this, so what is tested is what runs.
+///
+/// - Parameters:
+///   - config: The validated configuration.
+///   - logger: The service's logger.
+///   - metrics: The registry `/metrics` exports; the caller bootstraps swift-metrics with it (once per process).
+/// - Returns: An application to run with `runService()` (or `test(...)`).
+/// - Throws: ``ConfigurationError`` for a database URL that cannot be parsed.
+package func buildApplication(
+    _ config: ServerConfiguration,
+    logger: Logger,
+    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+) throws -> some ApplicationProtocol {
+    var postgres: PostgresClient.Configuration
+    do {
+        postgres = try DatabaseURL.configuration(from: config.databaseURL)
+    } catch {
+        throw ConfigurationError(key: "database.url", problem: error.description)
+    }
+    postgres.options.maximumConnections = config.poolSize
+    var databaseLogger = logger
+    databaseLogger[metadataKey: "component"] = "postgres"
+    let client = PostgresClient(configuration: postgres, backgroundLogger: databaseLogger)
+    let database = Database(client: client)
+
+    let router = buildRouter(config, database: database, metrics: metrics)
+    var app = Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "charter"),
+        services: [client],
+        logger: logger
+    )
+    app.beforeServerStarts {
+        try await SchemaCheck(database: database).requireReady(logger: logger)
+    }
+    return app
+}
+
+/// The router: operational routes, then the authenticated admin API generated from `openapi.yaml`.
+func buildRouter(
+    _ config: ServerConfiguration,
+    database: Database,
+    metrics: PrometheusCollectorRegistry
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: LogRequestsMiddleware(.info))
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: ProblemMiddleware())
+
+    OperationsRoutes(database: database, metrics: metrics).register(on: router)
+
+    let api = router.group()
+        .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes))
+        .add(middleware: APIKeyAuthenticator(database: database))
+        .add(middleware: RequestScopeMiddleware())
+    // The generated registration only fails for a malformed document, which the build already validated.
+    do {
+        try APIHandler(database: database).registerHandlers(on: api)
+    } catch {
+        preconditionFailure("openapi.yaml routes could not be registered: \(error)")
+    }
+    return router
+}

@@ -1,0 +1,101 @@
+package import CharterCore
+package import CharterStore
+import Foundation
+package import Logging
+
+/// Operator actions of the `charter` CLI that exist before any API key does.
+///
+/// They run as the schema owner (outside row-level security) and are audited like API writes, with the
+/// operating-system user as the actor.
+package struct Bootstrap: Sendable {
+    package let database: Database
+    package let logger: Logger
+    package let actor: AuditRecord.Actor
+
+    package init(database: Database, logger: Logger, actorName: String) {
+        self.database = database
+        self.logger = logger
+        self.actor = AuditRecord.Actor(id: nil, name: actorName)
+    }
+
+    /// Creates an MSP and an MSP-wide owner key; returns the MSP and the key's bearer token (shown once).
+    package func createMSP(name rawName: String) async throws -> (MSP, token: String) {
+        guard let name = DisplayName.validated(rawName) else { throw BootstrapError.invalidName }
+        let now = Date()
+        let msp = MSP(id: .random(), name: name, createdAt: now)
+        let token = try await database.withoutTenant(logger: logger) { tx in
+            try await tx.msps.create(msp)
+            try await tx.audit.append(
+                AuditRecord(occurredAt: now, actor: actor, action: "msp.created", targetType: "msp",
+                            targetID: msp.id.description, after: AuditJSON.encode(["id": msp.id.description, "name": name])),
+                to: .msp(msp.id)
+            )
+            return try await createKey(in: tx, name: "\(name) owner", role: .owner, scope: .msp(msp.id), at: now)
+        }
+        return (msp, token)
+    }
+
+    /// Creates a tenant of an MSP.
+    package func createTenant(msp: MSPID, name rawName: String) async throws -> Tenant {
+        guard let name = DisplayName.validated(rawName) else { throw BootstrapError.invalidName }
+        let now = Date()
+        let tenant = Tenant(id: .random(), mspID: msp, name: name, version: 1, createdAt: now, updatedAt: now)
+        try await database.withoutTenant(logger: logger) { tx in
+            _ = try await tx.msps.get(msp)
+            try await tx.tenants.create(tenant)
+            try await tx.audit.append(
+                AuditRecord(occurredAt: now, actor: actor, action: "tenant.created", targetType: "tenant",
+                            targetID: tenant.id.description, after: tenant.auditSnapshot),
+                to: .tenant(tenant.id)
+            )
+        }
+        return tenant
+    }
+
+    /// Creates an API key with any role and scope; returns its bearer token (shown once).
+    package func createAPIKey(name rawName: String, role: Role, scope: Principal.Scope) async throws -> String {
+        guard let name = DisplayName.validated(rawName) else { throw BootstrapError.invalidName }
+        return try await database.withoutTenant(logger: logger) { tx in
+            _ = try await tx.msps.get(scope.mspID)
+            if let tenant = scope.tenantID {
+                let owner = try await tx.tenants.get(tenant)
+                guard owner.mspID == scope.mspID else { throw StoreError.notFound }
+            }
+            return try await createKey(in: tx, name: name, role: role, scope: scope, at: Date())
+        }
+    }
+
+    private func createKey(in tx: Transaction, name: String, role: Role, scope: Principal.Scope, at now: Date)
+        async throws -> String
+    {
+        let token = APIKeyToken.generate()
+        let key = APIKey(
+            id: token.keyID,
+            principal: Principal(id: .random(), name: name, role: role, scope: scope),
+            createdAt: now,
+            createdBy: nil,
+            expiresAt: nil,
+            revokedAt: nil,
+            lastUsedAt: nil
+        )
+        try await tx.apiKeys.create(key, secretHash: token.secretHash)
+        let chain: AuditLog.Chain = scope.tenantID.map { .tenant($0) } ?? .msp(scope.mspID)
+        try await tx.audit.append(
+            AuditRecord(occurredAt: now, actor: actor, action: "api_key.created", targetType: "api_key",
+                        targetID: key.id.description, after: key.auditSnapshot),
+            to: chain
+        )
+        return token.string
+    }
+}
+
+/// Why a bootstrap action was refused.
+package enum BootstrapError: Error, CustomStringConvertible {
+    case invalidName
+
+    package var description: String {
+        switch self {
+        case .invalidName: "the name must have 1 to \(DisplayName.maximumLength) characters and no control characters"
+        }
+    }
+}

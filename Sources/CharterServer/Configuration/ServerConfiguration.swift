@@ -1,0 +1,106 @@
+package import Configuration
+import SystemPackage
+import Foundation
+package import Logging
+
+/// Everything `charter serve` needs, read once at start and validated.
+///
+/// ## Configuration keys
+/// Environment variables take the `CHARTER_` prefix (`http.port` → `CHARTER_HTTP_PORT`); a JSON file given with
+/// `--config` or `CHARTER_CONFIG_FILE` uses the keys as nested objects (`{"http": {"port": 8080}}`). Options on
+/// the command line win over the environment, which wins over the file.
+/// - `http.host` (string, default `127.0.0.1`): address to listen on.
+/// - `http.port` (int 1–65535, default `8080`).
+/// - `http.max_body_bytes` (int ≥ 1024, default `1048576`): larger request bodies get 413.
+/// - `database.url` (string, required, secret): `postgres://` URL of the service role (not the schema owner).
+/// - `database.migration_url` (string, secret, default `database.url`): URL of the schema owner, for migrations.
+/// - `database.pool_size` (int 1–500, default `20`): connections per process.
+/// - `log.level` (`trace`…`critical`, default `info`).
+/// - `shutdown.grace_seconds` (int 0–3600, default `25`): how long in-flight requests may take after SIGTERM.
+package struct ServerConfiguration: Sendable {
+    package var host: String = "127.0.0.1"
+    package var port: Int = 8080
+    package var maxBodyBytes: Int = 1 << 20
+    package var databaseURL: String
+    package var migrationDatabaseURL: String?
+    package var poolSize: Int = 20
+    package var logLevel: Logger.Level = .info
+    package var shutdownGraceSeconds: Int = 25
+
+    package init(databaseURL: String) {
+        self.databaseURL = databaseURL
+    }
+
+    /// Reads and validates every key.
+    ///
+    /// - Throws: ``ConfigurationError`` naming the first key whose value is missing or unacceptable.
+    package init(reader: ConfigReader) throws {
+        guard let url = reader.string(forKey: "database.url", isSecret: true), !url.isEmpty else {
+            throw ConfigurationError(key: "database.url", problem: "is required (a postgres:// URL)")
+        }
+        self.init(databaseURL: url)
+        migrationDatabaseURL = reader.string(forKey: "database.migration_url", isSecret: true)
+        host = reader.string(forKey: "http.host", default: host)
+        port = try Self.int(reader, "http.port", default: port, in: 1...65535)
+        maxBodyBytes = try Self.int(reader, "http.max_body_bytes", default: maxBodyBytes, in: 1024...(64 << 20))
+        poolSize = try Self.int(reader, "database.pool_size", default: poolSize, in: 1...500)
+        shutdownGraceSeconds = try Self.int(reader, "shutdown.grace_seconds", default: shutdownGraceSeconds, in: 0...3600)
+        logLevel = try Self.logLevel(reader)
+    }
+
+    static func int(_ reader: ConfigReader, _ key: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let raw = reader.string(forKey: ConfigKey(key)) else { return value }
+        guard let parsed = Int(raw.trimmingCharacters(in: .whitespaces)), range.contains(parsed) else {
+            throw ConfigurationError(key: key, problem: "must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(raw)'")
+        }
+        return parsed
+    }
+
+    static func logLevel(_ reader: ConfigReader) throws -> Logger.Level {
+        guard let raw = reader.string(forKey: "log.level") else { return .info }
+        guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw ConfigurationError(key: "log.level", problem: "must be one of \(levels), not '\(raw)'")
+        }
+        return level
+    }
+}
+
+/// A configuration value that stops the service from starting; its description is the one line to print.
+package struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    package var key: String
+    package var problem: String
+
+    package init(key: String, problem: String) {
+        self.key = key
+        self.problem = problem
+    }
+
+    /// Names the key as an operator would set it: `CHARTER_HTTP_PORT` (config key `http.port`).
+    package var description: String {
+        "configuration: \(ConfigurationSources.environmentName(of: key)) (config key '\(key)') \(problem)"
+    }
+}
+
+/// Where configuration comes from: the environment (`CHARTER_` prefix) over an optional JSON file.
+package enum ConfigurationSources {
+    package static func environmentName(of key: String) -> String {
+        "CHARTER_" + key.uppercased().replacingOccurrences(of: ".", with: "_")
+    }
+
+    /// A reader over the environment and, when given, a JSON file.
+    ///
+    /// - Throws: ``ConfigurationError`` when the file is missing or not JSON.
+    package static func reader(file: String?, environment: [String: String]) async throws -> ConfigReader {
+        let env = EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "charter")
+        guard let file = file ?? environment["CHARTER_CONFIG_FILE"] else {
+            return ConfigReader(provider: env)
+        }
+        do {
+            let fileProvider = try await FileProvider<JSONSnapshot>(filePath: .init(file))
+            return ConfigReader(providers: [env, fileProvider])
+        } catch {
+            throw ConfigurationError(key: "config_file", problem: "'\(file)' could not be read as a JSON object: \(error)")
+        }
+    }
+}

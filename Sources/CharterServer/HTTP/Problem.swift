@@ -1,0 +1,89 @@
+import Foundation
+
+/// A failure a client caused (or may retry), rendered as an RFC 9457 `application/problem+json` document.
+///
+/// Handlers throw it; ``ProblemMiddleware`` renders it. `type` points at `docs/problems/<slug>.md`, which the
+/// service also serves.
+struct Problem: Error, Sendable, Equatable {
+    /// The kinds of problem, one documentation page each.
+    enum Kind: String, Sendable, CaseIterable {
+        case malformedRequest = "malformed-request"
+        case unauthorized
+        case forbidden
+        case notFound = "not-found"
+        case methodNotAllowed = "method-not-allowed"
+        case conflict
+        case preconditionFailed = "precondition-failed"
+        case payloadTooLarge = "payload-too-large"
+        case unsupportedMediaType = "unsupported-media-type"
+        case validationFailed = "validation-failed"
+        case serviceUnavailable = "service-unavailable"
+        case internalError = "internal-error"
+
+        var status: Int {
+            switch self {
+            case .malformedRequest: 400
+            case .unauthorized: 401
+            case .forbidden: 403
+            case .notFound: 404
+            case .methodNotAllowed: 405
+            case .conflict: 409
+            case .preconditionFailed: 412
+            case .payloadTooLarge: 413
+            case .unsupportedMediaType: 415
+            case .validationFailed: 422
+            case .serviceUnavailable: 503
+            case .internalError: 500
+            }
+        }
+
+        var title: String {
+            switch self {
+            case .malformedRequest: "Malformed request"
+            case .unauthorized: "Authentication required"
+            case .forbidden: "Not allowed"
+            case .notFound: "Not found"
+            case .methodNotAllowed: "Method not allowed"
+            case .conflict: "Conflict"
+            case .preconditionFailed: "Precondition failed"
+            case .payloadTooLarge: "Payload too large"
+            case .unsupportedMediaType: "Unsupported media type"
+            case .validationFailed: "Validation failed"
+            case .serviceUnavailable: "Service unavailable"
+            case .internalError: "Internal error"
+            }
+        }
+    }
+
+    var kind: Kind
+    var detail: String
+    /// JSON pointer (for bodies) or parameter name (for path, query and headers) of the offending input.
+    var field: String?
+
+    init(_ kind: Kind, _ detail: String, field: String? = nil) {
+        self.kind = kind
+        self.detail = detail
+        self.field = field
+    }
+
+    /// The JSON body; `instance` carries the request id so a user can quote it to support.
+    func document(requestID: String?) -> [String: any Sendable] {
+        var document: [String: any Sendable] = [
+            "type": "/docs/problems/\(kind.rawValue).md",
+            "title": kind.title,
+            "status": kind.status,
+            "detail": detail,
+            "code": kind.rawValue,
+        ]
+        if let field { document["field"] = field }
+        if let requestID { document["instance"] = "urn:charter:request:\(requestID)" }
+        return document
+    }
+
+    func encoded(requestID: String?) -> Data {
+        (try? JSONSerialization.data(
+            withJSONObject: document(requestID: requestID),
+            options: [.sortedKeys, .withoutEscapingSlashes]
+        )) ?? Data("{\"status\":\(kind.status)}".utf8)
+    }
+}

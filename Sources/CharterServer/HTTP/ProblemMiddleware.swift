@@ -1,0 +1,151 @@
+import CharterCore
+import CharterStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import OpenAPIRuntime
+
+/// Renders every error that leaves the router as an RFC 9457 problem document.
+///
+/// Errors a client caused map to 4xx with a clear detail; anything unexpected becomes a 500 whose detail is
+/// only the request id, while the real error goes to the log.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        do {
+            return try await next(request, context)
+        } catch {
+            let requestID = context.logger[metadataKey: "hb.request.id"].map { "\($0)" }
+            let problem = Self.problem(for: error)
+            if problem.kind == .internalError {
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+            } else if problem.kind == .serviceUnavailable {
+                context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            }
+            var headers: HTTPFields = [.contentType: "application/problem+json"]
+            if problem.kind == .unauthorized {
+                headers[.wwwAuthenticate] = "Bearer realm=\"charter\""
+            }
+            return Response(
+                status: .init(code: problem.kind.status),
+                headers: headers,
+                body: .init(byteBuffer: ByteBuffer(bytes: problem.encoded(requestID: requestID)))
+            )
+        }
+    }
+
+    /// Maps any error to the problem a client should see.
+    static func problem(for error: any Error) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let denial as AccessDenial:
+            return problem(for: denial)
+        case let store as StoreError:
+            return problem(for: store)
+        case let decoding as DecodingError:
+            return problem(for: decoding)
+        case let server as ServerError:
+            if server.operationInput == nil {
+                // The request could not be turned into the operation's input: the client's fault.
+                if let decoding = server.underlyingError as? DecodingError { return problem(for: decoding) }
+                if let inner = server.underlyingError as? Problem { return inner }
+                return Problem(.malformedRequest, server.causeDescription)
+            }
+            return problem(for: server.underlyingError)
+        case let http as HTTPError:
+            return problem(for: http)
+        default:
+            return Problem(.internalError, "An unexpected error occurred; the request id identifies it in the logs.")
+        }
+    }
+
+    private static func problem(for denial: AccessDenial) -> Problem {
+        switch denial {
+        case .outOfScope:
+            Problem(.notFound, "No such resource for this API key.")
+        case .insufficientRole(let required):
+            Problem(.forbidden, "This action needs the role '\(required.rawValue)' or higher.")
+        case .requiresMSPScope:
+            Problem(.forbidden, "This action needs an API key scoped to the whole MSP.")
+        case .cannotGrantBroader:
+            Problem(.forbidden, "A key cannot create a key with a broader role or scope than its own.", field: "/role")
+        }
+    }
+
+    private static func problem(for store: StoreError) -> Problem {
+        switch store {
+        case .notFound:
+            Problem(.notFound, "No such resource for this API key.")
+        case .alreadyExists(let constraint):
+            Problem(.conflict, "A resource with the same unique value already exists (\(constraint)).")
+        case .constraintViolated(let constraint):
+            Problem(.conflict, "The change conflicts with existing data (\(constraint)).")
+        case .versionMismatch(let current):
+            Problem(
+                .preconditionFailed,
+                "The resource changed since it was read; its current ETag is \(ETag.value(current)).",
+                field: "If-Match"
+            )
+        case .retryable, .unavailable:
+            Problem(.serviceUnavailable, "The database is unavailable; retry shortly.")
+        case .unexpected:
+            Problem(.internalError, "An unexpected error occurred; the request id identifies it in the logs.")
+        }
+    }
+
+    private static func problem(for decoding: DecodingError) -> Problem {
+        switch decoding {
+        case .typeMismatch(let type, let context):
+            Problem(.malformedRequest, "Expected \(describe(type)).", field: pointer(context.codingPath))
+        case .valueNotFound(let type, let context):
+            Problem(.malformedRequest, "Expected \(describe(type)), found null.", field: pointer(context.codingPath))
+        case .keyNotFound(let key, let context):
+            Problem(
+                .malformedRequest,
+                "The required field '\(key.stringValue)' is missing.",
+                field: pointer(context.codingPath + [key])
+            )
+        case .dataCorrupted(let context):
+            Problem(
+                .malformedRequest,
+                context.codingPath.isEmpty ? "The body is not valid JSON." : context.debugDescription,
+                field: context.codingPath.isEmpty ? nil : pointer(context.codingPath)
+            )
+        @unknown default:
+            Problem(.malformedRequest, "The body could not be decoded.")
+        }
+    }
+
+    private static func problem(for http: HTTPError) -> Problem {
+        switch http.status.code {
+        case 404: Problem(.notFound, "No such route.")
+        case 405: Problem(.methodNotAllowed, "This route does not support \(http.status.reasonPhrase).")
+        case 413: Problem(.payloadTooLarge, "The request body is larger than the service accepts.")
+        case 401: Problem(.unauthorized, http.body ?? "A valid API key is required.")
+        case 400..<500: Problem(.malformedRequest, http.body ?? http.status.reasonPhrase)
+        default: Problem(.internalError, "An unexpected error occurred; the request id identifies it in the logs.")
+        }
+    }
+
+    /// RFC 6901 pointer of a coding path (`~` and `/` escaped).
+    static func pointer(_ path: [any CodingKey]) -> String {
+        path.map { key in
+            let token = key.intValue.map(String.init) ?? key.stringValue
+            return "/" + token.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+        }.joined()
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
+        case is Double.Type, is Float.Type: "a number"
+        case is Bool.Type: "a boolean"
+        case is Date.Type: "an RFC 3339 date-time"
+        default: "a value of another type"
+        }
+    }
+}

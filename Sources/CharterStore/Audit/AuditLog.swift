@@ -1,0 +1,184 @@
+package import CharterCore
+package import Foundation
+import PostgresNIO
+
+/// The append-only, hash-chained audit logs: one per tenant and one per MSP.
+///
+/// The service's role may only `SELECT` and `INSERT` these tables; appends to one chain are serialised by a
+/// transaction-scoped advisory lock so sequence numbers and links never fork.
+package struct AuditLog: Sendable {
+    let tx: Transaction
+
+    /// Which chain an event belongs to.
+    package enum Chain: Hashable, Sendable {
+        case tenant(TenantID)
+        case msp(MSPID)
+
+        var table: String {
+            switch self {
+            case .tenant: "audit_events"
+            case .msp: "msp_audit_events"
+            }
+        }
+
+        var scopeColumn: String {
+            switch self {
+            case .tenant: "tenant_id"
+            case .msp: "msp_id"
+            }
+        }
+
+        var scopeID: UUID {
+            switch self {
+            case .tenant(let id): id.rawValue
+            case .msp(let id): id.rawValue
+            }
+        }
+    }
+
+    /// Where verification found the chain broken.
+    package struct Break: Hashable, Sendable {
+        package var sequence: Int64
+        package var reason: String
+    }
+
+    /// The outcome of verifying a chain.
+    package struct Verification: Hashable, Sendable {
+        package var eventsChecked: Int
+        package var firstBreak: Break?
+    }
+
+    private typealias Row = (
+        Int64, UUID, Int64, UUID?, String, String, String, String, String?, String?, String?, String?,
+        [UInt8], [UInt8]
+    )
+
+    private static let columns = """
+        seq, id, (extract(epoch FROM occurred_at) * 1000000)::bigint, actor_id, actor_name, action,
+        target_type, target_id, before, after, request_id, client_ip, prev_hash, hash
+        """
+
+    private static func event(_ row: Row) -> (AuditEvent, occurredAtMicroseconds: Int64) {
+        let record = AuditRecord(
+            id: AuditEventID(row.1),
+            occurredAt: Date(timeIntervalSince1970: Double(row.2) / 1_000_000),
+            actor: AuditRecord.Actor(id: row.3, name: row.4, requestID: row.10, clientIP: row.11),
+            action: row.5,
+            targetType: row.6,
+            targetID: row.7,
+            before: row.8,
+            after: row.9
+        )
+        return (AuditEvent(sequence: row.0, record: record, previousHash: row.12, hash: row.13), row.2)
+    }
+
+    /// Appends a record to the end of a chain and returns it as stored.
+    @discardableResult
+    package func append(_ record: AuditRecord, to chain: Chain) async throws -> AuditEvent {
+        let lockKey = "audit:\(chain.scopeID.uuidString.lowercased())"
+        try await tx.query("SELECT pg_advisory_xact_lock(hashtextextended(\(lockKey), 0))")
+        let head = try await tx.query(
+            """
+            SELECT seq, hash FROM \(unescaped: chain.table) WHERE \(unescaped: chain.scopeColumn) = \(chain.scopeID)
+            ORDER BY seq DESC LIMIT 1
+            """
+        )
+        var sequence: Int64 = 1
+        var previousHash = AuditChain.genesis
+        for try await (seq, hash) in head.decode((Int64, [UInt8]).self) {
+            sequence = seq + 1
+            previousHash = hash
+        }
+        let micros = AuditChain.microseconds(record.occurredAt)
+        let hash = AuditChain.hash(
+            scope: chain.scopeID,
+            sequence: sequence,
+            record: record,
+            occurredAtMicroseconds: micros,
+            previousHash: previousHash
+        )
+        try await tx.query(
+            """
+            INSERT INTO \(unescaped: chain.table) (\(unescaped: chain.scopeColumn), seq, id, occurred_at, actor_id,
+                actor_name, action, target_type, target_id, before, after, request_id, client_ip, prev_hash, hash)
+            VALUES (\(chain.scopeID), \(sequence), \(record.id.rawValue),
+                'epoch'::timestamptz + \(micros) * interval '1 microsecond', \(record.actor.id),
+                \(record.actor.name), \(record.action), \(record.targetType), \(record.targetID), \(record.before),
+                \(record.after), \(record.actor.requestID), \(record.actor.clientIP), \(previousHash), \(hash))
+            """
+        )
+        var stored = record
+        stored.occurredAt = Date(timeIntervalSince1970: Double(micros) / 1_000_000)
+        return AuditEvent(sequence: sequence, record: stored, previousHash: previousHash, hash: hash)
+    }
+
+    /// A page of events, newest first, before the sequence number `cursor`.
+    package func list(
+        _ chain: Chain,
+        before cursor: Int64?,
+        limit: Int,
+        action: String? = nil,
+        from: Date? = nil,
+        until: Date? = nil
+    ) async throws -> [AuditEvent] {
+        let rows = try await tx.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM \(unescaped: chain.table)
+            WHERE \(unescaped: chain.scopeColumn) = \(chain.scopeID)
+              AND (\(cursor)::bigint IS NULL OR seq < \(cursor))
+              AND (\(action)::text IS NULL OR action = \(action))
+              AND (\(from)::timestamptz IS NULL OR occurred_at >= \(from))
+              AND (\(until)::timestamptz IS NULL OR occurred_at < \(until))
+            ORDER BY seq DESC LIMIT \(limit)
+            """
+        )
+        var events: [AuditEvent] = []
+        for try await row in rows.decode(Row.self) { events.append(Self.event(row).0) }
+        return events
+    }
+
+    /// Recomputes every link of a chain and reports the first that does not hold.
+    package func verify(_ chain: Chain) async throws -> Verification {
+        let rows = try await tx.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM \(unescaped: chain.table)
+            WHERE \(unescaped: chain.scopeColumn) = \(chain.scopeID) ORDER BY seq
+            """
+        )
+        var expectedSequence: Int64 = 1
+        var previousHash = AuditChain.genesis
+        var checked = 0
+        for try await row in rows.decode(Row.self) {
+            let (event, micros) = Self.event(row)
+            checked += 1
+            if event.sequence != expectedSequence {
+                return Verification(
+                    eventsChecked: checked,
+                    firstBreak: Break(sequence: expectedSequence, reason: "event \(expectedSequence) is missing")
+                )
+            }
+            if event.previousHash != previousHash {
+                return Verification(
+                    eventsChecked: checked,
+                    firstBreak: Break(sequence: event.sequence, reason: "previous-hash link does not match")
+                )
+            }
+            let recomputed = AuditChain.hash(
+                scope: chain.scopeID,
+                sequence: event.sequence,
+                record: event.record,
+                occurredAtMicroseconds: micros,
+                previousHash: previousHash
+            )
+            if recomputed != event.hash {
+                return Verification(
+                    eventsChecked: checked,
+                    firstBreak: Break(sequence: event.sequence, reason: "content does not match its hash")
+                )
+            }
+            previousHash = event.hash
+            expectedSequence += 1
+        }
+        return Verification(eventsChecked: checked, firstBreak: nil)
+    }
+}

@@ -1,0 +1,86 @@
+package import CharterCore
+package import Logging
+package import PostgresNIO
+import Foundation
+
+/// The service's one way to PostgreSQL: a pooled client and the tenant-scoped transactions built on it.
+///
+/// Every read or write of tenant data goes through ``withTenant(_:msp:logger:_:)``, which opens a transaction
+/// and sets `charter.msp_id` and `charter.tenant_id` before the closure runs, so row-level security confines
+/// every statement to that tenant.
+package struct Database: Sendable {
+    package let client: PostgresClient
+
+    package init(client: PostgresClient) {
+        self.client = client
+    }
+
+    /// Runs `body` in a transaction confined to one tenant of one MSP.
+    ///
+    /// - Throws: ``StoreError/notFound`` when the tenant does not exist, is deleted or belongs to another MSP;
+    ///   otherwise whatever `body` throws (unwrapped from PostgresNIO's transaction error).
+    package func withTenant<Result: Sendable>(
+        _ tenant: TenantID,
+        msp: MSPID,
+        logger: Logger,
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                SELECT set_config('charter.msp_id', \(msp.description), true),
+                       set_config('charter.tenant_id', \(tenant.description), true)
+                """,
+                logger: logger
+            )
+            let tx = Transaction(connection: connection, logger: logger)
+            // The tenant row is visible only when it belongs to this MSP; the check keeps a tenant id of another
+            // MSP from ever becoming the session's tenant.
+            guard try await tx.tenants.exists(tenant) else { throw StoreError.notFound }
+            return try await body(tx)
+        }
+    }
+
+    /// Runs `body` in a transaction confined to one MSP, with no tenant selected (so no tenant-owned rows).
+    package func withMSP<Result: Sendable>(
+        _ msp: MSPID,
+        logger: Logger,
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(logger: logger) { connection in
+            try await connection.query(
+                "SELECT set_config('charter.msp_id', \(msp.description), true)",
+                logger: logger
+            )
+            return try await body(Transaction(connection: connection, logger: logger))
+        }
+    }
+
+    /// Runs `body` in a transaction with no MSP or tenant set: only functions meant for this (authentication)
+    /// and non-tenant tables answer.
+    package func withoutTenant<Result: Sendable>(
+        logger: Logger,
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        try await transaction(logger: logger) { connection in
+            try await body(Transaction(connection: connection, logger: logger))
+        }
+    }
+
+    private func transaction<Result: Sendable>(
+        logger: Logger,
+        _ body: (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            // Errors of the caller's own (access checks, validation) pass through unchanged.
+            if let closureError = error.closureError, !(closureError is PSQLError) { throw closureError }
+            throw StoreError(error)
+        } catch let error as PSQLError {
+            throw StoreError(error)
+        }
+    }
+}

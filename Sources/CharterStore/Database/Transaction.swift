@@ -1,0 +1,29 @@
+package import CharterCore
+package import Logging
+package import PostgresNIO
+
+/// An open, tenant-scoped transaction, handed to repositories.
+///
+/// Only ``Database`` creates one, after it has set the tenant; repositories take a transaction, never the client.
+package struct Transaction: Sendable {
+    package let connection: PostgresConnection
+    package let logger: Logger
+
+    package var msps: MSPRepository { MSPRepository(tx: self) }
+    package var tenants: TenantRepository { TenantRepository(tx: self) }
+    package var apiKeys: APIKeyRepository { APIKeyRepository(tx: self) }
+    package var audit: AuditLog { AuditLog(tx: self) }
+
+    /// Runs a statement and returns its rows.
+    @discardableResult
+    package func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
+        try await connection.query(query, logger: logger)
+    }
+}
+
+extension Transaction {
+    /// Selects a tenant created in this same transaction (its first audit event must be written inside it).
+    package func enterTenant(_ tenant: TenantID) async throws {
+        try await query("SELECT set_config('charter.tenant_id', \(tenant.description), true)")
+    }
+}

@@ -1,0 +1,93 @@
+import CharterCore
+import CharterStore
+import Foundation
+import PostgresNIO
+import Testing
+
+@Suite("Audit hash chain")
+struct AuditChainTests {
+    @Test("appended events link into a chain that verifies")
+    func chainVerifies() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
+        let tenant = tenants[0]
+        try await TestDatabase.with(TestDatabase.appURL) { database in
+            let events = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                var events: [AuditEvent] = []
+                for index in 1...3 {
+                    events.append(
+                        try await tx.audit.append(
+                            AuditRecord(occurredAt: Date(), actor: .system, action: "test.\(index)",
+                                        targetType: "test", targetID: "\(index)", after: "{\"n\":\(index)}"),
+                            to: .tenant(tenant)
+                        )
+                    )
+                }
+                return events
+            }
+            #expect(events.map(\.sequence) == [1, 2, 3])
+            #expect(events[0].previousHash == AuditChain.genesis)
+            #expect(events[1].previousHash == events[0].hash)
+            let verification = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                try await tx.audit.verify(.tenant(tenant))
+            }
+            #expect(verification.eventsChecked == 3)
+            #expect(verification.firstBreak == nil)
+        }
+    }
+
+    @Test("changing one stored row directly is detected at that row")
+    func tamperingDetected() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
+        let tenant = tenants[0]
+        try await TestDatabase.with(TestDatabase.appURL) { database in
+            try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                for index in 1...4 {
+                    try await tx.audit.append(
+                        AuditRecord(occurredAt: Date(), actor: .system, action: "test.\(index)",
+                                    targetType: "test", targetID: "\(index)"),
+                        to: .tenant(tenant)
+                    )
+                }
+            }
+        }
+        try await TestDatabase.with(TestDatabase.ownerURL) { owner in
+            try await owner.client.query(
+                "UPDATE audit_events SET action = 'test.forged' WHERE tenant_id = \(tenant.rawValue) AND seq = 3",
+                logger: TestDatabase.logger
+            )
+        }
+        try await TestDatabase.with(TestDatabase.appURL) { database in
+            let verification = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                try await tx.audit.verify(.tenant(tenant))
+            }
+            #expect(verification.firstBreak?.sequence == 3)
+        }
+    }
+
+    @Test("concurrent appends never fork the chain")
+    func concurrentAppends() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
+        let tenant = tenants[0]
+        try await TestDatabase.with(TestDatabase.appURL) { database in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<20 {
+                    group.addTask {
+                        try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                            try await tx.audit.append(
+                                AuditRecord(occurredAt: Date(), actor: .system, action: "test.\(index)",
+                                            targetType: "test", targetID: "\(index)"),
+                                to: .tenant(tenant)
+                            )
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let verification = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                try await tx.audit.verify(.tenant(tenant))
+            }
+            #expect(verification.eventsChecked == 20)
+            #expect(verification.firstBreak == nil)
+        }
+    }
+}
