@@ -12,14 +12,16 @@ package enum JSONValue: Hashable, Sendable {
     case array([JSONValue])
     case object([String: JSONValue])
 
-    /// Parses JSON text.
+    /// Parses JSON text strictly (RFC 8259; a member name repeated within one object is an error).
     ///
-    /// - Throws: ``DocumentError`` with one issue at the root pointer when the text is not JSON.
+    /// - Throws: ``DocumentError`` with one issue: where the text stops being JSON, or the pointer of a
+    ///   repeated member.
     package static func parse(_ data: Data) throws(DocumentError) -> JSONValue {
+        var parser = JSONParser(Array(data))
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: data)
+            return try parser.parseDocument()
         } catch {
-            throw DocumentError(issues: [DocumentIssue(pointer: JSONPointer(), message: "not valid JSON")])
+            throw DocumentError(issues: [DocumentIssue(pointer: error.pointer, message: error.message)])
         }
     }
 
@@ -94,41 +96,5 @@ package enum JSONValue: Hashable, Sendable {
             }
         }
         output += "\""
-    }
-}
-
-extension JSONValue: Decodable {
-    package init(from decoder: any Decoder) throws {
-        if var array = try? decoder.unkeyedContainer() {
-            var values: [JSONValue] = []
-            while !array.isAtEnd {
-                values.append(try array.decode(JSONValue.self))
-            }
-            self = .array(values)
-        } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
-            var members: [String: JSONValue] = [:]
-            for key in object.allKeys {
-                members[key.stringValue] = try object.decode(JSONValue.self, forKey: key)
-            }
-            self = .object(members)
-        } else {
-            let single = try decoder.singleValueContainer()
-            if single.decodeNil() {
-                self = .null
-            } else if let value = try? single.decode(Bool.self) {
-                self = .bool(value)
-            } else if let value = try? single.decode(Double.self) {
-                self = .number(value)
-            } else {
-                self = .string(try single.decode(String.self))
-            }
-        }
-    }
-
-    private struct AnyKey: CodingKey {
-        let stringValue: String
-        let intValue: Int? = nil
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
     }
 }
