@@ -1,6 +1,6 @@
 import Testing
 
-@testable import CharterCore
+import CharterCore
 
 @Suite("Effective policy")
 struct PolicyResolutionTests {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@testable import CharterCore
+import CharterCore
 
 @Suite("Subsetting document")
 struct SubsettingDocumentTests {

@@ -1,6 +1,6 @@
 import Foundation
 
-@testable import CharterCore
+import CharterCore
 
 extension ObjectGUID {
     /// A readable, deterministic GUID: `00000000-0000-4000-8000-` followed by `number` in 12 hex digits.

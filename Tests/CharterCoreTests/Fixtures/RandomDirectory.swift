@@ -1,4 +1,4 @@
-@testable import CharterCore
+import CharterCore
 
 /// A generated directory: random nesting (cycles included), primary groups, an OU tree, users and
 /// computers, all drawn from a seeded ``SplitMix64``.

@@ -1,4 +1,4 @@
-@testable import CharterCore
+import CharterCore
 
 /// Random settings and subsettings over a ``RandomDirectory``, drawn from a seeded ``SplitMix64``.
 enum RandomPolicy {

@@ -1,4 +1,4 @@
-@testable import CharterCore
+import CharterCore
 
 /// A small hand-drawn directory with named objects, for tables with hand-written expectations.
 ///
