@@ -129,21 +129,27 @@ public struct BundleClaims: Sendable, Hashable, Codable {
     /// Encodes the claims with `sub` and `aud` both set to the device id.
     ///
     /// - Parameter encoder: The encoder to write to.
-    /// - Throws: `EncodingError` for a non-finite number in a policy document.
+    /// - Throws: Only what the encoder throws.
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(issuer, forKey: .issuer)
-        try container.encode(deviceID, forKey: .subject)
-        try container.encode(deviceID, forKey: .audience)
-        try container.encode(tenant, forKey: .tenant)
-        try container.encode(version, forKey: .version)
-        try container.encode(NumericDate(issuedAt), forKey: .issuedAt)
-        try container.encode(NumericDate(notBefore), forKey: .notBefore)
-        try container.encode(NumericDate(expiresAt), forKey: .expiresAt)
-        try container.encode(NumericDate(refreshAfter), forKey: .refreshAfter)
-        try container.encode(policy, forKey: .policy)
-        try container.encode(pin, forKey: .pin)
-        try container.encode(signingKeys, forKey: .signingKeys)
+        try jsonValue.encode(to: encoder)
+    }
+
+    /// The claims as a JSON object, as they are signed.
+    public var jsonValue: JSONValue {
+        [
+            "iss": .string(issuer),
+            "sub": .string(deviceID),
+            "aud": .string(deviceID),
+            "tenant": .string(tenant),
+            "ver": .integer(version),
+            "iat": .integer(NumericDate(issuedAt).seconds),
+            "nbf": .integer(NumericDate(notBefore).seconds),
+            "exp": .integer(NumericDate(expiresAt).seconds),
+            "refresh_after": .integer(NumericDate(refreshAfter).seconds),
+            "policy": policy.jsonValue,
+            "pin": pin.jsonValue,
+            "signing_keys": .array(signingKeys.map(\.jsonValue)),
+        ]
     }
 
     /// The first inconsistency of the claims as the name of the offending claim, or `nil`.

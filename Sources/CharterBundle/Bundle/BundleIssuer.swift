@@ -51,12 +51,7 @@ public struct BundleIssuer: Sendable {
         guard deviceKey.curve == .x25519 else {
             throw .invalidDeviceKey(.keyCurveMismatch(expected: .x25519, actual: deviceKey.curve))
         }
-        let payload: Data
-        do {
-            payload = try JSONCoding.encode(claims)
-        } catch {
-            throw .malformedClaims(claim: "policy")
-        }
+        let payload = claims.jsonValue.canonicalData
         do {
             let jws = try JWS(signing: payload, type: Self.type, with: signingKey)
             let jwe = try JWE(encrypting: Data(jws.compactSerialization.utf8), to: deviceKey, contentType: Self.contentType)

@@ -31,6 +31,23 @@ public struct BundlePolicy: Sendable, Hashable, Codable {
             self.upn = upn
             self.document = document
         }
+
+        /// The entry as a JSON object, without the absent identifiers.
+        public var jsonValue: JSONValue {
+            var members: [String: JSONValue] = ["document": .string(document)]
+            if let sid { members["sid"] = .string(sid) }
+            if let guid { members["guid"] = .string(guid) }
+            if let upn { members["upn"] = .string(upn) }
+            return .object(members)
+        }
+
+        /// Encodes the entry.
+        ///
+        /// - Parameter encoder: The encoder to write to.
+        /// - Throws: Only what the encoder throws.
+        public func encode(to encoder: any Encoder) throws {
+            try jsonValue.encode(to: encoder)
+        }
     }
 
     /// The effective-settings documents by bundle-local id; each is a JSON object.
@@ -61,6 +78,24 @@ public struct BundlePolicy: Sendable, Hashable, Codable {
         case computer
         case defaultUser = "default_user"
         case users
+    }
+
+    /// The policy as a JSON object.
+    public var jsonValue: JSONValue {
+        [
+            "documents": .object(documents),
+            "computer": .string(computer),
+            "default_user": .string(defaultUser),
+            "users": .array(users.map(\.jsonValue)),
+        ]
+    }
+
+    /// Encodes the policy.
+    ///
+    /// - Parameter encoder: The encoder to write to.
+    /// - Throws: Only what the encoder throws.
+    public func encode(to encoder: any Encoder) throws {
+        try jsonValue.encode(to: encoder)
     }
 
     /// The document that applies to a user, found by SID, then objectGUID, then UPN (the last

@@ -95,10 +95,15 @@ public struct BundleSigningKey: Sendable, Hashable, Codable {
     /// - Parameter encoder: The encoder to write to.
     /// - Throws: Only what the encoder throws.
     public func encode(to encoder: any Encoder) throws {
+        try jsonValue.encode(to: encoder)
+    }
+
+    /// The entry as one flat JSON object: the JWK's members plus `status`, `nbf` and `exp`.
+    public var jsonValue: JSONValue {
         var members = key.members
         members["status"] = .string(status.rawValue)
         if let notBefore { members["nbf"] = .integer(NumericDate(notBefore).seconds) }
         if let expiresAt { members["exp"] = .integer(NumericDate(expiresAt).seconds) }
-        try members.encode(to: encoder)
+        return .object(members)
     }
 }

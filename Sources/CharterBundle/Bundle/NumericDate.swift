@@ -2,8 +2,9 @@ internal import Foundation
 
 /// A JWT NumericDate (RFC 7519 §2): seconds since the epoch, written as an integer.
 ///
-/// Reading accepts fractional seconds, as the RFC allows; writing drops the fraction.
-struct NumericDate: Codable, Hashable {
+/// Reading accepts fractional seconds, as the RFC allows; Charter writes whole seconds
+/// (``seconds``), dropping the fraction.
+struct NumericDate: Decodable, Hashable {
     let seconds: Int64
 
     init(_ date: Date) {
@@ -25,10 +26,5 @@ struct NumericDate: Codable, Hashable {
             }
             self.seconds = Int64(value.rounded(.down))
         }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        try container.encode(seconds)
     }
 }

@@ -11,19 +11,18 @@ public enum Base64URL {
     /// - Parameter bytes: The bytes to encode.
     /// - Returns: The base64url text, without `=` padding.
     public static func encode(_ bytes: some DataProtocol) -> String {
-        var text = Data(bytes).base64EncodedString()
-        while text.hasSuffix("=") {
-            text.removeLast()
+        var encoded = [UInt8](Data(bytes).base64EncodedData())
+        while encoded.last == UInt8(ascii: "=") {
+            encoded.removeLast()
         }
-        return String(
-            text.map { character -> Character in
-                switch character {
-                case "+": "-"
-                case "/": "_"
-                default: character
-                }
+        for index in encoded.indices {
+            switch encoded[index] {
+            case UInt8(ascii: "+"): encoded[index] = UInt8(ascii: "-")
+            case UInt8(ascii: "/"): encoded[index] = UInt8(ascii: "_")
+            default: break
             }
-        )
+        }
+        return String(decoding: encoded, as: UTF8.self)
     }
 
     /// Decodes unpadded base64url text.
@@ -31,29 +30,43 @@ public enum Base64URL {
     /// - Parameter text: The text to decode.
     /// - Returns: The decoded bytes, or `nil` when the text is not canonical unpadded base64url.
     public static func decode(_ text: some StringProtocol) -> Data? {
-        var standard = ""
+        var standard = [UInt8]()
         standard.reserveCapacity(text.utf8.count + 2)
-        for character in text.unicodeScalars {
-            switch character {
-            case "A"..."Z", "a"..."z", "0"..."9": standard.unicodeScalars.append(character)
-            case "-": standard.append("+")
-            case "_": standard.append("/")
-            default: return nil
+        var lastValue: UInt8 = 0
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                lastValue = byte - UInt8(ascii: "A")
+                standard.append(byte)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"):
+                lastValue = byte - UInt8(ascii: "a") + 26
+                standard.append(byte)
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                lastValue = byte - UInt8(ascii: "0") + 52
+                standard.append(byte)
+            case UInt8(ascii: "-"):
+                lastValue = 62
+                standard.append(UInt8(ascii: "+"))
+            case UInt8(ascii: "_"):
+                lastValue = 63
+                standard.append(UInt8(ascii: "/"))
+            default:
+                return nil
             }
         }
-        switch standard.utf8.count % 4 {
-        case 0: break
-        case 2: standard.append("==")
-        case 3: standard.append("=")
-        default: return nil
-        }
-        guard let data = Data(base64Encoded: standard) else {
+        // The unused low bits of the last character must be zero, so that the text is canonical.
+        switch standard.count % 4 {
+        case 0:
+            break
+        case 2:
+            guard lastValue & 0x0F == 0 else { return nil }
+            standard.append(contentsOf: [UInt8(ascii: "="), UInt8(ascii: "=")])
+        case 3:
+            guard lastValue & 0x03 == 0 else { return nil }
+            standard.append(UInt8(ascii: "="))
+        default:
             return nil
         }
-        // Reject non-canonical encodings whose unused trailing bits are not zero.
-        guard encode(data) == String(text) else {
-            return nil
-        }
-        return data
+        return Data(base64Encoded: Data(standard))
     }
 }

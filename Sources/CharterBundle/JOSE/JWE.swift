@@ -85,8 +85,7 @@ public struct JWE: Sendable, Hashable {
     /// - Parameter compactSerialization: The text `header.encryptedKey.iv.ciphertext.tag`.
     /// - Throws: ``JOSEError`` for a malformed serialisation, an unacceptable header or a part of the wrong length.
     public init(compactSerialization: String) throws(JOSEError) {
-        let parts = compactSerialization.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 5 else {
+        guard let parts = CompactSerialization.parts(of: compactSerialization, count: 5) else {
             throw .malformedCompactSerialization(expectedParts: 5)
         }
         let header = try JWEHeader(members: HeaderMembers.decodeProtectedHeader(parts[0]))

@@ -56,8 +56,7 @@ public struct JWS: Sendable, Hashable {
     /// - Parameter compactSerialization: The text `header.payload.signature`.
     /// - Throws: ``JOSEError`` for a malformed serialisation or an unacceptable header.
     public init(compactSerialization: String) throws(JOSEError) {
-        let parts = compactSerialization.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
+        guard let parts = CompactSerialization.parts(of: compactSerialization, count: 3) else {
             throw .malformedCompactSerialization(expectedParts: 3)
         }
         let header = try JWSHeader(members: HeaderMembers.decodeProtectedHeader(parts[0]))

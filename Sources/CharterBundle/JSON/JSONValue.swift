@@ -1,5 +1,3 @@
-public import Foundation
-
 /// Any JSON value, kept schema-agnostic.
 ///
 /// Bundles carry settings documents whose schema belongs to the service, not to this module;
@@ -27,20 +25,21 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// - Throws: `DecodingError` when the input is not JSON.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() {
+        // Probe in order of frequency in settings documents: every failed probe costs a thrown error.
+        if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([String: JSONValue].self) {
+            self = .object(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else if container.decodeNil() {
             self = .null
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else if let value = try? container.decode(Int64.self) {
             self = .integer(value)
-        } else if let value = try? container.decode(Double.self) {
-            self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
-        } else if let value = try? container.decode([JSONValue].self) {
-            self = .array(value)
         } else {
-            self = .object(try container.decode([String: JSONValue].self))
+            self = .number(try container.decode(Double.self))
         }
     }
 
@@ -86,70 +85,5 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// - Parameter member: The member name.
     public subscript(member: String) -> JSONValue? {
         objectValue?[member]
-    }
-}
-
-extension JSONValue {
-    /// The JSON text of the value with object members sorted and no whitespace.
-    ///
-    /// Non-finite numbers, which JSON cannot express, are written as `null`.
-    public var canonicalData: Data {
-        // Only non-finite doubles can make the encoder fail; they become null instead.
-        (try? JSONCoding.encode(self.replacingNonFiniteNumbers())) ?? Data("null".utf8)
-    }
-
-    private func replacingNonFiniteNumbers() -> JSONValue {
-        switch self {
-        case .number(let value) where !value.isFinite: .null
-        case .array(let values): .array(values.map { $0.replacingNonFiniteNumbers() })
-        case .object(let members): .object(members.mapValues { $0.replacingNonFiniteNumbers() })
-        default: self
-        }
-    }
-}
-
-extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByFloatLiteral,
-    ExpressibleByBooleanLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
-{
-    /// Creates a string value from a literal.
-    ///
-    /// - Parameter value: The string.
-    public init(stringLiteral value: String) {
-        self = .string(value)
-    }
-
-    /// Creates an integer value from a literal.
-    ///
-    /// - Parameter value: The integer.
-    public init(integerLiteral value: Int64) {
-        self = .integer(value)
-    }
-
-    /// Creates a number value from a literal.
-    ///
-    /// - Parameter value: The number.
-    public init(floatLiteral value: Double) {
-        self = .number(value)
-    }
-
-    /// Creates a Boolean value from a literal.
-    ///
-    /// - Parameter value: The Boolean.
-    public init(booleanLiteral value: Bool) {
-        self = .bool(value)
-    }
-
-    /// Creates an array value from a literal.
-    ///
-    /// - Parameter elements: The elements.
-    public init(arrayLiteral elements: JSONValue...) {
-        self = .array(elements)
-    }
-
-    /// Creates an object value from a literal; a repeated key keeps its last value.
-    ///
-    /// - Parameter elements: The members.
-    public init(dictionaryLiteral elements: (String, JSONValue)...) {
-        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }
 }

@@ -112,11 +112,17 @@ public struct OfflinePIN: Sendable, Hashable, Codable {
     /// - Parameter encoder: The encoder to write to.
     /// - Throws: Only what the encoder throws.
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(Self.algorithm, forKey: .algorithm)
-        try container.encode(Base64URL.encode(secret), forKey: .secret)
-        try container.encode(digits, forKey: .digits)
-        try container.encode(period, forKey: .period)
-        try container.encode(challengeLength, forKey: .challengeLength)
+        try jsonValue.encode(to: encoder)
+    }
+
+    /// The `pin` claim as a JSON object.
+    public var jsonValue: JSONValue {
+        [
+            "alg": .string(Self.algorithm),
+            "secret": .string(Base64URL.encode(secret)),
+            "digits": .integer(Int64(digits)),
+            "period": .integer(Int64(period)),
+            "challenge_length": .integer(Int64(challengeLength)),
+        ]
     }
 }

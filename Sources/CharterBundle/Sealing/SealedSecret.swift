@@ -35,8 +35,7 @@ public struct SealedSecret: Sendable, Hashable, CustomStringConvertible, Lossles
     ///   ``SealingError/invalidKeyID(_:)`` for a bad key id and
     ///   ``SealingError/malformedSealedValue`` for anything else that does not parse.
     public init(parsing text: String) throws(SealingError) {
-        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3 else {
+        guard let parts = CompactSerialization.parts(of: text, count: 3) else {
             throw .malformedSealedValue
         }
         guard parts[0] == Self.version else {
