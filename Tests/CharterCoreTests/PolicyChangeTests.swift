@@ -1,6 +1,5 @@
-import Testing
-
 import CharterCore
+import Testing
 
 @Suite("Policy change detection")
 struct PolicyChangeTests {

@@ -1,6 +1,5 @@
-import Testing
-
 import CharterCore
+import Testing
 
 @Suite("Effective policy")
 struct PolicyResolutionTests {

@@ -1,7 +1,6 @@
+import CharterCore
 import Foundation
 import Testing
-
-import CharterCore
 
 @Suite("Settings document")
 struct SettingsDocumentTests {

@@ -1,4 +1,4 @@
-/// A strict RFC 8259 parser producing ``JSONValue``.
+/// A strict RFC 8259 parser producing ``DocumentValue``.
 ///
 /// Written by hand (rather than through `JSONDecoder`) so that a member name repeated within one object is
 /// an error with its pointer instead of being silently resolved, and so that booleans never read as numbers.
@@ -22,7 +22,7 @@ struct JSONParser {
     }
 
     /// Parses the whole text as one value, with only whitespace around it.
-    mutating func parseDocument() throws(Failure) -> JSONValue {
+    mutating func parseDocument() throws(Failure) -> DocumentValue {
         let value = try parseValue()
         skipWhitespace()
         guard position == bytes.count else { throw failure("unexpected text after the JSON value") }
@@ -39,7 +39,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseValue() throws(Failure) -> JSONValue {
+    private mutating func parseValue() throws(Failure) -> DocumentValue {
         skipWhitespace()
         guard position < bytes.count else { throw failure("unexpected end of text") }
         switch bytes[position] {
@@ -54,17 +54,17 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseLiteral(_ literal: String, _ value: JSONValue) throws(Failure) -> JSONValue {
+    private mutating func parseLiteral(_ literal: String, _ value: DocumentValue) throws(Failure) -> DocumentValue {
         let expected = Array(literal.utf8)
         guard bytes[position...].starts(with: expected) else { throw failure("unexpected character") }
         position += expected.count
         return value
     }
 
-    private mutating func parseObject() throws(Failure) -> JSONValue {
+    private mutating func parseObject() throws(Failure) -> DocumentValue {
         guard path.count < Self.maximumDepth else { throw failure("nested too deeply") }
         position += 1
-        var members: [String: JSONValue] = [:]
+        var members: [String: DocumentValue] = [:]
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "}") {
             position += 1
@@ -98,10 +98,10 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseArray() throws(Failure) -> JSONValue {
+    private mutating func parseArray() throws(Failure) -> DocumentValue {
         guard path.count < Self.maximumDepth else { throw failure("nested too deeply") }
         position += 1
-        var elements: [JSONValue] = []
+        var elements: [DocumentValue] = []
         skipWhitespace()
         if position < bytes.count, bytes[position] == UInt8(ascii: "]") {
             position += 1
@@ -124,7 +124,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func parseNumber() throws(Failure) -> JSONValue {
+    private mutating func parseNumber() throws(Failure) -> DocumentValue {
         let start = position
         func digits() -> Int {
             let first = position

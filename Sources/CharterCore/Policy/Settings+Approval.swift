@@ -41,7 +41,7 @@ extension Settings {
             self.approvalValidityMinutes = approvalValidityMinutes
         }
 
-        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Approval? {
+        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Approval? {
             let before = reader.issues.count
             let keys = ["notify_roles", "notify_emails", "pending_lifetime_minutes", "approval_validity_minutes"]
             guard let members = reader.object(value, at: pointer, allowed: keys) else { return nil }
@@ -61,7 +61,8 @@ extension Settings {
                     value,
                     at: pointer.appending("notify_emails"),
                     maxCount: maximumEmails,
-                    element: { (reader: inout DocumentReader, item: JSONValue, itemPointer: JSONPointer) -> String? in
+                    element: {
+                        (reader: inout DocumentReader, item: DocumentValue, itemPointer: JSONPointer) -> String? in
                         guard let email = reader.string(item, at: itemPointer, maxLength: 254) else { return nil }
                         guard isPlausibleEmail(email) else {
                             reader.report(itemPointer, "must be an email address such as it@example.com")
@@ -102,7 +103,7 @@ extension Settings {
             return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty }
         }
 
-        var json: JSONValue {
+        var json: DocumentValue {
             .object([
                 "notify_roles": .array(notifyRoles.sorted().map { .string($0.rawValue) }),
                 "notify_emails": .array(notifyEmails.map { .string($0) }),

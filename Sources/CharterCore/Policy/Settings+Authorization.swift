@@ -10,7 +10,7 @@ extension Settings {
             self.allowsPINOverride = allowsPINOverride
         }
 
-        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> RunAsAdmin? {
+        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> RunAsAdmin? {
             let before = reader.issues.count
             guard
                 let members = reader.object(
@@ -34,7 +34,7 @@ extension Settings {
             return reader.issues.count == before ? result : nil
         }
 
-        var json: JSONValue {
+        var json: DocumentValue {
             .object(["mode": .string(mode.rawValue), "pin_overrides_denial": .bool(allowsPINOverride)])
         }
     }
@@ -64,7 +64,8 @@ extension Settings {
             self.serverDurationMinutes = serverDurationMinutes
         }
 
-        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> AdminSession? {
+        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> AdminSession?
+        {
             let before = reader.issues.count
             let keys = ["mode", "pin_overrides_denial", "workstation_duration_minutes", "server_duration_minutes"]
             guard let members = reader.object(value, at: pointer, allowed: keys, required: ["mode"]) else {
@@ -99,7 +100,7 @@ extension Settings {
             return reader.issues.count == before ? result : nil
         }
 
-        var json: JSONValue {
+        var json: DocumentValue {
             .object([
                 "mode": .string(mode.rawValue),
                 "pin_overrides_denial": .bool(allowsPINOverride),

@@ -18,7 +18,7 @@ extension Settings {
             self.fallbackPollIntervalSeconds = fallbackPollIntervalSeconds
         }
 
-        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Endpoint? {
+        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Endpoint? {
             let before = reader.issues.count
             let keys = ["offline_grace_period_hours", "fallback_poll_interval_seconds"]
             guard let members = reader.object(value, at: pointer, allowed: keys) else { return nil }
@@ -41,7 +41,7 @@ extension Settings {
             return reader.issues.count == before ? result : nil
         }
 
-        var json: JSONValue {
+        var json: DocumentValue {
             .object([
                 "offline_grace_period_hours": .number(Double(offlineGracePeriodHours)),
                 "fallback_poll_interval_seconds": .number(Double(fallbackPollIntervalSeconds)),

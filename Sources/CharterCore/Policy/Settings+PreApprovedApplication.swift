@@ -72,7 +72,7 @@ extension Settings {
         }
 
         static func readList(
-            _ value: JSONValue,
+            _ value: DocumentValue,
             at pointer: JSONPointer,
             reader: inout DocumentReader
         ) -> [PreApprovedApplication]? {
@@ -85,7 +85,7 @@ extension Settings {
         }
 
         static func read(
-            _ value: JSONValue,
+            _ value: DocumentValue,
             at pointer: JSONPointer,
             reader: inout DocumentReader
         ) -> PreApprovedApplication? {
@@ -146,7 +146,7 @@ extension Settings {
         }
 
         private static func readProtection(
-            _ value: JSONValue,
+            _ value: DocumentValue,
             at pointer: JSONPointer,
             reader: inout DocumentReader
         ) -> Protection? {
@@ -220,8 +220,8 @@ extension Settings {
             }
         }
 
-        var json: JSONValue {
-            let protectionJSON: [String: JSONValue] =
+        var json: DocumentValue {
+            let protectionJSON: [String: DocumentValue] =
                 switch protection {
                 case .none:
                     ["type": .string("none")]
@@ -232,9 +232,9 @@ extension Settings {
                 case .certificate(let requirement):
                     ["type": .string("certificate")].merging(
                         [
-                            "subject": requirement.subject.map(JSONValue.string),
-                            "vendor": requirement.vendor.map(JSONValue.string),
-                            "thumbprint": requirement.thumbprint.map(JSONValue.string),
+                            "subject": requirement.subject.map(DocumentValue.string),
+                            "vendor": requirement.vendor.map(DocumentValue.string),
+                            "thumbprint": requirement.thumbprint.map(DocumentValue.string),
                         ].compactMapValues { $0 },
                         uniquingKeysWith: { first, _ in first }
                     )

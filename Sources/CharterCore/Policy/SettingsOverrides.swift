@@ -45,7 +45,7 @@ package struct SettingsOverrides: Hashable, Sendable {
     ///   (e.g. `/run_as_admin/mode`). Inside a subsetting document the same problems carry the
     ///   `/overrides` prefix.
     package static func decode(from data: Data) throws(DocumentError) -> SettingsOverrides {
-        let value = try JSONValue.parse(data)
+        let value = try DocumentValue.parse(data)
         var reader = DocumentReader()
         let overrides = read(value, at: JSONPointer(), reader: &reader)
         if let overrides, reader.issues.isEmpty {
@@ -54,7 +54,9 @@ package struct SettingsOverrides: Hashable, Sendable {
         throw DocumentError(issues: reader.issues)
     }
 
-    static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> SettingsOverrides? {
+    static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader)
+        -> SettingsOverrides?
+    {
         guard let members = reader.object(value, at: pointer, allowed: Settings.Section.allCases.map(\.rawValue))
         else { return nil }
         return readSections(members, at: pointer, reader: &reader)
@@ -62,7 +64,7 @@ package struct SettingsOverrides: Hashable, Sendable {
 
     /// Reads every section present in `members`; `nil` when any of them is invalid.
     static func readSections(
-        _ members: [String: JSONValue],
+        _ members: [String: DocumentValue],
         at pointer: JSONPointer,
         reader: inout DocumentReader
     ) -> SettingsOverrides? {
@@ -92,7 +94,7 @@ package struct SettingsOverrides: Hashable, Sendable {
     }
 
     /// The overrides as JSON: one member per present section.
-    package var json: JSONValue {
+    package var json: DocumentValue {
         let full = Settings().applying(self)
         return .object(Dictionary(uniqueKeysWithValues: sections.map { ($0.rawValue, full.json(of: $0)) }))
     }

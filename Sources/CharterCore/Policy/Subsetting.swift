@@ -76,7 +76,7 @@ package struct Subsetting: Hashable, Sendable {
     /// - Throws: ``DocumentError`` listing every problem; pointers are relative to the subsetting document,
     ///   so an override problem reads `/overrides/run_as_admin/mode`.
     package static func decode(from data: Data, id: SubsettingID) throws(DocumentError) -> Subsetting {
-        let value = try JSONValue.parse(data)
+        let value = try DocumentValue.parse(data)
         var reader = DocumentReader()
         let subsetting = read(value, id: id, reader: &reader)
         if let subsetting, reader.issues.isEmpty {
@@ -85,7 +85,7 @@ package struct Subsetting: Hashable, Sendable {
         throw DocumentError(issues: reader.issues)
     }
 
-    private static func read(_ value: JSONValue, id: SubsettingID, reader: inout DocumentReader) -> Subsetting? {
+    private static func read(_ value: DocumentValue, id: SubsettingID, reader: inout DocumentReader) -> Subsetting? {
         let root = JSONPointer()
         let required = ["schema_version", "name", "target", "scope", "overrides"]
         guard
@@ -124,7 +124,7 @@ package struct Subsetting: Hashable, Sendable {
         )
     }
 
-    private static func readScope(_ value: JSONValue, reader: inout DocumentReader) -> Scope? {
+    private static func readScope(_ value: DocumentValue, reader: inout DocumentReader) -> Scope? {
         let pointer: JSONPointer = "/scope"
         let before = reader.issues.count
         guard let members = reader.object(value, at: pointer, allowed: ["groups", "ous"]) else { return nil }
@@ -152,7 +152,7 @@ package struct Subsetting: Hashable, Sendable {
     }
 
     /// The subsetting as its document (without the id), every field written out.
-    package var json: JSONValue {
+    package var json: DocumentValue {
         .object([
             "schema_version": .number(Double(Settings.schemaVersion)),
             "name": .string(name),

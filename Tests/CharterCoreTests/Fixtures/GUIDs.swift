@@ -1,6 +1,5 @@
-import Foundation
-
 import CharterCore
+import Foundation
 
 extension ObjectGUID {
     /// A readable, deterministic GUID: `00000000-0000-4000-8000-` followed by `number` in 12 hex digits.

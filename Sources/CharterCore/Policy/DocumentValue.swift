@@ -1,22 +1,24 @@
 package import Foundation
 
-/// A parsed JSON value: the neutral tree that settings documents are validated from and encoded to.
+/// A parsed JSON value of a settings or subsetting document: the tree documents are validated from and
+/// encoded to (named apart from CharterBundle's public `JSONValue`, so modules importing both need no
+/// qualification).
 ///
 /// Parsing keeps booleans and numbers apart, so a strict reader can report `true` where a number was
 /// expected. ``canonicalData`` writes sorted keys without whitespace, so equal documents hash equally.
-package enum JSONValue: Hashable, Sendable {
+package enum DocumentValue: Hashable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+    case array([DocumentValue])
+    case object([String: DocumentValue])
 
     /// Parses JSON text strictly (RFC 8259; a member name repeated within one object is an error).
     ///
     /// - Throws: ``DocumentError`` with one issue: where the text stops being JSON, or the pointer of a
     ///   repeated member.
-    package static func parse(_ data: Data) throws(DocumentError) -> JSONValue {
+    package static func parse(_ data: Data) throws(DocumentError) -> DocumentValue {
         var parser = JSONParser(Array(data))
         do {
             return try parser.parseDocument()

@@ -1,12 +1,11 @@
+import CharterCore
 import Foundation
 import Testing
 
-import CharterCore
-
-@Suite("JSON values")
-struct JSONValueTests {
-    static func parse(_ text: String) -> Result<JSONValue, DocumentError> {
-        Result { () throws(DocumentError) in try JSONValue.parse(Data(text.utf8)) }
+@Suite("Document JSON values")
+struct DocumentValueTests {
+    static func parse(_ text: String) -> Result<DocumentValue, DocumentError> {
+        Result { () throws(DocumentError) in try DocumentValue.parse(Data(text.utf8)) }
     }
 
     @Test(
@@ -14,7 +13,7 @@ struct JSONValueTests {
         arguments: [
             (
                 #"{"a": [1, -2.5e2, true, null, "x"]}"#,
-                JSONValue.object(["a": .array([.number(1), .number(-250), .bool(true), .null, .string("x")])])
+                DocumentValue.object(["a": .array([.number(1), .number(-250), .bool(true), .null, .string("x")])])
             ),
             (#" "caf\u00e9 \ud83d\ude00 \"q\" \\ \/ \n" "#, .string("café 😀 \"q\" \\ / \n")),
             ("0", .number(0)),
@@ -22,7 +21,7 @@ struct JSONValueTests {
             ("{}", .object([:])),
         ]
     )
-    func parses(text: String, expected: JSONValue) throws {
+    func parses(text: String, expected: DocumentValue) throws {
         #expect(try Self.parse(text).get() == expected)
     }
 
@@ -63,7 +62,7 @@ struct JSONValueTests {
 
     @Test("canonical data sorts keys, escapes what JSON requires, and parses back to the same value")
     func canonicalRoundTrip() throws {
-        let value = JSONValue.object([
+        let value = DocumentValue.object([
             "b": .string("line\nbreak \"quoted\" \u{1} tab\t é"),
             "a": .array([.number(15), .number(2.5), .bool(false), .null]),
             "B": .object([:]),
@@ -73,6 +72,6 @@ struct JSONValueTests {
             String(decoding: data, as: UTF8.self)
                 == #"{"B":{},"a":[15,2.5,false,null],"b":"line\nbreak \"quoted\" \u0001 tab\t é"}"#
         )
-        #expect(try JSONValue.parse(data) == value)
+        #expect(try DocumentValue.parse(data) == value)
     }
 }
