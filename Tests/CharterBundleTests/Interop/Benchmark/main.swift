@@ -1,0 +1,117 @@
+// Bundle cost measurement: issue (sign + encrypt) and verify of a realistic bundle with 50 users,
+// next to the raw primitives it is made of. Single-threaded, so the figures are per core.
+//
+// Built and run from a scratch package whose executable target points at this folder
+// (see docs/benchmarks.md, section "Bundles", for the exact package and command).
+
+import CharterBundle
+import Crypto
+import Foundation
+
+func settings(mode: String) -> JSONValue {
+    [
+        "run_as_admin": ["authorization": .string(mode), "offline_pin_overrides_denial": true, "reason_min_length": 10],
+        "admin_session": ["authorization": "approval_required", "duration_minutes": 30],
+        "approval": ["notify": ["helpdesk@acme.example", "it-admins@acme.example"], "pending_expiry_minutes": 240],
+        "pre_approved": .array(
+            (0..<12).map { index in
+                [
+                    "name": .string("tool\(index).exe"), "kind": "application", "protection": "checksum",
+                    "sha256": .string(String(repeating: "0123456789abcdef", count: 4)), "scope": ["run_as_admin"],
+                    "log": true,
+                ]
+            }
+        ),
+        "endpoint": ["offline_grace_hours": 72, "poll_seconds": 300, "push": true],
+    ]
+}
+
+let tenantKey = Curve25519.Signing.PrivateKey()
+let deviceKey = Curve25519.KeyAgreement.PrivateKey()
+let now = Date()
+let users = (0..<50).map { index in
+    BundlePolicy.User(
+        sid: "S-1-5-21-1004336348-1177238915-682003330-\(10_000 + index)",
+        guid: UUID().uuidString.lowercased(),
+        upn: "firstname.lastname\(index)@acme-corporation.example",
+        document: ["standard", "developers", "finance", "admins"][index % 4]
+    )
+}
+let claims = BundleClaims(
+    issuer: "https://charter.example/tenants/5b0f1c2e-8d4a-4c3e-9a61-2f7d0b9e4c11",
+    deviceID: "3f9a2b7c-1d4e-4f60-8a2b-9c0d1e2f3a4b",
+    tenant: "5b0f1c2e-8d4a-4c3e-9a61-2f7d0b9e4c11",
+    version: 42,
+    issuedAt: now,
+    notBefore: now - 60,
+    expiresAt: now + 30 * 86_400,
+    refreshAfter: now + 3_600,
+    policy: BundlePolicy(
+        documents: [
+            "computer": settings(mode: "audit_only"),
+            "default": settings(mode: "disabled"),
+            "standard": settings(mode: "reason_required"),
+            "developers": settings(mode: "audit_only"),
+            "finance": settings(mode: "approval_required"),
+            "admins": settings(mode: "audit_only"),
+        ],
+        computer: "computer",
+        defaultUser: "default",
+        users: users
+    ),
+    pin: OfflinePIN.generate(),
+    signingKeys: [
+        BundleSigningKey(key: JWK(tenantKey.publicKey), status: .active),
+        BundleSigningKey(key: JWK(Curve25519.Signing.PrivateKey().publicKey), status: .next, notBefore: now + 86_400),
+    ]
+)
+let issuer = BundleIssuer(signingKey: tenantKey)
+let deviceJWK = JWK(deviceKey.publicKey)
+let verifier = BundleVerifier(
+    deviceID: claims.deviceID,
+    deviceKey: deviceKey,
+    enrollmentKeys: JWKSet(keys: [JWK(tenantKey.publicKey)])
+)
+
+/// Runs `body` repeatedly for about `seconds` and returns operations per second (median of 3 rounds).
+func measure(_ seconds: Double = 2, _ body: () throws -> Void) rethrows -> Double {
+    var rates: [Double] = []
+    for _ in 0..<3 {
+        let clock = ContinuousClock()
+        let start = clock.now
+        var count = 0
+        while clock.now - start < .milliseconds(Int(seconds * 1000)) {
+            for _ in 0..<20 {
+                try body()
+            }
+            count += 20
+        }
+        let elapsed = clock.now - start
+        let secondsElapsed = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        rates.append(Double(count) / secondsElapsed)
+    }
+    return rates.sorted()[1]
+}
+
+let bundle = try issuer.issue(claims, to: deviceJWK)
+let payload = try JSONEncoder().encode(claims)
+let peer = Curve25519.KeyAgreement.PrivateKey().publicKey
+
+let issueRate = try measure { _ = try issuer.issue(claims, to: deviceJWK) }
+let verifyRate = try measure { _ = try verifier.verify(bundle, now: now) }
+let signRate = try measure { _ = try tenantKey.signature(for: payload) }
+let agreeRate = try measure { _ = try deviceKey.sharedSecretFromKeyAgreement(with: peer) }
+let primitivesRate = 1 / (1 / signRate + 1 / agreeRate)
+
+func row(_ name: String, _ rate: Double) -> String {
+    "| \(name) | \(String(format: "%.0f", rate)) | \(String(format: "%.1f", 1_000_000 / rate)) µs |"
+}
+
+print("bundle: \(bundle.utf8.count) bytes compact JWE; claims JSON \(payload.count) bytes; 50 users, 6 documents")
+print("| operation (one core) | per second | each |")
+print("| --- | ---: | ---: |")
+print(row("issue a bundle (encode + Ed25519 sign + X25519 ECDH-ES+A256KW + AES-256-GCM)", issueRate))
+print(row("verify a bundle on the agent (decrypt + verify + decode + checks)", verifyRate))
+print(row("raw Ed25519 signature over the claims", signRate))
+print(row("raw X25519 agreement", agreeRate))
+print(row("one raw Ed25519 signature + one raw X25519 agreement", primitivesRate))
