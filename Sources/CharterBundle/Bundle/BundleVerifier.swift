@@ -13,9 +13,10 @@ public import Foundation
 /// 7. the signature verifies with that key;
 /// 8. the claims decode (`aud` equals `sub`);
 /// 9. `sub` is this device's id; `iss` and `tenant` match when the verifier knows them;
-/// 10. `signing_keys` lists the signing key as `active`;
-/// 11. `ver` is not lower than the version held;
-/// 12. `nbf` and `exp` hold at `now`, with ``clockSkew`` tolerance.
+/// 10. the policy's document references are consistent;
+/// 11. `signing_keys` lists the signing key as `active`;
+/// 12. `ver` is not lower than the version held;
+/// 13. `nbf` and `exp` hold at `now`, with ``clockSkew`` tolerance.
 ///
 /// The agent persists the bundle only after ``verify(_:now:)`` returns, then continues with
 /// ``accepting(_:)``, which raises the held version and replaces the pinned keys by the

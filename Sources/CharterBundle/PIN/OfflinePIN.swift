@@ -54,10 +54,7 @@ public struct OfflinePIN: Sendable, Hashable, Codable {
         guard (6...16).contains(challengeLength) else {
             throw .invalidChallengeLength(challengeLength)
         }
-        self.secret = Data(secret)
-        self.digits = digits
-        self.period = period
-        self.challengeLength = challengeLength
+        self.init(validatedSecret: Data(secret), digits: digits, period: period, challengeLength: challengeLength)
     }
 
     /// Makes parameters with a fresh random secret and the default sizes.
@@ -66,11 +63,14 @@ public struct OfflinePIN: Sendable, Hashable, Codable {
     public static func generate() -> OfflinePIN {
         var generator = SystemRandomNumberGenerator()
         let secret = Data((0..<secretByteCount).map { _ in UInt8.random(in: .min ... .max, using: &generator) })
-        // 32 bytes and the defaults are always in range.
-        guard let pin = try? OfflinePIN(secret: secret) else {
-            preconditionFailure("default offline-PIN parameters are valid")
-        }
-        return pin
+        return OfflinePIN(validatedSecret: secret, digits: 8, period: 900, challengeLength: 8)
+    }
+
+    private init(validatedSecret secret: Data, digits: Int, period: Int, challengeLength: Int) {
+        self.secret = secret
+        self.digits = digits
+        self.period = period
+        self.challengeLength = challengeLength
     }
 
     private enum CodingKeys: String, CodingKey {

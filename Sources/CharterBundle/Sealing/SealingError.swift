@@ -27,6 +27,8 @@ public enum SealingError: Error, Sendable, Hashable, CustomStringConvertible {
     case authenticationFailed
     /// Opened bytes that should be text are not valid UTF-8.
     case invalidUTF8
+    /// The cryptographic library refused to encrypt (not expected with a validated keyring).
+    case encryptionFailed
 
     /// A stable, machine-readable identifier of the failure, such as `sealing.unknown_key_id`.
     public var code: String {
@@ -43,6 +45,7 @@ public enum SealingError: Error, Sendable, Hashable, CustomStringConvertible {
         case .unsupportedVersion: "sealing.unsupported_version"
         case .authenticationFailed: "sealing.authentication_failed"
         case .invalidUTF8: "sealing.invalid_utf8"
+        case .encryptionFailed: "sealing.encryption_failed"
         }
     }
 
@@ -73,6 +76,8 @@ public enum SealingError: Error, Sendable, Hashable, CustomStringConvertible {
             "the sealed value was altered or belongs to another context"
         case .invalidUTF8:
             "the opened secret is not valid UTF-8 text"
+        case .encryptionFailed:
+            "the secret could not be encrypted"
         }
     }
 }

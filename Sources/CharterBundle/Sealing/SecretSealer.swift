@@ -130,15 +130,15 @@ public struct SecretSealer: Sendable {
     ///   - plaintext: The secret.
     ///   - context: Where the secret is stored, such as `tenant/<id>/ldap-bind-password`.
     /// - Returns: The sealed value; store its ``SealedSecret/description``.
-    public func seal(_ plaintext: some DataProtocol, context: String) -> SealedSecret {
+    /// - Throws: ``SealingError/encryptionFailed`` if the cryptographic library refuses to encrypt,
+    ///   which a keyring validated at load time does not cause.
+    public func seal(_ plaintext: some DataProtocol, context: String) throws(SealingError) -> SealedSecret {
         let nonce = AES.GCM.Nonce()
         let aad = Self.authenticatedData(keyID: activeKeyID, context: context)
-        // The active key is 256 bits (checked in init) and the nonce is freshly made,
-        // so AES-GCM sealing has no failure left to report.
         guard let key = keys[activeKeyID],
             let box = try? AES.GCM.seal(plaintext, using: key, nonce: nonce, authenticating: aad)
         else {
-            preconditionFailure("AES-GCM sealing with a validated 256-bit key cannot fail")
+            throw .encryptionFailed
         }
         return SealedSecret(keyID: activeKeyID, nonce: Data(nonce), ciphertext: box.ciphertext, tag: box.tag)
     }
@@ -149,8 +149,9 @@ public struct SecretSealer: Sendable {
     ///   - plaintext: The secret text.
     ///   - context: Where the secret is stored.
     /// - Returns: The sealed value.
-    public func seal(_ plaintext: String, context: String) -> SealedSecret {
-        seal(Data(plaintext.utf8), context: context)
+    /// - Throws: ``SealingError/encryptionFailed``, as the byte variant does.
+    public func seal(_ plaintext: String, context: String) throws(SealingError) -> SealedSecret {
+        try seal(Data(plaintext.utf8), context: context)
     }
 
     /// Opens a sealed value with the key it names.

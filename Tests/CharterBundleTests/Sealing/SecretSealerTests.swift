@@ -13,7 +13,7 @@ struct SecretSealerTests {
     @Test("a sealed secret opens under the same context")
     func roundTrip() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        let sealed = sealer.seal("correct horse battery staple", context: Self.context)
+        let sealed = try sealer.seal("correct horse battery staple", context: Self.context)
         #expect(sealed.keyID.rawValue == "k2")
         #expect(sealed.description.hasPrefix("v1.k2."))
         #expect(try sealer.openString(sealed.description, context: Self.context) == "correct horse battery staple")
@@ -29,20 +29,22 @@ struct SecretSealerTests {
     @Test("sealing twice gives different values (fresh nonce)")
     func freshNonce() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        #expect(sealer.seal("x", context: Self.context) != sealer.seal("x", context: Self.context))
+        let first = try sealer.seal("x", context: Self.context)
+        let second = try sealer.seal("x", context: Self.context)
+        #expect(first != second)
     }
 
     @Test("an empty secret seals and opens")
     func emptySecret() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        let sealed = sealer.seal(Data(), context: Self.context)
+        let sealed = try sealer.seal(Data(), context: Self.context)
         #expect(try sealer.open(sealed, context: Self.context).isEmpty)
     }
 
     @Test("a value sealed under another context does not open (cannot be moved to another row)")
     func contextBinding() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        let sealed = sealer.seal("secret", context: "tenant/A/ldap-bind-password")
+        let sealed = try sealer.seal("secret", context: "tenant/A/ldap-bind-password")
         #expect(throws: SealingError.authenticationFailed) {
             try sealer.open(sealed, context: "tenant/B/ldap-bind-password")
         }
@@ -51,11 +53,11 @@ struct SecretSealerTests {
     @Test("after a KEK rotation, values sealed under the old key still open and report that they need resealing")
     func rotation() throws {
         let old = try SecretSealer(configuration: "k1:\(Self.keyA.base64EncodedString())")
-        let sealed = old.seal("secret", context: Self.context)
+        let sealed = try old.seal("secret", context: Self.context)
         let rotated = try SecretSealer(configuration: Self.configuration)
         #expect(try rotated.openString(sealed.description, context: Self.context) == "secret")
         #expect(rotated.needsResealing(sealed))
-        let resealed = rotated.seal(try rotated.open(sealed, context: Self.context), context: Self.context)
+        let resealed = try rotated.seal(try rotated.open(sealed, context: Self.context), context: Self.context)
         #expect(!rotated.needsResealing(resealed))
         #expect(resealed.keyID.rawValue == "k2")
     }
@@ -63,7 +65,7 @@ struct SecretSealerTests {
     @Test("a value sealed under a key that is no longer held fails with unknown key id")
     func unknownKeyID() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        let sealed = sealer.seal("secret", context: Self.context)
+        let sealed = try sealer.seal("secret", context: Self.context)
         let other = try SecretSealer(configuration: "k1:\(Self.keyA.base64EncodedString())")
         #expect(throws: SealingError.unknownKeyID("k2")) {
             try other.open(sealed, context: Self.context)
@@ -73,7 +75,7 @@ struct SecretSealerTests {
     @Test("a value whose key id was swapped for another held key does not open")
     func keyIDSwap() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        let text = sealer.seal("secret", context: Self.context).description
+        let text = try sealer.seal("secret", context: Self.context).description
         let swapped = text.replacingOccurrences(of: "v1.k2.", with: "v1.k1.")
         #expect(throws: SealingError.authenticationFailed) {
             try sealer.open(swapped, context: Self.context)
@@ -83,7 +85,7 @@ struct SecretSealerTests {
     @Test("every single-bit change of the sealed bytes is detected")
     func tampering() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        let sealed = sealer.seal("secret", context: Self.context)
+        let sealed = try sealer.seal("secret", context: Self.context)
         let body = sealed.nonce + sealed.ciphertext + sealed.tag
         for index in body.indices {
             var tampered = body
@@ -160,7 +162,7 @@ struct SecretSealerTests {
     @Test("the text form parses back to the same value")
     func textForm() throws {
         let sealer = try SecretSealer(configuration: Self.configuration)
-        let sealed = sealer.seal("secret", context: Self.context)
+        let sealed = try sealer.seal("secret", context: Self.context)
         #expect(SealedSecret(sealed.description) == sealed)
         #expect(SealedSecret("garbage") == nil)
         #expect(sealed.nonce.count == 12 && sealed.tag.count == 16)
