@@ -104,12 +104,20 @@ public struct BundleClaims: Sendable, Hashable, Codable {
         } else {
             let list = try container.decode([String].self, forKey: .audience)
             guard list.count == 1 else {
-                throw DecodingError.dataCorruptedError(forKey: .audience, in: container, debugDescription: "one audience")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .audience,
+                    in: container,
+                    debugDescription: "one audience"
+                )
             }
             audience = list[0]
         }
         guard audience == subject else {
-            throw DecodingError.dataCorruptedError(forKey: .audience, in: container, debugDescription: "aud must equal sub")
+            throw DecodingError.dataCorruptedError(
+                forKey: .audience,
+                in: container,
+                debugDescription: "aud must equal sub"
+            )
         }
         self.init(
             issuer: try container.decode(String.self, forKey: .issuer),

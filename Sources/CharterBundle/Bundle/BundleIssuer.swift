@@ -54,7 +54,11 @@ public struct BundleIssuer: Sendable {
         let payload = claims.jsonValue.canonicalData
         do {
             let jws = try JWS(signing: payload, type: Self.type, with: signingKey)
-            let jwe = try JWE(encrypting: Data(jws.compactSerialization.utf8), to: deviceKey, contentType: Self.contentType)
+            let jwe = try JWE(
+                encrypting: Data(jws.compactSerialization.utf8),
+                to: deviceKey,
+                contentType: Self.contentType
+            )
             return jwe.compactSerialization
         } catch .keyAgreementFailed {
             throw .invalidDeviceKey(.keyAgreementFailed)

@@ -87,7 +87,9 @@ public struct BundleVerifier: Sendable {
         self.init(
             deviceID: deviceID,
             deviceKey: deviceKey,
-            trustedKeys: enrollmentKeys.keys.filter { $0.curve == .ed25519 }.map { BundleSigningKey(key: $0, status: .active) },
+            trustedKeys: enrollmentKeys.keys.filter { $0.curve == .ed25519 }.map {
+                BundleSigningKey(key: $0, status: .active)
+            },
             issuer: issuer,
             tenant: tenant
         )

@@ -31,7 +31,12 @@ public struct JWS: Sendable, Hashable {
     ///   - contentType: The `cty` header value, or `nil` to leave it out.
     ///   - key: The Ed25519 private key.
     /// - Throws: ``JOSEError/cryptographicFailure(operation:)`` if the library fails to sign.
-    public init(signing payload: some DataProtocol, type: String?, contentType: String? = nil, with key: Curve25519.Signing.PrivateKey)
+    public init(
+        signing payload: some DataProtocol,
+        type: String?,
+        contentType: String? = nil,
+        with key: Curve25519.Signing.PrivateKey
+    )
         throws(JOSEError)
     {
         let header = JWSHeader(keyID: JWK(key.publicKey).thumbprint, type: type, contentType: contentType)

@@ -88,7 +88,11 @@ public struct OfflinePIN: Sendable, Hashable, Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         guard try container.decode(String.self, forKey: .algorithm) == Self.algorithm else {
-            throw DecodingError.dataCorruptedError(forKey: .algorithm, in: container, debugDescription: "alg must be HS256")
+            throw DecodingError.dataCorruptedError(
+                forKey: .algorithm,
+                in: container,
+                debugDescription: "alg must be HS256"
+            )
         }
         guard let secret = Base64URL.decode(try container.decode(String.self, forKey: .secret)) else {
             throw DecodingError.dataCorruptedError(forKey: .secret, in: container, debugDescription: "not base64url")

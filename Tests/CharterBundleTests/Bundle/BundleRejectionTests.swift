@@ -7,7 +7,12 @@ import Testing
 struct BundleRejectionTests {
     let fixture = BundleFixture()
 
-    func expectRejection(_ expected: BundleError, _ bundle: String, verifier: BundleVerifier? = nil, at date: Date? = nil) {
+    func expectRejection(
+        _ expected: BundleError,
+        _ bundle: String,
+        verifier: BundleVerifier? = nil,
+        at date: Date? = nil
+    ) {
         #expect(throws: expected) {
             try (verifier ?? fixture.verifier).verify(bundle, now: date ?? fixture.now)
         }
@@ -39,14 +44,24 @@ struct BundleRejectionTests {
     @Test("an outer JWE without cty JWT is refused")
     func wrongContentType() throws {
         let claims = try JSONEncoder().encode(fixture.claims())
-        let bundle = try HandMadeBundle.make(payload: claims, signWith: fixture.tenantKey, contentType: nil, to: fixture.deviceJWK)
+        let bundle = try HandMadeBundle.make(
+            payload: claims,
+            signWith: fixture.tenantKey,
+            contentType: nil,
+            to: fixture.deviceJWK
+        )
         expectRejection(.wrongContentType(nil), bundle)
     }
 
     @Test("an inner JWS with another typ is refused (no confusion with other signed tokens)")
     func wrongType() throws {
         let claims = try JSONEncoder().encode(fixture.claims())
-        let bundle = try HandMadeBundle.make(payload: claims, signWith: fixture.tenantKey, type: "JWT", to: fixture.deviceJWK)
+        let bundle = try HandMadeBundle.make(
+            payload: claims,
+            signWith: fixture.tenantKey,
+            type: "JWT",
+            to: fixture.deviceJWK
+        )
         expectRejection(.wrongType("JWT"), bundle)
     }
 
@@ -103,7 +118,10 @@ struct BundleRejectionTests {
     func wrongIssuerOrTenant() throws {
         var claims = fixture.claims()
         claims.issuer = "https://evil.example"
-        expectRejection(.wrongIssuer(expected: fixture.issuer, actual: "https://evil.example"), try fixture.bundle(claims))
+        expectRejection(
+            .wrongIssuer(expected: fixture.issuer, actual: "https://evil.example"),
+            try fixture.bundle(claims)
+        )
         claims = fixture.claims()
         claims.tenant = "globex"
         expectRejection(.wrongTenant(expected: fixture.tenant, actual: "globex"), try fixture.bundle(claims))
@@ -127,7 +145,11 @@ struct BundleRejectionTests {
             trustedKeys: [BundleSigningKey(key: JWK(fixture.tenantKey.publicKey), status: .active)],
             heldVersion: 5
         )
-        expectRejection(.versionDowngrade(held: 5, received: 4), try fixture.bundle(fixture.claims(version: 4)), verifier: verifier)
+        expectRejection(
+            .versionDowngrade(held: 5, received: 4),
+            try fixture.bundle(fixture.claims(version: 4)),
+            verifier: verifier
+        )
     }
 
     @Test("before nbf (beyond the skew) the bundle is not yet valid; after exp (beyond the skew) it is expired")

@@ -5,7 +5,9 @@ import Testing
 
 @Suite("Signing-key rotation through bundles")
 struct BundleRotationTests {
-    @Test("a next key announced in a bundle signed by the pinned key becomes trusted, and a retired key stops being trusted")
+    @Test(
+        "a next key announced in a bundle signed by the pinned key becomes trusted, and a retired key stops being trusted"
+    )
     func rotation() throws {
         let fixture = BundleFixture()
         let keyA = fixture.tenantKey
@@ -27,7 +29,11 @@ struct BundleRotationTests {
 
         let first = try fixture.verifier.verify(fixture.bundle(announce), now: fixture.now)
         let afterAnnouncement = fixture.verifier.accepting(first)
-        #expect(Set(afterAnnouncement.trustedKeys.map(\.keyID)) == [JWK(keyA.publicKey).thumbprint, JWK(keyB.publicKey).thumbprint])
+        #expect(
+            Set(afterAnnouncement.trustedKeys.map(\.keyID)) == [
+                JWK(keyA.publicKey).thumbprint, JWK(keyB.publicKey).thumbprint,
+            ]
+        )
 
         let switched = fixture.claims(
             version: 2,
@@ -36,7 +42,10 @@ struct BundleRotationTests {
                 BundleSigningKey(key: JWK(keyA.publicKey), status: .retired),
             ]
         )
-        let second = try afterAnnouncement.verify(BundleIssuer(signingKey: keyB).issue(switched, to: fixture.deviceJWK), now: fixture.now)
+        let second = try afterAnnouncement.verify(
+            BundleIssuer(signingKey: keyB).issue(switched, to: fixture.deviceJWK),
+            now: fixture.now
+        )
         let afterSwitch = afterAnnouncement.accepting(second)
         #expect(afterSwitch.trustedKeys.map(\.keyID) == [JWK(keyB.publicKey).thumbprint])
 
@@ -56,7 +65,11 @@ struct BundleRotationTests {
             BundleSigningKey(key: jwk, status: .next, notBefore: fixture.now + 3_600),
             BundleSigningKey(key: jwk, status: .retired),
         ] {
-            let verifier = BundleVerifier(deviceID: fixture.deviceID, deviceKey: fixture.deviceKey, trustedKeys: [entry])
+            let verifier = BundleVerifier(
+                deviceID: fixture.deviceID,
+                deviceKey: fixture.deviceKey,
+                trustedKeys: [entry]
+            )
             #expect(throws: BundleError.signingKeyNotValid(keyID: jwk.thumbprint)) {
                 try verifier.verify(bundle, now: fixture.now)
             }

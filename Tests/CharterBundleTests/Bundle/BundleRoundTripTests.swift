@@ -26,7 +26,14 @@ struct BundleRoundTripTests {
         #expect(jwe.header.keyID == fixture.deviceJWK.thumbprint)
         #expect(jwe.header.contentType == "JWT")
         let jws = try JWS(compactSerialization: String(decoding: jwe.decrypt(with: fixture.deviceKey), as: UTF8.self))
-        #expect(jws.header == JWSHeader(algorithm: .ed25519, keyID: JWK(fixture.tenantKey.publicKey).thumbprint, type: "charter-bundle+jwt"))
+        #expect(
+            jws.header
+                == JWSHeader(
+                    algorithm: .ed25519,
+                    keyID: JWK(fixture.tenantKey.publicKey).thumbprint,
+                    type: "charter-bundle+jwt"
+                )
+        )
     }
 
     @Test("the claims carry sub = aud = device id and NumericDate integers")
@@ -39,7 +46,10 @@ struct BundleRoundTripTests {
         #expect(members["ver"] == .integer(1))
         #expect(
             Set(members.keys)
-                == ["iss", "sub", "aud", "tenant", "ver", "iat", "nbf", "exp", "refresh_after", "policy", "pin", "signing_keys"]
+                == [
+                    "iss", "sub", "aud", "tenant", "ver", "iat", "nbf", "exp", "refresh_after", "policy", "pin",
+                    "signing_keys",
+                ]
         )
         let policy = try #require(members["policy"]?.objectValue)
         #expect(Set(policy.keys) == ["documents", "computer", "default_user", "users"])

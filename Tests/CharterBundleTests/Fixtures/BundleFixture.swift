@@ -29,7 +29,10 @@ struct BundleFixture {
             "run_as_admin": ["authorization": .string(mode), "offline_pin_overrides_denial": true],
             "admin_session": ["authorization": "disabled", "duration_minutes": 30],
             "pre_approved": [
-                ["name": "setup.exe", "kind": "installer", "protection": "checksum", "sha256": .string(String(repeating: "ab", count: 32))]
+                [
+                    "name": "setup.exe", "kind": "installer", "protection": "checksum",
+                    "sha256": .string(String(repeating: "ab", count: 32)),
+                ]
             ],
             "endpoint": ["offline_grace_hours": 72, "poll_seconds": 300],
         ]

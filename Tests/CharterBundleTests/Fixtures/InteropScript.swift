@@ -15,10 +15,13 @@ enum InteropScript {
     }
 
     static func run(_ mode: String, _ input: [String: JSONValue]) throws -> [String: JSONValue] {
-        guard let script = Bundle.module.url(forResource: "jose_interop", withExtension: "py", subdirectory: "Interop") else {
+        guard let script = Bundle.module.url(forResource: "jose_interop", withExtension: "py", subdirectory: "Interop")
+        else {
             throw Failure(description: "Interop/jose_interop.py is not in the test bundle's resources")
         }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("charter-interop-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "charter-interop-\(UUID().uuidString)"
+        )
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let inputFile = directory.appendingPathComponent("input.json")
@@ -55,7 +58,9 @@ enum InteropScript {
                     + "hint: install python3 or set CHARTER_PYTHON to a Python 3 interpreter with joserfc"
             )
         default:
-            throw Failure(description: "jose_interop.py \(mode) failed (exit \(process.terminationStatus)): \(errorText)")
+            throw Failure(
+                description: "jose_interop.py \(mode) failed (exit \(process.terminationStatus)): \(errorText)"
+            )
         }
     }
 }

@@ -71,7 +71,12 @@ struct JoserfcInteropTests {
         let bundle = try #require(answer["bundle"]?.stringValue)
         let verified = try fixture.verifier.verify(bundle, now: fixture.now)
         #expect(verified.claims == claims)
-        let inner = try JWS(compactSerialization: String(decoding: JWE(compactSerialization: bundle).decrypt(with: fixture.deviceKey), as: UTF8.self))
+        let inner = try JWS(
+            compactSerialization: String(
+                decoding: JWE(compactSerialization: bundle).decrypt(with: fixture.deviceKey),
+                as: UTF8.self
+            )
+        )
         #expect(inner.header.algorithm.rawValue == alg)
     }
 

@@ -20,7 +20,9 @@ struct JWETests {
         #expect(try parsed.decrypt(with: Self.recipient) == Data("secret policy".utf8))
     }
 
-    @Test("the header carries alg, enc, epk (kty, crv, x only), kid = recipient thumbprint and cty; no apu/apv by default")
+    @Test(
+        "the header carries alg, enc, epk (kty, crv, x only), kid = recipient thumbprint and cty; no apu/apv by default"
+    )
     func header() throws {
         let jwe = try JWE(encrypting: Data("x".utf8), to: Self.recipientJWK, contentType: "JWT")
         let members = try Self.headerMembers(of: jwe.compactSerialization)
@@ -59,7 +61,9 @@ struct JWETests {
 
     @Test(
         "altering any part of the ciphertext side is detected",
-        arguments: [(1, JOSEError.keyUnwrapFailed), (2, .decryptionFailed), (3, .decryptionFailed), (4, .decryptionFailed)]
+        arguments: [
+            (1, JOSEError.keyUnwrapFailed), (2, .decryptionFailed), (3, .decryptionFailed), (4, .decryptionFailed),
+        ]
     )
     func tampering(partIndex: Int, expected: JOSEError) throws {
         let jwe = try JWE(encrypting: Data("secret policy".utf8), to: Self.recipientJWK, contentType: "JWT")
@@ -119,7 +123,8 @@ struct JWETests {
     }
 
     static let epk: JSONValue = .object([
-        "kty": "OKP", "crv": "X25519", "x": .string(Base64URL.encode(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)),
+        "kty": "OKP", "crv": "X25519",
+        "x": .string(Base64URL.encode(Curve25519.KeyAgreement.PrivateKey().publicKey.rawRepresentation)),
     ])
 
     static func withHeader(_ changes: [String: JSONValue?], parts: [String]? = nil) -> String {
@@ -134,27 +139,29 @@ struct JWETests {
     static let zeros40 = Base64URL.encode(Data(count: 40))
     static let zeros12 = Base64URL.encode(Data(count: 12))
     static let zeros16 = Base64URL.encode(Data(count: 16))
-    static let ed25519EPK: JSONValue = ["kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"]
+    static let ed25519EPK: JSONValue = [
+        "kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    ]
 
     static let rejections: [(String, JOSEError?)] = [
-            (withHeader([:]), nil),
-            (withHeader(["alg": "ECDH-ES"]), JOSEError.unsupportedAlgorithm("ECDH-ES")),
-            (withHeader(["alg": "RSA-OAEP-256"]), .unsupportedAlgorithm("RSA-OAEP-256")),
-            (withHeader(["alg": "dir"]), .unsupportedAlgorithm("dir")),
-            (withHeader(["enc": "A128GCM"]), .unsupportedEncryption("A128GCM")),
-            (withHeader(["enc": "A256CBC-HS512"]), .unsupportedEncryption("A256CBC-HS512")),
-            (withHeader(["enc": nil]), .missingHeaderParameter("enc")),
-            (withHeader(["zip": "DEF"]), .unsupportedCompression("DEF")),
-            (withHeader(["crit": ["exp"]]), .unsupportedCriticalParameters(["exp"])),
-            (withHeader(["epk": nil]), .missingHeaderParameter("epk")),
-            (withHeader(["epk": "key"]), .invalidHeaderParameter("epk")),
-            (withHeader(["epk": ed25519EPK]), .keyCurveMismatch(expected: .x25519, actual: .ed25519)),
-            (withHeader(["apu": "Zg=="]), .invalidHeaderParameter("apu")),
-            (withHeader([:], parts: ["AAAA", zeros12, "", zeros16]), .invalidLength(part: "encrypted key")),
-            (withHeader([:], parts: [zeros40, "AAAA", "", zeros16]), .invalidLength(part: "initialization vector")),
-            (withHeader([:], parts: [zeros40, zeros12, "", "AAAA"]), .invalidLength(part: "authentication tag")),
-            (withHeader([:], parts: [zeros40, zeros12, "A", zeros16]), .invalidBase64URL(part: "ciphertext")),
-            ("a.b.c.d", .malformedCompactSerialization(expectedParts: 5)),
+        (withHeader([:]), nil),
+        (withHeader(["alg": "ECDH-ES"]), JOSEError.unsupportedAlgorithm("ECDH-ES")),
+        (withHeader(["alg": "RSA-OAEP-256"]), .unsupportedAlgorithm("RSA-OAEP-256")),
+        (withHeader(["alg": "dir"]), .unsupportedAlgorithm("dir")),
+        (withHeader(["enc": "A128GCM"]), .unsupportedEncryption("A128GCM")),
+        (withHeader(["enc": "A256CBC-HS512"]), .unsupportedEncryption("A256CBC-HS512")),
+        (withHeader(["enc": nil]), .missingHeaderParameter("enc")),
+        (withHeader(["zip": "DEF"]), .unsupportedCompression("DEF")),
+        (withHeader(["crit": ["exp"]]), .unsupportedCriticalParameters(["exp"])),
+        (withHeader(["epk": nil]), .missingHeaderParameter("epk")),
+        (withHeader(["epk": "key"]), .invalidHeaderParameter("epk")),
+        (withHeader(["epk": ed25519EPK]), .keyCurveMismatch(expected: .x25519, actual: .ed25519)),
+        (withHeader(["apu": "Zg=="]), .invalidHeaderParameter("apu")),
+        (withHeader([:], parts: ["AAAA", zeros12, "", zeros16]), .invalidLength(part: "encrypted key")),
+        (withHeader([:], parts: [zeros40, "AAAA", "", zeros16]), .invalidLength(part: "initialization vector")),
+        (withHeader([:], parts: [zeros40, zeros12, "", "AAAA"]), .invalidLength(part: "authentication tag")),
+        (withHeader([:], parts: [zeros40, zeros12, "A", zeros16]), .invalidBase64URL(part: "ciphertext")),
+        ("a.b.c.d", .malformedCompactSerialization(expectedParts: 5)),
     ]
 
     @Test(

@@ -31,14 +31,19 @@ struct JWKTests {
     @Test("serialisation sorts members and has no whitespace")
     func serialisation() throws {
         let jwk = try JWK(curve: .ed25519, x: #require(Base64URL.decode(Self.x)), keyID: "k", use: .signature)
-        #expect(String(decoding: jwk.jsonData, as: UTF8.self) == #"{"crv":"Ed25519","kid":"k","kty":"OKP","use":"sig","x":"\#(Self.x)"}"#)
+        #expect(
+            String(decoding: jwk.jsonData, as: UTF8.self)
+                == #"{"crv":"Ed25519","kid":"k","kty":"OKP","use":"sig","x":"\#(Self.x)"}"#
+        )
     }
 
     @Test("the thumbprint ignores kid, use and alg")
     func thumbprintIgnoresOptionalMembers() throws {
         let bare = try JWK(jsonData: Data(#"{"kty":"OKP","crv":"Ed25519","x":"\#(Self.x)"}"#.utf8))
         let decorated = try JWK(
-            jsonData: Data(#"{"kty":"OKP","crv":"Ed25519","x":"\#(Self.x)","kid":"a","use":"sig","alg":"EdDSA","extra":1}"#.utf8)
+            jsonData: Data(
+                #"{"kty":"OKP","crv":"Ed25519","x":"\#(Self.x)","kid":"a","use":"sig","alg":"EdDSA","extra":1}"#.utf8
+            )
         )
         #expect(bare.thumbprint == decorated.thumbprint)
     }
@@ -69,7 +74,8 @@ struct JWKTests {
     @Test("a JWK Set skips keys of unsupported types and finds keys by kid")
     func jwks() throws {
         let signing = JWK(Curve25519.Signing.PrivateKey().publicKey)
-        let json = #"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},\#(String(decoding: signing.jsonData, as: UTF8.self))]}"#
+        let json =
+            #"{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB"},\#(String(decoding: signing.jsonData, as: UTF8.self))]}"#
         let set = try JWKSet(jsonData: Data(json.utf8))
         #expect(set.keys == [signing])
         #expect(set.key(withID: signing.thumbprint) == signing)
@@ -81,7 +87,9 @@ struct JWKTests {
     @Test("a JWK Set with an invalid supported key is rejected")
     func jwksInvalid() {
         #expect(throws: JOSEError.privateKeyMaterialPresent) {
-            try JWKSet(jsonData: Data(#"{"keys":[{"kty":"OKP","crv":"X25519","x":"\#(Self.x)","d":"\#(Self.x)"}]}"#.utf8))
+            try JWKSet(
+                jsonData: Data(#"{"keys":[{"kty":"OKP","crv":"X25519","x":"\#(Self.x)","d":"\#(Self.x)"}]}"#.utf8)
+            )
         }
         #expect(throws: JOSEError.invalidJSON(part: "JWK Set")) {
             try JWKSet(jsonData: Data(#"{"key":[]}"#.utf8))

@@ -13,7 +13,10 @@ struct JWSTests {
         let jws = try JWS(signing: Data("hello".utf8), type: "charter-bundle+jwt", with: Self.key)
         let header = try #require(Base64URL.decode(jws.compactSerialization.split(separator: ".")[0]))
         let thumbprint = JWK(Self.key.publicKey).thumbprint
-        #expect(String(decoding: header, as: UTF8.self) == #"{"alg":"Ed25519","kid":"\#(thumbprint)","typ":"charter-bundle+jwt"}"#)
+        #expect(
+            String(decoding: header, as: UTF8.self)
+                == #"{"alg":"Ed25519","kid":"\#(thumbprint)","typ":"charter-bundle+jwt"}"#
+        )
         let parsed = try JWS(compactSerialization: jws.compactSerialization)
         #expect(try parsed.verifySignature(trusting: Self.keys) == JWK(Self.key.publicKey))
         #expect(parsed.payload == Data("hello".utf8))

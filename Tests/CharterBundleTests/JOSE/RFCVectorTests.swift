@@ -1,7 +1,8 @@
-@testable import CharterBundle
 import Crypto
 import Foundation
 import Testing
+
+@testable import CharterBundle
 
 /// The published test vectors of the RFCs that Charter's JOSE profile builds on.
 @Suite("RFC appendix vectors")
@@ -67,14 +68,14 @@ struct RFCVectorTests {
     }
 
     #if !canImport(Darwin)
-    // BoringSSL's Ed25519 is deterministic (RFC 8032); CryptoKit on Apple platforms randomises signatures.
-    @Test("RFC 8037 A.4: swift-crypto's Ed25519 reproduces the published signature")
-    func jwsSignatureReproduced() throws {
-        let key = try Curve25519.Signing.PrivateKey(rawRepresentation: #require(Base64URL.decode(Self.ed25519D)))
-        let signingInput = Data("eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc".utf8)
-        let signature = try key.signature(for: signingInput)
-        #expect(Base64URL.encode(signature) == Self.rfc8037JWS.split(separator: ".")[2])
-    }
+        // BoringSSL's Ed25519 is deterministic (RFC 8032); CryptoKit on Apple platforms randomises signatures.
+        @Test("RFC 8037 A.4: swift-crypto's Ed25519 reproduces the published signature")
+        func jwsSignatureReproduced() throws {
+            let key = try Curve25519.Signing.PrivateKey(rawRepresentation: #require(Base64URL.decode(Self.ed25519D)))
+            let signingInput = Data("eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc".utf8)
+            let signature = try key.signature(for: signingInput)
+            #expect(Base64URL.encode(signature) == Self.rfc8037JWS.split(separator: ".")[2])
+        }
     #endif
 
     @Test("RFC 8037 A.5: a changed payload does not verify")
@@ -92,7 +93,9 @@ struct RFCVectorTests {
         let bobPublic = try #require(Base64URL.decode("3p7bfXt9wbTTW2HC7OQ1Nz-DQ8hbeGdNrfx-FG-IK08"))
         let ephemeralSecret = try #require(Base64URL.decode("dwdtCnMYpX08FsFyUbJmRd9ML4frwJkqsXf7pR25LCo"))
         let ephemeral = try Curve25519.KeyAgreement.PrivateKey(rawRepresentation: ephemeralSecret)
-        #expect(Base64URL.encode(ephemeral.publicKey.rawRepresentation) == "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo")
+        #expect(
+            Base64URL.encode(ephemeral.publicKey.rawRepresentation) == "hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo"
+        )
         let shared = try ephemeral.sharedSecretFromKeyAgreement(
             with: Curve25519.KeyAgreement.PublicKey(rawRepresentation: bobPublic)
         )

@@ -19,7 +19,10 @@ struct JSONValueTests {
         (#"{"a":{"b":[true]}}"#, ["a": ["b": [true]]]),
     ]
 
-    @Test("decoding keeps booleans, integers, numbers, strings, null, arrays and objects apart", arguments: decodingTable)
+    @Test(
+        "decoding keeps booleans, integers, numbers, strings, null, arrays and objects apart",
+        arguments: decodingTable
+    )
     func decoding(json: String, expected: JSONValue) throws {
         #expect(try JSONDecoder().decode(JSONValue.self, from: Data(json.utf8)) == expected)
     }
@@ -27,7 +30,9 @@ struct JSONValueTests {
     @Test("the canonical form sorts members by their bytes and has no whitespace")
     func canonical() {
         let value: JSONValue = ["b": 1, "a": [true, .null, 1.5], "B": "x/y", "é": "ü"]
-        #expect(String(decoding: value.canonicalData, as: UTF8.self) == #"{"B":"x/y","a":[true,null,1.5],"b":1,"é":"ü"}"#)
+        #expect(
+            String(decoding: value.canonicalData, as: UTF8.self) == #"{"B":"x/y","a":[true,null,1.5],"b":1,"é":"ü"}"#
+        )
     }
 
     @Test("strings with quotes, backslashes and control characters survive the canonical form")

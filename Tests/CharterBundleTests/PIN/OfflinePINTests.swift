@@ -100,7 +100,12 @@ struct OfflinePINTests {
     )
     func ranges(secretLength: Int, digits: Int, period: Int, challengeLength: Int, expected: OfflinePINError) {
         #expect(throws: expected) {
-            try OfflinePIN(secret: Data(count: secretLength), digits: digits, period: period, challengeLength: challengeLength)
+            try OfflinePIN(
+                secret: Data(count: secretLength),
+                digits: digits,
+                period: period,
+                challengeLength: challengeLength
+            )
         }
     }
 

@@ -21,7 +21,9 @@ struct SecretSealerTests {
 
     @Test("the first configured key is active and every key is held")
     func activeKey() throws {
-        let sealer = try SecretSealer(configuration: "\n k2 : \(Self.keyB.base64EncodedString())\nk1:\(Self.keyA.base64EncodedString())\n")
+        let sealer = try SecretSealer(
+            configuration: "\n k2 : \(Self.keyB.base64EncodedString())\nk1:\(Self.keyA.base64EncodedString())\n"
+        )
         #expect(sealer.activeKeyID.rawValue == "k2")
         #expect(sealer.keyIDs.map(\.rawValue) == ["k1", "k2"])
     }

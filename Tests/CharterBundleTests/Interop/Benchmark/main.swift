@@ -10,7 +10,9 @@ import Foundation
 
 func settings(mode: String) -> JSONValue {
     [
-        "run_as_admin": ["authorization": .string(mode), "offline_pin_overrides_denial": true, "reason_min_length": 10],
+        "run_as_admin": [
+            "authorization": .string(mode), "offline_pin_overrides_denial": true, "reason_min_length": 10,
+        ],
         "admin_session": ["authorization": "approval_required", "duration_minutes": 30],
         "approval": ["notify": ["helpdesk@acme.example", "it-admins@acme.example"], "pending_expiry_minutes": 240],
         "pre_approved": .array(
