@@ -77,8 +77,8 @@ struct DirectoryReaderTests {
 
         // Primary group: Domain Users is the domain SID plus primaryGroupID, in neither member nor memberOf.
         let domainUsers = try #require(try await connection.read("CN=Domain Users,CN=Users,\(directory.baseDN)", attributes: ["objectSid"]))
-        let primaryGroupID = try #require(try object(comma).primaryGroupID)
-        let primary = try #require(identity.domainSID?.appending(rid: primaryGroupID))
+        let domainSID = try #require(identity.domainSID)
+        let primary = try #require(try object(comma).primaryGroupSID(domainSID: domainSID))
         #expect(domainUsers.value("objectSid") == primary.bytes)
 
         // Members carry the GUID (and SID) of each member; those not synced stay as unresolved members.

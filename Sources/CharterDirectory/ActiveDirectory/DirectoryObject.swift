@@ -68,3 +68,13 @@ package struct DirectoryObject: Sendable, Hashable {
         self.usnChanged = usnChanged
     }
 }
+
+extension DirectoryObject {
+    /// The SID of the user's or computer's primary group: the domain SID with `primaryGroupID` appended.
+    ///
+    /// The primary group (Domain Users, Domain Computers) lists the object in neither `member` nor
+    /// `memberOf`; a membership closure adds this edge by matching the SID against the groups read.
+    package func primaryGroupSID(domainSID: SecurityIdentifier) -> SecurityIdentifier? {
+        primaryGroupID.map { domainSID.appending(rid: $0) }
+    }
+}
