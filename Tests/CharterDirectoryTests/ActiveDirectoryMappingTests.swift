@@ -38,7 +38,10 @@ struct ActiveDirectoryMappingTests {
         "objectSid decodes to its S-1-… string and back",
         arguments: [
             ("010200000000000520000000200200 00".replacingOccurrences(of: " ", with: ""), "S-1-5-32-544"),
-            ("010500000000000515000000c7f7fed77c7755c8945ace01f5030000", "S-1-5-21-3623811015-3361044348-30300820-1013"),
+            (
+                "010500000000000515000000c7f7fed77c7755c8945ace01f5030000",
+                "S-1-5-21-3623811015-3361044348-30300820-1013"
+            ),
             ("010100000000000100000000", "S-1-1-0"),
         ]
     )
@@ -61,7 +64,8 @@ struct ActiveDirectoryMappingTests {
     @Test("extended DNs split into GUID, SID and DN; plain DNs pass through")
     func extendedDN() throws {
         let value = ExtendedDN(
-            parsing: "<GUID=11d96aa3-4c21-481d-99df-978ee90e2ed2>;<SID=S-1-5-21-1-2-3-500>;CN=Administrator,CN=Users,DC=x"
+            parsing:
+                "<GUID=11d96aa3-4c21-481d-99df-978ee90e2ed2>;<SID=S-1-5-21-1-2-3-500>;CN=Administrator,CN=Users,DC=x"
         )
         #expect(value.dn == "CN=Administrator,CN=Users,DC=x")
         #expect(value.guid?.uuidString == "11D96AA3-4C21-481D-99DF-978EE90E2ED2")
@@ -97,7 +101,8 @@ struct ActiveDirectoryMappingTests {
     func kinds() throws {
         let guid = [UInt8](repeating: 7, count: 16)
         func entry(_ classes: [String]) -> LDAPEntry {
-            LDAPEntry(dn: "CN=x,DC=y", attributes: ["objectGUID": [guid], "objectClass": classes.map { Array($0.utf8) }])
+            LDAPEntry(
+                dn: "CN=x,DC=y", attributes: ["objectGUID": [guid], "objectClass": classes.map { Array($0.utf8) }])
         }
         #expect(try DirectoryObject(entry: entry(["top", "user", "computer"]))?.kind == .computer)
         #expect(try DirectoryObject(entry: entry(["top", "group"]))?.members == [])
@@ -114,14 +119,18 @@ struct ActiveDirectoryMappingTests {
             serviceName: "CN=NTDS Settings,CN=DC1,CN=Servers,DC=x", invocationID: id, highestCommittedUSN: 100,
             defaultNamingContext: "DC=x"
         )
-        #expect(DirectoryWatermark(serviceName: "cn=ntds settings,cn=dc1,cn=servers,dc=X", invocationID: id, usn: 90)
-            .fullSyncReason(on: identity) == nil)
-        #expect(DirectoryWatermark(serviceName: "CN=NTDS Settings,CN=DC2,CN=Servers,DC=x", invocationID: id, usn: 90)
-            .fullSyncReason(on: identity) != nil)
-        #expect(DirectoryWatermark(serviceName: identity.serviceName, invocationID: UUID(), usn: 90)
-            .fullSyncReason(on: identity) != nil)
-        #expect(DirectoryWatermark(serviceName: identity.serviceName, invocationID: id, usn: 200)
-            .fullSyncReason(on: identity) != nil)
+        #expect(
+            DirectoryWatermark(serviceName: "cn=ntds settings,cn=dc1,cn=servers,dc=X", invocationID: id, usn: 90)
+                .fullSyncReason(on: identity) == nil)
+        #expect(
+            DirectoryWatermark(serviceName: "CN=NTDS Settings,CN=DC2,CN=Servers,DC=x", invocationID: id, usn: 90)
+                .fullSyncReason(on: identity) != nil)
+        #expect(
+            DirectoryWatermark(serviceName: identity.serviceName, invocationID: UUID(), usn: 90)
+                .fullSyncReason(on: identity) != nil)
+        #expect(
+            DirectoryWatermark(serviceName: identity.serviceName, invocationID: id, usn: 200)
+                .fullSyncReason(on: identity) != nil)
     }
 
     @Test(

@@ -28,7 +28,8 @@ struct DirectoryReaderTests {
         #expect(identity.serviceName.hasPrefix("CN=NTDS Settings,"))
         #expect(identity.highestCommittedUSN > 0)
         #expect(identity.domainSID?.description.hasPrefix("S-1-5-21-") == true)
-        #expect(try await reader(connection, base: directory.baseDN).readIdentity().invocationID == identity.invocationID)
+        #expect(
+            try await reader(connection, base: directory.baseDN).readIdentity().invocationID == identity.invocationID)
     }
 
     @Test("a full read maps nesting, a cycle, primary groups, disabled accounts and unusual names")
@@ -76,27 +77,40 @@ struct DirectoryReaderTests {
         #expect(try object(comma).samAccountName != nil)
 
         // Primary group: Domain Users is the domain SID plus primaryGroupID, in neither member nor memberOf.
-        let domainUsers = try #require(try await connection.read("CN=Domain Users,CN=Users,\(directory.baseDN)", attributes: ["objectSid"]))
+        let domainUsers = try #require(
+            try await connection.read("CN=Domain Users,CN=Users,\(directory.baseDN)", attributes: ["objectSid"]))
         let domainSID = try #require(identity.domainSID)
         let primary = try #require(try object(comma).primaryGroupSID(domainSID: domainSID))
         #expect(domainUsers.value("objectSid") == primary.bytes)
 
         // Members carry the GUID (and SID) of each member; those not synced stay as unresolved members.
         #expect(try object(level1).members?.compactMap(\.guid) == [try object(level2).guid])
-        #expect(Set(try object(cycleA).members?.compactMap(\.guid) ?? []) == [try object(quote).guid, try object(cycleB).guid])
+        #expect(
+            Set(try object(cycleA).members?.compactMap(\.guid) ?? []) == [
+                try object(quote).guid, try object(cycleB).guid,
+            ])
         let mixedMembers = try #require(try object(mixed).members)
         #expect(mixedMembers.count == 3)
         let unresolved = mixedMembers.filter { member in member.guid.map { objects[$0] == nil } ?? true }
         #expect(unresolved.count == 2)
-        #expect(unresolved.contains { $0.sid?.rid == 500 && (try? DistinguishedName($0.dn)) == (try? DistinguishedName(administrator)) })
-        #expect(unresolved.contains { $0.sid == nil && (try? DistinguishedName($0.dn)) == (try? DistinguishedName(contact)) })
+        #expect(
+            unresolved.contains {
+                $0.sid?.rid == 500 && (try? DistinguishedName($0.dn)) == (try? DistinguishedName(administrator))
+            })
+        #expect(
+            unresolved.contains {
+                $0.sid == nil && (try? DistinguishedName($0.dn)) == (try? DistinguishedName(contact))
+            })
 
         // The closure of the read edges equals what the DC computes with LDAP_MATCHING_RULE_IN_CHAIN.
         let closure = Self.transitiveGroups(of: try object(accents).guid, in: objects)
-        let inChain = try await connection.searchAll(LDAPSearchRequest(
-            base: ou, filter: "(member:1.2.840.113556.1.4.1941:=\(LDAPFilter.escape(accents)))", attributes: ["objectGUID"]
-        ))
-        #expect(closure == Set(inChain.compactMap { $0.value("objectGUID").flatMap { UUID(activeDirectoryBytes: $0) } }))
+        let inChain = try await connection.searchAll(
+            LDAPSearchRequest(
+                base: ou, filter: "(member:1.2.840.113556.1.4.1941:=\(LDAPFilter.escape(accents)))",
+                attributes: ["objectGUID"]
+            ))
+        #expect(
+            closure == Set(inChain.compactMap { $0.value("objectGUID").flatMap { UUID(activeDirectoryBytes: $0) } }))
         #expect(closure.count == 3)
     }
 
@@ -131,9 +145,10 @@ struct DirectoryReaderTests {
 
         for rangeSize in [1500, 100] {
             var objects: [UUID: DirectoryObject] = [:]
-            _ = try await reader(connection, base: ou, options: .init(pageSize: 500, memberRangeSize: rangeSize)).readFull {
-                for object in $0.objects { objects[object.guid] = object }
-            }
+            _ = try await reader(connection, base: ou, options: .init(pageSize: 500, memberRangeSize: rangeSize))
+                .readFull {
+                    for object in $0.objects { objects[object.guid] = object }
+                }
             let big = try #require(objects.values.first { $0.kind == .group })
             #expect(big.members?.count == 1600)
             #expect(Set(big.members?.compactMap(\.guid) ?? []).count == 1600)
@@ -213,8 +228,9 @@ struct DirectoryReaderTests {
             }
         }
         #expect(comparable(applied) == comparable(after))
-        #expect(after.values.first { $0.name == "stays in B" }.map { try? DistinguishedName($0.dn) }
-            == (try DistinguishedName("CN=stays in B,OU=B renamed,\(ou)")))
+        #expect(
+            after.values.first { $0.name == "stays in B" }.map { try? DistinguishedName($0.dn) }
+                == (try DistinguishedName("CN=stays in B,OU=B renamed,\(ou)")))
         _ = stay
     }
 
@@ -226,7 +242,9 @@ struct DirectoryReaderTests {
         let identity = try await reader.readIdentity()
         for watermark in [
             DirectoryWatermark(serviceName: identity.serviceName, invocationID: UUID(), usn: 1),
-            DirectoryWatermark(serviceName: "CN=NTDS Settings,CN=OTHER,\(directory.baseDN)", invocationID: identity.invocationID, usn: 1),
+            DirectoryWatermark(
+                serviceName: "CN=NTDS Settings,CN=OTHER,\(directory.baseDN)", invocationID: identity.invocationID,
+                usn: 1),
         ] {
             var batches = 0
             let result = try await reader.readIncremental(since: watermark) { _ in batches += 1 }

@@ -4,7 +4,7 @@ import NIOPosix
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a second, throwaway Samba DC of its own (on another loopback address), so stopping it
@@ -43,7 +43,8 @@ struct StoppedDomainControllerTests {
     @Test("the read fails with a typed connection error and delivers no completed result")
     func stoppedMidRead() async throws {
         let address = ProcessInfo.processInfo.environment["CHARTER_TEST_STOPPABLE_DC_ADDRESS"] ?? "127.0.0.3"
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charter-stoppable-dc-\(UUID())").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charter-stoppable-dc-\(UUID())")
+            .path
         try await Self.run(["start", folder], address: address)
         do {
             try await readWhileStopping(address: address, folder: folder)

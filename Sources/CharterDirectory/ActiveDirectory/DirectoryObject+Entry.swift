@@ -3,7 +3,8 @@ import Foundation
 extension DirectoryObject {
     /// The attributes `init(entry:members:)` reads, `member` aside.
     package static let attributes = [
-        "objectGUID", "parentGUID", "objectClass", "objectSid", "name", "sAMAccountName", "userPrincipalName", "dNSHostName",
+        "objectGUID", "parentGUID", "objectClass", "objectSid", "name", "sAMAccountName", "userPrincipalName",
+        "dNSHostName",
         "displayName", "userAccountControl", "primaryGroupID", "groupType", "uSNChanged",
     ]
 

@@ -45,9 +45,11 @@ package struct DirectoryObject: Sendable, Hashable {
     package var usnChanged: Int64
 
     package init(
-        guid: UUID, kind: Kind, dn: String, parentDN: String?, parentGUID: UUID? = nil, name: String, samAccountName: String? = nil,
+        guid: UUID, kind: Kind, dn: String, parentDN: String?, parentGUID: UUID? = nil, name: String,
+        samAccountName: String? = nil,
         userPrincipalName: String? = nil, dnsHostName: String? = nil, displayName: String? = nil,
-        sid: SecurityIdentifier? = nil, isDisabled: Bool = false, primaryGroupID: UInt32? = nil, groupType: Int32? = nil,
+        sid: SecurityIdentifier? = nil, isDisabled: Bool = false, primaryGroupID: UInt32? = nil,
+        groupType: Int32? = nil,
         members: [ExtendedDN]? = nil, usnChanged: Int64 = 0
     ) {
         self.guid = guid

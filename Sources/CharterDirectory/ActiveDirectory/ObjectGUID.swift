@@ -10,7 +10,9 @@ extension UUID {
     package init?(activeDirectoryBytes bytes: [UInt8]) {
         guard bytes.count == 16 else { return nil }
         let b = [bytes[3], bytes[2], bytes[1], bytes[0], bytes[5], bytes[4], bytes[7], bytes[6]] + bytes[8...]
-        self.init(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        self.init(
+            uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+        )
     }
 
     /// The 16 bytes AD stores for this GUID (inverse of `init(activeDirectoryBytes:)`), e.g. for

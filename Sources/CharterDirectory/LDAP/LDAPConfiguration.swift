@@ -66,7 +66,8 @@ package struct LDAPConfiguration: Sendable, Hashable {
         for url in urls where !url.lowercased().hasPrefix(scheme) {
             throw LDAPError(
                 code: .parameterError, operation: "configure",
-                diagnosticMessage: "URL \(url) does not start with \(scheme) as transport security \(transportSecurity.rawValue) needs"
+                diagnosticMessage:
+                    "URL \(url) does not start with \(scheme) as transport security \(transportSecurity.rawValue) needs"
             )
         }
     }

@@ -72,7 +72,9 @@ extension LDAPHandle {
         }
         defer { charter_ldap_mods_free(mods) }
         for (index, modification) in modifications.enumerated() {
-            guard let mod = charter_ldap_mod(modification.operation.rawValue, modification.attribute, modification.values.count)
+            guard
+                let mod = charter_ldap_mod(
+                    modification.operation.rawValue, modification.attribute, modification.values.count)
             else { throw LDAPError(code: .init(rawValue: LDAP_NO_MEMORY), operation: "build modification") }
             mods[index] = mod
             for (valueIndex, value) in modification.values.enumerated() {

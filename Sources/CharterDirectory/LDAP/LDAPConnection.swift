@@ -4,9 +4,9 @@ package import NIOPosix
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A bound connection to one directory server, over OpenLDAP's libldap.
@@ -28,7 +28,9 @@ package final class LDAPConnection: Sendable {
     let logger: Logger
     let handle: Mutex<LDAPHandle?>
 
-    private init(url: String, configuration: LDAPConfiguration, handle: LDAPHandle, threadPool: NIOThreadPool, logger: Logger) {
+    private init(
+        url: String, configuration: LDAPConfiguration, handle: LDAPHandle, threadPool: NIOThreadPool, logger: Logger
+    ) {
         self.url = url
         self.configuration = configuration
         self.threadPool = threadPool
@@ -100,7 +102,8 @@ package final class LDAPConnection: Sendable {
         return try await threadPool.runIfActive {
             try self.handle.withLock { handle throws(LDAPError) -> Result in
                 guard let ld = handle?.pointer else {
-                    throw LDAPError(code: .serverDown, operation: operation, diagnosticMessage: "connection closed", url: url)
+                    throw LDAPError(
+                        code: .serverDown, operation: operation, diagnosticMessage: "connection closed", url: url)
                 }
                 do throws(LDAPError) {
                     return try body(ld)
@@ -128,7 +131,8 @@ struct LDAPHandle: @unchecked Sendable {
         var ld: OpaquePointer?
         let rc = ldap_initialize(&ld, url)
         guard rc == LDAP_SUCCESS, let ld else {
-            throw LDAPError(code: .init(rawValue: rc), operation: "initialize", diagnosticMessage: "bad URL \(url)", url: url)
+            throw LDAPError(
+                code: .init(rawValue: rc), operation: "initialize", diagnosticMessage: "bad URL \(url)", url: url)
         }
         let handle = LDAPHandle(pointer: ld)
         do throws(LDAPError) {
@@ -137,7 +141,8 @@ struct LDAPHandle: @unchecked Sendable {
                 try handle.check(ldap_start_tls_s(ld, nil, nil), "startTLS")
             }
             try handle.check(
-                charter_ldap_simple_bind(ld, configuration.bindDN, configuration.password, configuration.password.utf8.count),
+                charter_ldap_simple_bind(
+                    ld, configuration.bindDN, configuration.password, configuration.password.utf8.count),
                 "bind"
             )
         } catch var error {
@@ -202,7 +207,8 @@ struct LDAPHandle: @unchecked Sendable {
             diagnostic = String(cString: message)
             ldap_memfree(message)
         }
-        return LDAPError(code: .init(rawValue: rc), operation: operation, diagnosticMessage: diagnostic, matchedDN: matchedDN)
+        return LDAPError(
+            code: .init(rawValue: rc), operation: operation, diagnosticMessage: diagnostic, matchedDN: matchedDN)
     }
 
     func unbind() {
@@ -224,9 +230,9 @@ enum TemporaryPEMFile {
         defer { close(fd) }
         let bytes = Array(text.utf8)
         #if canImport(Glibc)
-        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         #else
-        let written = bytes.withUnsafeBytes { Darwin.write(fd, $0.baseAddress, $0.count) }
+            let written = bytes.withUnsafeBytes { Darwin.write(fd, $0.baseAddress, $0.count) }
         #endif
         let path = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         guard written == bytes.count else {

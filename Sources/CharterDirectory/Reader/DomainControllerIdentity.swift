@@ -59,7 +59,8 @@ package struct DirectoryWatermark: Sendable, Hashable {
             return "the domain controller's invocationId changed (restored from backup?)"
         }
         if identity.highestCommittedUSN < usn {
-            return "the domain controller's highestCommittedUSN \(identity.highestCommittedUSN) is below the watermark \(usn)"
+            let current = identity.highestCommittedUSN
+            return "the domain controller's highestCommittedUSN \(current) is below the watermark \(usn)"
         }
         return nil
     }

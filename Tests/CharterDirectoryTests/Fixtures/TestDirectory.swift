@@ -91,7 +91,9 @@ extension LDAPConnection {
     @discardableResult
     func addGroup(_ cn: String, in parent: String, members: [String] = []) async throws -> String {
         let dn = "CN=\(DistinguishedName.escape(cn)),\(parent)"
-        var attributes: [(String, [String])] = [("objectClass", ["group"]), ("sAMAccountName", [Self.accountName("g")])]
+        var attributes: [(String, [String])] = [
+            ("objectClass", ["group"]), ("sAMAccountName", [Self.accountName("g")]),
+        ]
         if !members.isEmpty { attributes.append(("member", members)) }
         try await add(dn, attributes: attributes)
         return dn
