@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared functions of scripts/samba-dc and scripts/samba-populate-bench. Source it; do not run it.
 
 SAMBA_DC_ADDRESS="${SAMBA_DC_ADDRESS:-127.0.0.2}"
@@ -67,7 +68,7 @@ samba_make_tls() {
     [[ -f $tls/cert.pem ]] && return 0
     mkdir -p "$tls"
     (
-        cd "$tls"
+        cd "$tls" || exit 1
         openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -keyout ca-key.pem -out ca.pem \
             -subj "/O=Charter Test/CN=Charter Test DC CA" \
             -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
