@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "charter", targets: ["charter"]),
         .library(name: "CharterBundle", targets: ["CharterBundle"]),
+        .library(name: "CharterCore", targets: ["CharterCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -33,6 +34,15 @@ let package = Package(
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
+        .target(
+            name: "CharterDirectory",
+            dependencies: [
+                "CLDAP",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
         .target(
@@ -80,10 +90,20 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore"]),
         .testTarget(name: "CharterBundleTests", dependencies: ["CharterBundle"], resources: [.copy("Interop")]),
+        .testTarget(
+            name: "CharterDirectoryTests",
+            dependencies: [
+                "CharterDirectory",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "CharterStoreTests",
             dependencies: [

@@ -6,6 +6,8 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import ServiceLifecycle
+import UnixSignals
 
 /// `charter serve`: the HTTP service and its background services, until SIGTERM or SIGINT.
 struct Serve: AsyncParsableCommand {
@@ -47,7 +49,14 @@ struct Serve: AsyncParsableCommand {
         }
         do {
             let app = try buildApplication(config, logger: logger, metrics: registry)
-            try await app.runService()
+            var group = ServiceGroupConfiguration(
+                services: [app],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+            // In-flight requests get the grace period; then whatever remains is cancelled.
+            group.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+            try await ServiceGroup(configuration: group).run()
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         } catch let error as StartupError {

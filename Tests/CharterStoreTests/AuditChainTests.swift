@@ -72,7 +72,7 @@ struct AuditChainTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for index in 0..<20 {
                     group.addTask {
-                        try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                        _ = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
                             try await tx.audit.append(
                                 AuditRecord(occurredAt: Date(), actor: .system, action: "test.\(index)",
                                             targetType: "test", targetID: "\(index)"),

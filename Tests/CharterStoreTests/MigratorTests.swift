@@ -59,11 +59,13 @@ struct MigratorTests {
     @Test("an applied migration that was edited is refused with a clear error")
     func editedMigrationRefused() async throws {
         try await Self.withScratchDatabase { url in
-            var migrations = try Migration.bundled()
+            let migrations = try Migration.bundled()
+            var edited = migrations
+            edited[0].sql += "\n-- edited\n"
+            let editedMigrations = edited
             try await TestDatabase.with(url) { database in
                 _ = try await Migrator(migrations: migrations).migrate(client: database.client, logger: TestDatabase.logger)
-                migrations[0].sql += "\n-- edited\n"
-                let edited = migrations
+                let edited = editedMigrations
                 await #expect(throws: MigrationError.checksumMismatch(version: 1, name: edited[0].name)) {
                     try await Migrator(migrations: edited).migrate(client: database.client, logger: TestDatabase.logger)
                 }

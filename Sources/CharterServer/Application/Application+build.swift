@@ -61,6 +61,7 @@ func buildRouter(
     OperationsRoutes(database: database, metrics: metrics).register(on: router)
 
     let api = router.group()
+        .add(middleware: ETagHeaderMiddleware())
         .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes))
         .add(middleware: APIKeyAuthenticator(database: database))
         .add(middleware: RequestScopeMiddleware())

@@ -62,6 +62,7 @@ struct SchemaCheck: Sendable {
         } catch let error as MigrationError {
             return .schemaMismatch(error.description)
         } catch {
+            logger.debug("readiness check failed", metadata: ["error": "\(String(reflecting: error))"])
             return .unreachable
         }
     }

@@ -50,7 +50,7 @@ package struct AuditLog: Sendable {
 
     private typealias Row = (
         Int64, UUID, Int64, UUID?, String, String, String, String, String?, String?, String?, String?,
-        [UInt8], [UInt8]
+        Data, Data
     )
 
     private static let columns = """
@@ -69,7 +69,7 @@ package struct AuditLog: Sendable {
             before: row.8,
             after: row.9
         )
-        return (AuditEvent(sequence: row.0, record: record, previousHash: row.12, hash: row.13), row.2)
+        return (AuditEvent(sequence: row.0, record: record, previousHash: Array(row.12), hash: Array(row.13)), row.2)
     }
 
     /// Appends a record to the end of a chain and returns it as stored.
@@ -85,9 +85,9 @@ package struct AuditLog: Sendable {
         )
         var sequence: Int64 = 1
         var previousHash = AuditChain.genesis
-        for try await (seq, hash) in head.decode((Int64, [UInt8]).self) {
+        for try await (seq, hash) in head.decode((Int64, Data).self) {
             sequence = seq + 1
-            previousHash = hash
+            previousHash = Array(hash)
         }
         let micros = AuditChain.microseconds(record.occurredAt)
         let hash = AuditChain.hash(
@@ -104,7 +104,7 @@ package struct AuditLog: Sendable {
             VALUES (\(chain.scopeID), \(sequence), \(record.id.rawValue),
                 'epoch'::timestamptz + \(micros) * interval '1 microsecond', \(record.actor.id),
                 \(record.actor.name), \(record.action), \(record.targetType), \(record.targetID), \(record.before),
-                \(record.after), \(record.actor.requestID), \(record.actor.clientIP), \(previousHash), \(hash))
+                \(record.after), \(record.actor.requestID), \(record.actor.clientIP), \(Data(previousHash)), \(Data(hash)))
             """
         )
         var stored = record

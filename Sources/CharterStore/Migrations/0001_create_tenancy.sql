@@ -145,6 +145,8 @@ CREATE POLICY tenant_isolation ON audit_events
 CREATE POLICY msp_isolation ON msp_audit_events
     USING (msp_id = charter_private.current_msp() AND charter_private.current_tenant() IS NULL);
 
+-- Readiness compares the applied migrations with the build's.
+GRANT SELECT ON schema_migrations TO charter_app;
 GRANT SELECT ON msps TO charter_app;
 GRANT SELECT, INSERT, UPDATE ON tenants TO charter_app;
 GRANT SELECT, INSERT, UPDATE ON principals TO charter_app;

@@ -46,13 +46,13 @@ package struct APIKeyRepository: Sendable {
             """
         )
         for try await (hash, principalID, mspID, tenantID, name, role) in rows.decode(
-            ([UInt8], UUID, UUID, UUID?, String, String).self
+            (Data, UUID, UUID, UUID?, String, String).self
         ) {
             guard let role = Role(rawValue: role) else { return nil }
             let msp = MSPID(mspID)
             let scope: Principal.Scope = tenantID.map { .tenant(msp, TenantID($0)) } ?? .msp(msp)
             return Credential(
-                secretHash: hash,
+                secretHash: Array(hash),
                 principal: Principal(id: PrincipalID(principalID), name: name, role: role, scope: scope)
             )
         }
@@ -74,7 +74,7 @@ package struct APIKeyRepository: Sendable {
             """
             INSERT INTO api_keys (msp_id, id, principal_id, tenant_id, secret_hash, created_at, created_by, expires_at)
             VALUES (\(principal.scope.mspID.rawValue), \(key.id.rawValue), \(principal.id.rawValue),
-                    \(principal.scope.tenantID?.rawValue), \(secretHash), \(key.createdAt),
+                    \(principal.scope.tenantID?.rawValue), \(Data(secretHash)), \(key.createdAt),
                     \(key.createdBy?.rawValue), \(key.expiresAt))
             """
         )

@@ -1,0 +1,135 @@
+import CharterCore
+import CharterServer
+import CharterStore
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import PostgresNIO
+import Testing
+
+/// The real service against the PostgreSQL that scripts/test starts.
+enum TestApp {
+    static let logger: Logger = {
+        var logger = Logger(label: "charter.tests")
+        logger.logLevel = .warning
+        return logger
+    }()
+
+    static func env(_ name: String) -> String {
+        guard let value = ProcessInfo.processInfo.environment[name] else {
+            fatalError("\(name) is not set: run the tests through scripts/test, which starts PostgreSQL")
+        }
+        return value
+    }
+
+    static var config: ServerConfiguration {
+        var config = ServerConfiguration(databaseURL: env("CHARTER_TEST_DATABASE_URL"))
+        config.maxBodyBytes = 4096
+        return config
+    }
+
+    /// Runs `body` with the schema owner's database (migrated), for fixtures.
+    static func withOwner<Result: Sendable>(_ body: @Sendable (Database) async throws -> Result) async throws -> Result {
+        let url = env("CHARTER_TEST_MIGRATION_DATABASE_URL")
+        let client = PostgresClient(configuration: try DatabaseURL.configuration(from: url), backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            _ = try await Migrator(migrations: Migration.bundled()).migrate(client: client, logger: logger)
+            return try await body(Database(client: client))
+        }
+    }
+
+    /// An MSP with an owner key and `tenants` tenants, each with an owner key of its own.
+    struct World: Sendable {
+        var msp: MSPID
+        var mspKey: String
+        var tenants: [TenantID]
+        var tenantKeys: [String]
+    }
+
+    static func makeWorld(tenants count: Int = 2) async throws -> World {
+        try await withOwner { database in
+            let bootstrap = Bootstrap(database: database, logger: logger, actorName: "tests")
+            let (msp, mspKey) = try await bootstrap.createMSP(name: "MSP \(UUID())")
+            var tenants: [TenantID] = []
+            var keys: [String] = []
+            for index in 0..<count {
+                let tenant = try await bootstrap.createTenant(msp: msp.id, name: "Tenant \(index)")
+                tenants.append(tenant.id)
+                keys.append(try await bootstrap.createAPIKey(name: "owner \(index)", role: .owner, scope: .tenant(msp.id, tenant.id)))
+            }
+            return World(msp: msp.id, mspKey: mspKey, tenants: tenants, tenantKeys: keys)
+        }
+    }
+
+    static func run(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = try buildApplication(config, logger: logger)
+        try await app.test(.router, body)
+    }
+}
+
+/// A decoded answer of the service.
+struct Answer: Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var json: [String: any Sendable]
+
+    var problemField: String? { json["field"] as? String }
+    var items: [[String: any Sendable]] { (json["items"] as? [[String: any Sendable]]) ?? [] }
+}
+
+extension TestClientProtocol {
+    /// Sends a request with a bearer key and an optional JSON body (a string, sent as is).
+    func call(
+        _ method: HTTPRequest.Method,
+        _ uri: String,
+        key: String? = nil,
+        body: String? = nil,
+        headers extra: HTTPFields = [:]
+    ) async throws -> Answer {
+        var headers = extra
+        if let key { headers[.authorization] = "Bearer \(key)" }
+        if body != nil { headers[.contentType] = "application/json" }
+        return try await execute(
+            uri: uri,
+            method: method,
+            headers: headers,
+            body: body.map { ByteBuffer(string: $0) }
+        ) { response in
+            let data = Data(buffer: response.body)
+            let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
+            return Answer(
+                status: response.status,
+                headers: response.headers,
+                json: object.mapValues { SendableJSON.wrap($0) }
+            )
+        }
+    }
+}
+
+/// JSONSerialization's output made Sendable for the answers above.
+enum SendableJSON {
+    static func wrap(_ value: Any) -> any Sendable {
+        switch value {
+        case let dictionary as [String: Any]: dictionary.mapValues(wrap)
+        case let array as [Any]: array.map(wrap)
+        case let string as String: string
+        case let number as NSNumber: number.doubleValue
+        default: "\(value)"
+        }
+    }
+}
+
+/// Asserts an RFC 9457 answer with the given status.
+func expectProblem(_ answer: Answer, _ status: Int, field: String? = nil, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(answer.status.code == status, sourceLocation: sourceLocation)
+    #expect(answer.headers[.contentType] == "application/problem+json", sourceLocation: sourceLocation)
+    #expect((answer.json["status"] as? Double) == Double(status), sourceLocation: sourceLocation)
+    #expect((answer.json["type"] as? String)?.hasPrefix("/docs/problems/") == true, sourceLocation: sourceLocation)
+    if let field {
+        #expect(answer.problemField == field, sourceLocation: sourceLocation)
+    }
+}
