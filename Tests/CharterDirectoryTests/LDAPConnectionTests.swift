@@ -1,5 +1,6 @@
 import CharterDirectory
 import Foundation
+import NIOPosix
 import Testing
 
 #if canImport(Glibc)
@@ -76,12 +77,17 @@ struct LDAPConnectionTests {
 
     @Test("a closed port fails with a connection error within the timeout, and failover moves on")
     func closedPortAndFailover() async throws {
+        // A pool of its own: the shared one may be busy with other suites' blocking calls, which would
+        // measure queueing instead of the timeout.
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
         let clock = ContinuousClock()
         let start = clock.now
         let error = await #expect(throws: LDAPError.self) {
             try await LDAPConnection.connect(
                 directory.configuration(urls: ["ldap://127.0.0.1:1"], timeout: .seconds(2)),
-                threadPool: directory.threadPool, logger: directory.logger
+                threadPool: pool, logger: directory.logger
             )
         }
         #expect(error?.isConnectionFailure == true)
@@ -98,12 +104,15 @@ struct LDAPConnectionTests {
     func hungServer() async throws {
         let listener = try HungListener()
         defer { listener.close() }
+        let pool = NIOThreadPool(numberOfThreads: 1)
+        pool.start()
+        defer { pool.shutdownGracefully { _ in } }
         let clock = ContinuousClock()
         let start = clock.now
         let error = await #expect(throws: LDAPError.self) {
             try await LDAPConnection.connect(
                 directory.configuration(urls: ["ldap://127.0.0.1:\(listener.port)"], timeout: .seconds(1)),
-                threadPool: directory.threadPool, logger: directory.logger
+                threadPool: pool, logger: directory.logger
             )
         }
         #expect(error?.isConnectionFailure == true)

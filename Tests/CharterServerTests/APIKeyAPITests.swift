@@ -1,5 +1,6 @@
 import CharterCore
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import Testing
 

@@ -1,5 +1,6 @@
 import CharterCore
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
 import Testing
 
@@ -35,6 +36,17 @@ struct IsolationTests {
         return routes
     }()
 
+    /// A body the route would accept from an authorised caller, so only authorisation can refuse it.
+    static func validBody(for route: Route) -> String? {
+        switch (route.method, route.template) {
+        case (.get, _), (.delete, _): nil
+        case (.post, let path) where path.hasSuffix("/tenants"): #"{"name":"pwned"}"#
+        case (.post, let path) where path.hasSuffix("/api-keys"): #"{"name":"pwned","role":"auditor"}"#
+        case (.patch, "/v1/tenants/{tenant}"): #"{"name":"pwned"}"#
+        default: "{}"
+        }
+    }
+
     @Test("the route list was read from the document")
     func routesFound() {
         #expect(Self.routes.count >= 16)
@@ -45,7 +57,6 @@ struct IsolationTests {
         let world = try await TestApp.makeWorld(tenants: 2)
         let victim = world.tenants[1]
         let other = try await TestApp.makeWorld(tenants: 1)
-        let body = #"{"name":"pwned","role":"owner"}"#
         try await TestApp.run { client in
             let before = try await client.call(.get, "/v1/tenants/\(victim)/audit-events", key: world.tenantKeys[1])
             for route in Self.routes {
@@ -54,9 +65,12 @@ struct IsolationTests {
                     .replacingOccurrences(of: "{msp}", with: other.msp.description)
                     .replacingOccurrences(of: "{key}", with: UUID().uuidString.lowercased())
                 for key in [world.tenantKeys[0], world.mspKey] where !(key == world.mspKey && uri.contains(victim.description)) {
-                    let answer = try await client.call(route.method, uri, key: key, body: route.method == .get || route.method == .delete ? nil : body)
+                    let body = Self.validBody(for: route)
+                    let answer = try await client.call(route.method, uri, key: key, body: body)
                     if uri.contains("/v1/whoami") { continue }
-                    #expect([403, 404].contains(answer.status.code), "\(route) answered \(answer.status.code)")
+                    // A body this test cannot make valid may be refused before authorisation; that reveals nothing.
+                    let allowed: Set<Int> = body == "{}" ? [400, 403, 404, 422] : [403, 404]
+                    #expect(allowed.contains(answer.status.code), "\(route) answered \(answer.status.code)")
                     #expect(!"\(answer.json)".contains(victim.description), "\(route) leaked the victim's id")
                 }
             }

@@ -1,6 +1,8 @@
 import CharterCore
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 @Suite("Bad input gets 4xx problem documents")

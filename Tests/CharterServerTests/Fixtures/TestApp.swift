@@ -2,6 +2,7 @@ import CharterCore
 import CharterServer
 import CharterStore
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
@@ -66,6 +67,7 @@ enum TestApp {
     }
 
     static func run(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        try await withOwner { _ in }
         let app = try buildApplication(config, logger: logger)
         try await app.test(.router, body)
     }
@@ -99,7 +101,7 @@ extension TestClientProtocol {
             headers: headers,
             body: body.map { ByteBuffer(string: $0) }
         ) { response in
-            let data = Data(buffer: response.body)
+            let data = Data(response.body.readableBytesView)
             let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
             return Answer(
                 status: response.status,
