@@ -3,16 +3,32 @@ import PackageDescription
 
 // Performance benchmarks for Charter, run with `swift package benchmark` from this directory.
 //
-// CharterCore is not a library product of the main package, so this package compiles the same sources
-// through the `Sources/CharterCore` symlink (to `../Sources/CharterCore`).
+// A path dependency on the main package would be named after the checkout's folder, so this package
+// compiles the modules it measures from the same sources through symlinks (`Sources/CharterCore` →
+// `../Sources/CharterCore`, `Sources/CharterBundle` → `../Sources/CharterBundle`).
 let package = Package(
     name: "CharterBenchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
-        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"])
+        .package(url: "https://github.com/ordo-one/benchmark", from: "1.38.0", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
     targets: [
         .target(name: "CharterCore", path: "Sources/CharterCore"),
+        .target(
+            name: "CharterBundle",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ],
+            path: "Sources/CharterBundle"
+        ),
+        // Bundle issue/verify cost next to the raw primitives; a plain executable (see docs/benchmarks.md).
+        .executableTarget(
+            name: "bundle-bench",
+            dependencies: ["CharterBundle", .product(name: "Crypto", package: "swift-crypto")],
+            path: "BundleBench"
+        ),
         .executableTarget(
             name: "PolicyResolution",
             dependencies: [

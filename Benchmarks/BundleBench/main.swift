@@ -1,8 +1,7 @@
 // Bundle cost measurement: issue (sign + encrypt) and verify of a realistic bundle with 50 users,
 // next to the raw primitives it is made of. Single-threaded, so the figures are per core.
 //
-// Built and run from a scratch package whose executable target points at this folder
-// (see docs/benchmarks.md, section "Bundles", for the exact package and command).
+// Run: cd Benchmarks && swift build -c release --product bundle-bench && .build/release/bundle-bench
 
 import CharterBundle
 import Crypto
