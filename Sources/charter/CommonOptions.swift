@@ -26,9 +26,18 @@ struct CommonOptions: ParsableArguments {
         if let url = reader.string(forKey: "database.migration_url", isSecret: true) ?? reader.string(forKey: "database.url", isSecret: true) {
             return url
         }
-        throw ValidationError(
+        throw CLIFailure(
             "no database: set CHARTER_DATABASE_MIGRATION_URL or CHARTER_DATABASE_URL, or pass --database-url"
         )
+    }
+}
+
+/// A failure to report as one line (`Error: …`) without the usage text argument errors get.
+struct CLIFailure: Error, CustomStringConvertible {
+    var description: String
+
+    init(_ description: String) {
+        self.description = description
     }
 }
 
@@ -54,7 +63,7 @@ func withDatabase<Result: Sendable>(
     do {
         configuration = try DatabaseURL.configuration(from: url)
     } catch {
-        throw ValidationError("database URL: \(error.description)")
+        throw CLIFailure("database URL: \(error.description)")
     }
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in

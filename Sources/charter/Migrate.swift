@@ -25,7 +25,7 @@ struct Migrate: AsyncParsableCommand {
         do {
             migrations = try Migration.bundled()
         } catch let error as MigrationError {
-            throw ValidationError(error.description)
+            throw CLIFailure(error.description)
         }
         do {
             let outcome = try await withDatabase(url: url, logger: logger) { database in
@@ -34,7 +34,7 @@ struct Migrate: AsyncParsableCommand {
             for migration in outcome.applied { print("applied \(migration.name)") }
             print("schema is current: \(outcome.applied.count) applied now, \(outcome.alreadyApplied) before")
         } catch let error as MigrationError {
-            throw ValidationError(error.description)
+            throw CLIFailure(error.description)
         }
     }
 }

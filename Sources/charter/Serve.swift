@@ -32,7 +32,7 @@ struct Serve: AsyncParsableCommand {
         do {
             config = try ServerConfiguration(reader: try await options.reader())
         } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw CLIFailure(error.description)
         }
         if let databaseURL = options.databaseURL { config.databaseURL = databaseURL }
         if let host { config.host = host }
@@ -58,9 +58,9 @@ struct Serve: AsyncParsableCommand {
             group.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
             try await ServiceGroup(configuration: group).run()
         } catch let error as ConfigurationError {
-            throw ValidationError(error.description)
+            throw CLIFailure(error.description)
         } catch let error as StartupError {
-            throw ValidationError("cannot start: \(error.message)")
+            throw CLIFailure("cannot start: \(error.message)")
         }
     }
 }
