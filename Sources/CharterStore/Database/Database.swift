@@ -2,6 +2,7 @@ package import CharterCore
 package import Logging
 package import PostgresNIO
 import Foundation
+import Metrics
 
 /// The service's one way to PostgreSQL: a pooled client and the tenant-scoped transactions built on it.
 ///
@@ -10,9 +11,11 @@ import Foundation
 /// every statement to that tenant.
 package struct Database: Sendable {
     package let client: PostgresClient
+    private let metrics: PoolMetrics
 
-    package init(client: PostgresClient) {
+    package init(client: PostgresClient, maximumConnections: Int = 20) {
         self.client = client
+        self.metrics = PoolMetrics(maximumConnections: maximumConnections)
     }
 
     /// Runs `body` in a transaction confined to one tenant of one MSP.
@@ -71,9 +74,20 @@ package struct Database: Sendable {
         logger: Logger,
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        let waiting = ContinuousClock.now
+        metrics.waiting.increment()
+        var leased = false
+        defer {
+            if !leased { metrics.waiting.decrement() }
+        }
         do {
             return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection)
+                leased = true
+                metrics.waiting.decrement()
+                metrics.leaseWait.recordNanoseconds((ContinuousClock.now - waiting).nanoseconds)
+                metrics.inUse.increment()
+                defer { metrics.inUse.decrement() }
+                return try await body(connection)
             }
         } catch let error as PostgresTransactionError {
             // Errors of the caller's own (access checks, validation) pass through unchanged.
@@ -82,5 +96,29 @@ package struct Database: Sendable {
         } catch let error as PSQLError {
             throw StoreError(error)
         }
+    }
+}
+
+/// The pool's figures for `/metrics`: PostgresNIO keeps its own pool statistics internal, so the store
+/// measures what passes through it.
+///
+/// - `charter_db_pool_max_connections`: the configured ceiling per process.
+/// - `charter_db_pool_in_use`: transactions holding a connection now.
+/// - `charter_db_pool_waiting`: transactions waiting for a connection now.
+/// - `charter_db_pool_lease_wait_seconds`: how long transactions waited for a connection.
+private struct PoolMetrics: Sendable {
+    let inUse = Meter(label: "charter_db_pool_in_use")
+    let waiting = Meter(label: "charter_db_pool_waiting")
+    let leaseWait = Timer(label: "charter_db_pool_lease_wait_seconds", preferredDisplayUnit: .seconds)
+
+    init(maximumConnections: Int) {
+        Gauge(label: "charter_db_pool_max_connections").record(maximumConnections)
+    }
+}
+
+extension Duration {
+    fileprivate var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
     }
 }
