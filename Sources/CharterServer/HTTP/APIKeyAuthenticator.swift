@@ -19,7 +19,7 @@ struct APIKeyAuthenticator: AuthenticatorMiddleware {
         let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
         guard let token = APIKeyToken(parsing: String(parts[1])) else { return nil }
-        let credential = try await database.withoutTenant(logger: context.logger) { tx in
+        let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
             try await tx.apiKeys.credential(for: token.keyID)
         }
         guard let credential, ConstantTime.equals(credential.secretHash, token.secretHash) else { return nil }

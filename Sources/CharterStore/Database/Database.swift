@@ -70,6 +70,21 @@ package struct Database: Sendable {
         }
     }
 
+    /// Runs `body` on a pooled connection outside any transaction, with no MSP or tenant set: for the
+    /// single-statement reads of authentication, where a transaction would only add round trips.
+    package func readWithoutTenant<Result: Sendable>(
+        logger: Logger,
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await client.withConnection { connection in
+                try await body(Transaction(connection: connection, logger: logger))
+            }
+        } catch let error as PSQLError {
+            throw StoreError(error)
+        }
+    }
+
     private func transaction<Result: Sendable>(
         logger: Logger,
         _ body: (PostgresConnection) async throws -> Result

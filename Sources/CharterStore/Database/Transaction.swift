@@ -2,7 +2,8 @@ package import CharterCore
 package import Logging
 package import PostgresNIO
 
-/// An open, tenant-scoped transaction, handed to repositories.
+/// A connection handed to repositories: inside a transaction that ``Database`` opened and scoped, or, for
+/// single-statement reads of authentication, outside one.
 ///
 /// Only ``Database`` creates one, after it has set the tenant; repositories take a transaction, never the client.
 package struct Transaction: Sendable {
