@@ -1,12 +1,12 @@
 import ArgumentParser
 
-/// The one executable: `charter serve | migrate | msp | tenant | apikey`.
+/// The one executable: `charter serve | migrate | msp | tenant | apikey | sync`.
 @main
 struct Charter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "charter",
         abstract: "Endpoint privilege management for MSPs.",
         discussion: "Configuration comes from CHARTER_* environment variables and an optional JSON file; see docs/operations.md.",
-        subcommands: [Serve.self, Migrate.self, MSPCommand.self, TenantCommand.self, APIKeyCommand.self]
+        subcommands: [Serve.self, Migrate.self, MSPCommand.self, TenantCommand.self, APIKeyCommand.self, SyncCommand.self]
     )
 }

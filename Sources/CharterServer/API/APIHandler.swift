@@ -14,9 +14,14 @@ struct APIHandler: APIProtocol {
     let database: Database
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
+    /// Seals bind passwords and runs syncs; `nil` without a key-encryption key (directory writes answer 503).
+    let directorySync: DirectorySyncEngine?
 
-    init(database: Database, now: @escaping @Sendable () -> Date = { Date() }) {
+    init(
+        database: Database, directorySync: DirectorySyncEngine? = nil, now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.database = database
+        self.directorySync = directorySync
         self.now = now
     }
 

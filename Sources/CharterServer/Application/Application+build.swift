@@ -1,8 +1,10 @@
-import CharterStore
+import CharterBundle
+package import CharterStore
 import Foundation
 package import Hummingbird
 package import Logging
 import OpenAPIHummingbird
+import NIOPosix
 import PostgresNIO
 package import Prometheus
 import ServiceLifecycle
@@ -33,12 +35,22 @@ package func buildApplication(
     databaseLogger[metadataKey: "component"] = "postgres"
     let client = PostgresClient(configuration: postgres, backgroundLogger: databaseLogger)
     let database = Database(client: client)
+    let directorySync = try directorySyncEngine(config, database: database, logger: logger)
 
-    let router = buildRouter(config, database: database, metrics: metrics)
+    let router = buildRouter(config, database: database, metrics: metrics, directorySync: directorySync)
+    var services: [any Service] = [client]
+    if let directorySync, config.directorySyncPollSeconds > 0 {
+        services.append(
+            DirectorySyncScheduler(
+                database: database, engine: directorySync, pollInterval: .seconds(config.directorySyncPollSeconds),
+                logger: logger
+            )
+        )
+    }
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "charter"),
-        services: [client],
+        services: services,
         logger: logger
     )
     app.beforeServerStarts {
@@ -51,7 +63,8 @@ package func buildApplication(
 func buildRouter(
     _ config: ServerConfiguration,
     database: Database,
-    metrics: PrometheusCollectorRegistry
+    metrics: PrometheusCollectorRegistry,
+    directorySync: DirectorySyncEngine? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.info))
@@ -67,9 +80,30 @@ func buildRouter(
         .add(middleware: RequestScopeMiddleware())
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
-        try APIHandler(database: database).registerHandlers(on: api)
+        try APIHandler(database: database, directorySync: directorySync).registerHandlers(on: api)
     } catch {
         preconditionFailure("openapi.yaml routes could not be registered: \(error)")
     }
     return router
+}
+
+/// The directory sync engine, when a key-encryption key is configured (bind passwords are sealed with it).
+///
+/// - Throws: ``ConfigurationError`` for a `kek` SecretSealer does not accept.
+package func directorySyncEngine(
+    _ config: ServerConfiguration, database: Database, logger: Logger
+) throws -> DirectorySyncEngine? {
+    guard let kek = config.kek else { return nil }
+    let sealer: SecretSealer
+    do {
+        sealer = try SecretSealer(configuration: kek)
+    } catch {
+        throw ConfigurationError(key: "kek", problem: "is not a valid key set (\(error))")
+    }
+    var syncLogger = logger
+    syncLogger[metadataKey: "component"] = "directory-sync"
+    return DirectorySyncEngine(
+        database: database, sealer: sealer, threadPool: .singleton, logger: syncLogger,
+        leaseDuration: .seconds(config.directorySyncLeaseSeconds)
+    )
 }

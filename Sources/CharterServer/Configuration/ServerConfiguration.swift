@@ -1,3 +1,4 @@
+import CharterBundle
 package import Configuration
 import SystemPackage
 import Foundation
@@ -17,6 +18,14 @@ package import Logging
 /// - `database.pool_size` (int 1–500, default `20`): connections per process.
 /// - `log.level` (`trace`…`critical`, default `info`).
 /// - `shutdown.grace_seconds` (int 0–3600, default `25`): how long in-flight requests may take after SIGTERM.
+/// - `kek` (string, secret): key-encryption keys that seal secrets at rest (directory bind passwords), in
+///   SecretSealer's form `kid:base64key[,kid:base64key...]`, the first one active. Without it (and without
+///   `kek_file`) directory connections cannot be created or synced.
+/// - `kek_file` (string): a file holding the `kek` value instead.
+/// - `directory.sync.poll_seconds` (int 0–3600, default `30`): how often the scheduler looks for due directory
+///   syncs; `0` turns the scheduler off in this process.
+/// - `directory.sync.lease_seconds` (int 30–86400, default `300`): how long a claimed sync is held before another
+///   replica may take it over; renewed every third of it while the sync runs.
 package struct ServerConfiguration: Sendable {
     package var host: String = "127.0.0.1"
     package var port: Int = 8080
@@ -26,6 +35,10 @@ package struct ServerConfiguration: Sendable {
     package var poolSize: Int = 20
     package var logLevel: Logger.Level = .info
     package var shutdownGraceSeconds: Int = 25
+    /// SecretSealer's configuration (`kid:base64key,...`), validated; `nil` when none was given.
+    package var kek: String?
+    package var directorySyncPollSeconds: Int = 30
+    package var directorySyncLeaseSeconds: Int = 300
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -46,6 +59,33 @@ package struct ServerConfiguration: Sendable {
         poolSize = try Self.int(reader, "database.pool_size", default: poolSize, in: 1...500)
         shutdownGraceSeconds = try Self.int(reader, "shutdown.grace_seconds", default: shutdownGraceSeconds, in: 0...3600)
         logLevel = try Self.logLevel(reader)
+        kek = try Self.kek(reader)
+        directorySyncPollSeconds = try Self.int(
+            reader, "directory.sync.poll_seconds", default: directorySyncPollSeconds, in: 0...3600
+        )
+        directorySyncLeaseSeconds = try Self.int(
+            reader, "directory.sync.lease_seconds", default: directorySyncLeaseSeconds, in: 30...86400
+        )
+    }
+
+    /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.
+    static func kek(_ reader: ConfigReader) throws -> String? {
+        var key = "kek"
+        var value = reader.string(forKey: "kek", isSecret: true)
+        if value == nil, let path = reader.string(forKey: "kek_file") {
+            key = "kek_file"
+            guard let contents = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw ConfigurationError(key: key, problem: "names '\(path)', which cannot be read")
+            }
+            value = contents
+        }
+        guard let raw = value?.trimmingCharacters(in: .whitespacesAndNewlines) else { return nil }
+        do {
+            _ = try SecretSealer(configuration: raw)
+        } catch {
+            throw ConfigurationError(key: key, problem: "must be 'kid:base64key[,kid:base64key...]' with 32-byte keys (\(error))")
+        }
+        return raw
     }
 
     static func int(_ reader: ConfigReader, _ key: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {

@@ -1,0 +1,288 @@
+package import CharterBundle
+package import CharterCore
+import CharterDirectory
+package import CharterStore
+package import Foundation
+package import Logging
+package import NIOPosix
+
+/// Runs one directory sync of one connection: read from the DC, stage, merge, record.
+///
+/// The whole change to the stored directory (objects, member edges, closure, watermark) is one transaction;
+/// a failure anywhere (LDAP error, DC gone mid-read, database error, deletion guard) rolls it back and the run
+/// is recorded as failed or `needs_confirmation` in a transaction of its own. The connection's lease is held
+/// for the duration (and renewed), so the API, the CLI and any number of schedulers never sync one
+/// connection twice at once.
+package struct DirectorySyncEngine: Sendable {
+    /// What to run.
+    package struct Request: Sendable, Hashable {
+        package var tenantID: TenantID
+        package var mspID: MSPID
+        package var connectionID: DirectoryConnectionID
+        /// `.incremental` falls back to a full sync when there is no watermark or the DC requires it.
+        package var kind: SyncRun.Kind
+        package var trigger: SyncRun.Trigger
+        /// Apply deletions beyond the connection's threshold (an administrator confirmed them).
+        package var confirmsDeletions: Bool
+        /// Who asked, for the audit log; `nil` records the engine's own actor (the scheduler).
+        package var actor: AuditRecord.Actor?
+
+        package init(
+            tenantID: TenantID, mspID: MSPID, connectionID: DirectoryConnectionID, kind: SyncRun.Kind,
+            trigger: SyncRun.Trigger, confirmsDeletions: Bool = false, actor: AuditRecord.Actor? = nil
+        ) {
+            self.tenantID = tenantID
+            self.mspID = mspID
+            self.connectionID = connectionID
+            self.kind = kind
+            self.trigger = trigger
+            self.confirmsDeletions = confirmsDeletions
+            self.actor = actor
+        }
+    }
+
+    let database: Database
+    /// Seals and opens bind passwords.
+    package let sealer: SecretSealer
+    let threadPool: NIOThreadPool
+    let logger: Logger
+    /// Who holds leases taken by this engine (one per process).
+    package let leaseOwner: String
+    package let leaseDuration: Duration
+    /// The actor recorded in the audit log for runs.
+    let actor: AuditRecord.Actor
+    /// An incremental sync turns full when the last full sync is older than this (seconds): deletions that
+    /// tombstones missed (tombstone lifetime passed, objects moved out of scope) are swept then.
+    let fullSyncInterval: TimeInterval = 86_400
+
+    package init(
+        database: Database, sealer: SecretSealer, threadPool: NIOThreadPool, logger: Logger,
+        leaseOwner: String = "charter-\(UUID().uuidString.lowercased())", leaseDuration: Duration = .seconds(300),
+        actor: AuditRecord.Actor = AuditRecord.Actor(id: nil, name: "directory sync")
+    ) {
+        self.database = database
+        self.sealer = sealer
+        self.threadPool = threadPool
+        self.logger = logger
+        self.leaseOwner = leaseOwner
+        self.leaseDuration = leaseDuration
+        self.actor = actor
+    }
+
+    /// Runs one sync and returns the recorded run (succeeded, failed or needs_confirmation).
+    ///
+    /// - Parameter onProgress: called with the number of objects read so far, after each page.
+    /// - Throws: ``DirectorySyncError/alreadyRunning(_:)`` when the connection is leased elsewhere,
+    ///   `StoreError.notFound` for an unknown connection; failures after the run started are recorded, not thrown.
+    package func sync(
+        _ request: Request, onProgress: @Sendable (Int) -> Void = { _ in }
+    ) async throws -> SyncRun {
+        let startedAt = Date()
+        var run = SyncRun(
+            id: .random(), connectionID: request.connectionID, kind: request.kind, status: .running,
+            trigger: request.trigger, confirmsDeletions: request.confirmsDeletions, startedAt: startedAt
+        )
+        let (connection, watermark) = try await database.withTenant(
+            request.tenantID, msp: request.mspID, logger: logger
+        ) { tx in
+            let connection = try await tx.directoryConnections(of: request.tenantID).get(request.connectionID)
+            let acquired = try await tx.directorySyncJobs.acquire(
+                tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner, lease: leaseDuration
+            )
+            guard acquired else { throw DirectorySyncError.alreadyRunning(request.connectionID) }
+            try await tx.syncRuns(of: request.tenantID).insert(run)
+            return (connection, try await tx.directory(of: request.tenantID).watermark(request.connectionID))
+        }
+        var metadata: Logger.Metadata = [
+            "tenant.id": "\(request.tenantID)", "directory.connection": "\(request.connectionID)",
+            "sync.run": "\(run.id)",
+        ]
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await renewLease(request) }
+                let outcome = try await apply(request, connection: connection, watermark: watermark, onProgress: onProgress)
+                group.cancelAll()
+                run.kind = outcome.kind
+                run.domainController = outcome.domainController
+                run.objectsRead = outcome.objectsRead
+                run.counts = outcome.counts
+            }
+            run.status = .succeeded
+        } catch let tripped as DirectoryStaging.DeletionGuardTripped {
+            run.status = .needsConfirmation
+            run.counts = tripped.counts
+            run.pendingDeletions = tripped.pendingDeletions
+            run.error =
+                "The sync would delete \(tripped.pendingDeletions) objects, more than the \(tripped.allowedDeletions) "
+                + "the connection's deletion threshold allows; nothing was changed. Confirm to apply."
+        } catch {
+            run.status = .failed
+            run.error = Self.message(for: error)
+        }
+        run.finishedAt = Date()
+        metadata["sync.status"] = "\(run.status.rawValue)"
+        logger.info("directory sync finished", metadata: metadata)
+        let finished = run
+        try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
+            try await tx.syncRuns(of: request.tenantID).finish(finished)
+            try await tx.directorySyncJobs.release(
+                tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner,
+                nextRunAt: finished.finishedAt.map { $0 + TimeInterval(connection.interval.components.seconds) }
+                    ?? Date()
+            )
+            try await tx.audit.append(
+                AuditRecord(
+                    occurredAt: finished.finishedAt ?? Date(), actor: request.actor ?? actor, action: "directory.sync.\(finished.status.rawValue)",
+                    targetType: "directory_sync_run", targetID: finished.id.description,
+                    after: Self.auditSnapshot(finished)
+                ),
+                to: .tenant(request.tenantID)
+            )
+        }
+        return finished
+    }
+
+    private struct Outcome: Sendable {
+        var kind: SyncRun.Kind
+        var domainController: String
+        var objectsRead: Int
+        var counts: SyncCounts
+    }
+
+    /// Keeps the lease alive while the sync runs; ends only by cancellation or by losing the lease.
+    private func renewLease(_ request: Request) async throws {
+        while true {
+            try await Task.sleep(for: leaseDuration / 3)
+            let held = try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
+                try await tx.directorySyncJobs.renew(
+                    tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner, lease: leaseDuration
+                )
+            }
+            guard held else { throw DirectorySyncError.alreadyRunning(request.connectionID) }
+        }
+    }
+
+    private func apply(
+        _ request: Request, connection: DirectoryConnection, watermark: StoredWatermark?,
+        onProgress: @Sendable (Int) -> Void
+    ) async throws -> Outcome {
+        let password: String
+        do {
+            password = try sealer.openString(
+                connection.sealedPassword,
+                context: DirectoryConnection.sealingContext(tenant: request.tenantID, connection: connection.id)
+            )
+        } catch {
+            throw DirectorySyncError.passwordUnavailable(connection.id)
+        }
+        let ldap = try await LDAPConnection.connect(
+            Self.ldapConfiguration(connection, password: password), threadPool: threadPool, logger: logger
+        )
+        defer { ldap.close() }
+        let reader = DirectoryReader(connection: ldap, baseDN: connection.baseDN, logger: logger)
+        return try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
+            let staging = tx.directoryStaging(of: request.tenantID)
+            try await staging.prepare()
+            var kind = request.kind
+            var read: (identity: DomainControllerIdentity, objectsRead: Int)?
+            if kind == .incremental, let watermark, watermark.lastFullSyncAt.addingTimeInterval(fullSyncInterval) > Date() {
+                let stored = DirectoryWatermark(
+                    serviceName: watermark.serviceName, invocationID: watermark.invocationID, usn: watermark.usn
+                )
+                let result = try await Self.pipeline(reader: reader, staging: staging, onProgress: onProgress) {
+                    reader, onBatch -> DomainControllerIdentity? in
+                    let result = try await reader.readIncremental(since: stored, onBatch: onBatch)
+                    guard case .completed(let identity, _) = result else { return nil }
+                    return identity
+                }
+                if let identity = result.value { read = (identity, result.objectsRead) }
+            }
+            if read == nil {
+                kind = .full
+                let result = try await Self.pipeline(reader: reader, staging: staging, onProgress: onProgress) {
+                    reader, onBatch in try await reader.readFull(onBatch: onBatch)
+                }
+                read = (result.value, result.objectsRead)
+            }
+            // Both branches above leave `read` set; a full read always yields an identity.
+            guard let read else { throw CancellationError() }
+            let identity = read.identity
+            let objectsRead = read.objectsRead
+            let now = Date()
+            let counts = try await staging.apply(
+                kind == .full ? .full : .incremental, connection: connection.id,
+                threshold: connection.deletionThreshold, confirmsDeletions: request.confirmsDeletions,
+                watermark: StoredWatermark(
+                    serviceName: identity.serviceName, invocationID: identity.invocationID,
+                    usn: identity.highestCommittedUSN, domainSID: identity.domainSID?.description,
+                    lastFullSyncAt: now, syncedAt: now
+                )
+            )
+            return Outcome(kind: kind, domainController: identity.serviceName, objectsRead: objectsRead, counts: counts)
+        }
+    }
+
+    /// Reads with `read` in a child task while this task stages each page as it arrives, so LDAP decoding and
+    /// PostgreSQL inserts overlap.
+    ///
+    /// - Returns: what `read` returned and the number of objects read.
+    private static func pipeline<Value: Sendable>(
+        reader: DirectoryReader, staging: DirectoryStaging, onProgress: @Sendable (Int) -> Void,
+        read: @escaping @Sendable (DirectoryReader, (DirectoryReader.Batch) async throws -> Void) async throws -> Value
+    ) async throws -> (value: Value, objectsRead: Int) {
+        let (stream, continuation) = AsyncStream.makeStream(of: DirectoryReader.Batch.self)
+        return try await withThrowingTaskGroup(of: Value.self) { group in
+            group.addTask {
+                defer { continuation.finish() }
+                return try await read(reader) { batch in continuation.yield(batch) }
+            }
+            var objectsRead = 0
+            for await batch in stream {
+                try await staging.stage(batch.objects.map(DirectoryEntry.init))
+                try await staging.stageDeletions(batch.deletedGUIDs)
+                objectsRead = batch.progress.objectsRead
+                onProgress(objectsRead)
+            }
+            guard let value = try await group.next() else { throw CancellationError() }
+            return (value, objectsRead)
+        }
+    }
+
+    /// The LDAP settings of a connection.
+    static func ldapConfiguration(_ connection: DirectoryConnection, password: String) -> LDAPConfiguration {
+        let security: LDAPConfiguration.TransportSecurity =
+            switch connection.tlsMode {
+            case .ldaps: .ldaps
+            case .startTLS: .startTLS
+            case .plain: .plain
+            }
+        return LDAPConfiguration(
+            urls: connection.urls, transportSecurity: security,
+            trustRoots: connection.caPEM.map { .pem($0) } ?? .system, bindDN: connection.bindDN, password: password,
+            connectTimeout: .seconds(10), operationTimeout: .seconds(60)
+        )
+    }
+
+    /// The text recorded for a failed run: the LDAP server's diagnostic, never SQL.
+    static func message(for error: any Error) -> String {
+        switch error {
+        case let error as LDAPError: "LDAP: \(error.description)"
+        case let error as ActiveDirectoryError: "Active Directory: \(error)"
+        case DirectorySyncError.passwordUnavailable:
+            "The bind password cannot be opened with the configured key-encryption keys (CHARTER_KEK)."
+        case DirectorySyncError.alreadyRunning: "The connection's lease was lost to another process."
+        case let error as StoreError: "Database: \(error)"
+        default: "Sync failed: \(String(describing: type(of: error)))"
+        }
+    }
+
+    static func auditSnapshot(_ run: SyncRun) -> String {
+        var snapshot: [String: any Sendable] = [
+            "id": run.id.description, "connection_id": run.connectionID.description, "kind": run.kind.rawValue,
+            "status": run.status.rawValue, "trigger": run.trigger.rawValue, "objects_read": run.objectsRead,
+        ]
+        if let pending = run.pendingDeletions { snapshot["pending_deletions"] = pending }
+        if let error = run.error { snapshot["error"] = error }
+        return AuditJSON.encode(snapshot)
+    }
+}

@@ -1,0 +1,69 @@
+package import CharterCore
+package import CharterStore
+package import Logging
+package import ServiceLifecycle
+
+/// Runs due directory syncs in `charter serve`; any number of replicas may run one.
+///
+/// Every poll it claims one due connection of any tenant through the job table
+/// (`charter_private.claim_directory_syncs`: `FOR UPDATE SKIP LOCKED` plus a lease), runs it with the engine
+/// (which renews the lease while it works and releases it with the next due time) and claims again until
+/// nothing is due; then it sleeps for the poll interval. A replica that dies stops renewing, its lease lapses
+/// and another replica takes the connection over. On graceful shutdown it finishes the sync in hand and stops.
+package struct DirectorySyncScheduler: Service {
+    let database: Database
+    let engine: DirectorySyncEngine
+    let pollInterval: Duration
+    let logger: Logger
+
+    package init(database: Database, engine: DirectorySyncEngine, pollInterval: Duration, logger: Logger) {
+        self.database = database
+        self.engine = engine
+        self.pollInterval = pollInterval
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            await runDueSyncs()
+            // Only the wait is cut short by shutdown; a sync in hand runs to its end.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
+        }
+    }
+
+    /// Claims and runs due connections one at a time until none is due; returns the runs it made.
+    @discardableResult
+    package func runDueSyncs() async -> [SyncRun] {
+        var runs: [SyncRun] = []
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let claims: [DirectorySyncJobRepository.Claim]
+            do {
+                claims = try await database.withoutTenant(logger: logger) { tx in
+                    try await tx.directorySyncJobs.claimDue(
+                        owner: engine.leaseOwner, lease: engine.leaseDuration, limit: 1
+                    )
+                }
+            } catch {
+                logger.error("directory sync claim failed", metadata: ["error": "\(String(describing: type(of: error)))"])
+                return runs
+            }
+            guard let claim = claims.first else { return runs }
+            do {
+                runs.append(
+                    try await engine.sync(
+                        .init(
+                            tenantID: claim.tenantID, mspID: claim.mspID, connectionID: claim.connectionID,
+                            kind: .incremental, trigger: .schedule
+                        )
+                    )
+                )
+            } catch {
+                logger.error(
+                    "directory sync could not start",
+                    metadata: ["tenant.id": "\(claim.tenantID)", "directory.connection": "\(claim.connectionID)"]
+                )
+            }
+        }
+        return runs
+    }
+}
