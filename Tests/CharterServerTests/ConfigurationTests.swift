@@ -1,5 +1,6 @@
 import CharterServer
 import Foundation
+import Logging
 import Testing
 
 @Suite("Configuration")
