@@ -80,7 +80,10 @@ func buildRouter(
         .add(middleware: RequestScopeMiddleware())
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
-        try APIHandler(database: database, directorySync: directorySync).registerHandlers(on: api)
+        try APIHandler(database: database, directorySync: directorySync).registerHandlers(
+            on: api,
+            middlewares: [DocumentBodyMiddleware(maximumBytes: config.maxBodyBytes)]
+        )
     } catch {
         preconditionFailure("openapi.yaml routes could not be registered: \(error)")
     }

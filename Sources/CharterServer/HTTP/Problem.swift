@@ -55,15 +55,25 @@ struct Problem: Error, Sendable, Equatable {
         }
     }
 
+    /// One of several problems found in a rejected document.
+    struct Issue: Sendable, Equatable {
+        /// RFC 6901 pointer of the offending value.
+        var pointer: String
+        var detail: String
+    }
+
     var kind: Kind
     var detail: String
     /// JSON pointer (for bodies) or parameter name (for path, query and headers) of the offending input.
     var field: String?
+    /// Every problem of a rejected document, rendered as `errors`; empty otherwise.
+    var issues: [Issue]
 
-    init(_ kind: Kind, _ detail: String, field: String? = nil) {
+    init(_ kind: Kind, _ detail: String, field: String? = nil, issues: [Issue] = []) {
         self.kind = kind
         self.detail = detail
         self.field = field
+        self.issues = issues
     }
 
     /// The JSON body; `instance` carries the request id so a user can quote it to support.
@@ -76,6 +86,9 @@ struct Problem: Error, Sendable, Equatable {
             "code": kind.rawValue,
         ]
         if let field { document["field"] = field }
+        if !issues.isEmpty {
+            document["errors"] = issues.map { ["pointer": $0.pointer, "detail": $0.detail] }
+        }
         if let requestID { document["instance"] = "urn:charter:request:\(requestID)" }
         return document
     }

@@ -1,0 +1,27 @@
+import CharterCore
+import CharterStore
+
+/// Explains the effective policy of a user, a computer or both from what the tenant has stored: its
+/// settings, its subsettings and the membership facts of its synced directory.
+enum EffectivePolicyLookup {
+    /// - Throws: ``Problem`` (422, naming the parameter) when `user` is not a user of the tenant's directory,
+    ///   or `computer` not a computer.
+    static func explain(
+        user: ObjectGUID?,
+        computer: ObjectGUID?,
+        of tenant: TenantID,
+        in tx: Transaction
+    ) async throws -> PolicyExplanation {
+        let objects = [user, computer].compactMap { $0 }
+        let kinds = try await tx.policyFacts.kinds(of: objects, in: tenant)
+        for (guid, kind, field) in [(user, DirectoryObjectKind.user, "user"), (computer, .computer, "computer")] {
+            if let guid, kinds[guid] != kind {
+                throw Problem(.validationFailed, "The tenant's directory has no \(field) \(guid).", field: field)
+            }
+        }
+        let global = try await tx.settings.get(tenant).settings
+        let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
+        let facts = try await tx.policyFacts.facts(about: objects, in: tenant)
+        return PolicyResolver(global: global, subsettings: subsettings).explain(for: user, on: computer, in: facts)
+    }
+}

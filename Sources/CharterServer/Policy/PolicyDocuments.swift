@@ -1,0 +1,80 @@
+import CharterCore
+import Foundation
+import OpenAPIRuntime
+
+/// Turns policy document bodies into Core values, and Core values into response JSON.
+///
+/// Validation is Core's strict decoder; a rejected document becomes a 422 whose `field` is the pointer of the
+/// first problem and whose `errors` lists them all.
+enum PolicyDocuments {
+    /// Members of a subsetting resource that clients may send back on a write and that are ignored.
+    static let readOnlySubsettingMembers = ["id", "priority", "version", "created_at", "updated_at"]
+
+    /// A whole settings document.
+    static func settings(from body: Data) throws -> Settings {
+        do {
+            return try Settings.decode(from: body)
+        } catch {
+            throw rejection(error, of: "settings document")
+        }
+    }
+
+    /// A subsetting document, or a patch of `current` (each top-level member replaces the current one).
+    ///
+    /// Read-only members of the resource are dropped first, so a client may send back what it read.
+    ///
+    /// - Returns: The subsetting and the document it was decoded from (for pointers into its scope).
+    static func subsetting(
+        from body: Data,
+        id: SubsettingID,
+        patching current: Subsetting? = nil
+    ) throws -> (Subsetting, DocumentValue) {
+        do throws(DocumentError) {
+            guard case .object(var members) = try DocumentValue.parse(body) else {
+                throw DocumentError(issues: [DocumentIssue(pointer: "", message: "must be an object")])
+            }
+            for member in readOnlySubsettingMembers {
+                members[member] = nil
+            }
+            if let current, case .object(let currentMembers) = current.json {
+                members = currentMembers.merging(members) { _, patched in patched }
+            }
+            let document = DocumentValue.object(members)
+            return (try Subsetting.decode(from: document.canonicalData, id: id), document)
+        } catch {
+            throw rejection(error, of: "subsetting document")
+        }
+    }
+
+    /// The 422 problem for a rejected document.
+    static func rejection(_ error: DocumentError, of what: String) -> Problem {
+        let issues = error.issues.map { Problem.Issue(pointer: $0.pointer.description, detail: $0.message) }
+        let first = issues.first
+        let location = first.map { $0.pointer.isEmpty ? "the document" : $0.pointer } ?? "the document"
+        let more = issues.count > 1 ? " (and \(issues.count - 1) more, listed in errors)" : ""
+        return Problem(
+            .validationFailed,
+            "The \(what) is invalid: \(location) \(first?.detail ?? "is not acceptable")\(more).",
+            field: first?.pointer,
+            issues: issues
+        )
+    }
+
+    /// A JSON object of Core's document tree as the generated types' free-form object.
+    static func object(_ value: DocumentValue) throws -> OpenAPIObjectContainer {
+        guard case .object(let members) = value else { return OpenAPIObjectContainer() }
+        return try OpenAPIObjectContainer(unvalidatedValue: members.mapValues(plain))
+    }
+
+    private static func plain(_ value: DocumentValue) -> (any Sendable)? {
+        switch value {
+        case .null: nil
+        case .bool(let bool): bool
+        case .number(let number):
+            if number.rounded() == number, abs(number) < 9_007_199_254_740_992 { Int(number) } else { number }
+        case .string(let string): string
+        case .array(let values): values.map(plain)
+        case .object(let members): members.mapValues(plain)
+        }
+    }
+}
