@@ -16,6 +16,11 @@ package struct DirectoryRepository: Sendable {
         disabled, primary_group_id, group_type, usn_changed
         """
 
+    /// ``columns`` of the table aliased `o`.
+    private static let qualifiedColumns = columns.split(separator: ",")
+        .map { "o." + $0.trimmingCharacters(in: .whitespacesAndNewlines) }
+        .joined(separator: ", ")
+
     private static func entry(_ row: Row) -> DirectoryEntry {
         DirectoryEntry(
             guid: ObjectGUID(row.0), kind: DirectoryEntry.Kind(rawValue: row.1) ?? .user, dn: row.2,
@@ -170,7 +175,7 @@ package struct DirectoryRepository: Sendable {
                     AND o.guid = p.parent_guid
                 WHERE p.hops < 100
             )
-            SELECT \(unescaped: Self.columns) FROM directory_objects o
+            SELECT \(unescaped: Self.qualifiedColumns) FROM directory_objects o
             JOIN path p ON p.guid = o.guid AND p.connection_id = o.connection_id
             WHERE o.tenant_id = \(tenantID.rawValue) AND p.hops > 0
             ORDER BY p.hops
