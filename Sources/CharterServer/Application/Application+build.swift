@@ -34,7 +34,7 @@ package func buildApplication(
     var databaseLogger = logger
     databaseLogger[metadataKey: "component"] = "postgres"
     let client = PostgresClient(configuration: postgres, backgroundLogger: databaseLogger)
-    let database = Database(client: client)
+    let database = Database(client: client, maximumConnections: config.poolSize)
     let directorySync = try directorySyncEngine(config, database: database, logger: logger)
 
     let router = buildRouter(config, database: database, metrics: metrics, directorySync: directorySync)

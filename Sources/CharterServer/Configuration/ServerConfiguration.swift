@@ -89,7 +89,9 @@ package struct ServerConfiguration: Sendable {
     }
 
     static func int(_ reader: ConfigReader, _ key: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let raw = reader.string(forKey: ConfigKey(key)) else { return value }
+        // The environment gives strings, a JSON file may give numbers.
+        guard let raw = reader.string(forKey: ConfigKey(key)) ?? reader.int(forKey: ConfigKey(key)).map(String.init)
+        else { return value }
         guard let parsed = Int(raw.trimmingCharacters(in: .whitespaces)), range.contains(parsed) else {
             throw ConfigurationError(key: key, problem: "must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(raw)'")
         }
