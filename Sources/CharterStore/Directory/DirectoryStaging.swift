@@ -280,16 +280,22 @@ package struct DirectoryStaging: Sendable {
             JOIN staged_directory_objects s ON s.guid = m.group_guid AND s.kind = 'group'
             """
         )
-        // Members named by DN follow renames of the objects they name.
-        try await tx.query(
-            """
-            UPDATE directory_members m SET member_dn = o.dn
-            FROM directory_objects o
-            WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connectionID)
-              AND o.tenant_id = \(tenant) AND o.connection_id = \(connectionID) AND o.guid = m.member_guid
-              AND m.member_dn <> o.dn
-            """
-        )
+        if mode == .incremental {
+            // Members named by DN follow renames of the objects they name (a full sync read every edge afresh).
+            try await tx.query(
+                """
+                UPDATE directory_members m SET member_dn = o.dn
+                FROM directory_objects o
+                WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connectionID)
+                  AND o.tenant_id = \(tenant) AND o.connection_id = \(connectionID) AND o.guid = m.member_guid
+                  AND m.member_dn <> o.dn
+                """
+            )
+        } else {
+            // A first sync fills the tables inside this transaction; without statistics the planner would
+            // choose nested loops for the closure's queries.
+            try await tx.query("ANALYZE directory_objects, directory_members")
+        }
 
         let graphAfter = try await graph(connection: connection, domainSID: watermark.domainSID)
         if let graphBefore {
