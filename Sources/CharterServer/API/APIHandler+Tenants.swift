@@ -63,9 +63,7 @@ extension APIHandler {
     func updateTenant(_ input: Operations.UpdateTenant.Input) async throws -> Operations.UpdateTenant.Output {
         let scope = try RequestScope.require()
         let tenantID = try Input.tenantID(input.path.tenant)
-        let msp = scope.principal.scope.mspID
-        try scope.principal.authorize(.read, tenant: tenantID, of: msp)
-        try scope.principal.authorizeMSP(.manageTenants, msp: msp)
+        let msp = try Self.authorizeTenantManagement(tenantID, scope: scope)
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send application/json.") }
         let name = try Input.name(body.name)
         let expected = try ETag.expectedVersion(input.headers.ifMatch)
@@ -98,9 +96,7 @@ extension APIHandler {
     func deleteTenant(_ input: Operations.DeleteTenant.Input) async throws -> Operations.DeleteTenant.Output {
         let scope = try RequestScope.require()
         let tenantID = try Input.tenantID(input.path.tenant)
-        let msp = scope.principal.scope.mspID
-        try scope.principal.authorize(.read, tenant: tenantID, of: msp)
-        try scope.principal.authorizeMSP(.manageTenants, msp: msp)
+        let msp = try Self.authorizeTenantManagement(tenantID, scope: scope)
         let expected = try ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         try await database.withTenant(tenantID, msp: msp, logger: scope.logger) { tx in
@@ -118,6 +114,17 @@ extension APIHandler {
             )
         }
         return .noContent(.init())
+    }
+}
+
+extension APIHandler {
+    /// Renaming or deleting a tenant: the tenant must be visible to the key (else 404) and the key must be an
+    /// MSP-wide owner (else 403). Returns the MSP the tenant belongs to.
+    fileprivate static func authorizeTenantManagement(_ tenant: TenantID, scope: RequestScope) throws -> MSPID {
+        let msp = scope.principal.scope.mspID
+        try scope.principal.authorize(.read, tenant: tenant, of: msp)
+        try scope.principal.authorizeMSP(.manageTenants, msp: msp)
+        return msp
     }
 }
 

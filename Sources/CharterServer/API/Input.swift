@@ -1,3 +1,4 @@
+import CharterBundle
 import CharterCore
 import Foundation
 
@@ -47,17 +48,12 @@ enum Input {
 /// Opaque pagination cursors: base64url of the last item's key, so clients cannot depend on their form.
 enum Cursor {
     static func encode(_ value: String) -> String {
-        Data(value.utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(Data(value.utf8))
     }
 
     static func decode(_ cursor: String?) throws -> String? {
         guard let cursor else { return nil }
-        var base64 = cursor.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        base64 += String(repeating: "=", count: (4 - base64.count % 4) % 4)
-        guard let data = Data(base64Encoded: base64), let value = String(data: data, encoding: .utf8) else {
+        guard let data = Base64URL.decode(cursor), let value = String(data: data, encoding: .utf8) else {
             throw Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
         }
         return value

@@ -1,3 +1,4 @@
+import CharterBundle
 package import CharterCore
 import CharterStore
 import Crypto
@@ -44,11 +45,7 @@ package struct APIKeyToken: Sendable {
 
     /// A new key: a random id and 256 random bits of secret.
     package static func generate() -> APIKeyToken {
-        let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
-        let secret = bytes.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-")
-            .replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Base64URL.encode($0) }
         return APIKeyToken(keyID: .random(), secret: secret)
     }
 
