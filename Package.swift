@@ -6,11 +6,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "charter", targets: ["charter"]),
+        .library(name: "CharterAgent", targets: ["CharterAgent"]),
         .library(name: "CharterBundle", targets: ["CharterBundle"]),
         .library(name: "CharterCore", targets: ["CharterCore"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
@@ -82,13 +84,25 @@ let package = Package(
             resources: [.copy("openapi.yaml"), .copy("Problems")],
             plugins: [.plugin(name: "OpenAPIGenerator", package: "swift-openapi-generator")]
         ),
+        .target(
+            name: "CharterAgent",
+            dependencies: [
+                "CharterBundle",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "charter",
             dependencies: [
+                "CharterAgent",
                 "CharterCore",
                 "CharterServer",
                 "CharterStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -100,6 +114,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore"]),
+        .testTarget(name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterBundle"]),
         .testTarget(name: "CharterBundleTests", dependencies: ["CharterBundle"], resources: [.copy("Interop")]),
         .testTarget(
             name: "CharterDirectoryTests",
@@ -122,6 +137,7 @@ let package = Package(
             name: "CharterServerTests",
             dependencies: [
                 "CharterServer",
+                "CharterAgent",
                 "CharterBundle",
                 "CharterDirectory",
                 "CharterStore",

@@ -1,0 +1,2 @@
+/// The endpoint-agent side of the Charter protocol (docs/agent-protocol.md).
+public enum CharterAgent {}
