@@ -1,2 +1,0 @@
-/// The endpoint-agent side of the Charter protocol (docs/agent-protocol.md).
-public enum CharterAgent {}
