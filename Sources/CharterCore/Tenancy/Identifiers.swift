@@ -45,3 +45,9 @@ package typealias TenantID = Identifier<TenantTag>
 package typealias PrincipalID = Identifier<PrincipalTag>
 package typealias APIKeyID = Identifier<APIKeyTag>
 package typealias AuditEventID = Identifier<AuditEventTag>
+
+package enum DeviceTag {}
+package enum EnrollmentTokenTag {}
+
+package typealias DeviceID = Identifier<DeviceTag>
+package typealias EnrollmentTokenID = Identifier<EnrollmentTokenTag>

@@ -248,7 +248,7 @@ extension APIHandler {
     // MARK: - Shared steps
 
     /// The request's scope, tenant and MSP once the principal may do `permission` on the tenant.
-    private func authorized(_ rawTenant: String, _ permission: Permission) throws -> (RequestScope, TenantID, MSPID) {
+    func authorized(_ rawTenant: String, _ permission: Permission) throws -> (RequestScope, TenantID, MSPID) {
         let scope = try RequestScope.require()
         let tenant = try Input.tenantID(rawTenant)
         let msp = scope.principal.scope.mspID

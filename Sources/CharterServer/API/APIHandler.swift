@@ -16,12 +16,19 @@ struct APIHandler: APIProtocol {
     let now: @Sendable () -> Date
     /// Seals bind passwords and runs syncs; `nil` without a key-encryption key (directory writes answer 503).
     let directorySync: DirectorySyncEngine?
+    /// Enrollment, signing keys and PIN answers; `nil` without a key-encryption key (they answer 503).
+    let endpoints: EndpointServices?
+    /// The replica's event hub, told when a device is revoked so its streams close.
+    let hub: EventHub?
 
     init(
-        database: Database, directorySync: DirectorySyncEngine? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        database: Database, directorySync: DirectorySyncEngine? = nil, endpoints: EndpointServices? = nil,
+        hub: EventHub? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database
         self.directorySync = directorySync
+        self.endpoints = endpoints
+        self.hub = hub
         self.now = now
     }
 

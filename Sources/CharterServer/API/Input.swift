@@ -83,3 +83,13 @@ enum AuditJSON {
         return data.flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
     }
 }
+
+extension Input {
+    /// A resource id from the path.
+    static func id<Tag>(_ raw: String, field: String = "id") throws -> Identifier<Tag> {
+        guard let id = Identifier<Tag>(raw) else {
+            throw Problem(.malformedRequest, "The \(field) must be a UUID such as 0b7f7a5e-3c1d-4e0a-9f11-2a4c5d6e7f80.", field: field)
+        }
+        return id
+    }
+}

@@ -37,8 +37,12 @@ package func buildApplication(
     let database = Database(client: client, maximumConnections: config.poolSize)
     let directorySync = try directorySyncEngine(config, database: database, logger: logger)
 
-    let router = buildRouter(config, database: database, metrics: metrics, directorySync: directorySync)
-    var services: [any Service] = [client]
+    let endpoints = try endpointServices(config)
+    let hub = EventHub(database: database, logger: logger)
+    let router = buildRouter(
+        config, database: database, metrics: metrics, directorySync: directorySync, endpoints: endpoints, hub: hub
+    )
+    var services: [any Service] = [client, hub]
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(
             DirectorySyncScheduler(
@@ -64,7 +68,9 @@ func buildRouter(
     _ config: ServerConfiguration,
     database: Database,
     metrics: PrometheusCollectorRegistry,
-    directorySync: DirectorySyncEngine? = nil
+    directorySync: DirectorySyncEngine? = nil,
+    endpoints: EndpointServices? = nil,
+    hub: EventHub
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.info))
@@ -72,6 +78,9 @@ func buildRouter(
     router.add(middleware: ProblemMiddleware())
 
     OperationsRoutes(database: database, metrics: metrics).register(on: router)
+    AgentRoutes(
+        database: database, endpoints: endpoints, hub: hub, maximumBodyBytes: config.maxBodyBytes, now: { Date() }
+    ).register(on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes)))
 
     let api = router.group()
         .add(middleware: ETagHeaderMiddleware())
@@ -80,7 +89,7 @@ func buildRouter(
         .add(middleware: RequestScopeMiddleware())
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
-        try APIHandler(database: database, directorySync: directorySync).registerHandlers(
+        try APIHandler(database: database, directorySync: directorySync, endpoints: endpoints, hub: hub).registerHandlers(
             on: api,
             middlewares: [DocumentBodyMiddleware(maximumBytes: config.maxBodyBytes)]
         )
@@ -88,6 +97,17 @@ func buildRouter(
         preconditionFailure("openapi.yaml routes could not be registered: \(error)")
     }
     return router
+}
+
+/// The endpoint services, when a key-encryption key is configured (device secrets and signing keys are
+/// sealed with it).
+func endpointServices(_ config: ServerConfiguration) throws -> EndpointServices? {
+    guard let kek = config.kek else { return nil }
+    do {
+        return EndpointServices(sealer: try SecretSealer(configuration: kek))
+    } catch {
+        throw ConfigurationError(key: "kek", problem: "is not a valid key set (\(error))")
+    }
 }
 
 /// The directory sync engine, when a key-encryption key is configured (bind passwords are sealed with it).

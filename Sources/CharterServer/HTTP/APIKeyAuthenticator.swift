@@ -29,46 +29,15 @@ struct APIKeyAuthenticator: AuthenticatorMiddleware {
 }
 
 /// The bearer token of an API key: `chtr_` + the key id (32 hex digits) + `_` + 43 base64url characters.
-package struct APIKeyToken: Sendable {
-    static let prefix = "chtr_"
+package typealias APIKeyToken = SecretToken<APIKeyTag>
 
-    package let keyID: APIKeyID
-    let secret: String
+extension APIKeyTag: SecretTokenKind {
+    package static let prefix = "chtr_"
+}
 
-    /// SHA-256 of the secret part, as stored.
-    package var secretHash: [UInt8] { Array(SHA256.hash(data: Data(secret.utf8))) }
-
-    /// The full bearer token.
-    package var string: String {
-        Self.prefix + keyID.rawValue.uuidString.replacingOccurrences(of: "-", with: "").lowercased() + "_" + secret
-    }
-
-    /// A new key: a random id and 256 random bits of secret.
-    package static func generate() -> APIKeyToken {
-        let secret = SymmetricKey(size: .bits256).withUnsafeBytes { Base64URL.encode($0) }
-        return APIKeyToken(keyID: .random(), secret: secret)
-    }
-
-    private init(keyID: APIKeyID, secret: String) {
-        self.keyID = keyID
-        self.secret = secret
-    }
-
-    init?(parsing token: String) {
-        guard token.hasPrefix(Self.prefix), token.utf8.count == Self.prefix.utf8.count + 32 + 1 + 43 else { return nil }
-        let body = token.dropFirst(Self.prefix.count)
-        let hex = body.prefix(32)
-        guard body.dropFirst(32).first == "_" else { return nil }
-        let secret = body.dropFirst(33)
-        guard hex.allSatisfy(\.isHexDigit),
-            secret.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") })
-        else { return nil }
-        var uuid = String(hex)
-        for index in [8, 13, 18, 23] { uuid.insert("-", at: uuid.index(uuid.startIndex, offsetBy: index)) }
-        guard let id = APIKeyID(uuid) else { return nil }
-        self.keyID = id
-        self.secret = String(secret)
-    }
+extension SecretToken where Kind == APIKeyTag {
+    /// The API key's id.
+    package var keyID: APIKeyID { id }
 }
 
 /// Comparison whose duration does not depend on where two byte strings differ.

@@ -1,0 +1,164 @@
+import CharterBundle
+import CharterCore
+import CharterStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+extension AgentRoutes {
+    /// `GET /v1/agent/events`: a server-sent event stream, or with `Accept: application/json` a long poll.
+    func events(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let caller = try await authenticate(request, context: context)
+        let accept = request.headers[.accept] ?? ""
+        let lastEventID = try Self.lastEventID(request)
+        if accept.contains("application/json"), !accept.contains("text/event-stream") {
+            return try await poll(caller, after: lastEventID, request: request, context: context)
+        }
+        let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
+        let replay: [HubMessage]
+        do {
+            replay = try await self.replay(caller, after: lastEventID, through: subscription.position, context: context)
+        } catch {
+            await hub.unsubscribe(subscription.id)
+            throw error
+        }
+        let hub = self.hub
+        let ready = ServerSentEvent.encode(
+            id: max(subscription.position, lastEventID ?? 0), name: "ready",
+            data: #"{"device_id":"\#(caller.device)","heartbeat_seconds":\#(EventHub.heartbeatInterval.components.seconds)}"#
+        )
+        let headers: HTTPFields = [
+            .contentType: "text/event-stream", .cacheControl: "no-store",
+            HTTPField.Name("X-Accel-Buffering")!: "no",
+        ]
+        return Response(
+            status: .ok,
+            headers: headers,
+            body: ResponseBody { writer in
+                do {
+                    var opening = "retry: 5000\n\n"
+                    for message in replay { opening += ServerSentEvent.encode(message) }
+                    opening += ready
+                    try await writer.write(ByteBuffer(string: opening))
+                    for await message in subscription.messages {
+                        try await writer.write(ByteBuffer(string: ServerSentEvent.encode(message)))
+                        if case .close = message { break }
+                    }
+                    await hub.unsubscribe(subscription.id)
+                    try await writer.finish(nil)
+                } catch {
+                    await hub.unsubscribe(subscription.id)
+                    throw error
+                }
+            }
+        )
+    }
+
+    /// The long-polling fallback: answers as soon as there is an event after `after`, or after `wait` seconds.
+    private func poll(
+        _ caller: Caller, after lastEventID: Int64?, request: Request, context: AppRequestContext
+    ) async throws -> Response {
+        let waitText = request.uri.queryParameters["wait"].map(String.init)
+        let wait: Int
+        if let waitText {
+            guard let value = Int(waitText), (0...60).contains(value) else {
+                throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
+            }
+            wait = value
+        } else {
+            wait = 25
+        }
+        let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
+        defer { Task { [hub] in await hub.unsubscribe(subscription.id) } }
+        var events: [HubMessage] = []
+        if let lastEventID {
+            events = try await replay(caller, after: lastEventID, through: subscription.position, context: context)
+            if events.isEmpty, wait > 0 {
+                events = await withTaskGroup(of: [HubMessage].self) { group in
+                    group.addTask {
+                        for await message in subscription.messages {
+                            if case .event = message { return [message] }
+                            if case .close = message { return [] }
+                        }
+                        return []
+                    }
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(wait))
+                        return []
+                    }
+                    let first = await group.next() ?? []
+                    group.cancelAll()
+                    return first
+                }
+            }
+        }
+        struct Answer: Encodable {
+            struct Event: Encodable {
+                var id: String
+                var event: String
+                var data: JSONObjectText
+            }
+
+            var events: [Event]
+            var last_event_id: String
+        }
+        var last = max(subscription.position, lastEventID ?? 0)
+        var answer: [Answer.Event] = []
+        for case .event(let id, let name, let data) in events {
+            answer.append(.init(id: String(id), event: name, data: JSONObjectText(text: data)))
+            last = max(last, id)
+        }
+        return try AgentJSON.response(Answer(events: answer, last_event_id: String(last)))
+    }
+
+    /// What a device missed between `after` and `through`: at most one `bundle` hint (the last), and every
+    /// other event, in order.
+    private func replay(
+        _ caller: Caller, after: Int64?, through: Int64, context: AppRequestContext
+    ) async throws -> [HubMessage] {
+        guard let after, after < through else { return [] }
+        let entries = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            try await tx.changeFeed.entries(of: caller.tenant, for: caller.device, after: after, through: through)
+        }
+        let lastBundle = entries.last { $0.event == .bundle }?.sequence
+        return entries.compactMap { entry in
+            if entry.event == .bundle, entry.sequence != lastBundle { return nil }
+            return .event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
+        }
+    }
+
+    /// `Last-Event-ID` (header) or `last_event_id` (query); an id this service never sent counts as none.
+    private static func lastEventID(_ request: Request) throws -> Int64? {
+        let raw = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters["last_event_id"].map(String.init)
+        guard let raw, !raw.isEmpty else { return nil }
+        guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)), id >= 0 else { return nil }
+        return id
+    }
+}
+
+/// A JSON object kept as its text and written into an answer unchanged.
+struct JSONObjectText: Encodable {
+    let text: String
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        try container.encode(value)
+    }
+}
+
+/// The text form of server-sent events (WHATWG HTML, "Server-sent events").
+enum ServerSentEvent {
+    static func encode(id: Int64, name: String, data: String) -> String {
+        "id: \(id)\nevent: \(name)\ndata: \(data)\n\n"
+    }
+
+    static func encode(_ message: HubMessage) -> String {
+        switch message {
+        case .event(let id, let name, let data): encode(id: id, name: name, data: data)
+        case .heartbeat: ": heartbeat\n\n"
+        case .close(let retry): "retry: \(retry)\n\n"
+        }
+    }
+}

@@ -1,0 +1,312 @@
+import CharterBundle
+import CharterCore
+import CharterStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// The agent API under `/v1/agent` (docs/agent-protocol.md), written by hand because it streams
+/// server-sent events and serves `application/jose`; devices authenticate with their device token.
+struct AgentRoutes: Sendable {
+    /// How many users one check-in may report.
+    static let maximumCheckinUsers = 200
+    /// How many events one audit upload may carry.
+    static let maximumAuditEvents = 500
+    /// How often agents check in.
+    static let checkinSeconds = 300
+
+    let database: Database
+    let endpoints: EndpointServices?
+    let hub: EventHub
+    let maximumBodyBytes: Int
+    let now: @Sendable () -> Date
+
+    func register(on router: some RouterMethods<AppRequestContext>) {
+        let group = router.group("v1/agent")
+        group.post("enroll") { request, context in try await enroll(request, context: context) }
+        group.get("bundle") { request, context in try await bundle(request, context: context) }
+        group.get("events") { request, context in try await events(request, context: context) }
+        group.post("checkin") { request, context in try await checkin(request, context: context) }
+        group.post("audit") { request, context in try await audit(request, context: context) }
+    }
+
+    // MARK: - Authentication
+
+    /// An authenticated device: who it is and the tenant its transactions are confined to.
+    struct Caller: Sendable {
+        let device: DeviceID
+        let tenant: TenantID
+        let msp: MSPID
+    }
+
+    func authenticate(_ request: Request, context: AppRequestContext) async throws -> Caller {
+        let unauthorized = Problem(.unauthorized, "A valid device token is required: send 'Authorization: Bearer chtd_…'.")
+        guard let authorization = request.headers[.authorization] else { throw unauthorized }
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer", let token = DeviceToken(parsing: String(parts[1])) else {
+            throw unauthorized
+        }
+        let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
+            try await tx.devices.credential(for: token.id)
+        }
+        guard let credential, token.matches(credential.tokenHash) else { throw unauthorized }
+        return Caller(device: token.id, tenant: credential.tenant, msp: credential.msp)
+    }
+
+    // MARK: - Enrollment
+
+    private func enroll(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let services = try EndpointServices.require(endpoints)
+        let body = try await AgentJSON.decode(EnrollRequest.self, from: request, maximumBytes: maximumBodyBytes)
+        let unauthorized = Problem(
+            .unauthorized, "The enrollment token is not valid: it may be mistyped, expired, revoked or used up.",
+            field: "/enrollment_token"
+        )
+        guard let secret = EnrollmentTokenSecret(parsing: body.enrollmentToken) else { throw unauthorized }
+        let hostname = try AgentValidation.text(body.hostname, field: "/hostname", maximum: 253)
+        let agentVersion = try AgentValidation.text(body.agentVersion, field: "/agent_version", maximum: 64)
+        let os = try body.os.map { try AgentValidation.text($0, field: "/os", maximum: 200) }
+        let sid = try body.computerSID.map { try AgentValidation.sid($0, field: "/computer_sid") }
+        let guid = try body.computerGUID.map { raw -> ObjectGUID in
+            guard let guid = ObjectGUID(raw) else {
+                throw Problem(.validationFailed, "computer_guid must be an objectGUID in UUID form.", field: "/computer_guid")
+            }
+            return guid
+        }
+        let encryptionKey = try AgentValidation.key(body.encryptionKey, curve: .x25519, field: "/encryption_key")
+        let signingKey = try AgentValidation.key(body.signingKey, curve: .ed25519, field: "/signing_key")
+
+        let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
+            try await tx.enrollmentTokens.credential(for: secret.id)
+        }
+        guard let credential, secret.matches(credential.secretHash) else { throw unauthorized }
+        let tenant = credential.tenant
+        let now = now()
+        let answer = try await database.withTenant(tenant, msp: credential.msp, logger: context.logger) { tx in
+            guard try await tx.enrollmentTokens.use(tenant, id: secret.id, at: now) else { throw unauthorized }
+            let computer = try await tx.devices.findComputer(tenant, guid: guid, sid: sid, hostname: hostname)
+            let existing = try await tx.devices.findActive(
+                tenant, computer: computer, reportedGUID: guid, reportedSID: sid, hostname: hostname
+            )
+            let deviceToken = existing.map { DeviceToken.generate(for: $0.id) } ?? DeviceToken.generate()
+            let pin = OfflinePIN.generate()
+            let device = Device(
+                id: deviceToken.id, hostname: hostname, os: os, agentVersion: agentVersion, reportedSID: sid,
+                reportedGUID: guid, computer: computer, encryptionKey: encryptionKey.x, signingKey: signingKey.x,
+                pinSecretSealed: try services.sealer.seal(pin.secret, context: BundleService.pinSealingContext(deviceToken.id))
+                    .description,
+                enrolledAt: existing?.enrolledAt ?? now
+            )
+            do {
+                if existing != nil {
+                    try await tx.devices.reenroll(device, in: tenant, tokenHash: deviceToken.secretHash, enrollmentToken: secret.id, at: now)
+                } else {
+                    try await tx.devices.create(device, in: tenant, tokenHash: deviceToken.secretHash, enrollmentToken: secret.id)
+                }
+            } catch StoreError.alreadyExists {
+                throw Problem(.validationFailed, "Another device of the tenant registered this signing key.", field: "/signing_key")
+            }
+            let keys = try await services.keyring.ensureKeys(of: tenant, in: tx, now: now)
+            try await tx.audit.append(
+                AuditRecord(
+                    occurredAt: now,
+                    actor: AuditRecord.Actor(
+                        id: secret.id.rawValue, name: "enrollment token", requestID: context.requestID,
+                        clientIP: context.remoteAddress?.ipAddress
+                    ),
+                    action: existing == nil ? "device.enrolled" : "device.reenrolled",
+                    targetType: "device",
+                    targetID: device.id.description,
+                    before: existing?.auditSnapshot,
+                    after: device.auditSnapshot
+                ),
+                to: .tenant(tenant)
+            )
+            return EnrollAnswer(
+                deviceID: device.id.description,
+                deviceToken: deviceToken.string,
+                tenantID: tenant.description,
+                issuer: BundleService.issuer(of: tenant),
+                signingKeys: .init(keys: SigningKeyring.published(keys, at: now)),
+                computer: computer.map { .init(guid: $0.description) },
+                reenrolled: existing != nil
+            )
+        }
+        return try AgentJSON.response(answer, status: answer.reenrolled ? .ok : .created)
+    }
+
+    struct EnrollAnswer: Encodable {
+        struct KeySet: Encodable {
+            var keys: [BundleSigningKey]
+        }
+
+        struct Computer: Encodable {
+            var guid: String
+        }
+
+        var deviceID: String
+        var deviceToken: String
+        var tenantID: String
+        var issuer: String
+        var signingKeys: KeySet
+        var computer: Computer?
+        var reenrolled: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case deviceID = "device_id", deviceToken = "device_token", tenantID = "tenant_id", issuer
+            case signingKeys = "signing_keys", computer
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(deviceID, forKey: .deviceID)
+            try container.encode(deviceToken, forKey: .deviceToken)
+            try container.encode(tenantID, forKey: .tenantID)
+            try container.encode(issuer, forKey: .issuer)
+            try container.encode(signingKeys, forKey: .signingKeys)
+            try container.encode(computer, forKey: .computer)
+        }
+    }
+
+    // MARK: - Bundle
+
+    private func bundle(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let services = try EndpointServices.require(endpoints)
+        let caller = try await authenticate(request, context: context)
+        let now = now()
+        let bundle = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            let device = try await tx.devices.get(caller.tenant, id: caller.device)
+            return try await services.bundles.current(for: device, of: caller.tenant, in: tx, now: now)
+        }
+        let etag = "\"\(bundle.version).\(Int64(bundle.issuedAt.timeIntervalSince1970))\""
+        var headers: HTTPFields = [.eTag: etag, .cacheControl: "no-store"]
+        headers[HTTPField.Name("Charter-Bundle-Version")!] = String(bundle.version)
+        if let match = request.headers[.ifNoneMatch], Self.matches(match, etag) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = BundleIssuer.mediaType
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: bundle.compact)))
+    }
+
+    /// Whether an `If-None-Match` list names `etag` (weak comparison, RFC 9110 §13.1.2).
+    static func matches(_ header: String, _ etag: String) -> Bool {
+        header.split(separator: ",").contains { candidate in
+            let tag = candidate.trimmingCharacters(in: .whitespaces)
+            return tag == "*" || tag == etag || tag == "W/" + etag
+        }
+    }
+
+    // MARK: - Check-in and audit
+
+    private func checkin(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let caller = try await authenticate(request, context: context)
+        let body = try await AgentJSON.decode(CheckinRequest.self, from: request, maximumBytes: maximumBodyBytes)
+        let agentVersion = try AgentValidation.text(body.agentVersion, field: "/agent_version", maximum: 64)
+        guard body.users.count <= Self.maximumCheckinUsers else {
+            throw Problem(.validationFailed, "At most \(Self.maximumCheckinUsers) users per check-in.", field: "/users")
+        }
+        if let version = body.bundleVersion, version < 0 {
+            throw Problem(.validationFailed, "bundle_version cannot be negative.", field: "/bundle_version")
+        }
+        let users = try body.users.enumerated().map { index, user in try user.deviceUser(field: "/users/\(index)") }
+        let now = now()
+        let version = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            let added = try await tx.devices.checkIn(
+                caller.tenant, id: caller.device, agentVersion: agentVersion, heldVersion: body.bundleVersion,
+                users: users, at: now
+            )
+            if added {
+                try await tx.changeFeed.append(caller.tenant, event: .bundle, devices: [caller.device], data: #"{"reason":"device"}"#)
+            }
+            return try await tx.devices.get(caller.tenant, id: caller.device).bundleVersion
+        }
+        struct Answer: Encodable {
+            var device_id: String
+            var bundle_version: Int64?
+            var checkin_seconds: Int
+        }
+        return try AgentJSON.response(
+            Answer(device_id: caller.device.description, bundle_version: version, checkin_seconds: Self.checkinSeconds)
+        )
+    }
+
+    private func audit(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let caller = try await authenticate(request, context: context)
+        let body = try await AgentJSON.decode(AuditUpload.self, from: request, maximumBytes: maximumBodyBytes)
+        guard (1...Self.maximumAuditEvents).contains(body.events.count) else {
+            throw Problem(.validationFailed, "Send 1 to \(Self.maximumAuditEvents) events per call.", field: "/events")
+        }
+        var seen: Set<UUID> = []
+        var records: [(id: UUID, action: String, after: String)] = []
+        for (index, event) in body.events.enumerated() {
+            let field = "/events/\(index)"
+            guard Self.isEventType(event.type) else {
+                throw Problem(
+                    .validationFailed, "type must be dotted lower-case words such as run_as_admin.audit_only (at most 64 characters).",
+                    field: field + "/type"
+                )
+            }
+            var snapshot: [String: JSONValue] = [
+                "event_id": .string(event.id.uuidString.lowercased()),
+                "occurred_at": .string(event.occurredAt.ISO8601Format()),
+            ]
+            if let user = event.user {
+                let user = try user.deviceUser(field: field + "/user")
+                var members: [String: JSONValue] = [:]
+                if let sid = user.sid { members["sid"] = .string(sid) }
+                if let guid = user.guid { members["guid"] = .string(guid.description) }
+                if let upn = user.upn { members["upn"] = .string(upn) }
+                snapshot["user"] = .object(members)
+            }
+            for (name, value) in [("application", event.application), ("details", event.details)] {
+                guard let value else { continue }
+                guard case .object = value, value.canonicalData.count <= 8192 else {
+                    throw Problem(.validationFailed, "\(name) must be a JSON object of at most 8 KiB.", field: field + "/" + name)
+                }
+                snapshot[name] = value
+            }
+            guard seen.insert(event.id).inserted else { continue }
+            let after = String(decoding: JSONValue.object(snapshot).canonicalData, as: UTF8.self)
+            records.append((event.id, "endpoint." + event.type, after))
+        }
+        let now = now()
+        let accepted = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            let device = try await tx.devices.get(caller.tenant, id: caller.device)
+            let fresh = try await tx.devices.acceptEvents(caller.tenant, device: caller.device, ids: records.map(\.id), at: now)
+            let actor = AuditRecord.Actor(
+                id: caller.device.rawValue, name: "device \(device.hostname)", requestID: context.requestID,
+                clientIP: context.remoteAddress?.ipAddress
+            )
+            for record in records where fresh.contains(record.id) {
+                try await tx.audit.append(
+                    AuditRecord(
+                        occurredAt: now, actor: actor, action: record.action, targetType: "device",
+                        targetID: caller.device.description, after: record.after
+                    ),
+                    to: .tenant(caller.tenant)
+                )
+            }
+            return fresh.count
+        }
+        struct Answer: Encodable {
+            var accepted: Int
+            var duplicates: Int
+        }
+        return try AgentJSON.response(Answer(accepted: accepted, duplicates: body.events.count - accepted))
+    }
+
+    /// `^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`, at most 64 characters.
+    static func isEventType(_ type: String) -> Bool {
+        guard (1...64).contains(type.utf8.count), let first = type.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
+        else { return false }
+        let words = type.split(separator: ".", omittingEmptySubsequences: false)
+        return words.allSatisfy { word in
+            !word.isEmpty && word.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "_")
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import CharterCore
+import CharterStore
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// What a connected device's stream receives.
+enum HubMessage: Sendable, Equatable {
+    /// A hint: `id` is the change-feed sequence number.
+    case event(id: Int64, name: String, data: String)
+    /// Nothing happened; keeps proxies from closing an idle stream.
+    case heartbeat
+    /// The replica is shutting down: tell the agent when to reconnect, then close.
+    case close(retryMilliseconds: Int)
+}
+
+/// Fans the durable change feed out to the devices connected to this replica.
+///
+/// The hub `LISTEN`s on ``ChangeFeedRepository/channel``; on every notification (and every few seconds,
+/// in case one was lost) it reads the feed after the last sequence number it processed and hands each entry
+/// to the subscribed devices it concerns. When the listening connection breaks it reconnects with backoff
+/// and reads on from where it stopped, so entries written meanwhile still arrive.
+actor EventHub: Service {
+    struct Subscription: Sendable {
+        let id: UInt64
+        let device: DeviceID
+        let tenant: TenantID
+        /// Everything up to here was in the feed before the subscription; later entries arrive on `messages`.
+        let position: Int64
+        let messages: AsyncStream<HubMessage>
+    }
+
+    private struct Subscriber {
+        let device: DeviceID
+        let tenant: TenantID
+        let continuation: AsyncStream<HubMessage>.Continuation
+    }
+
+    private let database: Database
+    private let logger: Logger
+    private let pollInterval: Duration
+    private var subscribers: [UInt64: Subscriber] = [:]
+    private var byDevice: [DeviceID: Set<UInt64>] = [:]
+    private var byTenant: [TenantID: Set<UInt64>] = [:]
+    private var nextID: UInt64 = 0
+    /// The last feed sequence number handed out; `nil` until the hub has read the feed head.
+    private var position: Int64?
+    private var isReading = false
+    private var readAgain = false
+    private var draining = false
+
+    /// How often an idle stream gets a heartbeat.
+    static let heartbeatInterval = Duration.seconds(15)
+
+    init(database: Database, logger: Logger, pollInterval: Duration = .seconds(5)) {
+        self.database = database
+        var logger = logger
+        logger[metadataKey: "component"] = "event-hub"
+        self.logger = logger
+        self.pollInterval = pollInterval
+    }
+
+    /// The number of streams open on this replica.
+    var connectedCount: Int { subscribers.count }
+
+    /// Subscribes a device; the returned position is where a replay from the database must stop.
+    func subscribe(device: DeviceID, tenant: TenantID) async throws -> Subscription {
+        while position == nil {
+            try await readFeed()
+            if position == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        nextID += 1
+        let id = nextID
+        let (stream, continuation) = AsyncStream.makeStream(of: HubMessage.self, bufferingPolicy: .bufferingNewest(256))
+        if draining {
+            continuation.finish()
+        } else {
+            subscribers[id] = Subscriber(device: device, tenant: tenant, continuation: continuation)
+            byDevice[device, default: []].insert(id)
+            byTenant[tenant, default: []].insert(id)
+        }
+        return Subscription(id: id, device: device, tenant: tenant, position: position ?? 0, messages: stream)
+    }
+
+    func unsubscribe(_ id: UInt64) {
+        guard let subscriber = subscribers.removeValue(forKey: id) else { return }
+        subscriber.continuation.finish()
+        byDevice[subscriber.device]?.remove(id)
+        if byDevice[subscriber.device]?.isEmpty == true { byDevice[subscriber.device] = nil }
+        byTenant[subscriber.tenant]?.remove(id)
+        if byTenant[subscriber.tenant]?.isEmpty == true { byTenant[subscriber.tenant] = nil }
+    }
+
+    /// Closes every stream, spread evenly over `window`, each told to reconnect after a jittered delay; new
+    /// subscriptions are closed at once from now on.
+    func drain(over window: Duration) async {
+        draining = true
+        let ids = subscribers.keys.shuffled()
+        guard !ids.isEmpty else { return }
+        let step = window / ids.count
+        for (index, id) in ids.enumerated() {
+            if index > 0 { try? await Task.sleep(for: step) }
+            guard let subscriber = subscribers[id] else { continue }
+            subscriber.continuation.yield(.close(retryMilliseconds: Int.random(in: 1000...5000)))
+            unsubscribe(id)
+        }
+    }
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask { await self.listen() }
+                group.addTask { await self.poll() }
+                group.addTask { await self.beat() }
+                await group.waitForAll()
+            }
+        }
+        for id in subscribers.keys { unsubscribe(id) }
+    }
+
+    private func listen() async {
+        var backoff = Duration.milliseconds(250)
+        while !Task.isCancelled {
+            do {
+                try await database.client.withConnection { connection in
+                    try await connection.listen(on: ChangeFeedRepository.channel) { notifications in
+                        await self.readFeedLogged()
+                        backoff = .milliseconds(250)
+                        for try await _ in notifications {
+                            await self.readFeedLogged()
+                        }
+                    }
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                guard !Task.isCancelled else { return }
+                logger.warning("change feed listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(10))
+        }
+    }
+
+    private func poll() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: pollInterval)
+            } catch {
+                return
+            }
+            await readFeedLogged()
+        }
+    }
+
+    private func beat() async {
+        while !Task.isCancelled {
+            do {
+                try await Task.sleep(for: Self.heartbeatInterval)
+            } catch {
+                return
+            }
+            for subscriber in subscribers.values { subscriber.continuation.yield(.heartbeat) }
+        }
+    }
+
+    private func readFeedLogged() async {
+        do {
+            try await readFeed()
+        } catch {
+            logger.warning("could not read the change feed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Reads the feed after ``position`` and delivers it; a call while a read runs makes that read go round
+    /// once more instead of reading twice in parallel.
+    private func readFeed() async throws {
+        if isReading {
+            readAgain = true
+            return
+        }
+        isReading = true
+        defer { isReading = false }
+        repeat {
+            readAgain = false
+            guard let start = position else {
+                position = try await database.readWithoutTenant(logger: logger) { tx in try await tx.changeFeed.head() }
+                continue
+            }
+            var after = start
+            while true {
+                let entries = try await database.readWithoutTenant(logger: logger) { tx in
+                    try await tx.changeFeed.entries(after: after, limit: 500)
+                }
+                for entry in entries { deliver(entry) }
+                guard let last = entries.last else { break }
+                after = last.sequence
+                position = after
+                if entries.count < 500 { break }
+            }
+        } while readAgain
+    }
+
+    private func deliver(_ entry: ChangeFeedEntry) {
+        let message = HubMessage.event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
+        if let devices = entry.devices {
+            for device in devices {
+                for id in byDevice[device] ?? [] { subscribers[id]?.continuation.yield(message) }
+            }
+        } else {
+            for id in byTenant[entry.tenant] ?? [] { subscribers[id]?.continuation.yield(message) }
+        }
+    }
+}
+
+extension EventHub {
+    /// Closes the streams of a revoked device.
+    func disconnect(device: DeviceID) {
+        for id in byDevice[device] ?? [] { unsubscribe(id) }
+    }
+}

@@ -1,0 +1,105 @@
+import CharterBundle
+import CharterCore
+import CharterStore
+import Crypto
+import Foundation
+import Synchronization
+
+/// A tenant's bundle-signing keys: the first one made on demand, rotation, the statuses bundles announce,
+/// and the active private key, unsealed once per process.
+///
+/// A key is `next` before its activation time, `active` from then until it retires, `retired` after. A
+/// rotation adds a key that activates after the announcement window and retires the current key at that
+/// same moment, so every bundle issued during the window, signed by the current key, announces the next.
+final class SigningKeyring: Sendable {
+    private let sealer: SecretSealer
+    private let unsealed = Mutex<[String: Curve25519.Signing.PrivateKey]>([:])
+
+    init(sealer: SecretSealer) {
+        self.sealer = sealer
+    }
+
+    private static func sealingContext(_ tenant: TenantID, keyID: String) -> String {
+        "signing_keys/\(tenant)/\(keyID)"
+    }
+
+    static func status(of key: StoredSigningKey, at now: Date) -> BundleSigningKey.Status {
+        if now < key.activatesAt { return .next }
+        if let retiresAt = key.retiresAt, now >= retiresAt { return .retired }
+        return .active
+    }
+
+    /// The tenant's keys, after making its first one if it has none.
+    func ensureKeys(of tenant: TenantID, in tx: Transaction, now: Date) async throws -> [StoredSigningKey] {
+        let keys = try await tx.signingKeys.list(tenant)
+        if keys.contains(where: { Self.status(of: $0, at: now) == .active }) { return keys }
+        try await tx.signingKeys.lock(tenant)
+        let locked = try await tx.signingKeys.list(tenant)
+        if locked.contains(where: { Self.status(of: $0, at: now) == .active }) { return locked }
+        let key = try makeKey(for: tenant, activatesAt: now, now: now)
+        try await tx.signingKeys.insert(key, in: tenant)
+        return locked + [key]
+    }
+
+    /// Adds the next key, active after `announcement`; the current key retires when it activates.
+    ///
+    /// - Throws: ``Problem`` (409) when a rotation is already announced.
+    func rotate(
+        _ tenant: TenantID, announcement: TimeInterval, in tx: Transaction, now: Date
+    ) async throws -> StoredSigningKey {
+        let keys = try await ensureKeys(of: tenant, in: tx, now: now)
+        try await tx.signingKeys.lock(tenant)
+        if keys.contains(where: { Self.status(of: $0, at: now) == .next }) {
+            throw Problem(.conflict, "A rotation is already announced; wait until the next key is active.")
+        }
+        let activatesAt = now.addingTimeInterval(announcement)
+        let key = try makeKey(for: tenant, activatesAt: activatesAt, now: now)
+        for current in keys where Self.status(of: current, at: now) == .active {
+            try await tx.signingKeys.retire(tenant, keyID: current.keyID, at: activatesAt)
+        }
+        try await tx.signingKeys.insert(key, in: tenant)
+        return key
+    }
+
+    private func makeKey(for tenant: TenantID, activatesAt: Date, now: Date) throws -> StoredSigningKey {
+        let privateKey = Curve25519.Signing.PrivateKey()
+        let keyID = JWK(privateKey.publicKey).thumbprint
+        let sealed = try sealer.seal(privateKey.rawRepresentation, context: Self.sealingContext(tenant, keyID: keyID))
+        return StoredSigningKey(
+            keyID: keyID, publicKey: privateKey.publicKey.rawRepresentation, privateKeySealed: sealed.description,
+            createdAt: now, activatesAt: activatesAt, retiresAt: nil
+        )
+    }
+
+    /// The keys as published (JWKS, enrollment answer, `signing_keys` claim): every key that is not retired.
+    static func published(_ keys: [StoredSigningKey], at now: Date) -> [BundleSigningKey] {
+        keys.compactMap { key in
+            let status = status(of: key, at: now)
+            guard status != .retired, let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: key.publicKey)
+            else { return nil }
+            return BundleSigningKey(key: JWK(publicKey), status: status, notBefore: status == .next ? key.activatesAt : nil)
+        }
+    }
+
+    /// Every key with its status now, retired ones included (the admin view).
+    static func all(_ keys: [StoredSigningKey], at now: Date) -> [(key: StoredSigningKey, status: BundleSigningKey.Status)] {
+        keys.map { ($0, status(of: $0, at: now)) }
+    }
+
+    /// A short text that changes whenever the published keys or their statuses do.
+    static func state(_ keys: [StoredSigningKey], at now: Date) -> String {
+        published(keys, at: now).map { "\($0.keyID):\($0.status.rawValue)" }.joined(separator: ",")
+    }
+
+    /// An issuer for the tenant's active key.
+    func issuer(for tenant: TenantID, keys: [StoredSigningKey], at now: Date) throws -> BundleIssuer {
+        guard let active = keys.last(where: { Self.status(of: $0, at: now) == .active }) else {
+            throw Problem(.serviceUnavailable, "The tenant has no active signing key.")
+        }
+        if let cached = unsealed.withLock({ $0[active.keyID] }) { return BundleIssuer(signingKey: cached) }
+        let raw = try sealer.open(active.privateKeySealed, context: Self.sealingContext(tenant, keyID: active.keyID))
+        let key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
+        unsealed.withLock { $0[active.keyID] = key }
+        return BundleIssuer(signingKey: key)
+    }
+}

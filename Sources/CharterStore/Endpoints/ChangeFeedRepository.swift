@@ -1,0 +1,129 @@
+package import CharterCore
+package import Foundation
+import PostgresNIO
+
+/// One row of the change feed: a hint for some or all devices of a tenant.
+package struct ChangeFeedEntry: Hashable, Sendable {
+    package enum Event: String, Hashable, Sendable {
+        case bundle
+        case decision
+    }
+
+    package var sequence: Int64
+    package var tenant: TenantID
+    package var event: Event
+    /// The devices concerned; `nil` for every device of the tenant.
+    package var devices: [DeviceID]?
+    /// The JSON object sent as the event's data.
+    package var data: String
+
+    package init(sequence: Int64, tenant: TenantID, event: Event, devices: [DeviceID]?, data: String) {
+        self.sequence = sequence
+        self.tenant = tenant
+        self.event = event
+        self.devices = devices
+        self.data = data
+    }
+
+    /// Whether the entry concerns `device`.
+    package func concerns(_ device: DeviceID) -> Bool {
+        devices?.contains(device) ?? true
+    }
+}
+
+/// The durable change feed behind real-time hints (docs/architecture.md, "Real time").
+package struct ChangeFeedRepository: Sendable {
+    /// The channel writers notify and replicas listen on; the payload is the new sequence number.
+    package static let channel = "charter_changes"
+
+    let tx: Transaction
+
+    /// Appends an entry; it becomes visible, and is notified, when the transaction commits.
+    ///
+    /// Appends are serialised by a transaction-scoped advisory lock, so sequence numbers become visible in
+    /// order: a reader that has seen N has seen every entry before N. Call this last in a transaction.
+    @discardableResult
+    package func append(
+        _ tenant: TenantID, event: ChangeFeedEntry.Event, devices: [DeviceID]?, data: String
+    ) async throws -> Int64 {
+        try await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('charter.change_feed', 0))")
+        let rows = try await tx.query(
+            """
+            INSERT INTO change_feed (tenant_id, event, device_ids, data)
+            VALUES (\(tenant.rawValue), \(event.rawValue), \(devices?.map(\.rawValue))::uuid[], \(data))
+            RETURNING seq
+            """
+        )
+        var sequence: Int64 = 0
+        for try await seq in rows.decode(Int64.self) { sequence = seq }
+        try await tx.query("SELECT pg_notify(\(Self.channel), \(String(sequence)))")
+        return sequence
+    }
+
+    /// Entries of every tenant after `sequence`, oldest first.
+    package func entries(after sequence: Int64, limit: Int) async throws -> [ChangeFeedEntry] {
+        let rows = try await tx.query(
+            """
+            SELECT seq, tenant_id, event, device_ids, data FROM charter_private.change_feed_after(\(sequence), \(limit))
+            """
+        )
+        var entries: [ChangeFeedEntry] = []
+        for try await (seq, tenant, event, devices, data) in rows.decode((Int64, UUID, String, [UUID]?, String).self) {
+            guard let event = ChangeFeedEntry.Event(rawValue: event) else { continue }
+            entries.append(
+                ChangeFeedEntry(
+                    sequence: seq, tenant: TenantID(tenant), event: event, devices: devices?.map(DeviceID.init),
+                    data: data
+                )
+            )
+        }
+        return entries
+    }
+
+    /// The newest sequence number of all tenants (0 before the first entry).
+    package func head() async throws -> Int64 {
+        let rows = try await tx.query("SELECT charter_private.change_feed_head()")
+        for try await head in rows.decode(Int64.self) { return head }
+        return 0
+    }
+
+    /// The newest `bundle` entry of the tenant (0 before the first): bundles worked out at this position
+    /// are current.
+    package func bundlePosition(of tenant: TenantID) async throws -> Int64 {
+        let rows = try await tx.query(
+            """
+            SELECT coalesce(max(seq), 0) FROM change_feed WHERE tenant_id = \(tenant.rawValue) AND event = 'bundle'
+            """
+        )
+        for try await position in rows.decode(Int64.self) { return position }
+        return 0
+    }
+
+    /// The tenant's entries after `sequence` that concern `device`, oldest first.
+    package func entries(
+        of tenant: TenantID, for device: DeviceID, after sequence: Int64, through last: Int64
+    ) async throws -> [ChangeFeedEntry] {
+        let rows = try await tx.query(
+            """
+            SELECT seq, event, data FROM change_feed
+            WHERE tenant_id = \(tenant.rawValue) AND seq > \(sequence) AND seq <= \(last)
+              AND (device_ids IS NULL OR \(device.rawValue) = ANY(device_ids))
+            ORDER BY seq LIMIT 1000
+            """
+        )
+        var entries: [ChangeFeedEntry] = []
+        for try await (seq, event, data) in rows.decode((Int64, String, String).self) {
+            guard let event = ChangeFeedEntry.Event(rawValue: event) else { continue }
+            entries.append(ChangeFeedEntry(sequence: seq, tenant: tenant, event: event, devices: [device], data: data))
+        }
+        return entries
+    }
+}
+
+extension Transaction {
+    package var enrollmentTokens: EnrollmentTokenRepository { EnrollmentTokenRepository(tx: self) }
+    package var devices: DeviceRepository { DeviceRepository(tx: self) }
+    package var signingKeys: SigningKeyRepository { SigningKeyRepository(tx: self) }
+    package var deviceBundles: DeviceBundleRepository { DeviceBundleRepository(tx: self) }
+    package var changeFeed: ChangeFeedRepository { ChangeFeedRepository(tx: self) }
+}
