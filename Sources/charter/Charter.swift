@@ -7,6 +7,9 @@ struct Charter: AsyncParsableCommand {
         commandName: "charter",
         abstract: "Endpoint privilege management for MSPs.",
         discussion: "Configuration comes from CHARTER_* environment variables and an optional JSON file; see docs/operations.md.",
-        subcommands: [Serve.self, Migrate.self, MSPCommand.self, TenantCommand.self, APIKeyCommand.self, SyncCommand.self]
+        subcommands: [
+            Serve.self, Migrate.self, MSPCommand.self, TenantCommand.self, APIKeyCommand.self, SyncCommand.self,
+            HealthcheckCommand.self, SleepCommand.self,
+        ]
     )
 }

@@ -17,10 +17,12 @@ struct Migrate: AsyncParsableCommand {
 
     func run() async throws {
         let logger = LogSetup.bootstrap(level: .info)
-        try await Self.apply(url: try await options.ownerURL(), logger: logger)
+        let bootstrap = try BootstrapKeyConfiguration.read(try await options.reader())
+        try await Self.apply(url: try await options.ownerURL(), bootstrap: bootstrap, logger: logger)
     }
 
-    static func apply(url: String, logger: Logger) async throws {
+    /// Applies pending migrations, then makes sure the bootstrap API key exists when one is configured.
+    static func apply(url: String, bootstrap: BootstrapKeyConfiguration? = nil, logger: Logger) async throws {
         let migrations: [Migration]
         do {
             migrations = try Migration.bundled()
@@ -28,11 +30,13 @@ struct Migrate: AsyncParsableCommand {
             throw CLIFailure(error.description)
         }
         do {
-            let outcome = try await withDatabase(url: url, logger: logger) { database in
-                try await Migrator(migrations: migrations).migrate(client: database.client, logger: logger)
+            let (outcome, bootstrapped) = try await withDatabase(url: url, logger: logger) { database in
+                let outcome = try await Migrator(migrations: migrations).migrate(client: database.client, logger: logger)
+                return (outcome, try await bootstrap?.apply(to: database, logger: logger))
             }
             for migration in outcome.applied { print("applied \(migration.name)") }
             print("schema is current: \(outcome.applied.count) applied now, \(outcome.alreadyApplied) before")
+            if let bootstrapped { print(bootstrapped) }
         } catch let error as MigrationError {
             throw CLIFailure(error.description)
         }

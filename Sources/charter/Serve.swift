@@ -45,7 +45,8 @@ struct Serve: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
 
         if migrate {
-            try await Migrate.apply(url: config.migrationDatabaseURL ?? config.databaseURL, logger: logger)
+            let bootstrap = try BootstrapKeyConfiguration.read(try await options.reader())
+            try await Migrate.apply(url: config.migrationDatabaseURL ?? config.databaseURL, bootstrap: bootstrap, logger: logger)
         }
         do {
             let app = try buildApplication(config, logger: logger, metrics: registry)

@@ -1,0 +1,136 @@
+package import CharterCore
+import Crypto
+package import Foundation
+package import Logging
+import PostgresNIO
+
+/// An API key given to the service in its configuration (`bootstrap.api_key`), so that a deployment (a Helm
+/// release, a GitOps repository) holds the first owner key before any API call was made.
+///
+/// The form is the one every key has: `chtr_` + the key id (32 hex digits) + `_` + 43 base64url characters
+/// (256 bits of secret).
+package struct BootstrapAPIKey: Sendable {
+    package let keyID: APIKeyID
+    /// SHA-256 of the secret part, as stored and as authentication compares it.
+    package let secretHash: [UInt8]
+
+    /// The one-line reason a configured value is not a key; never contains the value.
+    package struct Invalid: Error, CustomStringConvertible, Sendable {
+        package var description: String
+    }
+
+    /// Parses and validates a key.
+    ///
+    /// - Throws: ``Invalid`` when the value is not `chtr_<32 hex digits>_<43 base64url characters>` encoding
+    ///   256 bits.
+    package init(parsing raw: String) throws(Invalid) {
+        let token = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        let form = "must be chtr_<32 hex digits>_<43 base64url characters> (256 random bits)"
+        let prefix = "chtr_"
+        guard token.hasPrefix(prefix), token.utf8.count == prefix.utf8.count + 32 + 1 + 43 else {
+            throw Invalid(description: form)
+        }
+        let body = token.utf8.dropFirst(prefix.utf8.count)
+        let hex = body.prefix(32)
+        let secret = body.dropFirst(33)
+        guard body.dropFirst(32).first == UInt8(ascii: "_"),
+            hex.allSatisfy({ Self.hexDigits.contains($0) }),
+            secret.allSatisfy({ Self.base64URL.contains($0) }),
+            // 43 characters carry 258 bits; the last one's low 4 bits must be zero for exactly 32 bytes.
+            let last = secret.last, let index = Self.base64URL.firstIndex(of: last), index % 16 == 0
+        else {
+            throw Invalid(description: form)
+        }
+        var uuid = String(decoding: hex, as: UTF8.self)
+        for offset in [8, 13, 18, 23] { uuid.insert("-", at: uuid.index(uuid.startIndex, offsetBy: offset)) }
+        guard let id = APIKeyID(uuid) else { throw Invalid(description: form) }
+        self.keyID = id
+        self.secretHash = Array(SHA256.hash(data: Data(secret)))
+    }
+
+    private static let hexDigits = Array("0123456789abcdefABCDEF".utf8)
+    private static let base64URL = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+}
+
+extension APIKeyRepository {
+    /// Whether a key with this id exists in any MSP or tenant, revoked or expired ones included.
+    ///
+    /// Runs as the schema owner, outside row-level security.
+    package func exists(_ id: APIKeyID) async throws -> Bool {
+        let rows = try await tx.query("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = \(id.rawValue))")
+        for try await exists in rows.decode(Bool.self) { return exists }
+        return false
+    }
+}
+
+/// What ``Database/ensureBootstrapKey(_:mspName:actor:logger:)`` found or did.
+package enum BootstrapKeyOutcome: Hashable, Sendable {
+    /// A key with the id existed already (made earlier, by another replica, or revoked since): nothing changed.
+    case existed
+    /// A new MSP with an owner principal holding the key.
+    case created(MSPID)
+}
+
+extension Database {
+    /// Makes sure the configured bootstrap key exists: if no key has its id, creates an MSP named `mspName`
+    /// with an owner principal that holds exactly this key, audited in the MSP's chain.
+    ///
+    /// Idempotent and safe from several replicas at once: a replica that loses the race sees the key's id
+    /// taken and changes nothing. A key that was revoked stays revoked.
+    ///
+    /// - Parameters:
+    ///   - key: the validated key.
+    ///   - mspName: the new MSP's display name, already validated.
+    ///   - actor: who the audit log names.
+    /// - Returns: whether the key existed or what was created.
+    /// - Throws: ``StoreError`` when the database refuses.
+    package func ensureBootstrapKey(
+        _ key: BootstrapAPIKey,
+        mspName: String,
+        actor: AuditRecord.Actor,
+        logger: Logger
+    ) async throws -> BootstrapKeyOutcome {
+        do {
+            return try await withoutTenant(logger: logger) { tx in
+                guard try await !tx.apiKeys.exists(key.keyID) else { return .existed }
+                let now = Date()
+                let msp = MSP(id: .random(), name: mspName, createdAt: now)
+                try await tx.msps.create(msp)
+                _ = try await tx.audit.append(
+                    AuditRecord(occurredAt: now, actor: actor, action: "msp.created", targetType: "msp",
+                                targetID: msp.id.description,
+                                after: Self.json(["id": msp.id.description, "name": mspName])),
+                    to: .msp(msp.id)
+                )
+                let apiKey = APIKey(
+                    id: key.keyID,
+                    principal: Principal(id: .random(), name: "\(mspName) owner", role: .owner, scope: .msp(msp.id)),
+                    createdAt: now,
+                    createdBy: nil,
+                    expiresAt: nil,
+                    revokedAt: nil,
+                    lastUsedAt: nil
+                )
+                try await tx.apiKeys.create(apiKey, secretHash: key.secretHash)
+                _ = try await tx.audit.append(
+                    AuditRecord(occurredAt: now, actor: actor, action: "api_key.created", targetType: "api_key",
+                                targetID: key.keyID.description,
+                                after: Self.json([
+                                    "id": key.keyID.description, "name": apiKey.principal.name,
+                                    "role": Role.owner.rawValue, "msp_id": msp.id.description,
+                                ])),
+                    to: .msp(msp.id)
+                )
+                return .created(msp.id)
+            }
+        } catch StoreError.alreadyExists {
+            // Another replica inserted the same key id between our check and our insert; its transaction won.
+            return .existed
+        }
+    }
+
+    private static func json(_ object: [String: String]) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
