@@ -13,7 +13,7 @@ import UnixSignals
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the admin and agent APIs.",
-        discussion: "Stops gracefully on SIGTERM/SIGINT: in-flight requests finish, the database pool drains."
+        discussion: "Stops gracefully on SIGTERM/SIGINT: readiness fails, agents' event streams close over shutdown.drain_seconds, in-flight requests finish, the database pool drains."
     )
 
     @OptionGroup var options: CommonOptions
@@ -49,14 +49,16 @@ struct Serve: AsyncParsableCommand {
             try await Migrate.apply(url: config.migrationDatabaseURL ?? config.databaseURL, bootstrap: bootstrap, logger: logger)
         }
         do {
-            let app = try buildApplication(config, logger: logger, metrics: registry)
+            let service = try buildService(config, logger: logger, metrics: registry)
+            // Services stop in reverse order: the drain first (readiness fails, event streams close over the
+            // drain window), then the application (in-flight requests finish).
             var group = ServiceGroupConfiguration(
-                services: [app],
+                services: [service.application, service.drain],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             )
-            // In-flight requests get the grace period; then whatever remains is cancelled.
-            group.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+            // Draining and in-flight requests get their windows; then whatever remains is cancelled.
+            group.maximumGracefulShutdownDuration = .seconds(config.shutdownDrainSeconds + config.shutdownGraceSeconds)
             try await ServiceGroup(configuration: group).run()
         } catch let error as ConfigurationError {
             throw CLIFailure(error.description)

@@ -4,7 +4,8 @@ import CharterStore
 import Foundation
 import Testing
 
-/// Change detection over a real stored directory: which computers a settings or subsetting change reaches.
+/// Change detection over a real stored directory: which computers a settings or subsetting change reaches
+/// (each computer standing for a device with no known users).
 @Suite("Policy change detection")
 struct PolicyChangesTests {
     /// Servers lockdown (computer, group servers) and Workstations (computer, OU workstations), as in
@@ -102,7 +103,10 @@ struct PolicyChangesTests {
                 #expect(before.subsettings.map(\.name) == subsettings.map(\.name))
                 var after = before
                 testCase.change(&after)
-                return try await PolicyChanges.affectedComputers(of: tenant, from: before, to: after, in: tx)
+                let computers = try await tx.policyFacts.computers(in: tenant).map {
+                    ManagedDevice(id: $0, computer: $0, users: [])
+                }
+                return try await PolicyChanges.affected(among: computers, of: tenant, from: before, to: after, in: tx)
             }
         }
         #expect(Set(affected.map { directory.name(of: $0.description) }) == Set(testCase.affected))

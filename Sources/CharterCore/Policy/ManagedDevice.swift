@@ -1,12 +1,13 @@
-/// An enrolled device as policy sees it: its computer object and the users known to log on to it.
+/// An enrolled device as policy sees it: its computer object (`nil` while the device is not linked to one) and
+/// the users known to log on to it.
 ///
 /// Generic over the device identifier so this module does not fix how the service names devices.
 package struct ManagedDevice<ID: Hashable & Sendable>: Hashable, Sendable {
     package let id: ID
-    package let computer: ObjectGUID
+    package let computer: ObjectGUID?
     package let users: [ObjectGUID]
 
-    package init(id: ID, computer: ObjectGUID, users: [ObjectGUID]) {
+    package init(id: ID, computer: ObjectGUID?, users: [ObjectGUID]) {
         self.id = id
         self.computer = computer
         self.users = users

@@ -58,7 +58,7 @@ package struct PolicyChange: Sendable {
     /// Whether `device` passes the cheap filter described on the type.
     private func mayChange<ID>(_ device: ManagedDevice<ID>) -> Bool {
         if affectsEveryone { return true }
-        if mayChange(device.computer, touching: touchedComputerScopes) { return true }
+        if let computer = device.computer, mayChange(computer, touching: touchedComputerScopes) { return true }
         return device.users.contains { mayChange($0, touching: touchedUserScopes) }
     }
 

@@ -31,6 +31,7 @@ extension APIHandler {
         let expected = try ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         let stored = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
             let (before, after) = try await tx.settings.replace(
                 tenant,
                 with: settings,
@@ -50,6 +51,7 @@ extension APIHandler {
                 ),
                 to: .tenant(tenant)
             )
+            try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
             return after
         }
         return .ok(
@@ -83,6 +85,7 @@ extension APIHandler {
         let now = now()
         let stored = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             try await ScopeCheck.requireKnown(subsetting.scope, document: document, tenant: tenant, tx: tx)
+            let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
             let created: StoredSubsetting
             do {
                 created = try await tx.subsettings.create(tenant, subsetting, at: input.query.position, now: now)
@@ -100,6 +103,7 @@ extension APIHandler {
                 ),
                 to: .tenant(tenant)
             )
+            try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
             return created
         }
         return .created(
@@ -167,6 +171,7 @@ extension APIHandler {
         tx: Transaction
     ) async throws -> StoredSubsetting {
         let now = now()
+        let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
         let (before, after) = try await tx.subsettings.update(
             tenant,
             subsetting,
@@ -185,6 +190,7 @@ extension APIHandler {
             ),
             to: .tenant(tenant)
         )
+        try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
         return after
     }
 
@@ -198,6 +204,7 @@ extension APIHandler {
         let expected = try ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
             let before = try await tx.subsettings.delete(tenant, id: id, expectedVersion: expected)
             try await tx.audit.append(
                 AuditRecord(
@@ -210,6 +217,7 @@ extension APIHandler {
                 ),
                 to: .tenant(tenant)
             )
+            try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
         }
         return .noContent(.init())
     }
@@ -225,6 +233,7 @@ extension APIHandler {
         let ids = try Input.subsettingOrder(body.ids)
         let now = now()
         let list = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
             let before: [StoredSubsetting]
             let after: [StoredSubsetting]
             do {
@@ -244,6 +253,7 @@ extension APIHandler {
                 ),
                 to: .tenant(tenant)
             )
+            try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
             return after
         }
         return .ok(.init(body: .json(.init(items: try list.map(Components.Schemas.Subsetting.init)))))

@@ -15,6 +15,9 @@ extension AgentRoutes {
         if accept.contains("application/json"), !accept.contains("text/event-stream") {
             return try await poll(caller, after: lastEventID, request: request, context: context)
         }
+        if drain.isDraining {
+            throw Problem(.serviceUnavailable, "This replica is shutting down; reconnect (to another one) shortly.")
+        }
         let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
         let replay: [HubMessage]
         do {

@@ -20,6 +20,7 @@ struct AgentRoutes: Sendable {
     let database: Database
     let endpoints: EndpointServices?
     let hub: EventHub
+    let drain: DrainState
     let maximumBodyBytes: Int
     let now: @Sendable () -> Date
 

@@ -9,6 +9,13 @@ import PostgresNIO
 package import Prometheus
 import ServiceLifecycle
 
+/// The service as `charter serve` runs it: the application (HTTP server and background services) and the
+/// drain service, which must run after it in the same service group so that it stops first.
+package struct CharterService<App: ApplicationProtocol> {
+    package let application: App
+    package let drain: DrainService
+}
+
 /// Builds the whole service: database client, router, background services and the HTTP server.
 ///
 /// `charter serve` and the tests both call this, so what is tested is what runs.
@@ -24,6 +31,15 @@ package func buildApplication(
     logger: Logger,
     metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) throws -> some ApplicationProtocol {
+    try buildService(config, logger: logger, metrics: metrics).application
+}
+
+/// Builds the application and its drain service (see ``CharterService``).
+package func buildService(
+    _ config: ServerConfiguration,
+    logger: Logger,
+    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+) throws -> CharterService<some ApplicationProtocol> {
     var postgres: PostgresClient.Configuration
     do {
         postgres = try DatabaseURL.configuration(from: config.databaseURL)
@@ -36,11 +52,12 @@ package func buildApplication(
     let client = PostgresClient(configuration: postgres, backgroundLogger: databaseLogger)
     let database = Database(client: client, maximumConnections: config.poolSize)
     let directorySync = try directorySyncEngine(config, database: database, logger: logger)
-
     let endpoints = try endpointServices(config)
     let hub = EventHub(database: database, logger: logger)
+    let drain = DrainState()
     let router = buildRouter(
-        config, database: database, metrics: metrics, directorySync: directorySync, endpoints: endpoints, hub: hub
+        config, database: database, metrics: metrics, directorySync: directorySync, endpoints: endpoints, hub: hub,
+        drain: drain
     )
     var services: [any Service] = [client, hub]
     if let directorySync, config.directorySyncPollSeconds > 0 {
@@ -60,7 +77,10 @@ package func buildApplication(
     app.beforeServerStarts {
         try await SchemaCheck(database: database).requireReady(logger: logger)
     }
-    return app
+    return CharterService(
+        application: app,
+        drain: DrainService(state: drain, hub: hub, window: .seconds(config.shutdownDrainSeconds), logger: logger)
+    )
 }
 
 /// The router: operational routes, then the authenticated admin API generated from `openapi.yaml`.
@@ -70,16 +90,18 @@ func buildRouter(
     metrics: PrometheusCollectorRegistry,
     directorySync: DirectorySyncEngine? = nil,
     endpoints: EndpointServices? = nil,
-    hub: EventHub
+    hub: EventHub,
+    drain: DrainState
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.info))
     router.add(middleware: MetricsMiddleware())
     router.add(middleware: ProblemMiddleware())
 
-    OperationsRoutes(database: database, metrics: metrics).register(on: router)
+    OperationsRoutes(database: database, metrics: metrics, drain: drain).register(on: router)
     AgentRoutes(
-        database: database, endpoints: endpoints, hub: hub, maximumBodyBytes: config.maxBodyBytes, now: { Date() }
+        database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
+        now: { Date() }
     ).register(on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes)))
 
     let api = router.group()

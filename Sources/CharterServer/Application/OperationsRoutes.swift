@@ -8,6 +8,7 @@ import Prometheus
 struct OperationsRoutes: Sendable {
     let database: Database
     let metrics: PrometheusCollectorRegistry
+    let drain: DrainState
 
     func register(on router: Router<AppRequestContext>) {
         // Liveness never touches the database: a database outage must not restart every replica.
@@ -15,6 +16,12 @@ struct OperationsRoutes: Sendable {
             Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "ok\n")))
         }
         router.get("/readyz") { _, context in
+            if drain.isDraining {
+                return Response(
+                    status: .serviceUnavailable, headers: [.contentType: "text/plain"],
+                    body: .init(byteBuffer: ByteBuffer(string: "draining\n"))
+                )
+            }
             let status = await SchemaCheck(database: database).status(logger: context.logger)
             return Response(
                 status: status.isReady ? .ok : .serviceUnavailable,

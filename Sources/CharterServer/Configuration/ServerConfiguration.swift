@@ -18,6 +18,9 @@ package import Logging
 /// - `database.pool_size` (int 1–500, default `20`): connections per process.
 /// - `log.level` (`trace`…`critical`, default `info`).
 /// - `shutdown.grace_seconds` (int 0–3600, default `25`): how long in-flight requests may take after SIGTERM.
+/// - `shutdown.drain_seconds` (int 0–600, default `15`): after SIGTERM, readiness fails and the agents' event
+///   streams are closed spread over this window (each told to reconnect after a jittered delay) before the
+///   HTTP server stops.
 /// - `kek` (string, secret): key-encryption keys that seal secrets at rest (directory bind passwords), in
 ///   SecretSealer's form `kid:base64key[,kid:base64key...]`, the first one active. Without it (and without
 ///   `kek_file`) directory connections cannot be created or synced.
@@ -35,6 +38,7 @@ package struct ServerConfiguration: Sendable {
     package var poolSize: Int = 20
     package var logLevel: Logger.Level = .info
     package var shutdownGraceSeconds: Int = 25
+    package var shutdownDrainSeconds: Int = 15
     /// SecretSealer's configuration (`kid:base64key,...`), validated; `nil` when none was given.
     package var kek: String?
     package var directorySyncPollSeconds: Int = 30
@@ -58,6 +62,7 @@ package struct ServerConfiguration: Sendable {
         maxBodyBytes = try Self.int(reader, "http.max_body_bytes", default: maxBodyBytes, in: 1024...(64 << 20))
         poolSize = try Self.int(reader, "database.pool_size", default: poolSize, in: 1...500)
         shutdownGraceSeconds = try Self.int(reader, "shutdown.grace_seconds", default: shutdownGraceSeconds, in: 0...3600)
+        shutdownDrainSeconds = try Self.int(reader, "shutdown.drain_seconds", default: shutdownDrainSeconds, in: 0...600)
         logLevel = try Self.logLevel(reader)
         kek = try Self.kek(reader)
         directorySyncPollSeconds = try Self.int(

@@ -138,6 +138,11 @@ package struct DirectorySyncEngine: Sendable {
                 ),
                 to: .tenant(request.tenantID)
             )
+            // Which devices a directory change reaches is not worked out here: every device is hinted and
+            // fetches, and only those whose content changed get a new version.
+            if finished.status == .succeeded, finished.counts.hasChanges {
+                try await tx.changeFeed.append(request.tenantID, event: .bundle, devices: nil, data: #"{"reason":"directory"}"#)
+            }
         }
         return finished
     }

@@ -26,7 +26,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             var headers: HTTPFields = [.contentType: "application/problem+json"]
             if problem.kind == .unauthorized {
-                headers[.wwwAuthenticate] = "Bearer realm=\"charter\""
+                let realm = request.uri.path.hasPrefix("/v1/agent/") ? "charter-agent" : "charter"
+                headers[.wwwAuthenticate] = "Bearer realm=\"\(realm)\""
             }
             return Response(
                 status: .init(code: problem.kind.status),

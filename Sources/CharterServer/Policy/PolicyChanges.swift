@@ -1,12 +1,9 @@
 package import CharterCore
 package import CharterStore
 
-/// Which computers' effective policies a change of a tenant's settings or subsettings changes.
-///
-/// The endpoint issue pushes new bundles to exactly these devices. Until devices exist, the devices are the
-/// computers of the tenant's synced directory, each with no known users (so each has one policy: the
-/// computer alone, which is also the default for an unknown user on it). Core's ``PolicyChange`` decides,
-/// resolving again only the computers a change can reach.
+/// Which enrolled devices a change of a tenant's settings or subsettings reaches, and the change-feed entry
+/// that sends them a `bundle` hint. Core's ``PolicyChange`` decides, resolving again only the devices a
+/// change can reach.
 package enum PolicyChanges {
     /// A tenant's policy at one moment: the global settings and the subsettings in priority order.
     package struct Snapshot: Hashable, Sendable {
@@ -27,24 +24,32 @@ package enum PolicyChanges {
         )
     }
 
-    /// The computers whose effective policy differs between `before` and `after`, over the directory as it is
-    /// in `tx`.
-    ///
-    /// - Returns: objectGUIDs of the affected computers, in GUID order.
-    package static func affectedComputers(
+    /// The devices among `devices` whose policies differ between `before` and `after`, over the directory as
+    /// it is in `tx`, in the order given.
+    package static func affected<ID>(
+        among devices: [ManagedDevice<ID>],
         of tenant: TenantID,
         from before: Snapshot,
         to after: Snapshot,
         in tx: Transaction
-    ) async throws -> [ObjectGUID] {
-        let facts = try await tx.policyFacts.allFacts(in: tenant)
-        let devices = try await tx.policyFacts.computers(in: tenant).map {
-            ManagedDevice(id: $0, computer: $0, users: [])
-        }
+    ) async throws -> [ID] {
+        guard !devices.isEmpty, before != after else { return [] }
+        let objects = Set(devices.flatMap { device in (device.computer.map { [$0] } ?? []) + device.users })
+        let facts = try await tx.policyFacts.facts(about: Array(objects), in: tenant)
         let change = PolicyChange(
             before: PolicyInputs(global: before.global, subsettings: before.subsettings, facts: facts),
             after: PolicyInputs(global: after.global, subsettings: after.subsettings, facts: facts)
         )
         return change.changedDevices(among: devices)
+    }
+
+    /// Appends a `bundle` hint for the tenant's enrolled devices whose policies the change from `before` to
+    /// the policy now in `tx` reaches. Call it last in the transaction that made the change.
+    package static func publish(of tenant: TenantID, from before: Snapshot, in tx: Transaction) async throws {
+        let after = try await snapshot(of: tenant, in: tx)
+        let devices = try await tx.devices.managed(tenant)
+        let affected = try await affected(among: devices, of: tenant, from: before, to: after, in: tx)
+        guard !affected.isEmpty else { return }
+        try await tx.changeFeed.append(tenant, event: .bundle, devices: affected, data: #"{"reason":"policy"}"#)
     }
 }

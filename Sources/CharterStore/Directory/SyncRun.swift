@@ -85,4 +85,9 @@ package struct SyncCounts: Sendable, Hashable, Codable {
     }
 
     package var totalDeleted: Int { byKind.values.reduce(0) { $0 + $1.deleted } }
+
+    /// Whether the run stored any difference at all.
+    package var hasChanges: Bool {
+        byKind.values.contains { $0.added + $0.changed + $0.moved + $0.deleted > 0 }
+    }
 }

@@ -1,5 +1,5 @@
 package import CharterCore
-import Foundation
+package import Foundation
 import PostgresNIO
 
 extension DeviceRepository {
@@ -59,5 +59,37 @@ extension DeviceRepository {
                 ?? user.upn.flatMap { byUPN[$0.lowercased()] }
             return match.map { (user, $0) }
         }
+    }
+}
+
+extension DeviceRepository {
+    /// The devices that are not revoked as policy sees them: the linked computer and the directory users seen
+    /// on each (matched by objectGUID, SID or UPN) within `userRetention`.
+    package func managed(_ tenant: TenantID, userRetention: TimeInterval = 90 * 86_400) async throws
+        -> [ManagedDevice<DeviceID>]
+    {
+        let rows = try await tx.query(
+            """
+            SELECT d.id, d.computer_guid,
+                   coalesce(array_agg(DISTINCT o.guid) FILTER (WHERE o.guid IS NOT NULL), '{}')
+            FROM devices d
+            LEFT JOIN device_users u
+                   ON u.tenant_id = d.tenant_id AND u.device_id = d.id
+                  AND u.last_seen_at >= now() - make_interval(secs => \(userRetention))
+            LEFT JOIN directory_objects o
+                   ON o.tenant_id = d.tenant_id AND o.kind = 'user'
+                  AND (o.guid = u.guid OR upper(o.sid) = upper(u.sid)
+                       OR lower(o.user_principal_name) = lower(u.upn))
+            WHERE d.tenant_id = \(tenant.rawValue) AND d.revoked_at IS NULL
+            GROUP BY d.id, d.computer_guid
+            """
+        )
+        var devices: [ManagedDevice<DeviceID>] = []
+        for try await (id, computer, users) in rows.decode((UUID, UUID?, [UUID]).self) {
+            devices.append(
+                ManagedDevice(id: DeviceID(id), computer: computer.map(ObjectGUID.init), users: users.map(ObjectGUID.init).sorted())
+            )
+        }
+        return devices
     }
 }

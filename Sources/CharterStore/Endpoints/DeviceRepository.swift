@@ -197,18 +197,6 @@ package struct DeviceRepository: Sendable {
         return devices
     }
 
-    /// The devices that are not revoked, with the computers they are linked to, for change detection.
-    package func active(_ tenant: TenantID) async throws -> [(id: DeviceID, computer: ObjectGUID?)] {
-        let rows = try await tx.query(
-            "SELECT id, computer_guid FROM devices WHERE tenant_id = \(tenant.rawValue) AND revoked_at IS NULL"
-        )
-        var devices: [(id: DeviceID, computer: ObjectGUID?)] = []
-        for try await (id, computer) in rows.decode((UUID, UUID?).self) {
-            devices.append((DeviceID(id), computer.map(ObjectGUID.init)))
-        }
-        return devices
-    }
-
     /// Revokes a device: its token stops working at once. Revoking a revoked device changes nothing.
     package func revoke(_ tenant: TenantID, id: DeviceID, at now: Date) async throws -> Device {
         try await tx.query(
