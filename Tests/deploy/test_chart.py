@@ -127,17 +127,18 @@ def test_probes_and_prestop(helm, variant):
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     command = container["lifecycle"]["preStop"]["exec"]["command"]
     assert command[:2] == ["/app/charter", "sleep"]
-    config = {k: v for k, v in helm.template(variant).one("ConfigMap")["data"].items()}
+    config = helm.template(variant).one("ConfigMap")["data"]
     drain = int(config["CHARTER_SHUTDOWN_DRAIN_SECONDS"])
-    assert pod["terminationGracePeriodSeconds"] > int(command[2]) + drain
+    grace = int(config["CHARTER_SHUTDOWN_GRACE_SECONDS"])
+    assert pod["terminationGracePeriodSeconds"] > int(command[2]) + drain + grace
 
 
-def test_grace_period_must_exceed_prestop_and_drain(helm):
-    with pytest.raises(RenderError, match="terminationGracePeriodSeconds"):
-        helm.template("minimal-values", "terminationGracePeriodSeconds=20", "preStopSleepSeconds=5",
-                      "config.shutdown.drainSeconds=15")
-    helm.template("minimal-values", "terminationGracePeriodSeconds=21", "preStopSleepSeconds=5",
-                  "config.shutdown.drainSeconds=15")
+def test_grace_period_must_exceed_prestop_drain_and_grace(helm):
+    timing = ("preStopSleepSeconds=5", "config.shutdown.drainSeconds=15", "config.shutdown.graceSeconds=10")
+    for period in (20, 30):
+        with pytest.raises(RenderError, match="terminationGracePeriodSeconds"):
+            helm.template("minimal-values", f"terminationGracePeriodSeconds={period}", *timing)
+    helm.template("minimal-values", "terminationGracePeriodSeconds=31", *timing)
 
 
 # MARK: - Security

@@ -75,9 +75,10 @@ either, the chart still renders (so `helm lint` of the defaults passes) and NOTE
 {{- define "charter.validate" -}}
 {{- $v := .Values -}}
 {{- $drain := int $v.config.shutdown.drainSeconds -}}
+{{- $grace := int $v.config.shutdown.graceSeconds -}}
 {{- $preStop := int $v.preStopSleepSeconds -}}
-{{- if le (int $v.terminationGracePeriodSeconds) (add $preStop $drain) -}}
-{{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than preStopSleepSeconds (%d) + config.shutdown.drainSeconds (%d), or pods are killed while SSE streams drain" (int $v.terminationGracePeriodSeconds) $preStop $drain) -}}
+{{- if le (int $v.terminationGracePeriodSeconds) (add $preStop $drain $grace) -}}
+{{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than preStopSleepSeconds (%d) + config.shutdown.drainSeconds (%d) + config.shutdown.graceSeconds (%d), or the kubelet kills pods while SSE streams drain and requests finish" (int $v.terminationGracePeriodSeconds) $preStop $drain $grace) -}}
 {{- end -}}
 {{- if $v.existingSecret.name -}}
 {{- if or $v.database.password $v.database.migrationPassword $v.kek $v.bootstrap.apiKey -}}
