@@ -36,8 +36,8 @@ package struct BootstrapAPIKey: Sendable {
         guard body.dropFirst(32).first == UInt8(ascii: "_"),
             hex.allSatisfy({ Self.hexDigits.contains($0) }),
             secret.allSatisfy({ Self.base64URL.contains($0) }),
-            // 43 characters carry 258 bits; the last one's low 4 bits must be zero for exactly 32 bytes.
-            let last = secret.last, let index = Self.base64URL.firstIndex(of: last), index % 16 == 0
+            // 43 characters carry 258 bits: the last one holds 4 bits of the 32 bytes and 2 zero bits.
+            let last = secret.last, let index = Self.base64URL.firstIndex(of: last), index % 4 == 0
         else {
             throw Invalid(description: form)
         }
