@@ -1,0 +1,501 @@
+public import AsyncHTTPClient
+internal import CharterBundle
+internal import NIOCore
+public import Logging
+
+/// Many simulated agents against one service: enrollment, event streams, bundle fetches, and the
+/// time hints take to reach every device.
+///
+/// ``run()`` enrolls ``Configuration/deviceCount`` devices (at most ``Configuration/concurrency`` at a
+/// time, retrying `429`/`503` with backoff), then keeps one event stream per device open until it is
+/// cancelled. Each device behaves as docs/agent-protocol.md says: it fetches its bundle (with
+/// `If-None-Match`) after every `ready` and every `bundle` hint, verifies it, reports a refused one
+/// as `bundle.rejected`, drops a stream silent for 3 × `heartbeat_seconds`, and reconnects with
+/// `Last-Event-ID` after the `retry` delay or with backoff. While it runs, other tasks can wait for
+/// ``waitUntilConnected(timeout:)`` and measure ``measurePropagation(timeout:write:)``.
+///
+/// ```swift
+/// try await withThrowingTaskGroup(of: Void.self) { group in
+///     group.addTask { try await simulator.run() }
+///     try await simulator.waitUntilConnected(timeout: .seconds(60))
+///     let round = try await simulator.measurePropagation { try await changeSettings() }
+///     group.cancelAll()
+/// }
+/// ```
+public final class AgentSimulator: Sendable {
+    /// What to simulate.
+    public struct Configuration: Sendable {
+        /// The enrollment token every device uses.
+        public var enrollmentToken: String
+        /// How many devices.
+        public var deviceCount: Int
+        /// How many enrollments run at once.
+        public var concurrency: Int
+        /// Device host names are `<prefix>-<n>`, n from 1, zero-padded.
+        public var hostnamePrefix: String
+        /// Backoff for stream reconnects after network errors.
+        public var reconnectBackoff: Backoff
+        /// How often a retryable (`429`/`503`) enroll or fetch is tried before it counts as failed.
+        public var maximumAttempts: Int
+
+        /// Creates a configuration.
+        ///
+        /// - Parameters:
+        ///   - enrollmentToken: The enrollment token.
+        ///   - deviceCount: How many devices.
+        ///   - concurrency: How many enrollments at once.
+        ///   - hostnamePrefix: The host-name prefix.
+        ///   - reconnectBackoff: The stream reconnect backoff.
+        ///   - maximumAttempts: Tries of a retryable call.
+        public init(
+            enrollmentToken: String,
+            deviceCount: Int,
+            concurrency: Int = 16,
+            hostnamePrefix: String = "sim",
+            reconnectBackoff: Backoff = .eventStream,
+            maximumAttempts: Int = 6
+        ) {
+            self.enrollmentToken = enrollmentToken
+            self.deviceCount = deviceCount
+            self.concurrency = concurrency
+            self.hostnamePrefix = hostnamePrefix
+            self.reconnectBackoff = reconnectBackoff
+            self.maximumAttempts = maximumAttempts
+        }
+    }
+
+    /// Why a simulator call failed.
+    public enum Failure: Error, Sendable, CustomStringConvertible {
+        /// The service refused an enrollment for a reason retrying does not fix.
+        case enrollmentRefused(hostname: String, AgentError)
+        /// The simulator stopped (its ``AgentSimulator/run()`` ended) before the condition held.
+        case stopped
+        /// The condition did not hold in time; `waitingFor` devices were still missing.
+        case timedOut(waitingFor: Int)
+
+        /// A one-line explanation.
+        public var description: String {
+            switch self {
+            case .enrollmentRefused(let hostname, let error):
+                "enrollment of \(hostname) refused: \(error)"
+            case .stopped:
+                "the simulator stopped"
+            case .timedOut(let waitingFor):
+                "timed out waiting for \(waitingFor) device(s)"
+            }
+        }
+    }
+
+    /// One admin write and the hints it caused.
+    public struct PropagationRound: Sendable, Hashable {
+        /// How long the write took to answer.
+        public var writeDuration: Duration
+        /// Per device, from the write's answer to the arrival of its `bundle` hint (zero when the hint came first).
+        public var latencies: [Duration]
+        /// How many hints arrived before the write answered.
+        public var hintsBeforeAnswer: Int
+    }
+
+    /// The client the devices are made from (unauthenticated).
+    public let client: AgentClient
+    /// What to simulate.
+    public let configuration: Configuration
+    private let logger: Logger
+    private let recorder: SimulatorRecorder
+
+    /// Creates a simulator.
+    ///
+    /// - Parameters:
+    ///   - client: A client of the service; its `HTTPClient` needs a connection per device plus
+    ///     room for fetches (see ``httpClientConfiguration(deviceCount:concurrency:)``).
+    ///   - configuration: What to simulate.
+    ///   - logger: The logger.
+    public init(client: AgentClient, configuration: Configuration, logger: Logger) {
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+        self.recorder = SimulatorRecorder(deviceCount: configuration.deviceCount)
+    }
+
+    /// An `HTTPClient` configuration for a simulation: HTTP/1.1 (one connection per stream, as
+    /// agents behind proxies have), a pool with a connection for every stream and every concurrent
+    /// fetch, and no read timeout (the simulator watches stream heartbeats itself).
+    ///
+    /// - Parameters:
+    ///   - deviceCount: How many devices.
+    ///   - concurrency: How many other calls may run at once.
+    /// - Returns: The configuration.
+    public static func httpClientConfiguration(deviceCount: Int, concurrency: Int) -> HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10), read: nil)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: deviceCount + concurrency + 8
+        )
+        configuration.httpVersion = .http1Only
+        return configuration
+    }
+
+    // MARK: - Running
+
+    /// Enrolls the devices, then keeps their streams open until the task is cancelled.
+    ///
+    /// - Throws: ``Failure/enrollmentRefused(hostname:_:)`` when an enrollment fails for good;
+    ///   nothing on cancellation.
+    public func run() async throws {
+        defer { recorder.stopped() }
+        let devices = try await enrollAll()
+        recorder.enrollmentFinished()
+        logger.info("devices enrolled", metadata: ["device.count": "\(devices.count)"])
+        await withDiscardingTaskGroup { group in
+            for (index, device) in devices {
+                group.addTask { await self.simulate(device, index: index) }
+            }
+        }
+    }
+
+    /// Waits until every device's stream has delivered `ready`.
+    ///
+    /// - Parameter timeout: How long to wait.
+    /// - Throws: ``Failure``, or `CancellationError`.
+    public func waitUntilConnected(timeout: Duration) async throws {
+        _ = try await wait(for: .connected, timeout: timeout)
+    }
+
+    /// The highest event position any device has seen, or `nil` before any event.
+    public var lastPosition: UInt64? {
+        recorder.lastPosition
+    }
+
+    /// Waits until every device has received a `bundle` hint positioned after `position`.
+    ///
+    /// - Parameters:
+    ///   - position: The position to pass, typically ``lastPosition`` before a write.
+    ///   - timeout: How long to wait.
+    /// - Returns: Per device index (0-based), the arrival of its first such hint.
+    /// - Throws: ``Failure``, or `CancellationError`.
+    public func waitForBundleHints(after position: UInt64, timeout: Duration) async throws -> [Int: ContinuousClock.Instant] {
+        try await wait(for: .bundleHints(after: position), timeout: timeout)
+    }
+
+    /// Performs a write that should reach every device and measures how long its hint took.
+    ///
+    /// The clock starts when `write` returns (the admin API answered) and stops, per device, when
+    /// its first `bundle` hint positioned after every event seen before the write arrives.
+    ///
+    /// - Parameters:
+    ///   - timeout: How long to wait for the hints after the write.
+    ///   - write: The admin write.
+    /// - Returns: The write's duration and every device's latency.
+    /// - Throws: What `write` throws, ``Failure``, or `CancellationError`.
+    public func measurePropagation(
+        timeout: Duration = .seconds(30),
+        write: () async throws -> Void
+    ) async throws -> PropagationRound {
+        let position = recorder.lastPosition ?? 0
+        let started = ContinuousClock.now
+        try await write()
+        let answered = ContinuousClock.now
+        let arrivals = try await waitForBundleHints(after: position, timeout: timeout)
+        let ordered = arrivals.sorted { $0.key < $1.key }.map(\.value)
+        return PropagationRound(
+            writeDuration: answered - started,
+            latencies: ordered.map { max(.zero, $0 - answered) },
+            hintsBeforeAnswer: ordered.filter { $0 < answered }.count
+        )
+    }
+
+    /// What the simulator measured so far.
+    public func report() -> SimulatorReport {
+        recorder.report()
+    }
+
+    private func wait(for condition: SimulatorRecorder.Condition, timeout: Duration) async throws -> [Int: ContinuousClock.Instant] {
+        let recorder = recorder
+        return try await withThrowingTaskGroup(of: [Int: ContinuousClock.Instant]?.self) { group in
+            group.addTask { try await recorder.wait(for: condition) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            do {
+                guard let arrivals = try await group.next() ?? nil else {
+                    throw Failure.timedOut(waitingFor: recorder.missing(for: condition))
+                }
+                return arrivals
+            } catch SimulatorRecorder.WaitFailure.simulatorStopped {
+                throw Failure.stopped
+            }
+        }
+    }
+
+    // MARK: - Enrollment
+
+    private func hostname(_ index: Int) -> String {
+        let digits = String(configuration.deviceCount).count
+        let number = String(index + 1)
+        return "\(configuration.hostnamePrefix)-" + String(repeating: "0", count: max(0, digits - number.count)) + number
+    }
+
+    private func enrollAll() async throws -> [(Int, AgentDevice)] {
+        let count = configuration.deviceCount
+        return try await withThrowingTaskGroup(of: (Int, AgentDevice).self) { group in
+            var devices: [(Int, AgentDevice)] = []
+            var next = 0
+            while next < min(max(1, configuration.concurrency), count) {
+                let index = next
+                group.addTask { (index, try await self.enroll(index)) }
+                next += 1
+            }
+            while let enrolled = try await group.next() {
+                devices.append(enrolled)
+                if next < count {
+                    let index = next
+                    group.addTask { (index, try await self.enroll(index)) }
+                    next += 1
+                }
+            }
+            return devices
+        }
+    }
+
+    private func enroll(_ index: Int) async throws -> AgentDevice {
+        let hostname = hostname(index)
+        var attempt = 0
+        while true {
+            let started = ContinuousClock.now
+            do {
+                let enrollment = try await client.enroll(
+                    token: configuration.enrollmentToken,
+                    hostname: hostname,
+                    os: "Charter agent simulator"
+                )
+                recorder.enrolled(
+                    index,
+                    deviceID: enrollment.deviceID,
+                    isReenrollment: enrollment.isReenrollment,
+                    latency: .now - started
+                )
+                return AgentDevice(enrollment: enrollment, client: client)
+            } catch let error as AgentError {
+                recorder.failed("enroll: \(Self.kind(of: error))")
+                attempt += 1
+                guard error.isRetryable, attempt < configuration.maximumAttempts else {
+                    throw Failure.enrollmentRefused(hostname: hostname, error)
+                }
+                try await Task.sleep(for: error.retryDelay ?? Backoff.overloaded.delay(attempt: attempt - 1))
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                recorder.failed("enroll: \(Self.kind(of: error))")
+                attempt += 1
+                guard attempt < configuration.maximumAttempts else {
+                    throw error
+                }
+                try await Task.sleep(for: Backoff.overloaded.delay(attempt: attempt - 1))
+            }
+        }
+    }
+
+    // MARK: - Devices
+
+    /// Runs one device: a stream task that asks for fetches, and a fetch task that coalesces them.
+    private func simulate(_ device: AgentDevice, index: Int) async {
+        let (fetchRequests, requestFetch) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                await self.stream(device.client, index: index) { requestFetch.yield() }
+                requestFetch.finish()
+            }
+            group.addTask {
+                var device = device
+                for await _ in fetchRequests {
+                    await self.refresh(&device)
+                }
+            }
+        }
+    }
+
+    /// How one stream connection ended.
+    private enum StreamEnd {
+        case closed
+        case idle
+        case failed(any Error)
+        case cancelled
+    }
+
+    /// Keeps the device's event stream open, reconnecting as the protocol says, until cancelled.
+    private func stream(_ client: AgentClient, index: Int, requestFetch: @escaping @Sendable () -> Void) async {
+        var lastEventID: String?
+        var attempt = 0
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            var delay: Duration
+            do {
+                let stream = try await client.events(lastEventID: lastEventID)
+                let (end, wasReady) = await consume(stream, index: index, started: started, requestFetch: requestFetch)
+                lastEventID = stream.lastEventID ?? lastEventID
+                attempt = wasReady ? 0 : attempt + 1
+                switch end {
+                case .cancelled:
+                    return
+                case .closed:
+                    delay = stream.reconnectionTime ?? configuration.reconnectBackoff.delay(attempt: attempt)
+                case .idle:
+                    recorder.failed("events: heartbeat missed")
+                    delay = configuration.reconnectBackoff.delay(attempt: attempt)
+                case .failed(let error):
+                    recorder.failed("events: \(Self.kind(of: error))")
+                    delay = configuration.reconnectBackoff.delay(attempt: attempt)
+                }
+                recorder.disconnected(index)
+            } catch let error as AgentError {
+                recorder.failed("events: \(Self.kind(of: error))")
+                guard error.isRetryable else {
+                    // 401 (revoked) and other refusals: retrying the same request does not help.
+                    logger.warning("event stream refused", metadata: ["device.index": "\(index)", "error": "\(error)"])
+                    return
+                }
+                delay = error.retryDelay ?? Backoff.overloaded.delay(attempt: attempt)
+                attempt += 1
+            } catch {
+                guard !(error is CancellationError), !Task.isCancelled else {
+                    return
+                }
+                recorder.failed("events: \(Self.kind(of: error))")
+                delay = configuration.reconnectBackoff.delay(attempt: attempt)
+                attempt += 1
+            }
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                return
+            }
+        }
+    }
+
+    /// Reads one stream until it ends, is silent too long, or the task is cancelled.
+    ///
+    /// - Returns: How it ended, and whether it delivered `ready`.
+    private func consume(
+        _ stream: ServerSentEventStream,
+        index: Int,
+        started: ContinuousClock.Instant,
+        requestFetch: @escaping @Sendable () -> Void
+    ) async -> (StreamEnd, Bool) {
+        let recorder = recorder
+        return await withTaskGroup(of: (StreamEnd, Bool).self) { group in
+            group.addTask {
+                var wasReady = false
+                do {
+                    for try await event in stream {
+                        let now = ContinuousClock.now
+                        recorder.received(event, on: index, at: now)
+                        switch event.agentEvent {
+                        case .ready(_, let heartbeatSeconds):
+                            if !wasReady {
+                                recorder.connected(index, heartbeatSeconds: heartbeatSeconds, latency: now - started)
+                            }
+                            wasReady = true
+                            requestFetch()
+                        case .bundle:
+                            requestFetch()
+                        case .decision, .other:
+                            break
+                        }
+                    }
+                    return (.closed, wasReady)
+                } catch is CancellationError {
+                    return (.cancelled, wasReady)
+                } catch {
+                    return (Task.isCancelled ? .cancelled : .failed(error), wasReady)
+                }
+            }
+            group.addTask {
+                // The watchdog: a stream without a byte for 3 × heartbeat_seconds is dead.
+                while true {
+                    let silence = Duration.seconds(3 * recorder.heartbeatSeconds(of: index))
+                    let deadline = stream.lastActivity + silence
+                    guard deadline > .now else {
+                        return (.idle, false)
+                    }
+                    do {
+                        try await Task.sleep(until: deadline)
+                    } catch {
+                        return (.cancelled, false)
+                    }
+                }
+            }
+            let first = await group.next() ?? (.cancelled, false)
+            group.cancelAll()
+            // When the watchdog fired, the reader's answer (now cancelled) still says whether `ready` came.
+            let second = await group.next() ?? (.cancelled, false)
+            if case .idle = first.0 {
+                return (.idle, second.1)
+            }
+            return first
+        }
+    }
+
+    /// Fetches and verifies the device's bundle, retrying `429`/`503`.
+    private func refresh(_ device: inout AgentDevice) async {
+        var attempt = 0
+        while !Task.isCancelled {
+            let started = ContinuousClock.now
+            do {
+                let outcome = try await device.refreshBundle()
+                if case .accepted = outcome {
+                    recorder.fetched(accepted: true, latency: .now - started)
+                } else {
+                    recorder.fetched(accepted: false, latency: .now - started)
+                }
+                return
+            } catch let error as BundleError {
+                recorder.rejected(code: error.code)
+                logger.warning("bundle rejected", metadata: ["device.id": "\(device.enrollment.deviceID)", "bundle.error": "\(error.code)"])
+                do {
+                    try await device.reportRejection(error)
+                } catch {
+                    recorder.failed("audit: \(Self.kind(of: error))")
+                }
+                return
+            } catch let error as AgentError where error.isRetryable && attempt + 1 < configuration.maximumAttempts {
+                recorder.failed("bundle: \(Self.kind(of: error))")
+                attempt += 1
+                do {
+                    try await Task.sleep(for: error.retryDelay ?? Backoff.overloaded.delay(attempt: attempt - 1))
+                } catch {
+                    return
+                }
+            } catch {
+                if !(error is CancellationError), !Task.isCancelled {
+                    recorder.failed("bundle: \(Self.kind(of: error))")
+                }
+                return
+            }
+        }
+    }
+
+    /// A short, bounded name for a failure, to count failures by.
+    private static func kind(of error: any Error) -> String {
+        switch error {
+        case let error as AgentError:
+            switch error {
+            case .status(let status, _, _): "HTTP \(status)"
+            case .invalidResponse: "invalid answer"
+            }
+        case let error as HTTPClientError:
+            "\(error)"
+        default:
+            String(describing: type(of: error))
+        }
+    }
+}
+
+extension AgentError {
+    /// The `Retry-After` delay, when the service gave one.
+    var retryDelay: Duration? {
+        if case .status(_, _, let retryAfter) = self { retryAfter } else { nil }
+    }
+}

@@ -1,0 +1,251 @@
+internal import Synchronization
+
+/// What the simulator's tasks record, and the callers waiting for a condition on it.
+///
+/// Every method takes the lock briefly; waiters whose condition holds are resumed after it is released.
+final class SimulatorRecorder: Sendable {
+    /// A condition a caller waits for.
+    enum Condition: Sendable {
+        /// Every enrolled device has received `ready` since it (re)connected.
+        case connected
+        /// Every enrolled device has received a `bundle` hint with a position above this one.
+        case bundleHints(after: UInt64)
+    }
+
+    /// Why a wait ended without its condition.
+    enum WaitFailure: Error {
+        case simulatorStopped
+        case timedOut(waitingFor: Int)
+    }
+
+    private struct Device {
+        var deviceID: String
+        var isConnected = false
+        var heartbeatSeconds = AgentEvent.defaultHeartbeatSeconds
+        var bundleHints: [(position: UInt64, at: ContinuousClock.Instant)] = []
+    }
+
+    private struct Waiter {
+        var condition: Condition
+        var continuation: CheckedContinuation<[Int: ContinuousClock.Instant], any Error>
+    }
+
+    private struct State {
+        var deviceCount: Int
+        var devices: [Int: Device] = [:]
+        var isEnrollmentFinished = false
+        var isStopped = false
+        var lastPosition: UInt64?
+        var enrollLatencies: [Duration] = []
+        var connectLatencies: [Duration] = []
+        var bundleLatencies: [Duration] = []
+        var reenrollments = 0
+        var hints: [String: Int] = [:]
+        var bundlesVerified = 0
+        var bundlesNotModified = 0
+        var rejections: [String: Int] = [:]
+        var reconnects = 0
+        var errors: [String: Int] = [:]
+        var waiters: [Int: Waiter] = [:]
+        var cancelledWaiters: Set<Int> = []
+        var nextWaiterID = 0
+
+        /// The outcome of a condition: the instants per device when it holds, else how many devices it waits for.
+        func evaluate(_ condition: Condition) -> Result<[Int: ContinuousClock.Instant], WaitFailure> {
+            switch condition {
+            case .connected:
+                let waiting = devices.values.filter { !$0.isConnected }.count
+                guard isEnrollmentFinished, waiting == 0 else {
+                    return .failure(.timedOut(waitingFor: waiting + (isEnrollmentFinished ? 0 : 1)))
+                }
+                return .success([:])
+            case .bundleHints(let position):
+                var arrivals: [Int: ContinuousClock.Instant] = [:]
+                for (index, device) in devices {
+                    if let hint = device.bundleHints.first(where: { $0.position > position }) {
+                        arrivals[index] = hint.at
+                    }
+                }
+                guard isEnrollmentFinished, arrivals.count == devices.count else {
+                    return .failure(.timedOut(waitingFor: devices.count - arrivals.count))
+                }
+                return .success(arrivals)
+            }
+        }
+
+        /// Removes the waiters whose condition holds (or all, once stopped), with what to resume them with.
+        mutating func takeSettledWaiters() -> [(Waiter, Result<[Int: ContinuousClock.Instant], any Error>)] {
+            var settled: [(Waiter, Result<[Int: ContinuousClock.Instant], any Error>)] = []
+            for (id, waiter) in waiters {
+                if case .success(let arrivals) = evaluate(waiter.condition) {
+                    settled.append((waiter, .success(arrivals)))
+                } else if isStopped {
+                    settled.append((waiter, .failure(WaitFailure.simulatorStopped)))
+                } else {
+                    continue
+                }
+                waiters[id] = nil
+            }
+            return settled
+        }
+    }
+
+    private let state: Mutex<State>
+
+    init(deviceCount: Int) {
+        state = Mutex(State(deviceCount: deviceCount))
+    }
+
+    // MARK: - Recording
+
+    func enrolled(_ index: Int, deviceID: String, isReenrollment: Bool, latency: Duration) {
+        update { state in
+            state.devices[index] = Device(deviceID: deviceID)
+            state.enrollLatencies.append(latency)
+            if isReenrollment { state.reenrollments += 1 }
+        }
+    }
+
+    func enrollmentFinished() {
+        update { $0.isEnrollmentFinished = true }
+    }
+
+    func stopped() {
+        update { $0.isStopped = true }
+    }
+
+    func received(_ event: ServerSentEvent, on index: Int, at instant: ContinuousClock.Instant) {
+        update { state in
+            state.hints[event.type, default: 0] += 1
+            guard let position = event.position else {
+                return
+            }
+            state.lastPosition = max(state.lastPosition ?? 0, position)
+            if event.type == "bundle" {
+                state.devices[index]?.bundleHints.append((position, instant))
+            }
+        }
+    }
+
+    func connected(_ index: Int, heartbeatSeconds: Int, latency: Duration) {
+        update { state in
+            state.devices[index]?.isConnected = true
+            state.devices[index]?.heartbeatSeconds = heartbeatSeconds
+            state.connectLatencies.append(latency)
+        }
+    }
+
+    func disconnected(_ index: Int) {
+        update { state in
+            state.devices[index]?.isConnected = false
+            state.reconnects += 1
+        }
+    }
+
+    func fetched(accepted: Bool, latency: Duration) {
+        update { state in
+            state.bundleLatencies.append(latency)
+            if accepted { state.bundlesVerified += 1 } else { state.bundlesNotModified += 1 }
+        }
+    }
+
+    func rejected(code: String) {
+        update { $0.rejections[code, default: 0] += 1 }
+    }
+
+    func failed(_ kind: String) {
+        update { $0.errors[kind, default: 0] += 1 }
+    }
+
+    // MARK: - Reading
+
+    func heartbeatSeconds(of index: Int) -> Int {
+        state.withLock { $0.devices[index]?.heartbeatSeconds ?? AgentEvent.defaultHeartbeatSeconds }
+    }
+
+    var lastPosition: UInt64? {
+        state.withLock { $0.lastPosition }
+    }
+
+    func report() -> SimulatorReport {
+        state.withLock { state in
+            SimulatorReport(
+                devices: state.deviceCount,
+                enrolled: state.devices.count,
+                reenrolled: state.reenrollments,
+                connected: state.devices.values.filter(\.isConnected).count,
+                enrollLatency: LatencySummary(state.enrollLatencies),
+                connectLatency: LatencySummary(state.connectLatencies),
+                bundleLatency: LatencySummary(state.bundleLatencies),
+                hints: state.hints,
+                bundlesVerified: state.bundlesVerified,
+                bundlesNotModified: state.bundlesNotModified,
+                rejections: state.rejections,
+                reconnects: state.reconnects,
+                errors: state.errors
+            )
+        }
+    }
+
+    // MARK: - Waiting
+
+    /// Waits until a condition holds.
+    ///
+    /// - Returns: For `.bundleHints`, each device's arrival instant of its first such hint.
+    /// - Throws: `CancellationError`, or ``WaitFailure/simulatorStopped`` when the simulator stops first.
+    func wait(for condition: Condition) async throws -> [Int: ContinuousClock.Instant] {
+        let id = state.withLock { state in
+            state.nextWaiterID += 1
+            return state.nextWaiterID
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let immediate: Result<[Int: ContinuousClock.Instant], any Error>? = state.withLock { state in
+                    if state.cancelledWaiters.remove(id) != nil {
+                        return .failure(CancellationError())
+                    }
+                    if case .success(let arrivals) = state.evaluate(condition) {
+                        return .success(arrivals)
+                    }
+                    if state.isStopped {
+                        return .failure(WaitFailure.simulatorStopped)
+                    }
+                    state.waiters[id] = Waiter(condition: condition, continuation: continuation)
+                    return nil
+                }
+                if let immediate {
+                    continuation.resume(with: immediate)
+                }
+            }
+        } onCancel: {
+            let waiter = state.withLock { state in
+                guard let waiter = state.waiters.removeValue(forKey: id) else {
+                    state.cancelledWaiters.insert(id)
+                    return Waiter?.none
+                }
+                return waiter
+            }
+            waiter?.continuation.resume(throwing: CancellationError())
+        }
+    }
+
+    /// How many devices a condition still waits for.
+    func missing(for condition: Condition) -> Int {
+        state.withLock { state in
+            if case .failure(.timedOut(let waitingFor)) = state.evaluate(condition) {
+                return waitingFor
+            }
+            return 0
+        }
+    }
+
+    private func update(_ body: (inout State) -> Void) {
+        let settled = state.withLock { state in
+            body(&state)
+            return state.waiters.isEmpty ? [] : state.takeSettledWaiters()
+        }
+        for (waiter, result) in settled {
+            waiter.continuation.resume(with: result)
+        }
+    }
+}
