@@ -1,0 +1,282 @@
+import ArgumentParser
+import AsyncHTTPClient
+import CharterAgent
+import CharterBundle
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+import Synchronization
+
+/// `charter agent simulate`: many reference agents against a running service (docs/agent-protocol.md).
+struct AgentCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Play endpoint agents against a running service.",
+        subcommands: [Simulate.self]
+    )
+
+    struct Simulate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Enroll simulated devices, keep their event streams open, fetch and verify their bundles.",
+            discussion: """
+                Enrolls --count devices (--concurrency at a time) with one enrollment token (it must allow that \
+                many uses), waits until every device's event stream is live, keeps the streams open for \
+                --duration seconds, and prints latencies and counts. With --propagation-rounds, it first changes \
+                the tenant's global settings that many times (toggling endpoint.fallback_poll_interval_seconds, \
+                restored at the end) and measures, for every device, the time from the write's answer to the \
+                arrival of its bundle hint. See docs/agent-protocol.md, "Reference agent".
+                """
+        )
+
+        @Option(help: "The service's base URL, such as http://127.0.0.1:8080.")
+        var server: String
+
+        @Option(name: .customLong("enroll-token"), help: "An enrollment token (chte_…) with enough uses for --count.")
+        var enrollToken: String
+
+        @Option(help: "How many devices to simulate.")
+        var count = 10
+
+        @Option(help: "How many enrollments run at once.")
+        var concurrency = 16
+
+        @Option(help: "Seconds to keep the streams open once every device is connected (after any propagation rounds).")
+        var duration: Double = 10
+
+        @Option(help: "Device host names are <prefix>-<n>.")
+        var hostnamePrefix = "sim"
+
+        @Option(help: "Seconds to wait for every device's stream to be live.")
+        var connectTimeout: Double = 120
+
+        @Option(help: "How many settings writes to measure hint propagation with (needs --api-key and --tenant).")
+        var propagationRounds = 0
+
+        @Option(help: "An API key (chtr_…) with the admin role over --tenant, for the propagation writes.")
+        var apiKey: String?
+
+        @Option(help: "The tenant the enrollment token belongs to, for the propagation writes.")
+        var tenant: String?
+
+        @Flag(help: "Print one JSON object instead of text.")
+        var json = false
+
+        /// How long one round waits for every device's hint.
+        static let propagationTimeout = Duration.seconds(30)
+        /// The pause between rounds, so that one round's bundle fetches do not overlap the next write.
+        static let roundPause = Duration.seconds(1)
+
+        func validate() throws {
+            guard server.hasPrefix("http://") || server.hasPrefix("https://"), URL(string: server)?.host != nil else {
+                throw ValidationError("--server must be an http:// or https:// URL, such as http://127.0.0.1:8080")
+            }
+            guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+            guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+            guard duration >= 0, connectTimeout > 0 else {
+                throw ValidationError("--duration must be 0 or more and --connect-timeout more than 0 seconds")
+            }
+            guard propagationRounds >= 0 else { throw ValidationError("--propagation-rounds must be 0 or more") }
+            if propagationRounds > 0 {
+                guard apiKey != nil else {
+                    throw ValidationError("--propagation-rounds needs --api-key: an admin key of the tenant")
+                }
+                guard let tenant, UUID(uuidString: tenant) != nil else {
+                    throw ValidationError("--propagation-rounds needs --tenant: the tenant's id (a UUID)")
+                }
+            }
+        }
+
+        func run() async throws {
+            let logger = LogSetup.bootstrap(level: .warning)
+            let configuration = AgentSimulator.httpClientConfiguration(deviceCount: count, concurrency: concurrency)
+            let outcome = try await HTTPClient.withHTTPClient(configuration: configuration, backgroundActivityLogger: logger) {
+                httpClient in
+                let simulator = AgentSimulator(
+                    client: AgentClient(httpClient: httpClient, baseURL: server, logger: logger),
+                    configuration: .init(
+                        enrollmentToken: enrollToken,
+                        deviceCount: count,
+                        concurrency: concurrency,
+                        hostnamePrefix: hostnamePrefix
+                    ),
+                    logger: logger
+                )
+                let settings = propagationRounds > 0 ? SettingsToggle(
+                    httpClient: httpClient,
+                    url: server.trimmingSuffix("/") + "/v1/tenants/\(tenant ?? "")/settings",
+                    apiKey: apiKey ?? ""
+                ) : nil
+                let rounds = try await drive(simulator, settings: settings)
+                return (simulator.report(), rounds)
+            }
+            try printOutcome(report: outcome.0, rounds: outcome.1)
+        }
+
+        /// Runs the simulator while waiting for the streams, measuring rounds and holding for --duration.
+        private func drive(_ simulator: AgentSimulator, settings: SettingsToggle?) async throws -> [AgentSimulator.PropagationRound] {
+            let rounds = propagationRounds
+            let connectTimeout = Duration.seconds(connectTimeout)
+            let duration = Duration.seconds(duration)
+            do {
+                return try await withThrowingTaskGroup(of: [AgentSimulator.PropagationRound]?.self) { group in
+                    group.addTask {
+                        // Returns only when cancelled; throws when an enrollment is refused.
+                        try await simulator.run()
+                        return nil
+                    }
+                    group.addTask {
+                        try await simulator.waitUntilConnected(timeout: connectTimeout)
+                        var measured: [AgentSimulator.PropagationRound] = []
+                        if let settings {
+                            for _ in 0..<rounds {
+                                measured.append(
+                                    try await simulator.measurePropagation(timeout: Self.propagationTimeout) {
+                                        try await settings.toggle()
+                                    }
+                                )
+                                try await Task.sleep(for: Self.roundPause)
+                            }
+                            try await settings.restore()
+                        }
+                        try await Task.sleep(for: duration)
+                        return measured
+                    }
+                    defer { group.cancelAll() }
+                    return (try await group.next() ?? nil) ?? []
+                }
+            } catch let failure as AgentSimulator.Failure {
+                throw CLIFailure(Self.explain(failure))
+            } catch let error as AgentError {
+                throw CLIFailure("settings write failed: \(error) (the API key needs the admin role over --tenant)")
+            }
+        }
+
+        private static func explain(_ failure: AgentSimulator.Failure) -> String {
+            switch failure {
+            case .enrollmentRefused(_, let error) where error.statusCode == 401:
+                "\(failure); create a token with at least --count uses (POST /v1/tenants/{tenant}/enrollment-tokens)"
+            case .timedOut:
+                "\(failure); check the service's logs, or raise --connect-timeout"
+            case .enrollmentRefused, .stopped:
+                failure.description
+            }
+        }
+
+        private func printOutcome(report: SimulatorReport, rounds: [AgentSimulator.PropagationRound]) throws {
+            let latencies = LatencySummary(rounds.flatMap(\.latencies))
+            let writes = LatencySummary(rounds.map(\.writeDuration))
+            let early = rounds.map(\.hintsBeforeAnswer).reduce(0, +)
+            if json {
+                guard case .object(var members) = report.jsonValue else { return }
+                if !rounds.isEmpty {
+                    members["propagation_rounds"] = .integer(Int64(rounds.count))
+                    members["propagation_ms"] = latencies.jsonValue
+                    members["settings_write_ms"] = writes.jsonValue
+                    members["hints_before_write_answer"] = .integer(Int64(early))
+                }
+                print(String(decoding: JSONValue.object(members).canonicalData, as: UTF8.self))
+            } else {
+                print("Simulated \(count) agents against \(server)")
+                for line in report.lines {
+                    print("  " + line)
+                }
+                if !rounds.isEmpty {
+                    print("  propagation   \(latencies.text) over \(rounds.count) round(s), from the write's answer")
+                    print("  writes        \(writes.text); \(early) hint(s) arrived before the write answered (counted as 0)")
+                }
+            }
+        }
+    }
+}
+
+/// Changes a tenant's global settings and back: `endpoint.fallback_poll_interval_seconds` ± 1 s,
+/// which changes every device's effective policy (so every device gets a new bundle) and nothing else.
+private struct SettingsToggle: Sendable {
+    let httpClient: HTTPClient
+    let url: String
+    let apiKey: String
+    private let original = OriginalValue()
+
+    init(httpClient: HTTPClient, url: String, apiKey: String) {
+        self.httpClient = httpClient
+        self.url = url
+        self.apiKey = apiKey
+    }
+
+    /// The value read before the first write, to restore at the end.
+    private final class OriginalValue: Sendable {
+        let value = Mutex<Int64?>(nil)
+    }
+
+    private static let field = "fallback_poll_interval_seconds"
+    private static let defaultInterval: Int64 = 300
+    private static let maximumInterval: Int64 = 86_400
+
+    /// Reads the settings and writes them back with the interval moved off (or back to) its original value.
+    func toggle() async throws {
+        let (document, etag) = try await read()
+        let current = document["endpoint"]?[Self.field]?.integerValue ?? Self.defaultInterval
+        let first = original.value.withLock { value in
+            if value == nil { value = current }
+            return value ?? current
+        }
+        let changed = current == first ? (first < Self.maximumInterval ? first + 1 : first - 1) : first
+        try await write(document, interval: changed, etag: etag)
+    }
+
+    /// Writes the original value back if a toggle left it changed.
+    func restore() async throws {
+        guard let first = original.value.withLock({ $0 }) else { return }
+        let (document, etag) = try await read()
+        if document["endpoint"]?[Self.field]?.integerValue != first {
+            try await write(document, interval: first, etag: etag)
+        }
+    }
+
+    private func read() async throws -> (JSONValue, String?) {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        request.headers.add(name: "Accept", value: "application/json")
+        let response = try await httpClient.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 22)
+        guard response.status == .ok else {
+            throw AgentError.status(Int(response.status.code), problem: Problem.decode(from: Data(buffer: body)), retryAfter: nil)
+        }
+        let document = try JSONDecoder().decode(JSONValue.self, from: Data(buffer: body))
+        return (document, response.headers.first(name: "ETag"))
+    }
+
+    private func write(_ document: JSONValue, interval: Int64, etag: String?) async throws {
+        guard case .object(var members) = document else {
+            throw AgentError.invalidResponse("the settings document is not a JSON object")
+        }
+        var endpoint = members["endpoint"]?.objectValue ?? [:]
+        endpoint[Self.field] = .integer(interval)
+        members["endpoint"] = .object(endpoint)
+        var request = HTTPClientRequest(url: url)
+        request.method = .PUT
+        request.headers.add(name: "Authorization", value: "Bearer \(apiKey)")
+        request.headers.add(name: "Content-Type", value: "application/json")
+        if let etag {
+            request.headers.add(name: "If-Match", value: etag)
+        }
+        request.body = .bytes(ByteBuffer(data: JSONValue.object(members).canonicalData))
+        let response = try await httpClient.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 1 << 22)
+        guard response.status == .ok else {
+            throw AgentError.status(Int(response.status.code), problem: Problem.decode(from: Data(buffer: body)), retryAfter: nil)
+        }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> String {
+        var text = self
+        while text.hasSuffix(suffix) {
+            text.removeLast(suffix.count)
+        }
+        return text
+    }
+}
