@@ -121,6 +121,8 @@ actor EventHub: Service {
 
     private func listen() async {
         var backoff = Duration.milliseconds(250)
+        // The database client is a sibling service starting at the same moment; give it that moment.
+        try? await Task.sleep(for: .milliseconds(100))
         while !Task.isCancelled {
             do {
                 try await database.client.withConnection { connection in

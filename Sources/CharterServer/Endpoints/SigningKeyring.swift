@@ -77,7 +77,7 @@ final class SigningKeyring: Sendable {
             let status = status(of: key, at: now)
             guard status != .retired, let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: key.publicKey)
             else { return nil }
-            return BundleSigningKey(key: JWK(publicKey), status: status, notBefore: status == .next ? key.activatesAt : nil)
+            return BundleSigningKey(key: JWK(publicKey), status: status)
         }
     }
 

@@ -64,7 +64,7 @@ package struct ChangeFeedRepository: Sendable {
     package func entries(after sequence: Int64, limit: Int) async throws -> [ChangeFeedEntry] {
         let rows = try await tx.query(
             """
-            SELECT seq, tenant_id, event, device_ids, data FROM charter_private.change_feed_after(\(sequence), \(limit))
+            SELECT seq, tenant_id, event, device_ids, data FROM charter_private.change_feed_after(\(sequence)::bigint, \(Int32(limit))::integer)
             """
         )
         var entries: [ChangeFeedEntry] = []

@@ -3,9 +3,9 @@ package import Foundation
 import PostgresNIO
 
 extension DeviceRepository {
-    /// The tenant's directory computer for a device: by objectGUID, else SID, else host name (the `cn`, the
-    /// `sAMAccountName` without its `$`, or the first label of `dNSHostName`, case-insensitively). A host name
-    /// that matches several computers links none.
+    /// The tenant's directory computer for a device: by objectGUID, else SID, else host name (its first label
+    /// against the `cn`, the `sAMAccountName` without its `$`, or the first label of `dNSHostName`,
+    /// case-insensitively). A host name that matches several computers links none.
     package func findComputer(
         _ tenant: TenantID, guid: ObjectGUID?, sid: String?, hostname: String
     ) async throws -> ObjectGUID? {
@@ -18,7 +18,8 @@ extension DeviceRepository {
             FROM directory_objects
             WHERE tenant_id = \(tenant.rawValue) AND kind = 'computer'
               AND (guid = \(guid?.rawValue)::uuid OR upper(sid) = upper(\(sid)::text)
-                   OR lower(name) = lower(\(hostname)) OR lower(sam_account_name) = lower(\(hostname)) || '$'
+                   OR lower(name) = lower(split_part(\(hostname), '.', 1))
+                   OR lower(sam_account_name) = lower(split_part(\(hostname), '.', 1)) || '$'
                    OR lower(split_part(dns_host_name, '.', 1)) = lower(split_part(\(hostname), '.', 1)))
             ORDER BY rank LIMIT 3
             """

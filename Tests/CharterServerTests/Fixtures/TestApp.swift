@@ -66,10 +66,21 @@ enum TestApp {
         }
     }
 
-    static func run(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+    static func run(
+        _ config: ServerConfiguration = config,
+        _ body: @Sendable (any TestClientProtocol) async throws -> Void
+    ) async throws {
         try await withOwner { _ in }
         let app = try buildApplication(config, logger: logger)
         try await app.test(.router, body)
+    }
+
+    /// The configuration with a key-encryption key, which enrollment, bundles and PINs need.
+    static var sealingConfig: ServerConfiguration {
+        var config = config
+        config.kek = TestDomain.kek
+        config.maxBodyBytes = 1 << 20
+        return config
     }
 }
 
