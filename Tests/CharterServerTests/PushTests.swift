@@ -1,0 +1,113 @@
+import AsyncHTTPClient
+import CharterAgent
+import CharterBundle
+import CharterCore
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOFoundationCompat
+import Testing
+
+/// Real-time hints across replicas: two `charter serve` processes on one database, the reference agent's
+/// client, and admin writes over HTTP.
+@Suite("Push across replicas", .serialized)
+struct PushTests {
+    /// An admin API call over HTTP; the JSON answer.
+    static func admin(
+        _ http: HTTPClient, _ method: HTTPMethod, _ url: String, key: String, body: String? = nil
+    ) async throws -> (status: Int, json: [String: Any]) {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(key)")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let data = Data(buffer: try await response.body.collect(upTo: 1 << 20))
+        return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+    }
+
+    /// The next event of the stream that satisfies `predicate` (a hang is bounded at 30 s).
+    static func next(
+        _ iterator: inout ServerSentEventStream.AsyncIterator, where predicate: (ServerSentEvent) -> Bool
+    ) async throws -> ServerSentEvent {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard let event = try await iterator.next(isolation: #isolation) else { throw PushTestError.streamEnded }
+            if predicate(event) { return event }
+        }
+        throw PushTestError.timedOut
+    }
+
+    @Test("a settings change through replica 1 reaches a device streaming from replica 2; Last-Event-ID replays; SIGTERM drains")
+    func acrossReplicas() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        do {
+            let one = try await ServeProcess.start(http: http)
+            let two = try await ServeProcess.start(http: http)
+            let created = try await Self.admin(
+                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"push"}"#
+            )
+            let token = try #require(created.json["secret"] as? String)
+            let enrollment = try await AgentClient(httpClient: http, baseURL: one.baseURL).enroll(token: token, hostname: "PUSH-1")
+            var device = AgentDevice(enrollment: enrollment, client: AgentClient(httpClient: http, baseURL: two.baseURL))
+            #expect(try await device.refreshBundle() != .notModified)
+            #expect(device.heldVersion == 1)
+
+            let agent = AgentClient(httpClient: http, baseURL: two.baseURL).authenticated(with: enrollment)
+            var stream = try await agent.events(lastEventID: nil).makeAsyncIterator()
+            let ready = try await Self.next(&stream) { $0.type == "ready" }
+            let readyID = try #require(ready.position)
+
+            let change = #"{"schema_version":1,"run_as_admin":{"mode":"reason_required"}}"#
+            let put = try await Self.admin(http, .PUT, one.baseURL + "/v1/tenants/\(tenant)/settings", key: key, body: change)
+            #expect(put.status == 200)
+            let hint = try await Self.next(&stream) { $0.type == "bundle" }
+            #expect(try #require(hint.position) > readyID)
+            guard case .accepted(let second) = try await device.refreshBundle() else {
+                Issue.record("the hinted bundle was not newer")
+                return
+            }
+            #expect(second.claims.version == 2)
+
+            // A change while the device is away is replayed once it reconnects with its last id.
+            let away = #"{"schema_version":1,"run_as_admin":{"mode":"audit_only"}}"#
+            #expect(try await Self.admin(http, .PUT, one.baseURL + "/v1/tenants/\(tenant)/settings", key: key, body: away).status == 200)
+            var resumed = try await agent.events(lastEventID: hint.lastEventID).makeAsyncIterator()
+            let replayed = try await Self.next(&resumed) { _ in true }
+            #expect(replayed.type == "bundle")
+            #expect(try #require(replayed.position) > #require(hint.position))
+
+            // Long polling sees the same event.
+            let poll = try await agent.pollEvents(lastEventID: hint.lastEventID, wait: 0)
+            #expect(poll.events.map(\.event) == ["bundle"])
+
+            // SIGTERM: the streams are told when to come back and closed; the process exits 0.
+            #expect(try await two.terminate() == 0)
+            var sawRetry = false
+            do {
+                while try await resumed.next(isolation: #isolation) != nil {}
+                sawRetry = true
+            } catch {
+                sawRetry = false
+            }
+            #expect(sawRetry, "the stream ended cleanly during the drain")
+            #expect(try await one.terminate() == 0)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+    }
+}
+
+enum PushTestError: Error {
+    case streamEnded
+    case timedOut
+}
