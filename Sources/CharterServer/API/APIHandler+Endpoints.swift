@@ -120,6 +120,8 @@ extension APIHandler {
                 ),
                 to: .tenant(tenant)
             )
+            // A stream on another replica hears a hint; the fetch it makes gets 401.
+            try await tx.changeFeed.append(tenant, event: .bundle, devices: [id], data: #"{"reason":"device"}"#)
             return true
         }
         if revoked { await hub?.disconnect(device: id) }
