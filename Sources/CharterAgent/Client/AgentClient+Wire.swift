@@ -4,6 +4,16 @@ internal import Foundation
 // The request and answer bodies of docs/agent-protocol.md. Requests carry exactly the documented
 // members (the service refuses unknown ones); answers ignore members they do not know.
 
+extension AgentClient {
+    /// Encodes a request body: members sorted, dates as RFC 3339 UTC, nil members left out.
+    static func encode(_ body: some Encodable) throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(body)
+    }
+}
+
 /// A public JWK with only the members enrollment accepts: `kty`, `crv`, `x` and `use`.
 struct PublicKeyJWK: Encodable {
     let jwk: JWK

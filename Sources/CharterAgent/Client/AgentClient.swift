@@ -277,11 +277,8 @@ public struct AgentClient: Sendable {
             request.headers.add(name: "Authorization", value: "Bearer \(deviceToken)")
         }
         if let body {
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(data: try encoder.encode(body)))
+            request.body = .bytes(ByteBuffer(data: try Self.encode(body)))
         }
         return try await httpClient.execute(
             request,
