@@ -11,8 +11,8 @@ struct SimulatorRecorderTests {
     @Test("connected holds once enrollment is over and every device has had ready")
     func connected() async throws {
         let recorder = SimulatorRecorder(deviceCount: 2)
-        recorder.enrolled(0, deviceID: "a", isReenrollment: false, latency: .milliseconds(5))
-        recorder.enrolled(1, deviceID: "b", isReenrollment: true, latency: .milliseconds(7))
+        recorder.enrolled(0, isReenrollment: false, latency: .milliseconds(5))
+        recorder.enrolled(1, isReenrollment: true, latency: .milliseconds(7))
         recorder.connected(0, heartbeatSeconds: 15, latency: .milliseconds(1))
         #expect(recorder.missing(for: .connected) == 2)  // device 1, and enrollment not finished
         recorder.enrollmentFinished()
@@ -29,8 +29,8 @@ struct SimulatorRecorderTests {
     @Test("a waiter for bundle hints resumes with each device's first hint after the position")
     func bundleHints() async throws {
         let recorder = SimulatorRecorder(deviceCount: 2)
-        recorder.enrolled(0, deviceID: "a", isReenrollment: false, latency: .zero)
-        recorder.enrolled(1, deviceID: "b", isReenrollment: false, latency: .zero)
+        recorder.enrolled(0, isReenrollment: false, latency: .zero)
+        recorder.enrolled(1, isReenrollment: false, latency: .zero)
         recorder.enrollmentFinished()
         let clock = ContinuousClock()
         let t0 = clock.now

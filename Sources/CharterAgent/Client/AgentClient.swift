@@ -84,7 +84,7 @@ public struct AgentClient: Sendable {
 
     // MARK: - Enrollment
 
-    /// Generates nothing itself but sends the public halves of the given keys: `POST /v1/agent/enroll`.
+    /// Enrolls a device: `POST /v1/agent/enroll` with the public halves of the given key pairs.
     ///
     /// - Parameters:
     ///   - token: The enrollment token (`chte_…`).

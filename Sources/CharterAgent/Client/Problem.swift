@@ -19,9 +19,6 @@ public struct Problem: Sendable, Hashable {
     /// Charter's stable machine-readable code, when present.
     public var code: String?
 
-    /// The media type of a problem document.
-    public static let mediaType = "application/problem+json"
-
     /// Creates a problem.
     ///
     /// - Parameters:

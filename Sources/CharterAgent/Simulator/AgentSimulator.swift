@@ -271,12 +271,7 @@ public final class AgentSimulator: Sendable {
                     hostname: hostname,
                     os: "Charter agent simulator"
                 )
-                recorder.enrolled(
-                    index,
-                    deviceID: enrollment.deviceID,
-                    isReenrollment: enrollment.isReenrollment,
-                    latency: .now - started
-                )
+                recorder.enrolled(index, isReenrollment: enrollment.isReenrollment, latency: .now - started)
                 return AgentDevice(enrollment: enrollment, client: client)
             } catch let error as AgentError {
                 recorder.failed("enroll: \(Self.kind(of: error))")

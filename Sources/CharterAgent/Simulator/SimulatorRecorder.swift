@@ -19,7 +19,6 @@ final class SimulatorRecorder: Sendable {
     }
 
     private struct Device {
-        var deviceID: String
         var isConnected = false
         var heartbeatSeconds = AgentEvent.defaultHeartbeatSeconds
         var bundleHints: [(position: UInt64, at: ContinuousClock.Instant)] = []
@@ -98,9 +97,9 @@ final class SimulatorRecorder: Sendable {
 
     // MARK: - Recording
 
-    func enrolled(_ index: Int, deviceID: String, isReenrollment: Bool, latency: Duration) {
+    func enrolled(_ index: Int, isReenrollment: Bool, latency: Duration) {
         update { state in
-            state.devices[index] = Device(deviceID: deviceID)
+            state.devices[index] = Device()
             state.enrollLatencies.append(latency)
             if isReenrollment { state.reenrollments += 1 }
         }
