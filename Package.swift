@@ -89,6 +89,7 @@ let package = Package(
             dependencies: [
                 "CharterBundle",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
@@ -98,6 +99,7 @@ let package = Package(
             name: "charter",
             dependencies: [
                 "CharterAgent",
+                "CharterBundle",
                 "CharterCore",
                 "CharterServer",
                 "CharterStore",

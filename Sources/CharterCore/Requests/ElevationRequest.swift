@@ -33,14 +33,15 @@ package struct ElevationRequest: Hashable, Sendable {
     }
 
     package var kind: ElevationKind
-    /// The user asking.
-    package var user: ObjectGUID
+    /// The user asking, when the tenant's synced directory knows them (otherwise the computer's policy
+    /// applies, as for any unknown user).
+    package var user: ObjectGUID?
     /// The application to run elevated; usually absent for an admin session.
     package var application: Application?
     /// The user's justification, when given.
     package var reason: String?
 
-    package init(kind: ElevationKind, user: ObjectGUID, application: Application? = nil, reason: String? = nil) {
+    package init(kind: ElevationKind, user: ObjectGUID?, application: Application? = nil, reason: String? = nil) {
         self.kind = kind
         self.user = user
         self.application = application

@@ -31,6 +31,8 @@ struct AgentRoutes: Sendable {
         group.get("events") { request, context in try await events(request, context: context) }
         group.post("checkin") { request, context in try await checkin(request, context: context) }
         group.post("audit") { request, context in try await audit(request, context: context) }
+        group.post("requests") { request, context in try await submitRequest(request, context: context) }
+        group.get("requests/{id}") { request, context in try await readRequest(request, context: context) }
     }
 
     // MARK: - Authentication

@@ -59,7 +59,10 @@ package func buildService(
         config, database: database, metrics: metrics, directorySync: directorySync, endpoints: endpoints, hub: hub,
         drain: drain
     )
-    var services: [any Service] = [client, hub]
+    var services: [any Service] = [
+        client, hub,
+        RequestExpiryService(database: database, interval: .seconds(config.requestExpiryPollSeconds), logger: logger),
+    ]
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(
             DirectorySyncScheduler(

@@ -21,6 +21,8 @@ package import Logging
 /// - `shutdown.drain_seconds` (int 0–600, default `15`): after SIGTERM, readiness fails and the agents' event
 ///   streams are closed spread over this window (each told to reconnect after a jittered delay) before the
 ///   HTTP server stops.
+/// - `requests.expiry_poll_seconds` (int 1–3600, default `15`): how often pending requests past their lifetime
+///   are expired (any replica may; each request expires once).
 /// - `kek` (string, secret): key-encryption keys that seal secrets at rest (directory bind passwords), in
 ///   SecretSealer's form `kid:base64key[,kid:base64key...]`, the first one active. Without it (and without
 ///   `kek_file`) directory connections cannot be created or synced.
@@ -39,6 +41,7 @@ package struct ServerConfiguration: Sendable {
     package var logLevel: Logger.Level = .info
     package var shutdownGraceSeconds: Int = 25
     package var shutdownDrainSeconds: Int = 15
+    package var requestExpiryPollSeconds: Int = 15
     /// SecretSealer's configuration (`kid:base64key,...`), validated; `nil` when none was given.
     package var kek: String?
     package var directorySyncPollSeconds: Int = 30
@@ -63,6 +66,9 @@ package struct ServerConfiguration: Sendable {
         poolSize = try Self.int(reader, "database.pool_size", default: poolSize, in: 1...500)
         shutdownGraceSeconds = try Self.int(reader, "shutdown.grace_seconds", default: shutdownGraceSeconds, in: 0...3600)
         shutdownDrainSeconds = try Self.int(reader, "shutdown.drain_seconds", default: shutdownDrainSeconds, in: 0...600)
+        requestExpiryPollSeconds = try Self.int(
+            reader, "requests.expiry_poll_seconds", default: requestExpiryPollSeconds, in: 1...3600
+        )
         logLevel = try Self.logLevel(reader)
         kek = try Self.kek(reader)
         directorySyncPollSeconds = try Self.int(

@@ -43,6 +43,18 @@ enum TestApp {
         }
     }
 
+    /// Runs `body` with the service role's database (bound by row-level security), as `charter serve` has it.
+    static func withService<Result: Sendable>(_ body: @Sendable (Database) async throws -> Result) async throws -> Result {
+        let client = PostgresClient(
+            configuration: try DatabaseURL.configuration(from: env("CHARTER_TEST_DATABASE_URL")), backgroundLogger: logger
+        )
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(Database(client: client))
+        }
+    }
+
     /// An MSP with an owner key and `tenants` tenants, each with an owner key of its own.
     struct World: Sendable {
         var msp: MSPID

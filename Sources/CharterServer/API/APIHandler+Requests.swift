@@ -1,0 +1,137 @@
+import CharterCore
+import CharterStore
+import Foundation
+import OpenAPIRuntime
+
+extension APIHandler {
+    func listRequests(_ input: Operations.ListRequests.Input) async throws -> Operations.ListRequests.Output {
+        let (scope, tenant, msp) = try authorized(input.path.tenant, .read)
+        let query = input.query
+        let filter = try Self.filter(
+            status: query.status, kind: query.kind?.rawValue, user: query.user, computer: query.computer,
+            from: query.from, until: query.until
+        )
+        let limit = try Input.limit(query.limit)
+        let cursor = try Self.requestCursor(query.cursor)
+        let requests = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            try await tx.requests.list(filter, after: cursor, limit: limit + 1)
+        }
+        return .ok(.init(body: .json(Self.page(requests, limit: limit))))
+    }
+
+    func listMSPRequests(_ input: Operations.ListMSPRequests.Input) async throws -> Operations.ListMSPRequests.Output {
+        let scope = try RequestScope.require()
+        let msp = try Input.mspID(input.path.msp)
+        try scope.principal.authorizeMSP(.read, msp: msp, allowTenantScope: false)
+        let query = input.query
+        let filter = try Self.filter(
+            status: query.status, kind: query.kind?.rawValue, user: query.user, computer: query.computer,
+            from: query.from, until: query.until
+        )
+        let limit = try Input.limit(query.limit)
+        let cursor = try Self.requestCursor(query.cursor)
+        let requests = try await database.withMSP(msp, logger: scope.logger) { tx in
+            try await tx.requests.list(filter, after: cursor, limit: limit + 1)
+        }
+        return .ok(.init(body: .json(Self.page(requests, limit: limit))))
+    }
+
+    func getRequest(_ input: Operations.GetRequest.Input) async throws -> Operations.GetRequest.Output {
+        let (scope, tenant, msp) = try authorized(input.path.tenant, .read)
+        let id = try Self.requestID(input.path.id)
+        let request = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            try await tx.requests.get(id)
+        }
+        return .ok(.init(body: .json(.init(request))))
+    }
+
+    func approveRequest(_ input: Operations.ApproveRequest.Input) async throws -> Operations.ApproveRequest.Output {
+        guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
+        return .ok(.init(body: .json(try await decideRequest(input.path.tenant, input.path.id, approve: true, comment: body.comment))))
+    }
+
+    func denyRequest(_ input: Operations.DenyRequest.Input) async throws -> Operations.DenyRequest.Output {
+        guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
+        return .ok(.init(body: .json(try await decideRequest(input.path.tenant, input.path.id, approve: false, comment: body.comment))))
+    }
+
+    private func decideRequest(
+        _ rawTenant: String, _ rawID: String, approve: Bool, comment: String?
+    ) async throws -> Components.Schemas.Request {
+        let (scope, tenant, msp) = try authorized(rawTenant, .approve)
+        let id = try Self.requestID(rawID)
+        if let comment, comment.count > 2000 {
+            throw Problem(.validationFailed, "comment may have at most 2000 characters.", field: "/comment")
+        }
+        let now = now()
+        let decided = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            try await RequestDecisions.decide(id, approve: approve, comment: comment, scope: scope, tenant: tenant, in: tx, now: now)
+        }
+        return .init(decided)
+    }
+
+    private static func requestID(_ raw: String) throws -> UUID {
+        guard let id = UUID(uuidString: raw) else {
+            throw Problem(.malformedRequest, "The id must be a UUID such as 0b7f7a5e-3c1d-4e0a-9f11-2a4c5d6e7f80.", field: "id")
+        }
+        return id
+    }
+
+    private static func filter(
+        status: Components.Schemas.RequestStatus?, kind: String?, user: String?, computer: String?, from: Date?,
+        until: Date?
+    ) throws -> RequestFilter {
+        if let from, let until, from >= until {
+            throw Problem(.validationFailed, "from must lie before until.", field: "from")
+        }
+        return RequestFilter(
+            status: status.flatMap { StoredRequest.Status(rawValue: $0.rawValue) },
+            kind: kind.flatMap(ElevationKind.init(rawValue:)), user: user, computer: computer, from: from, until: until
+        )
+    }
+
+    private static func requestCursor(_ raw: String?) throws -> RequestCursor? {
+        guard let value = try Cursor.decode(raw) else { return nil }
+        let parts = value.split(separator: "/")
+        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
+            throw Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
+        }
+        return RequestCursor(createdAt: Date(timeIntervalSince1970: TimeInterval(micros) / 1_000_000), id: id)
+    }
+
+    private static func page(_ requests: [StoredRequest], limit: Int) -> Components.Schemas.RequestList {
+        let page = requests.prefix(limit)
+        let next = requests.count > limit ? page.last.map {
+            Cursor.encode("\(Int64(($0.createdAt.timeIntervalSince1970 * 1_000_000).rounded()))/\($0.id.uuidString)")
+        } : nil
+        return .init(items: page.map(Components.Schemas.Request.init), nextCursor: next)
+    }
+}
+
+extension Components.Schemas.Request {
+    init(_ request: StoredRequest) {
+        let source: Components.Schemas.RequestPolicySource =
+            switch request.source {
+            case .global: .init(source: .global)
+            case .subsetting(let id, let name): .init(source: .subsetting, subsettingId: id.description, subsettingName: name)
+            }
+        self.init(
+            id: request.id.uuidString.lowercased(), tenantId: request.tenant.description,
+            deviceId: request.device.description, hostname: request.hostname,
+            computerGuid: request.computer?.description, kind: request.kind == .runAsAdmin ? .runAsAdmin : .adminSession,
+            user: .init(sid: request.userSID, guid: request.userGUID?.description, upn: request.userUPN),
+            directoryUserGuid: request.directoryUser?.description,
+            application: request.application.map {
+                .init(
+                    fileName: $0.fileName, path: $0.path, sha256: $0.sha256, signerSubject: $0.signerSubject,
+                    certificateThumbprint: $0.certificateThumbprint, vendor: $0.vendor
+                )
+            },
+            reason: request.reason, status: .init(rawValue: request.status.rawValue) ?? .pending,
+            logged: request.isLogged, pinOverride: request.allowsPINOverride, decidedByPolicy: source,
+            explanation: request.decisionReason, sessionMinutes: request.sessionMinutes, createdAt: request.createdAt,
+            expiresAt: request.expiresAt, decidedAt: request.decidedAt, decidedBy: request.decidedBy,
+            comment: request.comment
+        )
+    }
+}

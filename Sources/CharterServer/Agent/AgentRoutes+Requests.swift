@@ -1,0 +1,198 @@
+import CharterBundle
+import CharterCore
+import CharterStore
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// `POST /v1/agent/requests`.
+struct RequestSubmission: Decodable {
+    struct Application: Decodable {
+        var fileName: String
+        var path: String?
+        var sha256: String?
+        var signerSubject: String?
+        var certificateThumbprint: String?
+        var vendor: String?
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case fileName = "file_name", path, sha256
+            case signerSubject = "signer_subject"
+            case certificateThumbprint = "certificate_thumbprint"
+            case vendor
+        }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            fileName = try container.decode(String.self, forKey: .fileName)
+            path = try container.decodeIfPresent(String.self, forKey: .path)
+            sha256 = try container.decodeIfPresent(String.self, forKey: .sha256)
+            signerSubject = try container.decodeIfPresent(String.self, forKey: .signerSubject)
+            certificateThumbprint = try container.decodeIfPresent(String.self, forKey: .certificateThumbprint)
+            vendor = try container.decodeIfPresent(String.self, forKey: .vendor)
+        }
+    }
+
+    var kind: String
+    var user: AgentUser
+    var application: Application?
+    var reason: String?
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case kind, user, application, reason
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        kind = try container.decode(String.self, forKey: .kind)
+        user = try container.decode(AgentUser.self, forKey: .user)
+        application = try container.decodeIfPresent(Application.self, forKey: .application)
+        reason = try container.decodeIfPresent(String.self, forKey: .reason)
+    }
+
+    /// The validated submission; every failure names its field.
+    func validated() throws -> RequestDecisions.Submission {
+        guard let kind = ElevationKind(rawValue: kind) else {
+            throw Problem(.validationFailed, "kind must be run_as_admin or admin_session.", field: "/kind")
+        }
+        let user = try user.deviceUser(field: "/user")
+        var app: ElevationRequest.Application?
+        if let application {
+            let fileName = try AgentValidation.text(application.fileName, field: "/application/file_name", maximum: 260)
+            let path = try application.path.map { try AgentValidation.text($0, field: "/application/path", maximum: 32_767) }
+            var sha256: String?
+            if let raw = application.sha256 {
+                guard let digest = HexDigest.normalized(raw, lengths: [64]) else {
+                    throw Problem(.validationFailed, "sha256 must be 64 hexadecimal digits.", field: "/application/sha256")
+                }
+                sha256 = digest
+            }
+            let subject = try application.signerSubject.map {
+                try AgentValidation.text($0, field: "/application/signer_subject", maximum: 1024)
+            }
+            let thumbprint = try application.certificateThumbprint.map {
+                try AgentValidation.text($0, field: "/application/certificate_thumbprint", maximum: 200)
+            }
+            let vendor = try application.vendor.map { try AgentValidation.text($0, field: "/application/vendor", maximum: 500) }
+            app = ElevationRequest.Application(
+                fileName: fileName, path: path, sha256: sha256, signerSubject: subject,
+                certificateThumbprint: thumbprint, vendor: vendor
+            )
+        } else if kind == .runAsAdmin {
+            throw Problem(.validationFailed, "A run_as_admin request names its application.", field: "/application")
+        }
+        if let reason, reason.count > 2000 {
+            throw Problem(.validationFailed, "reason may have at most 2000 characters.", field: "/reason")
+        }
+        return RequestDecisions.Submission(kind: kind, user: user, application: app, reason: reason)
+    }
+}
+
+extension AgentRoutes {
+    /// How long `GET /v1/agent/requests/{id}?wait=` may hold a request.
+    static let maximumRequestWait = 60
+
+    func submitRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let caller = try await authenticate(request, context: context)
+        let submission = try await AgentJSON.decode(RequestSubmission.self, from: request, maximumBytes: maximumBodyBytes)
+            .validated()
+        let now = now()
+        let stored = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            let device = try await tx.devices.get(caller.tenant, id: caller.device)
+            return try await RequestDecisions.submit(submission, from: device, of: caller.tenant, in: tx, now: now)
+        }
+        return try AgentJSON.response(AgentRequestAnswer(stored), status: .created)
+    }
+
+    /// `GET /v1/agent/requests/{id}`, with `wait` (0–60 s) to hold the answer while the request is pending.
+    func readRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let caller = try await authenticate(request, context: context)
+        guard let rawID = context.parameters.get("id"), let id = UUID(uuidString: rawID) else {
+            throw Problem(.malformedRequest, "The id must be a request id (UUID).", field: "id")
+        }
+        let wait: Int
+        if let raw = request.uri.queryParameters["wait"] {
+            guard let value = Int(String(raw)), (0...Self.maximumRequestWait).contains(value) else {
+                throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
+            }
+            wait = value
+        } else {
+            wait = 0
+        }
+        let subscription = wait > 0 ? try await hub.subscribe(device: caller.device, tenant: caller.tenant) : nil
+        defer { if let subscription { Task { [hub] in await hub.unsubscribe(subscription.id) } } }
+        var stored = try await read(id, caller: caller, context: context)
+        if stored.status == .pending, let subscription {
+            let decided = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for await message in subscription.messages {
+                        if case .event(_, "decision", let data) = message, data.contains(id.uuidString.lowercased()) { return true }
+                        if case .close = message { return false }
+                    }
+                    return false
+                }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(wait))
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if decided { stored = try await read(id, caller: caller, context: context) }
+        }
+        return try AgentJSON.response(AgentRequestAnswer(stored))
+    }
+
+    private func read(_ id: UUID, caller: Caller, context: AppRequestContext) async throws -> StoredRequest {
+        let stored = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            try await tx.requests.get(id)
+        }
+        // A device reads only its own requests; another's look like missing ones.
+        guard stored.device == caller.device else { throw Problem(.notFound, "No such request of this device.") }
+        return stored
+    }
+}
+
+/// A request and its decision as the agent reads it (docs/agent-protocol.md, "Requests").
+struct AgentRequestAnswer: Encodable {
+    var id: String
+    var kind: String
+    var status: String
+    var logged: Bool
+    var pinOverride: Bool
+    var explanation: String
+    var policy: String
+    var sessionMinutes: Int?
+    var expiresAt: Date?
+    var decidedAt: Date?
+    var comment: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, kind, status, logged, explanation, policy, comment
+        case pinOverride = "pin_override"
+        case sessionMinutes = "session_minutes"
+        case expiresAt = "expires_at"
+        case decidedAt = "decided_at"
+    }
+
+    init(_ request: StoredRequest) {
+        id = request.id.uuidString.lowercased()
+        kind = request.kind.rawValue
+        status = request.status.rawValue
+        logged = request.isLogged
+        pinOverride = request.allowsPINOverride
+        explanation = request.decisionReason
+        policy =
+            switch request.source {
+            case .global: "global"
+            case .subsetting(_, let name): name
+            }
+        sessionMinutes = request.sessionMinutes
+        expiresAt = request.expiresAt
+        decidedAt = request.decidedAt
+        comment = request.comment
+    }
+}
