@@ -98,6 +98,22 @@ let bundle = try issuer.issue(claims, to: deviceJWK)
 let payload = try JSONEncoder().encode(claims)
 let peer = Curve25519.KeyAgreement.PrivateKey().publicKey
 
+// `bundle-bench <issue|verify|sign|agree> <count>` runs one operation `count` times without timing, for
+// instruction counts under `valgrind --tool=callgrind` (stable when the machine is shared).
+let arguments = CommandLine.arguments
+if arguments.count == 3, let count = Int(arguments[2]) {
+    for _ in 0..<count {
+        switch arguments[1] {
+        case "issue": _ = try issuer.issue(claims, to: deviceJWK)
+        case "verify": _ = try verifier.verify(bundle, now: now)
+        case "sign": _ = try tenantKey.signature(for: payload)
+        case "agree": _ = try deviceKey.sharedSecretFromKeyAgreement(with: peer)
+        default: fatalError("usage: bundle-bench [issue|verify|sign|agree count]")
+        }
+    }
+    exit(0)
+}
+
 let issueRate = try measure { _ = try issuer.issue(claims, to: deviceJWK) }
 let verifyRate = try measure { _ = try verifier.verify(bundle, now: now) }
 let signRate = try measure { _ = try tenantKey.signature(for: payload) }

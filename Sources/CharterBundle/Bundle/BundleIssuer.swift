@@ -23,7 +23,11 @@ public struct BundleIssuer: Sendable {
     /// - Parameter signingKey: The tenant's active Ed25519 private key.
     public init(signingKey: Curve25519.Signing.PrivateKey) {
         self.signingKey = signingKey
+        self.signingKeyID = JWK(signingKey.publicKey).thumbprint
     }
+
+    /// The signing key's RFC 7638 thumbprint, computed once: it is the inner `kid` of every bundle.
+    let signingKeyID: String
 
     /// The signing key's public JWK (`kid` = its thumbprint), for JWKS answers and `signing_keys`.
     public var publicKey: JWK {
@@ -44,22 +48,18 @@ public struct BundleIssuer: Sendable {
         if let claim = claims.firstInconsistency {
             throw .malformedClaims(claim: claim)
         }
-        let keyID = publicKey.thumbprint
+        let keyID = signingKeyID
         guard claims.signingKeys.contains(where: { $0.keyID == keyID && $0.status == .active }) else {
             throw .signingKeyNotAnnounced(keyID: keyID)
         }
         guard deviceKey.curve == .x25519 else {
             throw .invalidDeviceKey(.keyCurveMismatch(expected: .x25519, actual: deviceKey.curve))
         }
-        let payload = claims.jsonValue.canonicalData
+        let payload = claims.canonicalBytes
         do {
-            let jws = try JWS(signing: payload, type: Self.type, with: signingKey)
-            let jwe = try JWE(
-                encrypting: Data(jws.compactSerialization.utf8),
-                to: deviceKey,
-                contentType: Self.contentType
-            )
-            return jwe.compactSerialization
+            // The signed token goes from one byte buffer into the encryption, without a String or Data copy.
+            let jws = try JWS.sign(payload, header: JWSHeader(keyID: keyID, type: Self.type), with: signingKey)
+            return try JWE.seal(jws.bytes, to: deviceKey, contentType: Self.contentType).compactSerialization
         } catch .keyAgreementFailed {
             throw .invalidDeviceKey(.keyAgreementFailed)
         } catch {

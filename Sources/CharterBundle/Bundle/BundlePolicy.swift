@@ -1,3 +1,5 @@
+internal import Foundation
+
 /// The policy part of a bundle: deduplicated effective-settings documents and who gets which.
 ///
 /// The documents are the service's effective settings, carried schema-agnostic as JSON
@@ -51,7 +53,14 @@ public struct BundlePolicy: Sendable, Hashable, Codable {
     }
 
     /// The effective-settings documents by bundle-local id; each is a JSON object.
-    public var documents: [String: JSONValue]
+    ///
+    /// Changing them drops the canonical texts given to ``init(encodedDocuments:computer:defaultUser:users:)``.
+    public var documents: [String: JSONValue] {
+        didSet { encodedDocuments = nil }
+    }
+    /// The canonical JSON text of every document by id, when the policy was made from encoded documents;
+    /// the issuer copies them instead of encoding ``documents`` again. Not part of equality or coding.
+    private(set) var encodedDocuments: [String: Data]? = nil
     /// The id of the document that applies to the computer itself.
     public var computer: String
     /// The id of the document that applies to a user the bundle does not list.
@@ -71,6 +80,46 @@ public struct BundlePolicy: Sendable, Hashable, Codable {
         self.computer = computer
         self.defaultUser = defaultUser
         self.users = users
+    }
+
+    /// Creates a policy from documents encoded once, for a service that issues many bundles carrying the
+    /// same documents: issuing copies their canonical text instead of encoding them again.
+    ///
+    /// The policy equals, encodes and signs exactly as one made with
+    /// ``init(documents:computer:defaultUser:users:)`` from the documents' values.
+    ///
+    /// - Parameters:
+    ///   - encodedDocuments: The documents by id, each with its canonical text.
+    ///   - computer: The computer's document id.
+    ///   - defaultUser: The document id for unknown users.
+    ///   - users: The known users.
+    public init(
+        encodedDocuments: [String: EncodedDocument],
+        computer: String,
+        defaultUser: String,
+        users: [User]
+    ) {
+        self.documents = encodedDocuments.mapValues(\.value)
+        self.encodedDocuments = encodedDocuments.mapValues(\.canonicalData)
+        self.computer = computer
+        self.defaultUser = defaultUser
+        self.users = users
+    }
+
+    /// Compares the policies' content; how documents were given does not matter.
+    public static func == (lhs: BundlePolicy, rhs: BundlePolicy) -> Bool {
+        lhs.documents == rhs.documents && lhs.computer == rhs.computer && lhs.defaultUser == rhs.defaultUser
+            && lhs.users == rhs.users
+    }
+
+    /// Hashes the policy's content.
+    ///
+    /// - Parameter hasher: The hasher.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(documents)
+        hasher.combine(computer)
+        hasher.combine(defaultUser)
+        hasher.combine(users)
     }
 
     private enum CodingKeys: String, CodingKey {

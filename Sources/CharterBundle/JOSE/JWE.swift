@@ -48,6 +48,47 @@ public struct JWE: Sendable, Hashable {
         partyUInfo: Data = Data(),
         partyVInfo: Data = Data()
     ) throws(JOSEError) {
+        let sealed = try Self.seal(
+            plaintext,
+            to: recipient,
+            contentType: contentType,
+            type: type,
+            partyUInfo: partyUInfo,
+            partyVInfo: partyVInfo
+        )
+        self.header = sealed.header
+        self.encodedHeader = sealed.encodedHeader
+        self.encryptedKey = sealed.encryptedKey
+        self.initializationVector = Data(sealed.box.nonce)
+        self.ciphertext = sealed.box.ciphertext
+        self.tag = sealed.box.tag
+    }
+
+    /// The result of encrypting, before it is taken apart into ``JWE``'s parts or serialised.
+    struct Sealed {
+        let header: JWEHeader
+        let encodedHeader: String
+        let encryptedKey: Data
+        let box: AES.GCM.SealedBox
+
+        /// The compact serialisation, written in one buffer.
+        var compactSerialization: String {
+            JWE.compactSerialization(
+                encodedHeader: encodedHeader,
+                parts: [encryptedKey, Data(box.nonce), box.ciphertext, box.tag]
+            )
+        }
+    }
+
+    /// Encrypts a plaintext to a recipient's X25519 public key, as the public initialiser describes.
+    static func seal(
+        _ plaintext: some DataProtocol,
+        to recipient: JWK,
+        contentType: String?,
+        type: String? = nil,
+        partyUInfo: Data = Data(),
+        partyVInfo: Data = Data()
+    ) throws(JOSEError) -> Sealed {
         let recipientKey = try recipient.agreementPublicKey()
         let ephemeralKey = Curve25519.KeyAgreement.PrivateKey()
         let header = JWEHeader(
@@ -58,7 +99,7 @@ public struct JWE: Sendable, Hashable {
             partyUInfo: partyUInfo.isEmpty ? nil : partyUInfo,
             partyVInfo: partyVInfo.isEmpty ? nil : partyVInfo
         )
-        let encodedHeader = Base64URL.encode(JSONValue.object(header.members).canonicalData)
+        let encodedHeader = Base64URL.encode(JSONValue.object(header.members).canonicalBytes)
         let keyEncryptionKey = try Self.keyEncryptionKey(
             privateKey: ephemeralKey,
             publicKey: recipientKey,
@@ -69,15 +110,24 @@ public struct JWE: Sendable, Hashable {
         do {
             let encryptedKey = try AES.KeyWrap.wrap(contentKey, using: keyEncryptionKey)
             let box = try AES.GCM.seal(plaintext, using: contentKey, authenticating: Data(encodedHeader.utf8))
-            self.header = header
-            self.encodedHeader = encodedHeader
-            self.encryptedKey = encryptedKey
-            self.initializationVector = Data(box.nonce)
-            self.ciphertext = box.ciphertext
-            self.tag = box.tag
+            return Sealed(header: header, encodedHeader: encodedHeader, encryptedKey: encryptedKey, box: box)
         } catch {
             throw .cryptographicFailure(operation: "wrap the key and encrypt with AES-256-GCM")
         }
+    }
+
+    /// Writes `encodedHeader.part.part…` with each part base64url-encoded, into one exactly sized string.
+    static func compactSerialization(encodedHeader: String, parts: [Data]) -> String {
+        var encodedHeader = encodedHeader
+        let count = parts.reduce(encodedHeader.utf8.count) { $0 + 1 + Base64URL.encodedCount($1.count) }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(count)
+        encodedHeader.withUTF8 { bytes.append(contentsOf: $0) }
+        for part in parts {
+            bytes.append(UInt8(ascii: "."))
+            Base64URL.append(encoding: part, to: &bytes)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Parses a compact JWE, checking its structure, header and part lengths.
@@ -116,13 +166,10 @@ public struct JWE: Sendable, Hashable {
 
     /// The compact serialisation `header.encryptedKey.iv.ciphertext.tag`.
     public var compactSerialization: String {
-        [
-            encodedHeader,
-            Base64URL.encode(encryptedKey),
-            Base64URL.encode(initializationVector),
-            Base64URL.encode(ciphertext),
-            Base64URL.encode(tag),
-        ].joined(separator: ".")
+        Self.compactSerialization(
+            encodedHeader: encodedHeader,
+            parts: [encryptedKey, initializationVector, ciphertext, tag]
+        )
     }
 
     /// Decrypts with the recipient's X25519 private key.

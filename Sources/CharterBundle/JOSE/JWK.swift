@@ -159,11 +159,7 @@ public struct JWK: Sendable, Hashable, Codable {
 
     /// The RFC 7638 thumbprint: base64url(SHA-256(`{"crv":…,"kty":"OKP","x":…}`)).
     public var thumbprint: String {
-        JWKThumbprint.compute(requiredMembers: [
-            "crv": curve.rawValue,
-            "kty": "OKP",
-            "x": Base64URL.encode(x),
-        ])
+        JWKThumbprint.compute(curve: curve.rawValue, x: x)
     }
 
     /// This key as an Ed25519 verification key.

@@ -40,20 +40,51 @@ public struct JWS: Sendable, Hashable {
         throws(JOSEError)
     {
         let header = JWSHeader(keyID: JWK(key.publicKey).thumbprint, type: type, contentType: contentType)
-        let encodedHeader = Base64URL.encode(JSONValue.object(header.members).canonicalData)
-        let encodedPayload = Base64URL.encode(payload)
-        let signingInput = Data("\(encodedHeader).\(encodedPayload)".utf8)
+        let signed = try Self.sign(payload, header: header, with: key)
+        self.header = header
+        self.payload = Data(payload)
+        self.signature = signed.signature
+        self.signingInput = Data(signed.bytes[..<signed.signingInputCount])
+        self.compactSerialization = String(decoding: signed.bytes, as: UTF8.self)
+    }
+
+    /// The result of signing: the compact serialisation as bytes, ready to be encrypted.
+    struct Signed {
+        /// The bytes of `header.payload.signature`.
+        let bytes: [UInt8]
+        /// The length of the signing input `header.payload` at the start of ``bytes``.
+        let signingInputCount: Int
+        /// The signature.
+        let signature: Data
+    }
+
+    /// Signs a payload under a header, writing the compact serialisation into one buffer.
+    ///
+    /// - Throws: ``JOSEError/cryptographicFailure(operation:)`` if the library fails to sign.
+    static func sign(
+        _ payload: some DataProtocol,
+        header: JWSHeader,
+        with key: Curve25519.Signing.PrivateKey
+    ) throws(JOSEError) -> Signed {
+        let headerJSON = JSONValue.object(header.members).canonicalBytes
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(
+            Base64URL.encodedCount(headerJSON.count) + Base64URL.encodedCount(payload.count)
+                + Base64URL.encodedCount(Self.signatureByteCount) + 2
+        )
+        Base64URL.append(encoding: headerJSON, to: &bytes)
+        bytes.append(UInt8(ascii: "."))
+        Base64URL.append(encoding: payload, to: &bytes)
+        let signingInputCount = bytes.count
         let signature: Data
         do {
-            signature = try key.signature(for: signingInput)
+            signature = try bytes.withUnsafeBytes { signingInput in try key.signature(for: signingInput) }
         } catch {
             throw .cryptographicFailure(operation: "sign with Ed25519")
         }
-        self.header = header
-        self.payload = Data(payload)
-        self.signature = signature
-        self.signingInput = signingInput
-        self.compactSerialization = "\(encodedHeader).\(encodedPayload).\(Base64URL.encode(signature))"
+        bytes.append(UInt8(ascii: "."))
+        Base64URL.append(encoding: signature, to: &bytes)
+        return Signed(bytes: bytes, signingInputCount: signingInputCount, signature: signature)
     }
 
     /// Parses a compact JWS, checking its structure and header but not its signature.

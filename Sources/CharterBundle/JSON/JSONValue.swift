@@ -24,6 +24,11 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// - Parameter decoder: The decoder to read from.
     /// - Throws: `DecodingError` when the input is not JSON.
     public init(from decoder: any Decoder) throws {
+        // A tree parsed by `JSONParser` is already a `JSONValue`: take the node, probe nothing.
+        if let decoder = decoder as? JSONValueDecoder {
+            self = decoder.value
+            return
+        }
         let container = try decoder.singleValueContainer()
         // Probe in order of frequency in settings documents: every failed probe costs a thrown error.
         if let value = try? container.decode(String.self) {
