@@ -2,9 +2,11 @@ import AsyncHTTPClient
 import CharterAgent
 import CharterBundle
 import CharterCore
+import CharterStore
 import Foundation
 import NIOCore
 import NIOHTTP1
+import PostgresNIO
 import NIOFoundationCompat
 import Testing
 
@@ -110,4 +112,50 @@ struct PushTests {
 enum PushTestError: Error {
     case streamEnded
     case timedOut
+}
+
+extension PushTests {
+    @Test("a replica whose listening connection is cut reconnects and still delivers the change made meanwhile")
+    func listenerReconnects() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        let http = HTTPClient(eventLoopGroupProvider: .singleton)
+        do {
+            let replica = try await ServeProcess.start(http: http)
+            let created = try await Self.admin(
+                http, .POST, replica.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"cut"}"#
+            )
+            let token = try #require(created.json["secret"] as? String)
+            let agent = AgentClient(httpClient: http, baseURL: replica.baseURL)
+            let enrollment = try await agent.enroll(token: token, hostname: "CUT-1")
+            var stream = try await agent.authenticated(with: enrollment).events(lastEventID: nil).makeAsyncIterator()
+            _ = try await Self.next(&stream) { $0.type == "ready" }
+
+            // Cut the replica's LISTEN connection, then change the policy at once.
+            let cut = try await TestApp.withOwner { database in
+                try await database.withoutTenant(logger: TestApp.logger) { tx in
+                    let rows = try await tx.query(
+                        """
+                        SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                        WHERE usename = 'charter' AND query ILIKE 'LISTEN%'
+                        """
+                    )
+                    var count = 0
+                    for try await terminated in rows.decode(Int.self) { count = terminated }
+                    return count
+                }
+            }
+            #expect(cut >= 1)
+            let change = #"{"schema_version":1,"run_as_admin":{"mode":"audit_only"}}"#
+            #expect(try await Self.admin(http, .PUT, replica.baseURL + "/v1/tenants/\(tenant)/settings", key: key, body: change).status == 200)
+            let hint = try await Self.next(&stream) { $0.type == "bundle" }
+            #expect(hint.position != nil)
+            #expect(try await replica.terminate() == 0)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try await http.shutdown()
+    }
 }

@@ -21,14 +21,16 @@ extension AgentRoutes {
         let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
         let replay: [HubMessage]
         do {
-            replay = try await self.replay(caller, after: lastEventID, through: subscription.position, context: context)
+            replay = try await self.replay(caller, after: lastEventID, context: context)
         } catch {
             await hub.unsubscribe(subscription.id)
             throw error
         }
         let hub = self.hub
+        // Rows the hub has not handed out yet may already be in the replay: the stream skips what it sent.
+        let position = max(subscription.position, lastEventID ?? 0, Self.lastID(of: replay) ?? 0)
         let ready = ServerSentEvent.encode(
-            id: max(subscription.position, lastEventID ?? 0), name: "ready",
+            id: position, name: "ready",
             data: #"{"device_id":"\#(caller.device)","heartbeat_seconds":\#(EventHub.heartbeatInterval.components.seconds)}"#
         )
         let headers: HTTPFields = [
@@ -45,6 +47,7 @@ extension AgentRoutes {
                     opening += ready
                     try await writer.write(ByteBuffer(string: opening))
                     for await message in subscription.messages {
+                        if case .event(let id, _, _) = message, id <= position { continue }
                         try await writer.write(ByteBuffer(string: ServerSentEvent.encode(message)))
                         if case .close = message { break }
                     }
@@ -76,12 +79,12 @@ extension AgentRoutes {
         defer { Task { [hub] in await hub.unsubscribe(subscription.id) } }
         var events: [HubMessage] = []
         if let lastEventID {
-            events = try await replay(caller, after: lastEventID, through: subscription.position, context: context)
+            events = try await replay(caller, after: lastEventID, context: context)
             if events.isEmpty, wait > 0 {
                 events = await withTaskGroup(of: [HubMessage].self) { group in
                     group.addTask {
                         for await message in subscription.messages {
-                            if case .event = message { return [message] }
+                            if case .event(let id, _, _) = message, id > lastEventID { return [message] }
                             if case .close = message { return [] }
                         }
                         return []
@@ -115,20 +118,25 @@ extension AgentRoutes {
         return try AgentJSON.response(Answer(events: answer, last_event_id: String(last)))
     }
 
-    /// What a device missed between `after` and `through`: at most one `bundle` hint (the last), and every
-    /// other event, in order.
-    private func replay(
-        _ caller: Caller, after: Int64?, through: Int64, context: AppRequestContext
-    ) async throws -> [HubMessage] {
-        guard let after, after < through else { return [] }
+    /// What a device missed after `after`: at most one `bundle` hint (the last), and every other event, in
+    /// order. It reads the table up to its newest row, which may be newer than what the hub has handed out.
+    private func replay(_ caller: Caller, after: Int64?, context: AppRequestContext) async throws -> [HubMessage] {
+        guard let after else { return [] }
         let entries = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
-            try await tx.changeFeed.entries(of: caller.tenant, for: caller.device, after: after, through: through)
+            try await tx.changeFeed.entries(of: caller.tenant, for: caller.device, after: after, through: .max)
         }
         let lastBundle = entries.last { $0.event == .bundle }?.sequence
         return entries.compactMap { entry in
             if entry.event == .bundle, entry.sequence != lastBundle { return nil }
             return .event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
         }
+    }
+
+    private static func lastID(of messages: [HubMessage]) -> Int64? {
+        messages.compactMap { message -> Int64? in
+            if case .event(let id, _, _) = message { return id }
+            return nil
+        }.max()
     }
 
     /// `Last-Event-ID` (header) or `last_event_id` (query); an id this service never sent counts as none.

@@ -138,7 +138,10 @@ actor EventHub: Service {
                 return
             } catch {
                 guard !Task.isCancelled else { return }
-                logger.warning("change feed listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+                logger.warning(
+                    "change feed listener lost its connection; reconnecting",
+                    metadata: ["error": "\(String(reflecting: error))"]
+                )
             }
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(10))
@@ -170,8 +173,10 @@ actor EventHub: Service {
     private func readFeedLogged() async {
         do {
             try await readFeed()
+        } catch is CancellationError {
+            return
         } catch {
-            logger.warning("could not read the change feed", metadata: ["error": "\(error)"])
+            logger.warning("could not read the change feed", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 
