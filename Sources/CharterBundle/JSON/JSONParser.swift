@@ -10,8 +10,8 @@
 /// different claims).
 ///
 /// Numbers are typed as `JSONDecoder` typed them for ``JSONValue``: an integer literal that fits in
-/// `Int64` is ``JSONValue/integer(_:)``; any other number whose `Double` value is an exact `Int64`
-/// (`1e2`, `1.0`) is an integer too; the rest is ``JSONValue/number(_:)``.
+/// `Int64` is ``JSONValue/integer(_:)``; a number with a fraction or exponent whose `Double` value is
+/// an exact `Int64` (`1e2`, `1.0`) is an integer too; the rest is ``JSONValue/number(_:)``.
 struct JSONParser {
     /// Why a text is not acceptable JSON; `offset` is the byte position where parsing stopped.
     struct Failure: Error, Hashable, CustomStringConvertible {
@@ -362,12 +362,13 @@ struct JSONParser {
         if isIntegerLiteral, let integer = exactInteger(bytes[integerStart..<integerEnd], isNegative: isNegative) {
             return .integer(integer)
         }
+        // As with JSONDecoder, an integer literal beyond Int64 stays a Double even when it rounds into range.
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
         guard let number = Double(text), number.isFinite else {
             position = start
             throw failure(.invalidNumber)
         }
-        if let integer = Int64(exactly: number) {
+        if !isIntegerLiteral, let integer = Int64(exactly: number) {
             return .integer(integer)
         }
         return .number(number)
