@@ -67,6 +67,7 @@ let package = Package(
                 "CharterCore",
                 "CharterDirectory",
                 "CharterStore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -63,6 +63,14 @@ package func buildService(
         client, hub,
         RequestExpiryService(database: database, interval: .seconds(config.requestExpiryPollSeconds), logger: logger),
     ]
+    if let endpoints {
+        services.append(
+            WebhookDeliveryService(
+                database: database, sealer: endpoints.sealer, pollInterval: .seconds(1),
+                retryBase: TimeInterval(config.webhookRetryBaseSeconds), logger: logger
+            )
+        )
+    }
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(
             DirectorySyncScheduler(

@@ -23,6 +23,8 @@ package import Logging
 ///   HTTP server stops.
 /// - `requests.expiry_poll_seconds` (int 1–3600, default `15`): how often pending requests past their lifetime
 ///   are expired (any replica may; each request expires once).
+/// - `webhooks.retry_base_seconds` (int 1–3600, default `10`): the first retry delay of a failed webhook
+///   delivery; each further one doubles (at most an hour), 10 attempts in all.
 /// - `kek` (string, secret): key-encryption keys that seal secrets at rest (directory bind passwords), in
 ///   SecretSealer's form `kid:base64key[,kid:base64key...]`, the first one active. Without it (and without
 ///   `kek_file`) directory connections cannot be created or synced.
@@ -42,6 +44,7 @@ package struct ServerConfiguration: Sendable {
     package var shutdownGraceSeconds: Int = 25
     package var shutdownDrainSeconds: Int = 15
     package var requestExpiryPollSeconds: Int = 15
+    package var webhookRetryBaseSeconds: Int = 10
     /// SecretSealer's configuration (`kid:base64key,...`), validated; `nil` when none was given.
     package var kek: String?
     package var directorySyncPollSeconds: Int = 30
@@ -68,6 +71,9 @@ package struct ServerConfiguration: Sendable {
         shutdownDrainSeconds = try Self.int(reader, "shutdown.drain_seconds", default: shutdownDrainSeconds, in: 0...600)
         requestExpiryPollSeconds = try Self.int(
             reader, "requests.expiry_poll_seconds", default: requestExpiryPollSeconds, in: 1...3600
+        )
+        webhookRetryBaseSeconds = try Self.int(
+            reader, "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds, in: 1...3600
         )
         logLevel = try Self.logLevel(reader)
         kek = try Self.kek(reader)

@@ -69,6 +69,9 @@ enum RequestDecisions {
             createdAt: now, expiresAt: expiresAt, decidedAt: status == .pending ? nil : now
         )
         try await tx.requests.create(stored)
+        try await tx.webhooks.enqueue(
+            tenant, event: Webhooks.created, payload: stored.webhookPayload(event: Webhooks.created, at: now), at: now
+        )
         if isLogged {
             try await tx.audit.append(
                 AuditRecord(
@@ -114,6 +117,9 @@ enum RequestDecisions {
             to: .tenant(tenant)
         )
         try await hint(decided, in: tx)
+        try await tx.webhooks.enqueue(
+            tenant, event: Webhooks.decided, payload: decided.webhookPayload(event: Webhooks.decided, at: now), at: now
+        )
         return decided
     }
 
@@ -165,6 +171,10 @@ package struct RequestExpiryService: Service {
                         to: .tenant(tenant)
                     )
                     try await RequestDecisions.hint(request, in: tx)
+                    try await tx.webhooks.enqueue(
+                        tenant, event: Webhooks.expired, payload: request.webhookPayload(event: Webhooks.expired, at: now),
+                        at: now
+                    )
                 }
             }
         }
@@ -174,6 +184,11 @@ package struct RequestExpiryService: Service {
 extension StoredRequest {
     /// What the audit log keeps of a request.
     var auditSnapshot: String {
+        AuditJSON.encode(snapshotObject)
+    }
+
+    /// The request as a JSON object (audit snapshots, webhook payloads).
+    var snapshotObject: [String: any Sendable] {
         var snapshot: [String: any Sendable] = [
             "id": id.uuidString.lowercased(), "device_id": device.description, "hostname": hostname,
             "kind": kind.rawValue, "status": status.rawValue, "explanation": decisionReason, "logged": isLogged,
@@ -199,6 +214,16 @@ extension StoredRequest {
         if let decidedBy { snapshot["decided_by"] = decidedBy }
         if let comment { snapshot["comment"] = comment }
         if allowsPINOverride { snapshot["pin_override"] = true }
-        return AuditJSON.encode(snapshot)
+        return snapshot
+    }
+
+    /// The body of a webhook delivery about this request.
+    func webhookPayload(event: String, at now: Date) -> String {
+        var request = snapshotObject
+        request["tenant_id"] = tenant.description
+        request["created_at"] = createdAt.ISO8601Format()
+        if let expiresAt { request["expires_at"] = expiresAt.ISO8601Format() }
+        if let decidedAt { request["decided_at"] = decidedAt.ISO8601Format() }
+        return AuditJSON.encode(["event": event, "occurred_at": now.ISO8601Format(), "request": request])
     }
 }

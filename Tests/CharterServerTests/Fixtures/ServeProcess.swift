@@ -21,7 +21,9 @@ final class ServeProcess: Sendable {
     }
 
     /// Starts a replica and waits until `/healthz` answers; tries other ports if one is taken.
-    static func start(drainSeconds: Int = 2, http: HTTPClient) async throws -> ServeProcess {
+    static func start(
+        drainSeconds: Int = 2, environment extra: [String: String] = [:], http: HTTPClient
+    ) async throws -> ServeProcess {
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...60_000)
             let process = Process()
@@ -34,6 +36,7 @@ final class ServeProcess: Sendable {
             environment["CHARTER_LOG_LEVEL"] = "warning"
             environment["CHARTER_SHUTDOWN_DRAIN_SECONDS"] = String(drainSeconds)
             environment["CHARTER_SHUTDOWN_GRACE_SECONDS"] = "5"
+            environment.merge(extra) { _, new in new }
             process.environment = environment
             process.standardOutput = FileHandle.nullDevice
             try process.run()
