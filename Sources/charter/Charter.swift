@@ -1,6 +1,6 @@
 import ArgumentParser
 
-/// The one executable: `charter serve | migrate | msp | tenant | apikey | sync`.
+/// The one executable: `charter serve | migrate | msp | tenant | apikey | sync | audit | agent | …`.
 @main
 struct Charter: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +9,7 @@ struct Charter: AsyncParsableCommand {
         discussion: "Configuration comes from CHARTER_* environment variables and an optional JSON file; see docs/operations.md.",
         subcommands: [
             Serve.self, Migrate.self, MSPCommand.self, TenantCommand.self, APIKeyCommand.self, SyncCommand.self,
-            HealthcheckCommand.self, SleepCommand.self, AgentCommand.self,
+            AuditCommand.self, HealthcheckCommand.self, SleepCommand.self, AgentCommand.self,
         ]
     )
 }

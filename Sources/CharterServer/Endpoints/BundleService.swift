@@ -134,7 +134,8 @@ struct BundleService: Sendable {
             device: device.id,
             tenant: tenant,
             policy: BundlePolicy(
-                documents: documents.byID, computer: computerDocument, defaultUser: computerDocument, users: entries
+                encodedDocuments: documents.byID, computer: computerDocument, defaultUser: computerDocument,
+                users: entries
             ),
             pin: try OfflinePIN(secret: pinSecret),
             signingKeys: SigningKeyring.published(keys, at: now),
@@ -143,9 +144,10 @@ struct BundleService: Sendable {
     }
 }
 
-/// Effective-settings documents of one bundle, each carried once under `d1`, `d2`, … in order of first use.
+/// Effective-settings documents of one bundle, each carried once under `d1`, `d2`, … in order of first use,
+/// already in canonical form (so the bundle writes them without encoding them again).
 private struct BundleDocuments {
-    private(set) var byID: [String: JSONValue] = [:]
+    private(set) var byID: [String: BundlePolicy.EncodedDocument] = [:]
     private var idByText: [Data: String] = [:]
 
     mutating func add(_ settings: Settings) throws -> String {
@@ -153,7 +155,7 @@ private struct BundleDocuments {
         if let id = idByText[text] { return id }
         let id = "d\(idByText.count + 1)"
         idByText[text] = id
-        byID[id] = try JSONDecoder().decode(JSONValue.self, from: text)
+        byID[id] = try BundlePolicy.EncodedDocument(canonicalData: text)
         return id
     }
 }

@@ -6,14 +6,14 @@ import Foundation
 import Synchronization
 
 /// A tenant's bundle-signing keys: the first one made on demand, rotation, the statuses bundles announce,
-/// and the active private key, unsealed once per process.
+/// and an issuer for the active key, unsealed once per process.
 ///
 /// A key is `next` before its activation time, `active` from then until it retires, `retired` after. A
 /// rotation adds a key that activates after the announcement window and retires the current key at that
 /// same moment, so every bundle issued during the window, signed by the current key, announces the next.
 final class SigningKeyring: Sendable {
     private let sealer: SecretSealer
-    private let unsealed = Mutex<[String: Curve25519.Signing.PrivateKey]>([:])
+    private let issuers = Mutex<[String: BundleIssuer]>([:])
 
     init(sealer: SecretSealer) {
         self.sealer = sealer
@@ -96,10 +96,10 @@ final class SigningKeyring: Sendable {
         guard let active = keys.last(where: { Self.status(of: $0, at: now) == .active }) else {
             throw Problem(.serviceUnavailable, "The tenant has no active signing key.")
         }
-        if let cached = unsealed.withLock({ $0[active.keyID] }) { return BundleIssuer(signingKey: cached) }
+        if let cached = issuers.withLock({ $0[active.keyID] }) { return cached }
         let raw = try sealer.open(active.privateKeySealed, context: Self.sealingContext(tenant, keyID: active.keyID))
-        let key = try Curve25519.Signing.PrivateKey(rawRepresentation: raw)
-        unsealed.withLock { $0[active.keyID] = key }
-        return BundleIssuer(signingKey: key)
+        let issuer = BundleIssuer(signingKey: try Curve25519.Signing.PrivateKey(rawRepresentation: raw))
+        issuers.withLock { $0[active.keyID] = issuer }
+        return issuer
     }
 }
