@@ -1,4 +1,7 @@
 import CharterCore
+@testable import CharterServer
+import HummingbirdTesting
+import NIOCore
 import CharterStore
 import Foundation
 import HTTPTypes
@@ -54,5 +57,55 @@ struct AuditVerifyCommandTests {
         #expect(broken.status == 1)
         #expect(broken.json["valid"] as? Bool == false)
         #expect(broken.json["first_broken_sequence"] as? Int == 3)
+    }
+}
+
+/// The streaming export of a tenant's log.
+@Suite("Audit export")
+struct AuditExportTests {
+    @Test("csv and jsonl export every filtered event, oldest first, across pages; csv quotes and defuses formulas")
+    func export() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        try await TestApp.run { client in
+            for index in 0..<3 {
+                let name = index == 0 ? "=cmd|'/C calc'!A0, \\\"quoted\\\"" : "key \(index)"
+                let answer = try await client.call(
+                    .post, "/v1/tenants/\(tenant)/api-keys", key: key, body: #"{"name":"\#(name)","role":"auditor"}"#
+                )
+                #expect(answer.status == .created)
+            }
+            let csv = try await client.execute(
+                uri: "/v1/tenants/\(tenant)/audit-events?format=csv&action=api_key.created", method: .get,
+                headers: [.authorization: "Bearer \(key)"], body: nil
+            ) { response in (response.headers[.contentType], String(buffer: response.body)) }
+            #expect(csv.0?.hasPrefix("text/csv") == true)
+            let lines = csv.1.components(separatedBy: "\r\n").filter { !$0.isEmpty }
+            #expect(lines.first == AuditExport.columns.joined(separator: ","))
+            // The tenant's own owner key is the first api_key.created; then the three above.
+            #expect(lines.count == 5)
+            #expect(!csv.1.contains(",=cmd"))
+
+            let jsonl = try await client.execute(
+                uri: "/v1/tenants/\(tenant)/audit-events?format=jsonl", method: .get,
+                headers: [.authorization: "Bearer \(key)"], body: nil
+            ) { response in String(buffer: response.body) }
+            let sequences = try jsonl.split(separator: "\n").map { line in
+                let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return try #require(object?["sequence"] as? Int)
+            }
+            #expect(sequences == Array(1...sequences.count))
+        }
+    }
+
+    @Test("csvField quotes separators, quotes and line breaks, and prefixes formula starts")
+    func csvField() {
+        #expect(AuditExport.csvField("plain") == "plain")
+        #expect(AuditExport.csvField("a,b") == "\"a,b\"")
+        #expect(AuditExport.csvField("say \"hi\"") == "\"say \"\"hi\"\"\"")
+        #expect(AuditExport.csvField("line\nbreak") == "\"line\nbreak\"")
+        #expect(AuditExport.csvField("=SUM(A1)") == "'=SUM(A1)")
+        #expect(AuditExport.csvField("@x") == "'@x")
     }
 }

@@ -1,6 +1,7 @@
 import CharterCore
 import CharterStore
 import Foundation
+import Logging
 import OpenAPIRuntime
 
 extension APIHandler {
@@ -11,6 +12,16 @@ extension APIHandler {
         let tenant = try Input.tenantID(input.path.tenant)
         let msp = scope.principal.scope.mspID
         try scope.principal.authorize(.read, tenant: tenant, of: msp)
+        switch input.query.format {
+        case .csv:
+            return .ok(.init(body: .csv(exportAuditEvents(tenant, msp: msp, query: input.query, scope: scope, as: .csv))))
+        case .jsonl:
+            return .ok(
+                .init(body: .applicationJsonl(exportAuditEvents(tenant, msp: msp, query: input.query, scope: scope, as: .jsonLines)))
+            )
+        case .json, nil:
+            break
+        }
         let limit = try Input.limit(input.query.limit)
         let cursor = try Cursor.decodeSequence(input.query.cursor)
         let events = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
@@ -64,6 +75,43 @@ extension APIHandler {
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
     }
 
+    /// The whole filtered log, oldest first, read page by page (each in its own tenant transaction) while
+    /// the answer streams; an error after the first page ends the stream early (the client sees a truncated
+    /// body, never a mix of two formats).
+    private func exportAuditEvents(
+        _ tenant: TenantID, msp: MSPID, query: Operations.ListTenantAuditEvents.Input.Query, scope: RequestScope,
+        as format: AuditExport.Format
+    ) -> HTTPBody {
+        let database = database
+        let stream = AsyncThrowingStream<ArraySlice<UInt8>, any Error> { continuation in
+            let producer = Task {
+                do {
+                    if format == .csv { continuation.yield(ArraySlice(AuditExport.csvHeader.utf8)) }
+                    var after: Int64 = 0
+                    while true {
+                        let events = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+                            try await tx.audit.list(
+                                .tenant(tenant), before: nil, after: after, limit: 500, action: query.action,
+                                from: query.from, until: query.until
+                            )
+                        }
+                        guard let last = events.last else { break }
+                        var chunk = ""
+                        for event in events { chunk += try AuditExport.line(event, as: format) }
+                        continuation.yield(ArraySlice(chunk.utf8))
+                        after = last.sequence
+                    }
+                    continuation.finish()
+                } catch {
+                    scope.logger.warning("audit export ended early", metadata: ["error": "\(String(reflecting: error))"])
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in producer.cancel() }
+        }
+        return HTTPBody(stream, length: .unknown, iterationBehavior: .single)
+    }
+
     private static func page(_ events: [AuditEvent], limit: Int) throws -> Components.Schemas.AuditEventList {
         let page = events.prefix(limit)
         let next = events.count > limit ? page.last.map { Cursor.encode(String($0.sequence)) } : nil
@@ -95,5 +143,51 @@ extension Components.Schemas.AuditEvent {
             hash: event.hash.map { String(format: "%02x", $0) }.joined(),
             previousHash: event.previousHash.map { String(format: "%02x", $0) }.joined()
         )
+    }
+}
+
+/// Audit events as export lines.
+enum AuditExport {
+    enum Format {
+        case csv, jsonLines
+    }
+
+    static let columns = [
+        "sequence", "id", "occurred_at", "actor_id", "actor_name", "request_id", "client_ip", "action", "target_type",
+        "target_id", "before", "after", "previous_hash", "hash",
+    ]
+
+    static let csvHeader = columns.joined(separator: ",") + "\r\n"
+
+    static func line(_ event: AuditEvent, as format: Format) throws -> String {
+        let record = event.record
+        let values: [String?] = [
+            String(event.sequence), record.id.description, record.occurredAt.ISO8601Format(.iso8601.time(includingFractionalSeconds: true)),
+            record.actor.id?.uuidString.lowercased(), record.actor.name, record.actor.requestID, record.actor.clientIP,
+            record.action, record.targetType, record.targetID, record.before, record.after,
+            hex(event.previousHash), hex(event.hash),
+        ]
+        switch format {
+        case .csv:
+            return values.map { csvField($0 ?? "") }.joined(separator: ",") + "\r\n"
+        case .jsonLines:
+            let object = try Components.Schemas.AuditEvent(event)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            encoder.dateEncodingStrategy = .iso8601
+            return String(decoding: try encoder.encode(object), as: UTF8.self) + "\n"
+        }
+    }
+
+    private static func hex(_ bytes: [UInt8]) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// RFC 4180 quoting; a cell a spreadsheet would read as a formula gets a leading `'` (OWASP CSV injection).
+    static func csvField(_ value: String) -> String {
+        var value = value
+        if let first = value.first, "=+-@\t\r".contains(first) { value = "'" + value }
+        guard value.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return value }
+        return "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

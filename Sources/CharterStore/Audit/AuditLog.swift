@@ -112,10 +112,12 @@ package struct AuditLog: Sendable {
         return AuditEvent(sequence: sequence, record: stored, previousHash: previousHash, hash: hash)
     }
 
-    /// A page of events, newest first, before the sequence number `cursor`.
+    /// A page of events: newest first before the sequence number `cursor`, or, with `after`, oldest first
+    /// after that sequence number (for exports).
     package func list(
         _ chain: Chain,
         before cursor: Int64?,
+        after: Int64? = nil,
         limit: Int,
         action: String? = nil,
         from: Date? = nil,
@@ -126,10 +128,11 @@ package struct AuditLog: Sendable {
             SELECT \(unescaped: Self.columns) FROM \(unescaped: chain.table)
             WHERE \(unescaped: chain.scopeColumn) = \(chain.scopeID)
               AND (\(cursor)::bigint IS NULL OR seq < \(cursor))
+              AND (\(after)::bigint IS NULL OR seq > \(after))
               AND (\(action)::text IS NULL OR action = \(action))
               AND (\(from)::timestamptz IS NULL OR occurred_at >= \(from))
               AND (\(until)::timestamptz IS NULL OR occurred_at < \(until))
-            ORDER BY seq DESC LIMIT \(limit)
+            ORDER BY seq \(unescaped: after == nil ? "DESC" : "ASC") LIMIT \(limit)
             """
         )
         var events: [AuditEvent] = []
