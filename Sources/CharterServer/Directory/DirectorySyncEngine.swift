@@ -1,6 +1,6 @@
 package import CharterBundle
 package import CharterCore
-import CharterDirectory
+package import CharterDirectory
 package import CharterStore
 package import Foundation
 package import Logging
@@ -51,6 +51,8 @@ package struct DirectorySyncEngine: Sendable {
     package let leaseDuration: Duration
     /// The actor recorded in the audit log for runs.
     let actor: AuditRecord.Actor
+    /// Page size and ranged retrieval of the reader (tests ask for AD's 1500-value ranges from Samba).
+    let readerOptions: DirectoryReader.Options
     /// An incremental sync turns full when the last full sync is older than this (seconds): deletions that
     /// tombstones missed (tombstone lifetime passed, objects moved out of scope) are swept then.
     let fullSyncInterval: TimeInterval = 86_400
@@ -58,7 +60,8 @@ package struct DirectorySyncEngine: Sendable {
     package init(
         database: Database, sealer: SecretSealer, threadPool: NIOThreadPool, logger: Logger,
         leaseOwner: String = "charter-\(UUID().uuidString.lowercased())", leaseDuration: Duration = .seconds(300),
-        actor: AuditRecord.Actor = AuditRecord.Actor(id: nil, name: "directory sync")
+        actor: AuditRecord.Actor = AuditRecord.Actor(id: nil, name: "directory sync"),
+        readerOptions: DirectoryReader.Options = DirectoryReader.Options()
     ) {
         self.database = database
         self.sealer = sealer
@@ -67,15 +70,17 @@ package struct DirectorySyncEngine: Sendable {
         self.leaseOwner = leaseOwner
         self.leaseDuration = leaseDuration
         self.actor = actor
+        self.readerOptions = readerOptions
     }
 
     /// Runs one sync and returns the recorded run (succeeded, failed or needs_confirmation).
     ///
-    /// - Parameter onProgress: called with the number of objects read so far, after each page.
+    /// - Parameter onProgress: called with the number of objects read so far, after each page is merged; the
+    ///   next page is read meanwhile.
     /// - Throws: ``DirectorySyncError/alreadyRunning(_:)`` when the connection is leased elsewhere,
     ///   `StoreError.notFound` for an unknown connection; failures after the run started are recorded, not thrown.
     package func sync(
-        _ request: Request, onProgress: @Sendable (Int) -> Void = { _ in }
+        _ request: Request, onProgress: @Sendable (Int) async -> Void = { _ in }
     ) async throws -> SyncRun {
         let startedAt = Date()
         var run = SyncRun(
@@ -90,6 +95,15 @@ package struct DirectorySyncEngine: Sendable {
                 tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner, lease: leaseDuration
             )
             guard acquired else { throw DirectorySyncError.alreadyRunning(request.connectionID) }
+            // Holding the lease, no other process runs this connection: a run still `running` was left by one
+            // that died.
+            let abandoned = try await tx.syncRuns(of: request.tenantID).abandonRunning(connection: request.connectionID)
+            if !abandoned.isEmpty {
+                logger.notice(
+                    "directory sync runs abandoned",
+                    metadata: ["directory.connection": "\(request.connectionID)", "sync.runs": "\(abandoned)"]
+                )
+            }
             try await tx.syncRuns(of: request.tenantID).insert(run)
             return (connection, try await tx.directory(of: request.tenantID).watermark(request.connectionID))
         }
@@ -169,7 +183,7 @@ package struct DirectorySyncEngine: Sendable {
 
     private func apply(
         _ request: Request, connection: DirectoryConnection, watermark: StoredWatermark?,
-        onProgress: @Sendable (Int) -> Void
+        onProgress: @Sendable (Int) async -> Void
     ) async throws -> Outcome {
         let password: String
         do {
@@ -184,72 +198,63 @@ package struct DirectorySyncEngine: Sendable {
             Self.ldapConfiguration(connection, password: password), threadPool: threadPool, logger: logger
         )
         defer { ldap.close() }
-        let reader = DirectoryReader(connection: ldap, baseDN: connection.baseDN, logger: logger)
+        let reader = DirectoryReader(
+            connection: ldap, baseDN: connection.baseDN, options: readerOptions, logger: logger
+        )
+        let clock = ContinuousClock()
+        let started = clock.now
         return try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
-            let staging = tx.directoryStaging(of: request.tenantID)
-            try await staging.prepare()
+            var staging = tx.directoryStaging(of: request.tenantID, connection: connection.id)
+            try await staging.prepare(domainSID: watermark?.domainSID)
             var kind = request.kind
-            var read: (identity: DomainControllerIdentity, objectsRead: Int)?
-            if kind == .incremental, let watermark, watermark.lastFullSyncAt.addingTimeInterval(fullSyncInterval) > Date() {
+            var identity: DomainControllerIdentity?
+            var objectsRead = 0
+            // Each page is merged as it arrives, while the LDAP connection reads the next one (one page ahead);
+            // the reader never runs further ahead than that, so memory stays at two pages.
+            if kind == .incremental, let watermark,
+                watermark.lastFullSyncAt.addingTimeInterval(fullSyncInterval) > Date()
+            {
                 let stored = DirectoryWatermark(
                     serviceName: watermark.serviceName, invocationID: watermark.invocationID, usn: watermark.usn
                 )
-                let result = try await Self.pipeline(reader: reader, staging: staging, onProgress: onProgress) {
-                    reader, onBatch -> DomainControllerIdentity? in
-                    let result = try await reader.readIncremental(since: stored, onBatch: onBatch)
-                    guard case .completed(let identity, _) = result else { return nil }
-                    return identity
+                let result = try await reader.readIncremental(since: stored) { batch in
+                    try await staging.stage(batch.objects.map(DirectoryEntry.init), mode: .incremental)
+                    try await staging.stageDeletions(batch.deletedGUIDs)
+                    objectsRead = batch.progress.objectsRead
+                    await onProgress(objectsRead)
                 }
-                if let identity = result.value { read = (identity, result.objectsRead) }
+                if case .completed(let read, _) = result { identity = read }
             }
-            if read == nil {
+            if identity == nil {
                 kind = .full
-                let result = try await Self.pipeline(reader: reader, staging: staging, onProgress: onProgress) {
-                    reader, onBatch in try await reader.readFull(onBatch: onBatch)
+                identity = try await reader.readFull { batch in
+                    try await staging.stage(batch.objects.map(DirectoryEntry.init), mode: .full)
+                    objectsRead = batch.progress.objectsRead
+                    await onProgress(objectsRead)
                 }
-                read = (result.value, result.objectsRead)
             }
-            // Both branches above leave `read` set; a full read always yields an identity.
-            guard let read else { throw CancellationError() }
-            let identity = read.identity
-            let objectsRead = read.objectsRead
+            // Both branches above leave `identity` set; a full read always yields one.
+            guard let identity else { throw CancellationError() }
+            let read = clock.now
             let now = Date()
-            let counts = try await staging.apply(
-                kind == .full ? .full : .incremental, connection: connection.id,
-                threshold: connection.deletionThreshold, confirmsDeletions: request.confirmsDeletions,
+            let counts = try await staging.finish(
+                kind == .full ? .full : .incremental, threshold: connection.deletionThreshold,
+                confirmsDeletions: request.confirmsDeletions,
                 watermark: StoredWatermark(
                     serviceName: identity.serviceName, invocationID: identity.invocationID,
                     usn: identity.highestCommittedUSN, domainSID: identity.domainSID?.description,
                     lastFullSyncAt: now, syncedAt: now
                 )
             )
+            logger.debug(
+                "directory sync applied",
+                metadata: [
+                    "directory.connection": "\(connection.id)", "sync.kind": "\(kind.rawValue)",
+                    "directory.objects": "\(objectsRead)", "sync.read_and_merge": "\(read - started)",
+                    "sync.finish": "\(clock.now - read)",
+                ]
+            )
             return Outcome(kind: kind, domainController: identity.serviceName, objectsRead: objectsRead, counts: counts)
-        }
-    }
-
-    /// Reads with `read` in a child task while this task stages each page as it arrives, so LDAP decoding and
-    /// PostgreSQL inserts overlap.
-    ///
-    /// - Returns: what `read` returned and the number of objects read.
-    private static func pipeline<Value: Sendable>(
-        reader: DirectoryReader, staging: DirectoryStaging, onProgress: @Sendable (Int) -> Void,
-        read: @escaping @Sendable (DirectoryReader, (DirectoryReader.Batch) async throws -> Void) async throws -> Value
-    ) async throws -> (value: Value, objectsRead: Int) {
-        let (stream, continuation) = AsyncStream.makeStream(of: DirectoryReader.Batch.self)
-        return try await withThrowingTaskGroup(of: Value.self) { group in
-            group.addTask {
-                defer { continuation.finish() }
-                return try await read(reader) { batch in continuation.yield(batch) }
-            }
-            var objectsRead = 0
-            for await batch in stream {
-                try await staging.stage(batch.objects.map(DirectoryEntry.init))
-                try await staging.stageDeletions(batch.deletedGUIDs)
-                objectsRead = batch.progress.objectsRead
-                onProgress(objectsRead)
-            }
-            guard let value = try await group.next() else { throw CancellationError() }
-            return (value, objectsRead)
         }
     }
 

@@ -9,7 +9,8 @@ package import ServiceLifecycle
 /// (`charter_private.claim_directory_syncs`: `FOR UPDATE SKIP LOCKED` plus a lease), runs it with the engine
 /// (which renews the lease while it works and releases it with the next due time) and claims again until
 /// nothing is due; then it sleeps for the poll interval. A replica that dies stops renewing, its lease lapses
-/// and another replica takes the connection over. On graceful shutdown it finishes the sync in hand and stops.
+/// and another replica takes the connection over; the run it left `running` is recorded as failed on the next
+/// pass of any scheduler. On graceful shutdown it finishes the sync in hand and stops.
 package struct DirectorySyncScheduler: Service {
     let database: Database
     let engine: DirectorySyncEngine
@@ -32,9 +33,25 @@ package struct DirectorySyncScheduler: Service {
     }
 
     /// Claims and runs due connections one at a time until none is due; returns the runs it made.
+    ///
+    /// First it records runs left `running` by a process that died (their connection's lease is free or expired)
+    /// as failed, whether or not their connection is due.
     @discardableResult
     package func runDueSyncs() async -> [SyncRun] {
         var runs: [SyncRun] = []
+        do {
+            let abandoned = try await database.withoutTenant(logger: logger) { tx in
+                try await tx.directorySyncJobs.abandonExpiredRuns()
+            }
+            for (tenant, connection, run) in abandoned {
+                logger.notice(
+                    "directory sync run abandoned",
+                    metadata: ["tenant.id": "\(tenant)", "directory.connection": "\(connection)", "sync.run": "\(run)"]
+                )
+            }
+        } catch {
+            logger.error("directory sync cleanup failed", metadata: ["error": "\(String(describing: type(of: error)))"])
+        }
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let claims: [DirectorySyncJobRepository.Claim]
             do {

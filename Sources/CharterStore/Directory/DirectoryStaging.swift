@@ -2,16 +2,21 @@ package import CharterCore
 package import Foundation
 import PostgresNIO
 
-/// The write side of one directory sync, inside one tenant transaction: staged pages, then one set-based merge.
+/// The write side of one directory sync, inside one tenant transaction: each page merged as it arrives, then
+/// one sweep and the closure.
 ///
-/// ``prepare()`` creates transaction-local staging tables; ``stage(_:)`` and ``stageDeletions(_:)`` add a
-/// page at a time with large array-bound inserts; ``apply(_:connection:threshold:confirmsDeletions:watermark:)``
-/// merges them into the stored directory (mark and sweep for a full sync), recomputes and stores the
-/// membership closure and stores the watermark. Nothing is visible to others until the transaction commits,
-/// and a failure anywhere rolls all of it back.
+/// ``prepare()`` creates transaction-local staging tables, takes the connection row `FOR KEY SHARE` and reads
+/// the membership graph as stored. ``stage(_:)`` merges a page at once (while the reader fetches the next one):
+/// it stages the page with array-bound inserts, counts what it adds, changes and moves, upserts the objects by
+/// objectGUID and brings the member edges of its groups to what the DC listed. ``stageDeletions(_:)`` stages
+/// tombstones. ``finish(_:threshold:confirmsDeletions:watermark:)`` marks what goes (mark and sweep for a full
+/// sync), applies the deletion guard, sweeps, rewrites the DNs below renamed containers (incremental), writes
+/// the closure rows that changed and stores the watermark. Nothing is visible to others until the transaction
+/// commits, and a failure anywhere, the deletion guard included, rolls all of it back.
 package struct DirectoryStaging: Sendable {
     let tx: Transaction
     let tenantID: TenantID
+    let connectionID: DirectoryConnectionID
 
     /// Whether the staged pages are the whole directory or the changes since the watermark.
     package enum Mode: Sendable, Hashable {
@@ -21,22 +26,48 @@ package struct DirectoryStaging: Sendable {
         case incremental
     }
 
-    /// Thrown by ``DirectoryStaging/apply(_:connection:threshold:confirmsDeletions:watermark:)`` when the run
-    /// would delete more than the threshold allows; the caller rolls the transaction back.
+    /// Thrown by ``DirectoryStaging/finish(_:threshold:confirmsDeletions:watermark:)`` when the run would delete
+    /// more than the threshold allows; the caller rolls the transaction back.
     package struct DeletionGuardTripped: Error, Hashable, Sendable {
         package var pendingDeletions: Int
         package var allowedDeletions: Int
         package var counts: SyncCounts
     }
 
-    /// Creates the staging tables (dropped at commit).
-    package func prepare() async throws {
+    /// Objects of the connection stored before this run.
+    private var storedObjects = 0
+    /// The membership graph as stored before this run; the closure rows that change are derived from it.
+    private var graphBefore = MembershipGraph()
+    /// The member GUIDs of every group staged so far (its complete list, as the DC returned it).
+    private var stagedMembers: [ObjectGUID: Set<ObjectGUID>] = [:]
+    private var stagedGUIDs = Set<ObjectGUID>()
+    private var pages: Int32 = 0
+    private var counts = SyncCounts()
+
+    init(tx: Transaction, tenantID: TenantID, connectionID: DirectoryConnectionID) {
+        self.tx = tx
+        self.tenantID = tenantID
+        self.connectionID = connectionID
+    }
+
+    /// Creates the staging tables (dropped at commit), holds the connection row against deletion until commit
+    /// and reads the stored membership graph.
+    ///
+    /// - Parameter domainSID: the stored watermark's domain SID, which primary groups resolve against.
+    package mutating func prepare(domainSID: String?) async throws {
+        try await tx.query(
+            """
+            SELECT 1 FROM directory_connections
+            WHERE tenant_id = \(tenantID.rawValue) AND id = \(connectionID.rawValue) FOR KEY SHARE
+            """
+        )
         try await tx.query(
             """
             CREATE TEMP TABLE staged_directory_objects (
-                guid uuid PRIMARY KEY, kind text NOT NULL, dn text NOT NULL, parent_guid uuid, name text NOT NULL,
-                sam_account_name text, user_principal_name text, dns_host_name text, display_name text, sid text,
-                disabled boolean NOT NULL, primary_group_id bigint, group_type bigint, usn_changed bigint NOT NULL
+                guid uuid PRIMARY KEY, page integer NOT NULL, kind text NOT NULL, dn text NOT NULL, parent_guid uuid,
+                name text NOT NULL, sam_account_name text, user_principal_name text, dns_host_name text,
+                display_name text, sid text, disabled boolean NOT NULL, primary_group_id bigint, group_type bigint,
+                usn_changed bigint NOT NULL
             ) ON COMMIT DROP
             """
         )
@@ -52,20 +83,46 @@ package struct DirectoryStaging: Sendable {
         try await tx.query(
             "CREATE TEMP TABLE doomed_directory_objects (guid uuid PRIMARY KEY, kind text NOT NULL) ON COMMIT DROP"
         )
+        // Containers whose DN changed, with the DN stored before: their descendants that the DC does not return
+        // again get the new suffix in `finish`.
+        try await tx.query(
+            "CREATE TEMP TABLE renamed_directory_objects (old_dn text NOT NULL, new_dn text NOT NULL) ON COMMIT DROP"
+        )
+        let rows = try await tx.query(
+            """
+            SELECT count(*) FROM directory_objects WHERE tenant_id = \(tenantID.rawValue)
+              AND connection_id = \(connectionID.rawValue)
+            """
+        )
+        for try await count in rows.decode(Int64.self) { storedObjects = Int(count) }
+        graphBefore = storedObjects == 0 ? MembershipGraph() : try await storedGraph(domainSID: domainSID)
     }
 
-    /// Stages one page of objects (and the members of its groups).
-    package func stage(_ entries: [DirectoryEntry]) async throws {
+    /// Merges one page of objects (and the members of its groups) into the stored directory.
+    ///
+    /// - Parameter mode: `.incremental` also records renamed containers, whose stored descendants `finish`
+    ///   rewrites.
+    package mutating func stage(_ page: [DirectoryEntry], mode: Mode) async throws {
+        // A paged search returns each object once; should a server repeat one, the first copy stands.
+        let entries = page.filter { stagedGUIDs.insert($0.guid).inserted }
         guard !entries.isEmpty else { return }
+        pages += 1
+        let pageNumber = pages
+        let tenant = tenantID.rawValue
+        let connection = connectionID.rawValue
+        for entry in entries where entry.kind == .group {
+            stagedMembers[entry.guid] = Set((entry.members ?? []).compactMap(\.guid))
+        }
+
         // Arrays cannot carry NULL elements through the binds used here, so absent values travel as '' (text)
         // or a sentinel (numbers) and become NULL in SQL.
         let absent = Int64.min
         try await tx.query(
             """
-            INSERT INTO staged_directory_objects (guid, kind, dn, parent_guid, name, sam_account_name,
+            INSERT INTO staged_directory_objects (guid, page, kind, dn, parent_guid, name, sam_account_name,
                 user_principal_name, dns_host_name, display_name, sid, disabled, primary_group_id, group_type,
                 usn_changed)
-            SELECT guid, kind, dn, NULLIF(parent, '')::uuid, name, NULLIF(sam, ''), NULLIF(upn, ''),
+            SELECT guid, \(pageNumber), kind, dn, NULLIF(parent, '')::uuid, name, NULLIF(sam, ''), NULLIF(upn, ''),
                 NULLIF(host, ''), NULLIF(display, ''), NULLIF(sid, ''), disabled, NULLIF(pgid, \(absent)),
                 NULLIF(gtype, \(absent)), usn
             FROM unnest(\(entries.map(\.guid.rawValue))::uuid[], \(entries.map(\.kind.rawValue))::text[],
@@ -76,7 +133,6 @@ package struct DirectoryStaging: Sendable {
                 \(entries.map(\.isDisabled))::boolean[], \(entries.map { $0.primaryGroupID ?? absent })::bigint[],
                 \(entries.map { $0.groupType ?? absent })::bigint[], \(entries.map(\.usnChanged))::bigint[])
                 AS s(guid, kind, dn, parent, name, sam, upn, host, display, sid, disabled, pgid, gtype, usn)
-            ON CONFLICT (guid) DO NOTHING
             """
         )
         var groups: [UUID] = []
@@ -93,145 +149,57 @@ package struct DirectoryStaging: Sendable {
                 memberSIDs.append(member.sid ?? "")
             }
         }
-        guard !groups.isEmpty else { return }
-        try await tx.query(
-            """
-            INSERT INTO staged_directory_members (group_guid, member_ref, member_guid, member_dn, member_sid)
-            SELECT g, r, NULLIF(m, '')::uuid, d, NULLIF(s, '')
-            FROM unnest(\(groups)::uuid[], \(references)::text[], \(memberGUIDs)::text[], \(memberDNs)::text[],
-                \(memberSIDs)::text[]) AS x(g, r, m, d, s)
-            ON CONFLICT DO NOTHING
-            """
-        )
-    }
-
-    /// Stages the objectGUIDs of tombstones (incremental syncs).
-    package func stageDeletions(_ guids: [UUID]) async throws {
-        guard !guids.isEmpty else { return }
-        try await tx.query(
-            """
-            INSERT INTO staged_directory_deletions (guid) SELECT unnest(\(guids)::uuid[]) ON CONFLICT DO NOTHING
-            """
-        )
-    }
-
-    /// Merges the staged pages into the connection's stored directory and stores the closure and watermark.
-    ///
-    /// - Parameters:
-    ///   - mode: `.full` deletes every stored object that was not staged; `.incremental` deletes the staged
-    ///     tombstones only.
-    ///   - threshold: the deletion guard; ignored when `confirmsDeletions`.
-    /// - Returns: the counts per kind.
-    /// - Throws: ``DeletionGuardTripped`` when the deletions exceed the threshold (nothing is merged).
-    package func apply(
-        _ mode: Mode, connection: DirectoryConnectionID, threshold: DeletionThreshold, confirmsDeletions: Bool,
-        watermark: StoredWatermark
-    ) async throws -> SyncCounts {
-        let tenant = tenantID.rawValue
-        let connectionID = connection.rawValue
-        try await tx.query("ANALYZE staged_directory_objects")
-
-        // Mark: which stored objects go.
-        switch mode {
-        case .full:
+        if !groups.isEmpty {
             try await tx.query(
                 """
-                INSERT INTO doomed_directory_objects (guid, kind)
-                SELECT o.guid, o.kind FROM directory_objects o
-                WHERE o.tenant_id = \(tenant) AND o.connection_id = \(connectionID)
-                  AND NOT EXISTS (SELECT 1 FROM staged_directory_objects s WHERE s.guid = o.guid)
-                """
-            )
-        case .incremental:
-            try await tx.query(
-                """
-                INSERT INTO doomed_directory_objects (guid, kind)
-                SELECT o.guid, o.kind FROM directory_objects o
-                JOIN staged_directory_deletions d ON d.guid = o.guid
-                WHERE o.tenant_id = \(tenant) AND o.connection_id = \(connectionID)
-                  AND NOT EXISTS (SELECT 1 FROM staged_directory_objects s WHERE s.guid = o.guid)
+                INSERT INTO staged_directory_members (group_guid, member_ref, member_guid, member_dn, member_sid)
+                SELECT g, r, NULLIF(m, '')::uuid, d, NULLIF(s, '')
+                FROM unnest(\(groups)::uuid[], \(references)::text[], \(memberGUIDs)::text[], \(memberDNs)::text[],
+                    \(memberSIDs)::text[]) AS x(g, r, m, d, s)
+                ON CONFLICT DO NOTHING
                 """
             )
         }
 
-        var counts = SyncCounts()
-        let tallies = try await tx.query(
-            """
-            SELECT kind, 0::bigint, 0::bigint, 0::bigint, count(*) FROM doomed_directory_objects GROUP BY kind
-            UNION ALL
-            SELECT s.kind,
-                   count(*) FILTER (WHERE o.guid IS NULL),
-                   count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS NOT DISTINCT FROM s.parent_guid
-                       AND (o.kind, o.dn, o.name, o.sam_account_name, o.user_principal_name, o.dns_host_name,
-                            o.display_name, o.sid, o.disabled, o.primary_group_id, o.group_type)
-                       IS DISTINCT FROM (s.kind, s.dn, s.name, s.sam_account_name, s.user_principal_name,
-                            s.dns_host_name, s.display_name, s.sid, s.disabled, s.primary_group_id,
-                            s.group_type::integer)),
-                   count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS DISTINCT FROM s.parent_guid),
-                   0::bigint
-            FROM staged_directory_objects s
-            LEFT JOIN directory_objects o
-                ON o.tenant_id = \(tenant) AND o.connection_id = \(connectionID) AND o.guid = s.guid
-            GROUP BY s.kind
-            """
-        )
-        for try await (kind, added, changed, moved, deleted) in tallies.decode((String, Int64, Int64, Int64, Int64).self) {
-            var tally = counts.byKind[kind] ?? SyncCounts.Tally()
-            tally.added += Int(added)
-            tally.changed += Int(changed)
-            tally.moved += Int(moved)
-            tally.deleted += Int(deleted)
-            counts.byKind[kind] = tally
-        }
-
-        // The deletion guard.
-        let pending = counts.totalDeleted
-        if pending > 0 && !confirmsDeletions {
-            var stored = 0
-            let rows = try await tx.query(
+        // Counted against the stored rows before this page is merged.
+        if storedObjects > 0 {
+            let tallies = try await tx.query(
                 """
-                SELECT count(*) FROM directory_objects WHERE tenant_id = \(tenant) AND connection_id = \(connectionID)
+                SELECT s.kind,
+                       count(*) FILTER (WHERE o.guid IS NULL),
+                       count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS NOT DISTINCT FROM s.parent_guid
+                           AND (o.kind, o.dn, o.name, o.sam_account_name, o.user_principal_name, o.dns_host_name,
+                                o.display_name, o.sid, o.disabled, o.primary_group_id, o.group_type)
+                           IS DISTINCT FROM (s.kind, s.dn, s.name, s.sam_account_name, s.user_principal_name,
+                                s.dns_host_name, s.display_name, s.sid, s.disabled, s.primary_group_id,
+                                s.group_type::integer)),
+                       count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS DISTINCT FROM s.parent_guid)
+                FROM staged_directory_objects s
+                LEFT JOIN directory_objects o
+                    ON o.tenant_id = \(tenant) AND o.connection_id = \(connection) AND o.guid = s.guid
+                WHERE s.page = \(pageNumber)
+                GROUP BY s.kind
                 """
             )
-            for try await count in rows.decode(Int64.self) { stored = Int(count) }
-            let allowed = threshold.allowedDeletions(stored: stored)
-            if pending > allowed {
-                throw DeletionGuardTripped(pendingDeletions: pending, allowedDeletions: allowed, counts: counts)
+            for try await (kind, added, changed, moved) in tallies.decode((String, Int64, Int64, Int64).self) {
+                var tally = counts.byKind[kind] ?? SyncCounts.Tally()
+                tally.added += Int(added)
+                tally.changed += Int(changed)
+                tally.moved += Int(moved)
+                counts.byKind[kind] = tally
             }
+        } else {
+            for entry in entries { counts.byKind[entry.kind.rawValue, default: SyncCounts.Tally()].added += 1 }
         }
-
-        // An incremental sync writes only the closure rows that change, so it needs the graph as it was.
-        let graphBefore: MembershipGraph? =
-            if mode == .incremental { try await graph(connection: connection, domainSID: watermark.domainSID) } else { nil }
-
-        // Sweep.
-        try await tx.query(
-            """
-            DELETE FROM directory_members m USING doomed_directory_objects d
-            WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connectionID) AND m.member_guid = d.guid
-            """
-        )
-        try await tx.query(
-            """
-            DELETE FROM directory_objects o USING doomed_directory_objects d
-            WHERE o.tenant_id = \(tenant) AND o.connection_id = \(connectionID) AND o.guid = d.guid
-            """
-        )
 
         if mode == .incremental {
-            // Renaming or moving a container changes its descendants' DNs without returning them: rewrite the
-            // DN suffix of every stored descendant that was not itself staged.
             try await tx.query(
                 """
-                UPDATE directory_objects d
-                SET dn = left(d.dn, length(d.dn) - length(r.old_dn)) || r.new_dn, updated_at = now()
-                FROM (SELECT o.dn AS old_dn, s.dn AS new_dn FROM staged_directory_objects s
-                      JOIN directory_objects o
-                        ON o.tenant_id = \(tenant) AND o.connection_id = \(connectionID) AND o.guid = s.guid
-                      WHERE o.dn <> s.dn) r
-                WHERE d.tenant_id = \(tenant) AND d.connection_id = \(connectionID)
-                  AND lower(right(d.dn, length(r.old_dn) + 1)) = lower(',' || r.old_dn)
-                  AND NOT EXISTS (SELECT 1 FROM staged_directory_objects s WHERE s.guid = d.guid)
+                INSERT INTO renamed_directory_objects (old_dn, new_dn)
+                SELECT o.dn, s.dn FROM staged_directory_objects s
+                JOIN directory_objects o
+                    ON o.tenant_id = \(tenant) AND o.connection_id = \(connection) AND o.guid = s.guid
+                WHERE s.page = \(pageNumber) AND o.dn <> s.dn
                 """
             )
         }
@@ -241,10 +209,10 @@ package struct DirectoryStaging: Sendable {
             INSERT INTO directory_objects (tenant_id, connection_id, guid, kind, dn, parent_guid, name,
                 sam_account_name, user_principal_name, dns_host_name, display_name, sid, disabled, primary_group_id,
                 group_type, usn_changed)
-            SELECT \(tenant), \(connectionID), guid, kind, dn, parent_guid, name, sam_account_name,
+            SELECT \(tenant), \(connection), guid, kind, dn, parent_guid, name, sam_account_name,
                 user_principal_name, dns_host_name, display_name, sid, disabled, primary_group_id, group_type::integer,
                 usn_changed
-            FROM staged_directory_objects
+            FROM staged_directory_objects WHERE page = \(pageNumber)
             ON CONFLICT (tenant_id, connection_id, guid) DO UPDATE SET
                 kind = EXCLUDED.kind, dn = EXCLUDED.dn, parent_guid = EXCLUDED.parent_guid, name = EXCLUDED.name,
                 sam_account_name = EXCLUDED.sam_account_name, user_principal_name = EXCLUDED.user_principal_name,
@@ -263,115 +231,241 @@ package struct DirectoryStaging: Sendable {
             """
         )
 
-        // A staged group's member list is complete: replace its edges.
-        try await tx.query(
-            """
-            DELETE FROM directory_members m USING staged_directory_objects s
-            WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connectionID) AND m.group_guid = s.guid
-              AND s.kind = 'group'
-            """
-        )
+        // A staged group's member list is complete: its stored edges become exactly that list. Only the edges
+        // that differ are written, so a periodic full sync of an unchanged directory rewrites none.
+        guard entries.contains(where: { $0.kind == .group }) else { return }
+        if storedObjects > 0 {
+            try await tx.query(
+                """
+                DELETE FROM directory_members m USING staged_directory_objects s
+                WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connection) AND m.group_guid = s.guid
+                  AND s.page = \(pageNumber) AND s.kind = 'group'
+                  AND NOT EXISTS (SELECT 1 FROM staged_directory_members x
+                                  WHERE x.group_guid = m.group_guid AND x.member_ref = m.member_ref)
+                """
+            )
+        }
         try await tx.query(
             """
             INSERT INTO directory_members (tenant_id, connection_id, group_guid, member_ref, member_guid, member_dn,
                 member_sid)
-            SELECT \(tenant), \(connectionID), m.group_guid, m.member_ref, m.member_guid, m.member_dn, m.member_sid
-            FROM staged_directory_members m
-            JOIN staged_directory_objects s ON s.guid = m.group_guid AND s.kind = 'group'
+            SELECT \(tenant), \(connection), m.group_guid, m.member_ref, m.member_guid, m.member_dn, m.member_sid
+            FROM staged_directory_objects s
+            JOIN staged_directory_members m ON m.group_guid = s.guid
+            WHERE s.page = \(pageNumber) AND s.kind = 'group'
+            ON CONFLICT (tenant_id, connection_id, group_guid, member_ref) DO UPDATE SET
+                member_guid = EXCLUDED.member_guid, member_dn = EXCLUDED.member_dn, member_sid = EXCLUDED.member_sid
+            WHERE (directory_members.member_guid, directory_members.member_dn, directory_members.member_sid)
+                IS DISTINCT FROM (EXCLUDED.member_guid, EXCLUDED.member_dn, EXCLUDED.member_sid)
             """
         )
+    }
+
+    /// Stages the objectGUIDs of tombstones (incremental syncs).
+    package func stageDeletions(_ guids: [UUID]) async throws {
+        guard !guids.isEmpty else { return }
+        try await tx.query(
+            """
+            INSERT INTO staged_directory_deletions (guid) SELECT unnest(\(guids)::uuid[]) ON CONFLICT DO NOTHING
+            """
+        )
+    }
+
+    /// Ends the run: marks and sweeps deletions behind the deletion guard, fixes DNs below renamed containers,
+    /// writes the closure rows that changed and stores the watermark.
+    ///
+    /// - Parameters:
+    ///   - mode: `.full` deletes every stored object that was not staged; `.incremental` deletes the staged
+    ///     tombstones only.
+    ///   - threshold: the deletion guard; ignored when `confirmsDeletions`.
+    /// - Returns: the counts per kind.
+    /// - Throws: ``DeletionGuardTripped`` when the deletions exceed the threshold; the caller rolls back.
+    package func finish(
+        _ mode: Mode, threshold: DeletionThreshold, confirmsDeletions: Bool, watermark: StoredWatermark
+    ) async throws -> SyncCounts {
+        let tenant = tenantID.rawValue
+        let connection = connectionID.rawValue
+        var counts = counts
+
+        // Mark: which stored objects go.
+        if storedObjects > 0 {
+            switch mode {
+            case .full:
+                try await tx.query(
+                    """
+                    INSERT INTO doomed_directory_objects (guid, kind)
+                    SELECT o.guid, o.kind FROM directory_objects o
+                    WHERE o.tenant_id = \(tenant) AND o.connection_id = \(connection)
+                      AND NOT EXISTS (SELECT 1 FROM staged_directory_objects s WHERE s.guid = o.guid)
+                    """
+                )
+            case .incremental:
+                try await tx.query(
+                    """
+                    INSERT INTO doomed_directory_objects (guid, kind)
+                    SELECT o.guid, o.kind FROM directory_objects o
+                    JOIN staged_directory_deletions d ON d.guid = o.guid
+                    WHERE o.tenant_id = \(tenant) AND o.connection_id = \(connection)
+                      AND NOT EXISTS (SELECT 1 FROM staged_directory_objects s WHERE s.guid = o.guid)
+                    """
+                )
+            }
+        }
+        var doomed: [ObjectGUID] = []
+        let doomedRows = try await tx.query("SELECT guid, kind FROM doomed_directory_objects")
+        for try await (guid, kind) in doomedRows.decode((UUID, String).self) {
+            doomed.append(ObjectGUID(guid))
+            counts.byKind[kind, default: SyncCounts.Tally()].deleted += 1
+        }
+
+        // The deletion guard.
+        if !doomed.isEmpty && !confirmsDeletions {
+            let allowed = threshold.allowedDeletions(stored: storedObjects)
+            if doomed.count > allowed {
+                throw DeletionGuardTripped(pendingDeletions: doomed.count, allowedDeletions: allowed, counts: counts)
+            }
+        }
+
+        // Sweep. Edges to a deleted object go, except from groups staged in this run, whose lists are the DC's.
+        if !doomed.isEmpty {
+            try await tx.query(
+                """
+                DELETE FROM directory_members m USING doomed_directory_objects d
+                WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connection) AND m.member_guid = d.guid
+                  AND NOT EXISTS (SELECT 1 FROM staged_directory_objects s WHERE s.guid = m.group_guid)
+                """
+            )
+            try await tx.query(
+                """
+                DELETE FROM directory_objects o USING doomed_directory_objects d
+                WHERE o.tenant_id = \(tenant) AND o.connection_id = \(connection) AND o.guid = d.guid
+                """
+            )
+        }
+
         if mode == .incremental {
+            // Renaming or moving a container changes its descendants' DNs without returning them: rewrite the
+            // DN suffix of every stored descendant that was not itself staged.
+            try await tx.query(
+                """
+                UPDATE directory_objects d
+                SET dn = left(d.dn, length(d.dn) - length(r.old_dn)) || r.new_dn, updated_at = now()
+                FROM renamed_directory_objects r
+                WHERE d.tenant_id = \(tenant) AND d.connection_id = \(connection)
+                  AND lower(right(d.dn, length(r.old_dn) + 1)) = lower(',' || r.old_dn)
+                  AND NOT EXISTS (SELECT 1 FROM staged_directory_objects s WHERE s.guid = d.guid)
+                """
+            )
             // Members named by DN follow renames of the objects they name (a full sync read every edge afresh).
+            // Only objects written in this transaction can have a new DN; `now()` is the transaction's start.
             try await tx.query(
                 """
                 UPDATE directory_members m SET member_dn = o.dn
                 FROM directory_objects o
-                WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connectionID)
-                  AND o.tenant_id = \(tenant) AND o.connection_id = \(connectionID) AND o.guid = m.member_guid
-                  AND m.member_dn <> o.dn
+                WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connection)
+                  AND o.tenant_id = \(tenant) AND o.connection_id = \(connection) AND o.updated_at = now()
+                  AND o.guid = m.member_guid AND m.member_dn <> o.dn
                 """
             )
-        } else {
-            // A first sync fills the tables inside this transaction; without statistics the planner would
-            // choose nested loops for the closure's queries.
-            try await tx.query("ANALYZE directory_objects, directory_members")
         }
 
-        let graphAfter = try await graph(connection: connection, domainSID: watermark.domainSID)
-        if let graphBefore {
-            if graphBefore != graphAfter {
-                try await updateClosure(connection: connection, from: graphBefore.closure(), to: graphAfter.closure())
-            }
-        } else {
-            try await replaceClosure(connection: connection, with: graphAfter.closure())
+        // A run that wrote most of the connection's rows (a first sync) leaves the planner without statistics
+        // for the queries below and for the first reads after commit.
+        let written = counts.byKind.values.reduce(0) { $0 + $1.added + $1.deleted }
+        if written > 1000 && written * 2 > storedObjects {
+            try await tx.query("SELECT charter_private.analyze_directory()")
         }
-        try await store(watermark, connection: connection, isFull: mode == .full)
+
+        try await writeClosure(doomed: Set(doomed), mode: mode, domainSID: watermark.domainSID)
+        try await store(watermark, isFull: mode == .full)
         return counts
     }
 
-    /// The connection's stored membership facts: direct edges between known GUIDs and primary groups.
-    private func graph(connection: DirectoryConnectionID, domainSID: String?) async throws -> MembershipGraph {
-        let tenant = tenantID.rawValue
-        let connectionID = connection.rawValue
-        var graph = MembershipGraph()
-        let edges = try await tx.query(
-            """
-            SELECT group_guid, member_guid FROM directory_members
-            WHERE tenant_id = \(tenant) AND connection_id = \(connectionID) AND member_guid IS NOT NULL
-            """
-        )
-        for try await (group, member) in edges.decode((UUID, UUID).self) {
-            graph.members[ObjectGUID(group), default: []].insert(ObjectGUID(member))
+    // MARK: - Closure
+
+    /// Writes the closure rows that differ between the graph as stored before this run and as merged now.
+    private func writeClosure(doomed: Set<ObjectGUID>, mode: Mode, domainSID: String?) async throws {
+        // The edges after the merge: staged groups have their DC lists; deleted groups are gone; edges from
+        // other groups to deleted objects are gone (the sweep above).
+        var graphAfter = graphBefore
+        for (group, groupMembers) in stagedMembers {
+            graphAfter.members[group] = groupMembers.isEmpty ? nil : groupMembers
         }
-        if let domainSID {
-            let primary = try await tx.query(
-                """
-                SELECT o.guid, g.guid FROM directory_objects o
-                JOIN directory_objects g ON g.tenant_id = o.tenant_id AND g.connection_id = o.connection_id
-                    AND g.kind = 'group' AND g.sid = \(domainSID) || '-' || o.primary_group_id::text
-                WHERE o.tenant_id = \(tenant) AND o.connection_id = \(connectionID) AND o.primary_group_id IS NOT NULL
-                """
-            )
-            for try await (object, group) in primary.decode((UUID, UUID).self) {
-                graph.primaryGroups[ObjectGUID(object)] = ObjectGUID(group)
+        if !doomed.isEmpty {
+            for group in doomed where stagedMembers[group] == nil { graphAfter.members[group] = nil }
+            for (group, groupMembers) in graphAfter.members where stagedMembers[group] == nil {
+                let kept = groupMembers.subtracting(doomed)
+                if kept.count != groupMembers.count { graphAfter.members[group] = kept.isEmpty ? nil : kept }
             }
         }
-        return graph
-    }
+        // Primary groups depend on objects and group SIDs anywhere in the connection: read them back.
+        graphAfter.primaryGroups = try await primaryGroups(domainSID: domainSID)
 
-    /// Replaces every stored closure row of the connection.
-    private func replaceClosure(connection: DirectoryConnectionID, with closure: MembershipClosure) async throws {
-        try await tx.query(
-            """
-            DELETE FROM directory_memberships
-            WHERE tenant_id = \(tenantID.rawValue) AND connection_id = \(connection.rawValue)
-            """
-        )
-        try await insert(closure.rows, connection: connection)
-    }
-
-    /// Writes the difference between two closures: rows that went or changed are deleted, new ones inserted.
-    private func updateClosure(
-        connection: DirectoryConnectionID, from old: MembershipClosure, to new: MembershipClosure
-    ) async throws {
-        let oldRows = Set(old.rows)
-        let newRows = Set(new.rows)
+        if storedObjects == 0 {
+            try await tx.query(
+                """
+                DELETE FROM directory_memberships
+                WHERE tenant_id = \(tenantID.rawValue) AND connection_id = \(connectionID.rawValue)
+                """
+            )
+            try await insert(graphAfter.closure().rows)
+            return
+        }
+        let affected = graphBefore.objectsAffected(comparedTo: graphAfter)
+        guard !affected.isEmpty else { return }
+        let oldRows = Set(graphBefore.closureRows(of: affected))
+        let newRows = Set(graphAfter.closureRows(of: affected))
         let gone = oldRows.subtracting(newRows)
-        let added = newRows.subtracting(oldRows)
         if !gone.isEmpty {
             try await tx.query(
                 """
                 DELETE FROM directory_memberships m
                 USING unnest(\(gone.map(\.member.rawValue))::uuid[], \(gone.map(\.group.rawValue))::uuid[]) AS x(mg, gg)
-                WHERE m.tenant_id = \(tenantID.rawValue) AND m.connection_id = \(connection.rawValue)
+                WHERE m.tenant_id = \(tenantID.rawValue) AND m.connection_id = \(connectionID.rawValue)
                   AND m.member_guid = x.mg AND m.group_guid = x.gg
                 """
             )
         }
-        try await insert(Array(added), connection: connection)
+        try await insert(Array(newRows.subtracting(oldRows)))
     }
 
-    private func insert(_ rows: [MembershipClosure.Row], connection: DirectoryConnectionID) async throws {
+    /// The connection's stored membership facts: direct edges between known GUIDs and primary groups.
+    private func storedGraph(domainSID: String?) async throws -> MembershipGraph {
+        var graph = MembershipGraph()
+        let edges = try await tx.query(
+            """
+            SELECT group_guid, member_guid FROM directory_members
+            WHERE tenant_id = \(tenantID.rawValue) AND connection_id = \(connectionID.rawValue)
+              AND member_guid IS NOT NULL
+            """
+        )
+        for try await (group, member) in edges.decode((UUID, UUID).self) {
+            graph.members[ObjectGUID(group), default: []].insert(ObjectGUID(member))
+        }
+        graph.primaryGroups = try await primaryGroups(domainSID: domainSID)
+        return graph
+    }
+
+    /// Each stored object's primary group among the connection's groups: domain SID + primaryGroupID.
+    private func primaryGroups(domainSID: String?) async throws -> [ObjectGUID: ObjectGUID] {
+        guard let domainSID else { return [:] }
+        var result: [ObjectGUID: ObjectGUID] = [:]
+        let rows = try await tx.query(
+            """
+            SELECT o.guid, g.guid FROM directory_objects o
+            JOIN directory_objects g ON g.tenant_id = o.tenant_id AND g.connection_id = o.connection_id
+                AND g.kind = 'group' AND g.sid = \(domainSID) || '-' || o.primary_group_id::text
+            WHERE o.tenant_id = \(tenantID.rawValue) AND o.connection_id = \(connectionID.rawValue)
+              AND o.primary_group_id IS NOT NULL
+            """
+        )
+        for try await (object, group) in rows.decode((UUID, UUID).self) {
+            result[ObjectGUID(object)] = ObjectGUID(group)
+        }
+        return result
+    }
+
+    private func insert(_ rows: [MembershipClosure.Row]) async throws {
         let chunk = 20_000
         var start = 0
         while start < rows.count {
@@ -379,7 +473,7 @@ package struct DirectoryStaging: Sendable {
             try await tx.query(
                 """
                 INSERT INTO directory_memberships (tenant_id, connection_id, member_guid, group_guid, depth, chain)
-                SELECT \(tenantID.rawValue), \(connection.rawValue), m, g, d, string_to_array(c, ',')::uuid[]
+                SELECT \(tenantID.rawValue), \(connectionID.rawValue), m, g, d, string_to_array(c, ',')::uuid[]
                 FROM unnest(\(slice.map(\.member.rawValue))::uuid[], \(slice.map(\.group.rawValue))::uuid[],
                     \(slice.map(\.depth))::integer[],
                     \(slice.map { $0.chain.map(\.description).joined(separator: ",") })::text[]) AS x(m, g, d, c)
@@ -389,13 +483,14 @@ package struct DirectoryStaging: Sendable {
         }
     }
 
-    private func store(_ watermark: StoredWatermark, connection: DirectoryConnectionID, isFull: Bool) async throws {
+    private func store(_ watermark: StoredWatermark, isFull: Bool) async throws {
         try await tx.query(
             """
             INSERT INTO directory_watermarks (tenant_id, connection_id, dc_service_name, invocation_id, usn,
                 domain_sid, last_full_sync_at, synced_at)
-            VALUES (\(tenantID.rawValue), \(connection.rawValue), \(watermark.serviceName), \(watermark.invocationID),
-                \(watermark.usn), \(watermark.domainSID), \(watermark.lastFullSyncAt), \(watermark.syncedAt))
+            VALUES (\(tenantID.rawValue), \(connectionID.rawValue), \(watermark.serviceName),
+                \(watermark.invocationID), \(watermark.usn), \(watermark.domainSID), \(watermark.lastFullSyncAt),
+                \(watermark.syncedAt))
             ON CONFLICT (tenant_id, connection_id) DO UPDATE SET
                 dc_service_name = EXCLUDED.dc_service_name, invocation_id = EXCLUDED.invocation_id,
                 usn = EXCLUDED.usn, domain_sid = COALESCE(EXCLUDED.domain_sid, directory_watermarks.domain_sid),

@@ -32,6 +32,21 @@ package struct DirectorySyncJobRepository: Sendable {
         return claims
     }
 
+    /// Records runs of any tenant that are still `running` although their connection's lease is free or expired
+    /// as failed (`charter_private.abandon_directory_sync_runs`): the process that ran them is gone.
+    ///
+    /// - Returns: the runs marked, as (tenant, connection, run).
+    package func abandonExpiredRuns() async throws -> [(TenantID, DirectoryConnectionID, SyncRunID)] {
+        let rows = try await tx.query(
+            "SELECT tenant_id, connection_id, run_id FROM charter_private.abandon_directory_sync_runs()"
+        )
+        var runs: [(TenantID, DirectoryConnectionID, SyncRunID)] = []
+        for try await (tenant, connection, run) in rows.decode((UUID, UUID, UUID).self) {
+            runs.append((TenantID(tenant), DirectoryConnectionID(connection), SyncRunID(run)))
+        }
+        return runs
+    }
+
     /// Takes the lease of one connection for `owner` unless another owner holds an unexpired one.
     ///
     /// Runs inside the tenant's transaction. - Returns: whether `owner` now holds the lease.

@@ -53,6 +53,29 @@ package struct SyncRunRepository: Sendable {
         )
     }
 
+    /// Records every run of `connection` still `running` as failed: the caller holds the connection's lease, so
+    /// whoever started them is gone.
+    ///
+    /// - Returns: the ids of the runs marked.
+    @discardableResult
+    package func abandonRunning(connection: DirectoryConnectionID) async throws -> [SyncRunID] {
+        let rows = try await tx.query(
+            """
+            UPDATE directory_sync_runs SET status = 'failed', finished_at = now(), error = \(Self.abandonedMessage)
+            WHERE tenant_id = \(tenantID.rawValue) AND connection_id = \(connection.rawValue) AND status = 'running'
+            RETURNING id
+            """
+        )
+        var ids: [SyncRunID] = []
+        for try await id in rows.decode(UUID.self) { ids.append(SyncRunID(id)) }
+        return ids
+    }
+
+    /// The error of a run whose process went away; `charter_private.abandon_directory_sync_runs` writes the same.
+    package static let abandonedMessage =
+        "Abandoned: the process running this sync stopped before it finished (its lease expired); "
+        + "nothing it read was stored."
+
     package func get(_ id: SyncRunID) async throws -> SyncRun {
         let rows = try await tx.query(
             """

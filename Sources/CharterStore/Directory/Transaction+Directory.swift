@@ -11,9 +11,9 @@ extension Transaction {
         DirectoryRepository(tx: self, tenantID: tenant)
     }
 
-    /// The write side of one sync of the tenant's directory.
-    package func directoryStaging(of tenant: TenantID) -> DirectoryStaging {
-        DirectoryStaging(tx: self, tenantID: tenant)
+    /// The write side of one sync of one of the tenant's directory connections.
+    package func directoryStaging(of tenant: TenantID, connection: DirectoryConnectionID) -> DirectoryStaging {
+        DirectoryStaging(tx: self, tenantID: tenant, connectionID: connection)
     }
 
     /// The tenant's sync history.
