@@ -19,10 +19,12 @@ struct DirectorySyncTests {
         var closure: Set<MembershipClosure.Row>
     }
 
-    func engine(_ database: Database, owner: String = "tests-\(UUID())") throws -> DirectorySyncEngine {
+    func engine(
+        _ database: Database, owner: String = "tests-\(UUID())", readerOptions: DirectoryReader.Options = .init()
+    ) throws -> DirectorySyncEngine {
         try DirectorySyncEngine(
             database: database, sealer: TestDomain.sealer(), threadPool: .singleton, logger: TestApp.logger,
-            leaseOwner: owner
+            leaseOwner: owner, readerOptions: readerOptions
         )
     }
 
@@ -215,55 +217,5 @@ struct DirectorySyncTests {
             }
         }
         #expect(recorded.status == .failed && recorded.error == run.error)
-    }
-
-    @Test("two schedulers never run the same connection at once, and a held lease keeps other syncs out")
-    func schedulersShareWork() async throws {
-        let ldap = try await domain.connect()
-        let ou = try await domain.makeOU(ldap, "lease")
-        _ = try await ldap.addUser("Erin", in: ou)
-        let world = try await TestApp.makeWorld(tenants: 1)
-        let tenant = world.tenants[0]
-        let connection = try await domain.makeConnection(tenant: tenant, msp: world.msp, base: ou, enabled: true)
-
-        let runs = try await TestApp.withOwner { database in
-            let first = DirectorySyncScheduler(
-                database: database, engine: try engine(database, owner: "scheduler-a"), pollInterval: .seconds(1),
-                logger: TestApp.logger
-            )
-            let second = DirectorySyncScheduler(
-                database: database, engine: try engine(database, owner: "scheduler-b"), pollInterval: .seconds(1),
-                logger: TestApp.logger
-            )
-            async let a = first.runDueSyncs()
-            async let b = second.runDueSyncs()
-            return await a + b
-        }
-        let ours = runs.filter { $0.connectionID == connection.id }
-        #expect(ours.count == 1)
-        #expect(ours.first?.status == .succeeded, "\(ours.first?.error ?? "")")
-        #expect(ours.first?.trigger == .schedule)
-
-        // Synced just now, so not due again; while "a" holds the lease, "b" may not sync.
-        let (acquired, claimedAgain) = try await TestApp.withOwner { database in
-            let acquired = try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in
-                try await tx.directorySyncJobs.acquire(
-                    tenant: tenant, connection: connection.id, owner: "scheduler-a", lease: .seconds(60)
-                )
-            }
-            let claimed = try await database.withoutTenant(logger: TestApp.logger) { tx in
-                try await tx.directorySyncJobs.claimDue(owner: "scheduler-c", lease: .seconds(60), limit: 1000)
-            }
-            return (acquired, claimed)
-        }
-        #expect(acquired)
-        #expect(!claimedAgain.contains { $0.connectionID == connection.id })
-        await #expect(throws: DirectorySyncError.alreadyRunning(connection.id)) {
-            try await TestApp.withOwner { database in
-                try await engine(database, owner: "scheduler-b").sync(
-                    .init(tenantID: tenant, mspID: world.msp, connectionID: connection.id, kind: .full, trigger: .api)
-                )
-            }
-        }
     }
 }
