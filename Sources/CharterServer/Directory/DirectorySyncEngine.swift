@@ -205,19 +205,25 @@ package struct DirectorySyncEngine: Sendable {
         let started = clock.now
         return try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
             var staging = tx.directoryStaging(of: request.tenantID, connection: connection.id)
-            try await staging.prepare(domainSID: watermark?.domainSID)
             var kind = request.kind
             var identity: DomainControllerIdentity?
             var objectsRead = 0
-            // Each page is merged as it arrives, while the LDAP connection reads the next one (one page ahead);
-            // the reader never runs further ahead than that, so memory stays at two pages.
+            var isPrepared = false
+            // The staging tables and the stored graph are prepared while the DC answers the first request.
+            let prepare: () async throws -> Void = {
+                guard !isPrepared else { return }
+                try await staging.prepare(domainSID: watermark?.domainSID)
+                isPrepared = true
+            }
             if kind == .incremental, let watermark,
                 watermark.lastFullSyncAt.addingTimeInterval(fullSyncInterval) > Date()
             {
                 let stored = DirectoryWatermark(
                     serviceName: watermark.serviceName, invocationID: watermark.invocationID, usn: watermark.usn
                 )
-                let result = try await reader.readIncremental(since: stored) { batch in
+                let result = try await Self.pipeline(prepare: prepare) { onBatch in
+                    try await reader.readIncremental(since: stored, onBatch: onBatch)
+                } merge: { batch in
                     try await staging.stage(batch.objects.map(DirectoryEntry.init), mode: .incremental)
                     try await staging.stageDeletions(batch.deletedGUIDs)
                     objectsRead = batch.progress.objectsRead
@@ -227,7 +233,9 @@ package struct DirectorySyncEngine: Sendable {
             }
             if identity == nil {
                 kind = .full
-                identity = try await reader.readFull { batch in
+                identity = try await Self.pipeline(prepare: prepare) { onBatch in
+                    try await reader.readFull(onBatch: onBatch)
+                } merge: { batch in
                     try await staging.stage(batch.objects.map(DirectoryEntry.init), mode: .full)
                     objectsRead = batch.progress.objectsRead
                     await onProgress(objectsRead)
@@ -255,6 +263,49 @@ package struct DirectorySyncEngine: Sendable {
                 ]
             )
             return Outcome(kind: kind, domainController: identity.serviceName, objectsRead: objectsRead, counts: counts)
+        }
+    }
+
+    /// Reads in a child task while this task merges each batch: LDAP (the DC, decoding) and PostgreSQL overlap.
+    ///
+    /// The reader runs at most two batches ahead of the merge (plus the page its connection reads ahead), so a
+    /// slow database holds the reader back instead of filling memory with the directory.
+    ///
+    /// - Parameters:
+    ///   - prepare: run by this task before the first merge, while the reader already waits for the DC.
+    ///   - read: the read, handing batches to the closure it is given.
+    ///   - merge: called once per batch, in order.
+    /// - Returns: what `read` returned.
+    private static func pipeline<Value: Sendable>(
+        prepare: () async throws -> Void,
+        read: @escaping @Sendable (_ onBatch: (DirectoryReader.Batch) async throws -> Void) async throws -> Value,
+        merge: (DirectoryReader.Batch) async throws -> Void
+    ) async throws -> Value {
+        let (batches, batchSink) = AsyncStream.makeStream(of: DirectoryReader.Batch.self)
+        let (credits, creditSink) = AsyncStream.makeStream(of: Void.self)
+        for _ in 0..<2 { creditSink.yield(()) }
+        return try await withThrowingTaskGroup(of: Value.self) { group in
+            group.addTask {
+                defer { batchSink.finish() }
+                var creditsLeft = credits.makeAsyncIterator()
+                return try await read { batch in
+                    // Ends with nil when the merge stopped (it failed, or the task was cancelled).
+                    guard await creditsLeft.next(isolation: #isolation) != nil else { throw CancellationError() }
+                    batchSink.yield(batch)
+                }
+            }
+            do {
+                try await prepare()
+                for await batch in batches {
+                    try await merge(batch)
+                    creditSink.yield(())
+                }
+            } catch {
+                creditSink.finish()
+                throw error
+            }
+            guard let value = try await group.next() else { throw CancellationError() }
+            return value
         }
     }
 

@@ -43,6 +43,8 @@ package struct DirectoryStaging: Sendable {
     private var stagedGUIDs = Set<ObjectGUID>()
     private var pages: Int32 = 0
     private var counts = SyncCounts()
+    /// Staged objects whose stored DN differs (renamed or moved), recorded in `renamed_directory_objects`.
+    private var renamed = 0
 
     init(tx: Transaction, tenantID: TenantID, connectionID: DirectoryConnectionID) {
         self.tx = tx
@@ -192,16 +194,18 @@ package struct DirectoryStaging: Sendable {
             for entry in entries { counts.byKind[entry.kind.rawValue, default: SyncCounts.Tally()].added += 1 }
         }
 
-        if mode == .incremental {
-            try await tx.query(
+        if mode == .incremental && storedObjects > 0 {
+            let rows = try await tx.query(
                 """
                 INSERT INTO renamed_directory_objects (old_dn, new_dn)
                 SELECT o.dn, s.dn FROM staged_directory_objects s
                 JOIN directory_objects o
                     ON o.tenant_id = \(tenant) AND o.connection_id = \(connection) AND o.guid = s.guid
                 WHERE s.page = \(pageNumber) AND o.dn <> s.dn
+                RETURNING 1
                 """
             )
+            for try await _ in rows { renamed += 1 }
         }
 
         try await tx.query(
@@ -343,7 +347,7 @@ package struct DirectoryStaging: Sendable {
             )
         }
 
-        if mode == .incremental {
+        if mode == .incremental && renamed > 0 {
             // Renaming or moving a container changes its descendants' DNs without returning them: rewrite the
             // DN suffix of every stored descendant that was not itself staged.
             try await tx.query(
