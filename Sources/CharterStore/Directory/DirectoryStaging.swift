@@ -117,18 +117,19 @@ package struct DirectoryStaging: Sendable {
         }
 
         // Arrays cannot carry NULL elements through the binds used here, so absent values travel as '' (text)
-        // or a sentinel (numbers) and become NULL in SQL.
+        // or a sentinel (numbers, the nil UUID) and become NULL in SQL.
         let absent = Int64.min
+        let noGUID = Self.noGUID
         try await tx.query(
             """
             INSERT INTO staged_directory_objects (guid, page, kind, dn, parent_guid, name, sam_account_name,
                 user_principal_name, dns_host_name, display_name, sid, disabled, primary_group_id, group_type,
                 usn_changed)
-            SELECT guid, \(pageNumber), kind, dn, NULLIF(parent, '')::uuid, name, NULLIF(sam, ''), NULLIF(upn, ''),
+            SELECT guid, \(pageNumber), kind, dn, NULLIF(parent, \(noGUID)), name, NULLIF(sam, ''), NULLIF(upn, ''),
                 NULLIF(host, ''), NULLIF(display, ''), NULLIF(sid, ''), disabled, NULLIF(pgid, \(absent)),
                 NULLIF(gtype, \(absent)), usn
             FROM unnest(\(entries.map(\.guid.rawValue))::uuid[], \(entries.map(\.kind.rawValue))::text[],
-                \(entries.map(\.dn))::text[], \(entries.map { $0.parentGUID?.description ?? "" })::text[],
+                \(entries.map(\.dn))::text[], \(entries.map { $0.parentGUID?.rawValue ?? noGUID })::uuid[],
                 \(entries.map(\.name))::text[], \(entries.map { $0.samAccountName ?? "" })::text[],
                 \(entries.map { $0.userPrincipalName ?? "" })::text[], \(entries.map { $0.dnsHostName ?? "" })::text[],
                 \(entries.map { $0.displayName ?? "" })::text[], \(entries.map { $0.sid ?? "" })::text[],
@@ -139,14 +140,14 @@ package struct DirectoryStaging: Sendable {
         )
         var groups: [UUID] = []
         var references: [String] = []
-        var memberGUIDs: [String] = []
+        var memberGUIDs: [UUID] = []
         var memberDNs: [String] = []
         var memberSIDs: [String] = []
         for entry in entries {
             for member in entry.members ?? [] {
                 groups.append(entry.guid.rawValue)
                 references.append(member.reference)
-                memberGUIDs.append(member.guid?.description ?? "")
+                memberGUIDs.append(member.guid?.rawValue ?? noGUID)
                 memberDNs.append(member.dn)
                 memberSIDs.append(member.sid ?? "")
             }
@@ -155,8 +156,8 @@ package struct DirectoryStaging: Sendable {
             try await tx.query(
                 """
                 INSERT INTO staged_directory_members (group_guid, member_ref, member_guid, member_dn, member_sid)
-                SELECT g, r, NULLIF(m, '')::uuid, d, NULLIF(s, '')
-                FROM unnest(\(groups)::uuid[], \(references)::text[], \(memberGUIDs)::text[], \(memberDNs)::text[],
+                SELECT g, r, NULLIF(m, \(noGUID)), d, NULLIF(s, '')
+                FROM unnest(\(groups)::uuid[], \(references)::text[], \(memberGUIDs)::uuid[], \(memberDNs)::text[],
                     \(memberSIDs)::text[]) AS x(g, r, m, d, s)
                 ON CONFLICT DO NOTHING
                 """
@@ -373,10 +374,10 @@ package struct DirectoryStaging: Sendable {
             )
         }
 
-        // A run that wrote most of the connection's rows (a first sync) leaves the planner without statistics
-        // for the queries below and for the first reads after commit.
+        // A first sync filled the tables in this transaction: the planner has no statistics for the primary-group
+        // join below (autovacuum analyzes them, and the closure table, after commit).
         let written = counts.byKind.values.reduce(0) { $0 + $1.added + $1.deleted }
-        if written > 1000 && written * 2 > storedObjects {
+        if written > 1000 && written > storedObjects {
             try await tx.query("SELECT charter_private.analyze_directory()")
         }
 
@@ -469,23 +470,35 @@ package struct DirectoryStaging: Sendable {
         return result
     }
 
+    /// Inserts closure rows in statements of 20,000; each row's chain is a slice of one flat array of GUIDs.
     private func insert(_ rows: [MembershipClosure.Row]) async throws {
         let chunk = 20_000
         var start = 0
         while start < rows.count {
             let slice = rows[start..<min(start + chunk, rows.count)]
+            var chains: [UUID] = []
+            var offsets: [Int32] = []
+            chains.reserveCapacity(slice.count * 3)
+            offsets.reserveCapacity(slice.count)
+            for row in slice {
+                offsets.append(Int32(chains.count + 1))
+                for group in row.chain { chains.append(group.rawValue) }
+            }
             try await tx.query(
                 """
                 INSERT INTO directory_memberships (tenant_id, connection_id, member_guid, group_guid, depth, chain)
-                SELECT \(tenantID.rawValue), \(connectionID.rawValue), m, g, d, string_to_array(c, ',')::uuid[]
+                SELECT \(tenantID.rawValue), \(connectionID.rawValue), m, g, d, c.chains[o:o + d - 1]
                 FROM unnest(\(slice.map(\.member.rawValue))::uuid[], \(slice.map(\.group.rawValue))::uuid[],
-                    \(slice.map(\.depth))::integer[],
-                    \(slice.map { $0.chain.map(\.description).joined(separator: ",") })::text[]) AS x(m, g, d, c)
+                    \(slice.map { Int32($0.depth) })::integer[], \(offsets)::integer[]) AS x(m, g, d, o),
+                    (SELECT \(chains)::uuid[] AS chains) AS c
                 """
             )
             start += chunk
         }
     }
+
+    /// Stands for "no GUID" in bound arrays (which carry no NULL elements); no directory object has it.
+    private static let noGUID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 
     private func store(_ watermark: StoredWatermark, isFull: Bool) async throws {
         try await tx.query(
