@@ -46,7 +46,7 @@ struct AuditVerifyCommandTests {
         let count = try #require(intact.json["events_checked"] as? Int)
         #expect(count >= 4)
 
-        try await TestApp.withOwner { database in
+        _ = try await TestApp.withOwner { database in
             try await database.withoutTenant(logger: TestApp.logger) { tx in
                 try await tx.query(
                     "UPDATE audit_events SET action = 'api_key.nothing_to_see' WHERE tenant_id = \(tenant.rawValue) AND seq = 3"

@@ -172,7 +172,7 @@ struct RequestTests {
         try await TestApp.run(TestApp.sealingConfig) { client in
             let setup = try await Self.setUp(client)
             let id = try #require(try await Self.submit(client, setup, body: Self.installer).json["id"] as? String)
-            try await TestApp.withOwner { database in
+            _ = try await TestApp.withOwner { database in
                 try await database.withTenant(setup.tenant, msp: setup.world.msp, logger: TestApp.logger) { tx in
                     // The owner is not bound by row-level security: name the tenant.
                     try await tx.query(

@@ -1,5 +1,5 @@
-package import Logging
-package import ServiceLifecycle
+import Logging
+import ServiceLifecycle
 import Synchronization
 
 /// Whether this replica is draining: set once on SIGTERM, read by `/readyz` and the event stream route.

@@ -2,7 +2,7 @@ package import CharterBundle
 package import CharterCore
 package import CharterDirectory
 package import CharterStore
-package import Foundation
+import Foundation
 package import Logging
 package import NIOPosix
 

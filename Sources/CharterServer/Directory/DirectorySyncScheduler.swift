@@ -1,7 +1,7 @@
-package import CharterCore
+import CharterCore
 package import CharterStore
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// Runs due directory syncs in `charter serve`; any number of replicas may run one.
 ///

@@ -2,7 +2,7 @@ import CharterCore
 package import CharterStore
 package import Foundation
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// Decides elevation requests as they arrive, records approvers' decisions and expiries, and tells the
 /// device (a `decision` hint) and the audit log.

@@ -1,5 +1,5 @@
 package import CharterCore
-package import Foundation
+import Foundation
 import PostgresNIO
 
 /// One tenant's directory connections.

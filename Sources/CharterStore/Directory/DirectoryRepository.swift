@@ -1,5 +1,5 @@
 package import CharterCore
-package import Foundation
+import Foundation
 import PostgresNIO
 
 /// The read side of one tenant's synced directory.

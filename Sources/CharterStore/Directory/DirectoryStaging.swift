@@ -1,4 +1,4 @@
-package import CharterCore
+import CharterCore
 package import Foundation
 import PostgresNIO
 

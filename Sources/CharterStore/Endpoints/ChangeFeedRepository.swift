@@ -1,5 +1,5 @@
 package import CharterCore
-package import Foundation
+import Foundation
 import PostgresNIO
 
 /// One row of the change feed: a hint for some or all devices of a tenant.

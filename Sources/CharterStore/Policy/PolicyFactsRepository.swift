@@ -1,5 +1,5 @@
 package import CharterCore
-package import Foundation
+import Foundation
 import PostgresNIO
 
 /// What policy needs of the tenant's synced directory (the tables of `0002_directory.sql`): which objects

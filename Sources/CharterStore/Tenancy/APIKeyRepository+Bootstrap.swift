@@ -1,6 +1,6 @@
 package import CharterCore
 import Crypto
-package import Foundation
+import Foundation
 package import Logging
 import PostgresNIO
 

@@ -1,5 +1,5 @@
 package import CharterCore
-package import Foundation
+import Foundation
 import PostgresNIO
 
 /// MSPs. Creating one is a bootstrap action of the `charter` CLI, run as the schema owner.
