@@ -2,6 +2,7 @@ import CharterCore
 import CharterStore
 import Foundation
 import Logging
+import Metrics
 import PostgresNIO
 import ServiceLifecycle
 
@@ -49,6 +50,8 @@ actor EventHub: Service {
     private var isReading = false
     private var readAgain = false
     private var draining = false
+    /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
+    private let openStreams = Meter(label: "charter_event_streams")
 
     /// How often an idle stream gets a heartbeat.
     static let heartbeatInterval = Duration.seconds(15)
@@ -77,6 +80,7 @@ actor EventHub: Service {
             continuation.finish()
         } else {
             subscribers[id] = Subscriber(device: device, tenant: tenant, continuation: continuation)
+            openStreams.increment()
             byDevice[device, default: []].insert(id)
             byTenant[tenant, default: []].insert(id)
         }
@@ -85,6 +89,7 @@ actor EventHub: Service {
 
     func unsubscribe(_ id: UInt64) {
         guard let subscriber = subscribers.removeValue(forKey: id) else { return }
+        openStreams.decrement()
         subscriber.continuation.finish()
         byDevice[subscriber.device]?.remove(id)
         if byDevice[subscriber.device]?.isEmpty == true { byDevice[subscriber.device] = nil }
