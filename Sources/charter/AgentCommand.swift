@@ -26,7 +26,9 @@ struct AgentCommand: AsyncParsableCommand {
                 --duration seconds, and prints latencies and counts. With --propagation-rounds, it first changes \
                 the tenant's global settings that many times (toggling endpoint.fallback_poll_interval_seconds, \
                 restored at the end) and measures, for every device, the time from the write's answer to the \
-                arrival of its bundle hint. See docs/agent-protocol.md, "Reference agent".
+                arrival of its bundle hint, and the time until the bundle fetches the hints caused are over. \
+                Each round starts once the fetches of the connect (or of the round before) are over. \
+                See docs/agent-protocol.md, "Reference agent".
                 """
         )
 
@@ -60,13 +62,25 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "The tenant the enrollment token belongs to, for the propagation writes.")
         var tenant: String?
 
+        @Option(help: "Seconds to wait, before each propagation round, for the bundle fetches in flight to end.")
+        var settleTimeout: Double = 600
+
+        @Flag(help: ArgumentHelp(
+            "Fetch bundles without verifying them.",
+            discussion: """
+                For load tests with many devices in one process: the service sees the same requests, and the \
+                simulator does not spend the CPU that real agents spend on their own machines.
+                """
+        ))
+        var skipVerification = false
+
         @Flag(help: "Print one JSON object instead of text.")
         var json = false
 
         /// How long one round waits for every device's hint.
         static let propagationTimeout = Duration.seconds(30)
-        /// The pause between rounds, so that one round's bundle fetches do not overlap the next write.
-        static let roundPause = Duration.seconds(1)
+        /// How long without a fetch or hint counts as settled (so one round's fetches do not overlap the next write).
+        static let settledQuiet = Duration.seconds(1)
 
         func validate() throws {
             guard server.hasPrefix("http://") || server.hasPrefix("https://"), URL(string: server)?.host != nil else {
@@ -74,7 +88,7 @@ struct AgentCommand: AsyncParsableCommand {
             }
             guard count >= 1 else { throw ValidationError("--count must be at least 1") }
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-            guard duration >= 0, connectTimeout > 0 else {
+            guard duration >= 0, connectTimeout > 0, settleTimeout > 0 else {
                 throw ValidationError("--duration must be 0 or more and --connect-timeout more than 0 seconds")
             }
             guard propagationRounds >= 0 else { throw ValidationError("--propagation-rounds must be 0 or more") }
@@ -99,7 +113,8 @@ struct AgentCommand: AsyncParsableCommand {
                         enrollmentToken: enrollToken,
                         deviceCount: count,
                         concurrency: concurrency,
-                        hostnamePrefix: hostnamePrefix
+                        hostnamePrefix: hostnamePrefix,
+                        verifiesBundles: !skipVerification
                     ),
                     logger: logger
                 )
@@ -115,12 +130,13 @@ struct AgentCommand: AsyncParsableCommand {
         }
 
         /// Runs the simulator while waiting for the streams, measuring rounds and holding for --duration.
-        private func drive(_ simulator: AgentSimulator, settings: SettingsToggle?) async throws -> [AgentSimulator.PropagationRound] {
+        private func drive(_ simulator: AgentSimulator, settings: SettingsToggle?) async throws -> [MeasuredRound] {
             let rounds = propagationRounds
             let connectTimeout = Duration.seconds(connectTimeout)
+            let settleTimeout = Duration.seconds(settleTimeout)
             let duration = Duration.seconds(duration)
             do {
-                return try await withThrowingTaskGroup(of: [AgentSimulator.PropagationRound]?.self) { group in
+                return try await withThrowingTaskGroup(of: [MeasuredRound]?.self) { group in
                     group.addTask {
                         // Returns only when cancelled; throws when an enrollment is refused.
                         try await simulator.run()
@@ -128,15 +144,19 @@ struct AgentCommand: AsyncParsableCommand {
                     }
                     group.addTask {
                         try await simulator.waitUntilConnected(timeout: connectTimeout)
-                        var measured: [AgentSimulator.PropagationRound] = []
+                        var measured: [MeasuredRound] = []
                         if let settings {
                             for _ in 0..<rounds {
-                                measured.append(
-                                    try await simulator.measurePropagation(timeout: Self.propagationTimeout) {
-                                        try await settings.toggle()
-                                    }
+                                try await simulator.waitUntilSettled(quiet: Self.settledQuiet, timeout: settleTimeout)
+                                var answered = ContinuousClock.now
+                                let round = try await simulator.measurePropagation(timeout: Self.propagationTimeout) {
+                                    try await settings.toggle()
+                                    answered = .now
+                                }
+                                let settled = try await simulator.waitUntilSettled(
+                                    quiet: Self.settledQuiet, timeout: settleTimeout
                                 )
-                                try await Task.sleep(for: Self.roundPause)
+                                measured.append(MeasuredRound(round: round, settled: max(.zero, settled - answered)))
                             }
                             try await settings.restore()
                         }
@@ -164,9 +184,17 @@ struct AgentCommand: AsyncParsableCommand {
             }
         }
 
-        private func printOutcome(report: SimulatorReport, rounds: [AgentSimulator.PropagationRound]) throws {
+        /// One round and how long after the write's answer its last bundle fetch ended.
+        struct MeasuredRound: Sendable {
+            var round: AgentSimulator.PropagationRound
+            var settled: Duration
+        }
+
+        private func printOutcome(report: SimulatorReport, rounds measured: [MeasuredRound]) throws {
+            let rounds = measured.map(\.round)
             let latencies = LatencySummary(rounds.flatMap(\.latencies))
             let writes = LatencySummary(rounds.map(\.writeDuration))
+            let settled = LatencySummary(measured.map(\.settled))
             let early = rounds.map(\.hintsBeforeAnswer).reduce(0, +)
             if json {
                 guard case .object(var members) = report.jsonValue else { return }
@@ -175,6 +203,7 @@ struct AgentCommand: AsyncParsableCommand {
                     members["propagation_ms"] = latencies.jsonValue
                     members["settings_write_ms"] = writes.jsonValue
                     members["hints_before_write_answer"] = .integer(Int64(early))
+                    members["fetches_settled_ms"] = settled.jsonValue
                 }
                 print(String(decoding: JSONValue.object(members).canonicalData, as: UTF8.self))
             } else {
@@ -185,6 +214,7 @@ struct AgentCommand: AsyncParsableCommand {
                 if !rounds.isEmpty {
                     print("  propagation   \(latencies.text) over \(rounds.count) round(s), from the write's answer")
                     print("  writes        \(writes.text); \(early) hint(s) arrived before the write answered (counted as 0)")
+                    print("  settled       \(settled.text): from the write's answer to the end of the last fetch it caused")
                 }
             }
         }

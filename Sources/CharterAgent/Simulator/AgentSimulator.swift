@@ -37,6 +37,10 @@ public final class AgentSimulator: Sendable {
         public var reconnectBackoff: Backoff
         /// How often a retryable (`429`/`503`) enroll or fetch is tried before it counts as failed.
         public var maximumAttempts: Int
+        /// Whether fetched bundles are verified (as an agent must). Off, a device keeps the ETag of
+        /// every `200` unchecked: the service sees the same requests, and a load test with many devices in one
+        /// process does not spend its CPU on verification that real agents do on their own machines.
+        public var verifiesBundles: Bool
 
         /// Creates a configuration.
         ///
@@ -47,13 +51,15 @@ public final class AgentSimulator: Sendable {
         ///   - hostnamePrefix: The host-name prefix.
         ///   - reconnectBackoff: The stream reconnect backoff.
         ///   - maximumAttempts: Tries of a retryable call.
+        ///   - verifiesBundles: Whether fetched bundles are verified.
         public init(
             enrollmentToken: String,
             deviceCount: Int,
             concurrency: Int = 16,
             hostnamePrefix: String = "sim",
             reconnectBackoff: Backoff = .eventStream,
-            maximumAttempts: Int = 6
+            maximumAttempts: Int = 6,
+            verifiesBundles: Bool = true
         ) {
             self.enrollmentToken = enrollmentToken
             self.deviceCount = deviceCount
@@ -61,6 +67,7 @@ public final class AgentSimulator: Sendable {
             self.hostnamePrefix = hostnamePrefix
             self.reconnectBackoff = reconnectBackoff
             self.maximumAttempts = maximumAttempts
+            self.verifiesBundles = verifiesBundles
         }
     }
 
@@ -205,6 +212,30 @@ public final class AgentSimulator: Sendable {
         )
     }
 
+    /// Waits until no bundle fetch has run and no `ready` or `bundle` event has arrived for `quiet`: the
+    /// fetches a connect or a hint caused are over.
+    ///
+    /// - Parameters:
+    ///   - quiet: How long nothing must have happened.
+    ///   - timeout: How long to wait.
+    /// - Returns: When the last activity happened (or now, if there was none).
+    /// - Throws: ``Failure/timedOut(waitingFor:)`` (with the fetches still running), or `CancellationError`.
+    @discardableResult
+    public func waitUntilSettled(quiet: Duration = .seconds(1), timeout: Duration) async throws -> ContinuousClock.Instant {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let now = ContinuousClock.now
+            let (running, last) = recorder.activity
+            if running == 0, (last.map { now - $0 >= quiet } ?? true) {
+                return last ?? now
+            }
+            guard now < deadline else {
+                throw Failure.timedOut(waitingFor: running)
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
     /// What the simulator measured so far.
     public func report() -> SimulatorReport {
         recorder.report()
@@ -305,8 +336,9 @@ public final class AgentSimulator: Sendable {
             }
             group.addTask {
                 var device = device
+                var unverifiedETag: String?
                 for await _ in fetchRequests {
-                    await self.refresh(&device)
+                    await self.refresh(&device, unverifiedETag: &unverifiedETag)
                 }
             }
         }
@@ -434,11 +466,23 @@ public final class AgentSimulator: Sendable {
     }
 
     /// Fetches and verifies the device's bundle, retrying `429`/`503`.
-    private func refresh(_ device: inout AgentDevice) async {
+    private func refresh(_ device: inout AgentDevice, unverifiedETag: inout String?) async {
+        recorder.fetchStarted()
+        defer { recorder.fetchEnded() }
         var attempt = 0
         while !Task.isCancelled {
             let started = ContinuousClock.now
             do {
+                guard configuration.verifiesBundles else {
+                    switch try await device.client.fetchBundle(ifNoneMatch: unverifiedETag) {
+                    case .notModified:
+                        recorder.fetched(accepted: false, latency: .now - started)
+                    case .bundle(_, let etag, _):
+                        unverifiedETag = etag
+                        recorder.fetchedUnverified(latency: .now - started)
+                    }
+                    return
+                }
                 let outcome = try await device.refreshBundle()
                 if case .accepted = outcome {
                     recorder.fetched(accepted: true, latency: .now - started)

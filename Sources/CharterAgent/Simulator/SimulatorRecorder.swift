@@ -27,11 +27,16 @@ final class SimulatorRecorder: Sendable {
     private struct Waiter {
         var condition: Condition
         var continuation: CheckedContinuation<[Int: ContinuousClock.Instant], any Error>
+        /// For `.bundleHints`: the arrivals so far, kept up to date by ``received(_:on:at:)`` so that an
+        /// event costs O(waiters), not a scan of every device (10,000 devices × 10,000 hints per round).
+        var arrivals: [Int: ContinuousClock.Instant] = [:]
     }
 
     private struct State {
         var deviceCount: Int
         var devices: [Int: Device] = [:]
+        /// How many of `devices` are connected.
+        var connectedCount = 0
         var isEnrollmentFinished = false
         var isStopped = false
         var lastPosition: UInt64?
@@ -42,6 +47,10 @@ final class SimulatorRecorder: Sendable {
         var hints: [String: Int] = [:]
         var bundlesVerified = 0
         var bundlesNotModified = 0
+        var bundlesUnverified = 0
+        var fetchesInFlight = 0
+        /// The last `ready` or `bundle` event, or fetch start or end.
+        var lastActivity: ContinuousClock.Instant?
         var rejections: [String: Int] = [:]
         var reconnects = 0
         var errors: [String: Int] = [:]
@@ -53,7 +62,7 @@ final class SimulatorRecorder: Sendable {
         func evaluate(_ condition: Condition) -> Result<[Int: ContinuousClock.Instant], WaitFailure> {
             switch condition {
             case .connected:
-                let waiting = devices.values.filter { !$0.isConnected }.count
+                let waiting = devices.count - connectedCount
                 guard isEnrollmentFinished, waiting == 0 else {
                     return .failure(.timedOut(waitingFor: waiting + (isEnrollmentFinished ? 0 : 1)))
                 }
@@ -72,12 +81,23 @@ final class SimulatorRecorder: Sendable {
             }
         }
 
+        /// Whether a registered waiter's condition holds, from its incremental state (no scan of the devices).
+        func holds(_ waiter: Waiter) -> Bool {
+            guard isEnrollmentFinished else { return false }
+            switch waiter.condition {
+            case .connected:
+                return connectedCount == devices.count
+            case .bundleHints:
+                return waiter.arrivals.count == devices.count
+            }
+        }
+
         /// Removes the waiters whose condition holds (or all, once stopped), with what to resume them with.
         mutating func takeSettledWaiters() -> [(Waiter, Result<[Int: ContinuousClock.Instant], any Error>)] {
             var settled: [(Waiter, Result<[Int: ContinuousClock.Instant], any Error>)] = []
             for (id, waiter) in waiters {
-                if case .success(let arrivals) = evaluate(waiter.condition) {
-                    settled.append((waiter, .success(arrivals)))
+                if holds(waiter) {
+                    settled.append((waiter, .success(waiter.condition.isConnected ? [:] : waiter.arrivals)))
                 } else if isStopped {
                     settled.append((waiter, .failure(WaitFailure.simulatorStopped)))
                 } else {
@@ -99,6 +119,7 @@ final class SimulatorRecorder: Sendable {
 
     func enrolled(_ index: Int, isReenrollment: Bool, latency: Duration) {
         update { state in
+            if state.devices[index]?.isConnected == true { state.connectedCount -= 1 }
             state.devices[index] = Device()
             state.enrollLatencies.append(latency)
             if isReenrollment { state.reenrollments += 1 }
@@ -120,14 +141,24 @@ final class SimulatorRecorder: Sendable {
                 return
             }
             state.lastPosition = max(state.lastPosition ?? 0, position)
-            if event.type == "bundle" {
+            if event.type == "ready" {
+                state.lastActivity = max(state.lastActivity ?? instant, instant)
+            }
+            if event.type == "bundle", state.devices[index] != nil {
+                state.lastActivity = max(state.lastActivity ?? instant, instant)
                 state.devices[index]?.bundleHints.append((position, instant))
+                for (id, waiter) in state.waiters {
+                    if case .bundleHints(let after) = waiter.condition, position > after, waiter.arrivals[index] == nil {
+                        state.waiters[id]?.arrivals[index] = instant
+                    }
+                }
             }
         }
     }
 
     func connected(_ index: Int, heartbeatSeconds: Int, latency: Duration) {
         update { state in
+            if state.devices[index]?.isConnected == false { state.connectedCount += 1 }
             state.devices[index]?.isConnected = true
             state.devices[index]?.heartbeatSeconds = heartbeatSeconds
             state.connectLatencies.append(latency)
@@ -136,6 +167,7 @@ final class SimulatorRecorder: Sendable {
 
     func disconnected(_ index: Int) {
         update { state in
+            if state.devices[index]?.isConnected == true { state.connectedCount -= 1 }
             state.devices[index]?.isConnected = false
             state.reconnects += 1
         }
@@ -145,6 +177,28 @@ final class SimulatorRecorder: Sendable {
         update { state in
             state.bundleLatencies.append(latency)
             if accepted { state.bundlesVerified += 1 } else { state.bundlesNotModified += 1 }
+        }
+    }
+
+    /// A `200` taken without verification (the simulator's `verifiesBundles` off).
+    func fetchedUnverified(latency: Duration) {
+        update { state in
+            state.bundleLatencies.append(latency)
+            state.bundlesUnverified += 1
+        }
+    }
+
+    func fetchStarted(at instant: ContinuousClock.Instant = .now) {
+        update { state in
+            state.fetchesInFlight += 1
+            state.lastActivity = instant
+        }
+    }
+
+    func fetchEnded(at instant: ContinuousClock.Instant = .now) {
+        update { state in
+            state.fetchesInFlight -= 1
+            state.lastActivity = instant
         }
     }
 
@@ -166,6 +220,11 @@ final class SimulatorRecorder: Sendable {
         state.withLock { $0.lastPosition }
     }
 
+    /// Fetches running now, and the last `ready`/`bundle` event or fetch start or end.
+    var activity: (fetchesInFlight: Int, last: ContinuousClock.Instant?) {
+        state.withLock { ($0.fetchesInFlight, $0.lastActivity) }
+    }
+
     func report() -> SimulatorReport {
         state.withLock { state in
             SimulatorReport(
@@ -179,6 +238,7 @@ final class SimulatorRecorder: Sendable {
                 hints: state.hints,
                 bundlesVerified: state.bundlesVerified,
                 bundlesNotModified: state.bundlesNotModified,
+                bundlesUnverified: state.bundlesUnverified,
                 rejections: state.rejections,
                 reconnects: state.reconnects,
                 errors: state.errors
@@ -209,7 +269,15 @@ final class SimulatorRecorder: Sendable {
                     if state.isStopped {
                         return .failure(WaitFailure.simulatorStopped)
                     }
-                    state.waiters[id] = Waiter(condition: condition, continuation: continuation)
+                    var waiter = Waiter(condition: condition, continuation: continuation)
+                    if case .bundleHints(let position) = condition {
+                        for (index, device) in state.devices {
+                            if let hint = device.bundleHints.first(where: { $0.position > position }) {
+                                waiter.arrivals[index] = hint.at
+                            }
+                        }
+                    }
+                    state.waiters[id] = waiter
                     return nil
                 }
                 if let immediate {
@@ -246,5 +314,11 @@ final class SimulatorRecorder: Sendable {
         for (waiter, result) in settled {
             waiter.continuation.resume(with: result)
         }
+    }
+}
+
+extension SimulatorRecorder.Condition {
+    fileprivate var isConnected: Bool {
+        if case .connected = self { true } else { false }
     }
 }

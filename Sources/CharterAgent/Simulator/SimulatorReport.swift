@@ -22,6 +22,8 @@ public struct SimulatorReport: Sendable, Hashable {
     public var bundlesVerified: Int
     /// The fetches answered `304`.
     public var bundlesNotModified: Int
+    /// The bundles fetched and kept without verification (the simulator's `verifiesBundles` off).
+    public var bundlesUnverified: Int
     /// The bundles refused, by ``BundleError/code``.
     public var rejections: [String: Int]
     /// The event streams that ended and were reopened (or are being reopened).
@@ -42,6 +44,7 @@ public struct SimulatorReport: Sendable, Hashable {
             "hints": Self.counts(hints),
             "bundles_verified": .integer(Int64(bundlesVerified)),
             "bundles_not_modified": .integer(Int64(bundlesNotModified)),
+            "bundles_unverified": .integer(Int64(bundlesUnverified)),
             "bundle_rejections": Self.counts(rejections),
             "stream_reconnects": .integer(Int64(reconnects)),
             "errors": Self.counts(errors),
@@ -56,7 +59,8 @@ public struct SimulatorReport: Sendable, Hashable {
             "connect       \(connectLatency.text)",
             "bundle        \(bundleLatency.text) (fetch + verify)",
             "bundles       \(bundlesVerified) verified, \(bundlesNotModified) not modified, "
-                + "\(rejections.values.reduce(0, +)) rejected\(Self.text(rejections))",
+                + "\(rejections.values.reduce(0, +)) rejected\(Self.text(rejections))"
+                + (bundlesUnverified > 0 ? ", \(bundlesUnverified) fetched without verification" : ""),
             "hints         \(hints.values.reduce(0, +))\(Self.text(hints))",
             "reconnects    \(reconnects)",
             "errors        \(errors.values.reduce(0, +))\(Self.text(errors))",
