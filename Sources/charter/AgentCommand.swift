@@ -41,7 +41,7 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "How many devices to simulate.")
         var count = 10
 
-        @Option(help: "How many enrollments run at once.")
+        @Option(help: "How many enrollments run at once, and how many bundle fetches.")
         var concurrency = 16
 
         @Option(help: "Seconds to keep the streams open once every device is connected (after any propagation rounds).")
@@ -193,6 +193,7 @@ struct AgentCommand: AsyncParsableCommand {
         private func printOutcome(report: SimulatorReport, rounds measured: [MeasuredRound]) throws {
             let rounds = measured.map(\.round)
             let latencies = LatencySummary(rounds.flatMap(\.latencies))
+            let fromStart = LatencySummary(rounds.flatMap(\.latenciesFromStart))
             let writes = LatencySummary(rounds.map(\.writeDuration))
             let settled = LatencySummary(measured.map(\.settled))
             let early = rounds.map(\.hintsBeforeAnswer).reduce(0, +)
@@ -201,6 +202,7 @@ struct AgentCommand: AsyncParsableCommand {
                 if !rounds.isEmpty {
                     members["propagation_rounds"] = .integer(Int64(rounds.count))
                     members["propagation_ms"] = latencies.jsonValue
+                    members["propagation_from_write_start_ms"] = fromStart.jsonValue
                     members["settings_write_ms"] = writes.jsonValue
                     members["hints_before_write_answer"] = .integer(Int64(early))
                     members["fetches_settled_ms"] = settled.jsonValue
@@ -213,6 +215,7 @@ struct AgentCommand: AsyncParsableCommand {
                 }
                 if !rounds.isEmpty {
                     print("  propagation   \(latencies.text) over \(rounds.count) round(s), from the write's answer")
+                    print("  from start    \(fromStart.text), from the start of the write's request")
                     print("  writes        \(writes.text); \(early) hint(s) arrived before the write answered (counted as 0)")
                     print("  settled       \(settled.text): from the write's answer to the end of the last fetch it caused")
                 }

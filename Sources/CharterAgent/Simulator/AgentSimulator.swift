@@ -29,7 +29,8 @@ public final class AgentSimulator: Sendable {
         public var enrollmentToken: String
         /// How many devices.
         public var deviceCount: Int
-        /// How many enrollments run at once.
+        /// How many enrollments run at once, and how many bundle fetches: the client's pool has a connection
+        /// per stream and this many more, so fetches beyond it would wait for a connection (and time out).
         public var concurrency: Int
         /// Device host names are `<prefix>-<n>`, n from 1, zero-padded.
         public var hostnamePrefix: String
@@ -99,6 +100,8 @@ public final class AgentSimulator: Sendable {
         public var writeDuration: Duration
         /// Per device, from the write's answer to the arrival of its `bundle` hint (zero when the hint came first).
         public var latencies: [Duration]
+        /// Per device, from the start of the write's request to the arrival of its `bundle` hint.
+        public var latenciesFromStart: [Duration]
         /// How many hints arrived before the write answered.
         public var hintsBeforeAnswer: Int
     }
@@ -109,6 +112,7 @@ public final class AgentSimulator: Sendable {
     public let configuration: Configuration
     private let logger: Logger
     private let recorder: SimulatorRecorder
+    private let fetchGate: FetchGate
 
     /// Creates a simulator.
     ///
@@ -122,6 +126,7 @@ public final class AgentSimulator: Sendable {
         self.configuration = configuration
         self.logger = logger
         self.recorder = SimulatorRecorder(deviceCount: configuration.deviceCount)
+        self.fetchGate = FetchGate(permits: max(1, configuration.concurrency))
     }
 
     /// An `HTTPClient` configuration for a simulation: HTTP/1.1 (one connection per stream, as
@@ -208,6 +213,7 @@ public final class AgentSimulator: Sendable {
         return PropagationRound(
             writeDuration: answered - started,
             latencies: ordered.map { max(.zero, $0 - answered) },
+            latenciesFromStart: ordered.map { $0 - started },
             hintsBeforeAnswer: ordered.filter { $0 < answered }.count
         )
     }
@@ -338,7 +344,9 @@ public final class AgentSimulator: Sendable {
                 var device = device
                 var unverifiedETag: String?
                 for await _ in fetchRequests {
+                    await self.fetchGate.acquire()
                     await self.refresh(&device, unverifiedETag: &unverifiedETag)
+                    await self.fetchGate.release()
                 }
             }
         }
@@ -536,5 +544,38 @@ extension AgentError {
     /// The `Retry-After` delay, when the service gave one.
     var retryDelay: Duration? {
         if case .status(_, _, let retryAfter) = self { retryAfter } else { nil }
+    }
+}
+
+/// At most `permits` bundle fetches at once, the others waiting in arrival order.
+private actor FetchGate {
+    private var available: Int
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var head = 0
+
+    init(permits: Int) {
+        available = permits
+    }
+
+    func acquire() async {
+        if available > 0 {
+            available -= 1
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        guard head < waiters.count else {
+            available += 1
+            return
+        }
+        let next = waiters[head]
+        head += 1
+        if head > 1024, head * 2 > waiters.count {
+            waiters.removeFirst(head)
+            head = 0
+        }
+        next.resume()
     }
 }
