@@ -81,22 +81,9 @@ extension AgentRoutes {
         if let lastEventID {
             events = try await replay(caller, after: lastEventID, context: context)
             if events.isEmpty, wait > 0 {
-                events = await withTaskGroup(of: [HubMessage].self) { group in
-                    group.addTask {
-                        for await message in subscription.messages {
-                            if case .event(let id, _, _) = message, id > lastEventID { return [message] }
-                            if case .close = message { return [] }
-                        }
-                        return []
-                    }
-                    group.addTask {
-                        try? await Task.sleep(for: .seconds(wait))
-                        return []
-                    }
-                    let first = await group.next() ?? []
-                    group.cancelAll()
-                    return first
-                }
+                let after = lastEventID
+                events = await subscription.firstEvent(within: .seconds(wait)) { id, _, _ in id > after }
+                    .map { [$0] } ?? []
             }
         }
         struct Answer: Encodable {

@@ -125,22 +125,10 @@ extension AgentRoutes {
         defer { if let subscription { Task { [hub] in await hub.unsubscribe(subscription.id) } } }
         var stored = try await read(id, caller: caller, context: context)
         if stored.status == .pending, let subscription {
-            let decided = await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    for await message in subscription.messages {
-                        if case .event(_, "decision", let data) = message, data.contains(id.uuidString.lowercased()) { return true }
-                        if case .close = message { return false }
-                    }
-                    return false
-                }
-                group.addTask {
-                    try? await Task.sleep(for: .seconds(wait))
-                    return false
-                }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
-            }
+            let requestID = id.uuidString.lowercased()
+            let decided = await subscription.firstEvent(within: .seconds(wait)) { _, name, data in
+                name == "decision" && data.contains(requestID)
+            } != nil
             if decided { stored = try await read(id, caller: caller, context: context) }
         }
         return try AgentJSON.response(AgentRequestAnswer(stored))

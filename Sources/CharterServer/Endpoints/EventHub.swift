@@ -232,3 +232,28 @@ extension EventHub {
         for id in byDevice[device] ?? [] { unsubscribe(id) }
     }
 }
+
+extension EventHub.Subscription {
+    /// The first hint `matching` that arrives within `timeout`; `nil` when none does or the stream closes.
+    func firstEvent(
+        within timeout: Duration, matching: @escaping @Sendable (Int64, String, String) -> Bool
+    ) async -> HubMessage? {
+        let messages = messages
+        return await withTaskGroup(of: HubMessage?.self) { group in
+            group.addTask {
+                for await message in messages {
+                    if case .event(let id, let name, let data) = message, matching(id, name, data) { return message }
+                    if case .close = message { return nil }
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+    }
+}

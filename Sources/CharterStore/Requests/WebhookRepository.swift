@@ -55,10 +55,20 @@ package struct WebhookRepository: Sendable {
     }
 
     package func list(_ tenant: TenantID) async throws -> [Webhook] {
+        try await webhooks(tenant, id: nil)
+    }
+
+    package func get(_ tenant: TenantID, id: UUID) async throws -> Webhook {
+        guard let hook = try await webhooks(tenant, id: id).first else { throw StoreError.notFound }
+        return hook
+    }
+
+    private func webhooks(_ tenant: TenantID, id: UUID?) async throws -> [Webhook] {
         let rows = try await tx.query(
             """
             SELECT id, url, events, secret_sealed, enabled, created_at FROM webhooks
-            WHERE tenant_id = \(tenant.rawValue) ORDER BY created_at, id
+            WHERE tenant_id = \(tenant.rawValue) AND (\(id)::uuid IS NULL OR id = \(id))
+            ORDER BY created_at, id
             """
         )
         var hooks: [Webhook] = []
@@ -66,11 +76,6 @@ package struct WebhookRepository: Sendable {
             hooks.append(Webhook(id: id, url: url, events: events, secretSealed: sealed, isEnabled: enabled, createdAt: created))
         }
         return hooks
-    }
-
-    package func get(_ tenant: TenantID, id: UUID) async throws -> Webhook {
-        guard let hook = try await list(tenant).first(where: { $0.id == id }) else { throw StoreError.notFound }
-        return hook
     }
 
     package func delete(_ tenant: TenantID, id: UUID) async throws -> Webhook {
