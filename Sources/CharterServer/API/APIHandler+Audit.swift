@@ -140,8 +140,8 @@ extension Components.Schemas.AuditEvent {
             targetId: record.targetID,
             before: try object(record.before),
             after: try object(record.after),
-            hash: event.hash.map { String(format: "%02x", $0) }.joined(),
-            previousHash: event.previousHash.map { String(format: "%02x", $0) }.joined()
+            hash: Hex.string(event.hash),
+            previousHash: Hex.string(event.previousHash)
         )
     }
 }
@@ -165,7 +165,7 @@ enum AuditExport {
             String(event.sequence), record.id.description, record.occurredAt.ISO8601Format(.iso8601.time(includingFractionalSeconds: true)),
             record.actor.id?.uuidString.lowercased(), record.actor.name, record.actor.requestID, record.actor.clientIP,
             record.action, record.targetType, record.targetID, record.before, record.after,
-            hex(event.previousHash), hex(event.hash),
+            Hex.string(event.previousHash), Hex.string(event.hash),
         ]
         switch format {
         case .csv:
@@ -179,9 +179,6 @@ enum AuditExport {
         }
     }
 
-    private static func hex(_ bytes: [UInt8]) -> String {
-        bytes.map { String(format: "%02x", $0) }.joined()
-    }
 
     /// RFC 4180 quoting; a cell a spreadsheet would read as a formula gets a leading `'` (OWASP CSV injection).
     static func csvField(_ value: String) -> String {

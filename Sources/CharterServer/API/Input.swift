@@ -93,3 +93,10 @@ extension Input {
         return id
     }
 }
+
+/// Lower-case hexadecimal text of bytes (hashes, MACs).
+enum Hex {
+    static func string(_ bytes: some Sequence<UInt8>) -> String {
+        bytes.map { String(format: "%02x", $0) }.joined()
+    }
+}

@@ -109,13 +109,13 @@ package struct RequestCursor: Hashable, Sendable {
 package struct RequestRepository: Sendable {
     let tx: Transaction
 
-    private static let columns = """
-        SELECT id, tenant_id, device_id, kind, user_sid, user_guid, user_upn, directory_user_guid, computer_guid,
-               hostname, file_name, path, sha256, signer_subject, certificate_thumbprint, vendor, reason, status,
-               logged, pin_override, policy_source, policy_subsetting_id, policy_subsetting_name, decision_reason,
-               session_minutes, created_at, expires_at, decided_at, decided_by_id, decided_by, comment
-        FROM elevation_requests
+    private static let columnList = """
+        id, tenant_id, device_id, kind, user_sid, user_guid, user_upn, directory_user_guid, computer_guid,
+        hostname, file_name, path, sha256, signer_subject, certificate_thumbprint, vendor, reason, status,
+        logged, pin_override, policy_source, policy_subsetting_id, policy_subsetting_name, decision_reason,
+        session_minutes, created_at, expires_at, decided_at, decided_by_id, decided_by, comment
         """
+    private static let columns = "SELECT \(columnList) FROM elevation_requests"
 
     private static func request(_ row: PostgresRow) throws -> StoredRequest {
         let columns = try row.decode(
@@ -218,10 +218,10 @@ package struct RequestRepository: Sendable {
             SET status = \(status.rawValue), decided_at = \(now), decided_by_id = \(principal), decided_by = \(name),
                 comment = \(comment)
             WHERE id = \(id) AND status = 'pending' AND expires_at > \(now)
-            RETURNING id
+            RETURNING \(unescaped: Self.columnList)
             """
         )
-        for try await _ in rows { return try await get(id) }
+        for try await row in rows { return try Self.request(row) }
         return nil
     }
 
@@ -231,13 +231,11 @@ package struct RequestRepository: Sendable {
             """
             UPDATE elevation_requests SET status = 'expired', decided_at = \(now), decided_by = 'system'
             WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND expires_at <= \(now)
-            RETURNING id
+            RETURNING \(unescaped: Self.columnList)
             """
         )
-        var ids: [UUID] = []
-        for try await id in rows.decode(UUID.self) { ids.append(id) }
         var expired: [StoredRequest] = []
-        for id in ids { expired.append(try await get(id)) }
+        for try await row in rows { expired.append(try Self.request(row)) }
         return expired
     }
 
