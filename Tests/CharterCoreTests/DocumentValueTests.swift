@@ -63,14 +63,14 @@ struct DocumentValueTests {
     @Test("canonical data sorts keys, escapes what JSON requires, and parses back to the same value")
     func canonicalRoundTrip() throws {
         let value = DocumentValue.object([
-            "b": .string("line\nbreak \"quoted\" \u{1} tab\t é"),
+            "b": .string("line\nbreak \"quoted\" \u{1} tab\t é \u{8}\u{c}\u{1f}"),
             "a": .array([.number(15), .number(2.5), .bool(false), .null]),
             "B": .object([:]),
         ])
         let data = value.canonicalData
         #expect(
             String(decoding: data, as: UTF8.self)
-                == #"{"B":{},"a":[15,2.5,false,null],"b":"line\nbreak \"quoted\" \u0001 tab\t é"}"#
+                == #"{"B":{},"a":[15,2.5,false,null],"b":"line\nbreak \"quoted\" \u0001 tab\t é \b\f\u001f"}"#
         )
         #expect(try DocumentValue.parse(data) == value)
     }

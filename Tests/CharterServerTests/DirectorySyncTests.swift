@@ -131,9 +131,10 @@ struct DirectorySyncTests {
         let dave = try await ldap.addUser("Dave", in: try #require(dns["sales"]))
         try await ldap.modify(try #require(dns["bob"]), [LDAPModification(.replace, "displayName", ["Robert"])])
         // Move Alice from Sales to Staff.
-        try await ldap.rename(try #require(dns["alice"]), newRDN: "CN=Alice", newParent: try #require(dns["staff"]))
+        let staff = try #require(dns["staff"])
+        try await ldap.rename(try #require(dns["alice"]), newRDN: "CN=Alice", newParent: staff)
         // Rename Staff: every DN below changes.
-        try await ldap.rename(try #require(dns["staff"]), newRDN: "OU=Personnel", newParent: ou)
+        try await ldap.rename(staff, newRDN: "OU=Personnel", newParent: ou)
         let personnel = "OU=Personnel,\(ou)"
         try await ldap.delete("CN=Carol,OU=Sales,\(personnel)")
         try await ldap.delete("CN=Lonely,OU=Sales,\(personnel)")
