@@ -26,7 +26,7 @@ let package = Package(
         // Bundle issue/verify cost next to the raw primitives; a plain executable (see docs/benchmarks.md).
         .executableTarget(
             name: "bundle-bench",
-            dependencies: ["CharterBundle", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["CharterBundle", "CharterCore", .product(name: "Crypto", package: "swift-crypto")],
             path: "BundleBench"
         ),
         .executableTarget(

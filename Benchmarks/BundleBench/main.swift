@@ -1,9 +1,14 @@
-// Bundle cost measurement: issue (sign + encrypt) and verify of a realistic bundle with 50 users,
-// next to the raw primitives it is made of. Single-threaded, so the figures are per core.
+// Bundle cost measurement, single-threaded, so the figures are per core, next to the raw primitives a
+// bundle is made of:
+// - a typical endpoint's bundle made the way the service makes it, minus the database: resolve the computer
+//   and its 2 users against 20 subsettings over a 500-group directory, encode the effective settings once
+//   each, sign and encrypt;
+// - issue (sign + encrypt) and verify of a large bundle with 50 users and 6 documents.
 //
 // Run: cd Benchmarks && swift build -c release --product bundle-bench && .build/release/bundle-bench
 
 import CharterBundle
+import CharterCore
 import Crypto
 import Foundation
 
@@ -83,6 +88,72 @@ let verifier = BundleVerifier(
     enrollmentKeys: JWKSet(keys: [JWK(tenantKey.publicKey)])
 )
 
+// A typical endpoint: a computer with 2 users in a tenant of 500 groups (each user in 3, each computer in 1,
+// one level of nesting), 20 OUs and 20 subsettings; global settings pre-approve 12 applications by checksum.
+var directory = MembershipGraph()
+let groups = (0..<500).map { _ in ObjectGUID(UUID()) }
+let ous = (0..<20).map { _ in ObjectGUID(UUID()) }
+for (index, group) in groups.enumerated() {
+    directory.members[group] = index >= 50 ? [] : [groups[50 + index]]
+}
+func directoryObject(memberOf count: Int, seed: Int, in directory: inout MembershipGraph) -> ObjectGUID {
+    let object = ObjectGUID(UUID())
+    for step in 0..<count { directory.members[groups[(seed * 7 + step * 131) % groups.count]]!.insert(object) }
+    directory.parents[object] = ous[seed % ous.count]
+    directory.primaryGroups[object] = groups[0]
+    return object
+}
+let typicalComputer = directoryObject(memberOf: 1, seed: 3, in: &directory)
+let typicalUsers = [11, 12].map { directoryObject(memberOf: 3, seed: $0, in: &directory) }
+let facts = DirectoryFacts(graph: directory)
+let sha256 = String(repeating: "0123456789abcdef", count: 4)
+let global = Settings(
+    preApprovedApplications: (0..<12).map { index in
+        Settings.PreApprovedApplication(fileName: "tool\(index).exe", protection: .checksum(sha256: sha256))
+    }
+)
+let subsettings = (0..<20).map { number in
+    Subsetting(
+        id: SubsettingID(UUID()),
+        name: "subsetting \(number)",
+        target: number % 4 == 0 ? .computer : .user,
+        scope: number % 5 == 0
+            ? .init(organizationalUnits: [ous[number]]) : .init(groups: [groups[(number * 37) % groups.count]]),
+        overrides: .init(
+            runAsAdmin: .init(mode: AuthorizationMode.allCases[number % AuthorizationMode.allCases.count]),
+            preApprovedApplications: number % 3 == 0
+                ? [.init(fileName: "setup\(number).exe", kind: .installer, protection: .checksum(sha256: sha256))] : nil
+        )
+    )
+}
+let typicalIdentities = typicalUsers.enumerated().map { index, guid in
+    (sid: "S-1-5-21-1004336348-1177238915-682003330-\(20_000 + index)", guid: guid, upn: "user\(index)@acme.example")
+}
+let typicalPIN = OfflinePIN.generate()
+
+/// One typical endpoint's claims from resolution on, as `BundleService` makes them.
+func typicalClaims() throws -> BundleClaims {
+    let resolver = PolicyResolver(global: global, subsettings: subsettings)
+    var documents = BundlePolicy.DocumentTable()
+    let computerDocument = try documents.add(
+        canonicalData: resolver.resolve(for: nil, on: typicalComputer, in: facts).settings.canonicalData
+    )
+    let users = try typicalIdentities.map { user in
+        BundlePolicy.User(
+            sid: user.sid, guid: user.guid.description, upn: user.upn,
+            document: try documents.add(
+                canonicalData: resolver.resolve(for: user.guid, on: typicalComputer, in: facts).settings.canonicalData
+            )
+        )
+    }
+    var typical = claims
+    typical.policy = BundlePolicy(
+        encodedDocuments: documents.byID, computer: computerDocument, defaultUser: computerDocument, users: users
+    )
+    typical.pin = typicalPIN
+    return typical
+}
+
 /// Runs `body` repeatedly for about `seconds` and returns operations per second (median of 3 rounds).
 func measure(_ seconds: Double = 2, _ body: () throws -> Void) rethrows -> Double {
     var rates: [Double] = []
@@ -105,6 +176,8 @@ func measure(_ seconds: Double = 2, _ body: () throws -> Void) rethrows -> Doubl
 
 let bundle = try issuer.issue(claims, to: deviceJWK)
 let payload = try JSONEncoder().encode(claims)
+let typicalBundle = try issuer.issue(try typicalClaims(), to: deviceJWK)
+let typicalPayload = try JSONEncoder().encode(try typicalClaims())
 let peer = Curve25519.KeyAgreement.PrivateKey().publicKey
 
 // `bundle-bench <issue|verify|sign|agree> <count>` runs one operation `count` times without timing, for
@@ -113,34 +186,43 @@ let arguments = CommandLine.arguments
 if arguments.count == 3, let count = Int(arguments[2]) {
     for _ in 0..<count {
         switch arguments[1] {
+        case "typical": _ = try issuer.issue(try typicalClaims(), to: deviceJWK)
         case "issue": _ = try issuer.issue(claims, to: deviceJWK)
         case "issue-encoded": _ = try issuer.issue(encodedClaims, to: deviceJWK)
         case "verify": _ = try verifier.verify(bundle, now: now)
         case "sign": _ = try tenantKey.signature(for: payload)
+        case "typical-sign": _ = try tenantKey.signature(for: typicalPayload)
         case "agree": _ = try deviceKey.sharedSecretFromKeyAgreement(with: peer)
-        default: fatalError("usage: bundle-bench [issue|issue-encoded|verify|sign|agree count]")
+        default: fatalError("usage: bundle-bench [typical|issue|issue-encoded|verify|sign|typical-sign|agree count]")
         }
     }
     exit(0)
 }
 
+let typicalRate = try measure { _ = try issuer.issue(try typicalClaims(), to: deviceJWK) }
+let typicalSignRate = try measure { _ = try tenantKey.signature(for: typicalPayload) }
 let issueRate = try measure { _ = try issuer.issue(claims, to: deviceJWK) }
 let encodedIssueRate = try measure { _ = try issuer.issue(encodedClaims, to: deviceJWK) }
 let verifyRate = try measure { _ = try verifier.verify(bundle, now: now) }
 let signRate = try measure { _ = try tenantKey.signature(for: payload) }
 let agreeRate = try measure { _ = try deviceKey.sharedSecretFromKeyAgreement(with: peer) }
 let primitivesRate = 1 / (1 / signRate + 1 / agreeRate)
+let typicalPrimitivesRate = 1 / (1 / typicalSignRate + 1 / agreeRate)
 
 func row(_ name: String, _ rate: Double) -> String {
     "| \(name) | \(String(format: "%.0f", rate)) | \(String(format: "%.1f", 1_000_000 / rate)) µs |"
 }
 
-print("bundle: \(bundle.utf8.count) bytes compact JWE; claims JSON \(payload.count) bytes; 50 users, 6 documents")
+print("typical bundle: \(typicalBundle.utf8.count) bytes compact JWE; claims JSON \(typicalPayload.count) bytes; 2 users")
+print("large bundle: \(bundle.utf8.count) bytes compact JWE; claims JSON \(payload.count) bytes; 50 users, 6 documents")
 print("| operation (one core) | per second | each |")
 print("| --- | ---: | ---: |")
-print(row("issue a bundle (encode + Ed25519 sign + X25519 ECDH-ES+A256KW + AES-256-GCM)", issueRate))
-print(row("issue, documents pre-encoded (BundlePolicy.EncodedDocument)", encodedIssueRate))
-print(row("verify a bundle on the agent (decrypt + verify + decode + checks)", verifyRate))
-print(row("raw Ed25519 signature over the claims", signRate))
+print(row("typical: resolve computer + 2 users, encode, sign, encrypt", typicalRate))
+print(row("typical: raw Ed25519 signature over its claims", typicalSignRate))
+print(row("typical: one raw signature + one raw X25519 agreement", typicalPrimitivesRate))
+print(row("large: issue (encode + Ed25519 sign + X25519 ECDH-ES+A256KW + AES-256-GCM)", issueRate))
+print(row("large: issue, documents pre-encoded (BundlePolicy.EncodedDocument)", encodedIssueRate))
+print(row("large: verify on the agent (decrypt + verify + decode + checks)", verifyRate))
+print(row("large: raw Ed25519 signature over its claims", signRate))
 print(row("raw X25519 agreement", agreeRate))
-print(row("one raw Ed25519 signature + one raw X25519 agreement", primitivesRate))
+print(row("large: one raw signature + one raw X25519 agreement", primitivesRate))

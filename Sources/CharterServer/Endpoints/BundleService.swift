@@ -118,12 +118,14 @@ struct BundleService: Sendable {
         let facts = try await tx.policyFacts.facts(about: (computer.map { [$0] } ?? []) + users.map(\.guid), in: tenant)
         let resolver = PolicyResolver(global: global, subsettings: subsettings)
 
-        var documents = BundleDocuments()
+        var documents = BundlePolicy.DocumentTable()
         let computerSettings = resolver.resolve(for: nil, on: computer, in: facts).settings
-        let computerDocument = try documents.add(computerSettings)
+        let computerDocument = try documents.add(canonicalData: computerSettings.canonicalData)
         var entries: [BundlePolicy.User] = []
         for (user, guid) in users {
-            let document = try documents.add(resolver.resolve(for: guid, on: computer, in: facts).settings)
+            let document = try documents.add(
+                canonicalData: resolver.resolve(for: guid, on: computer, in: facts).settings.canonicalData
+            )
             entries.append(
                 BundlePolicy.User(sid: user.sid, guid: guid.description, upn: user.upn, document: document)
             )
@@ -141,21 +143,5 @@ struct BundleService: Sendable {
             signingKeys: SigningKeyring.published(keys, at: now),
             lifetime: TimeInterval(max(1, computerSettings.endpoint.offlineGracePeriodHours) * 3600)
         )
-    }
-}
-
-/// Effective-settings documents of one bundle, each carried once under `d1`, `d2`, … in order of first use,
-/// already in canonical form (so the bundle writes them without encoding them again).
-private struct BundleDocuments {
-    private(set) var byID: [String: BundlePolicy.EncodedDocument] = [:]
-    private var idByText: [Data: String] = [:]
-
-    mutating func add(_ settings: Settings) throws -> String {
-        let text = settings.canonicalData
-        if let id = idByText[text] { return id }
-        let id = "d\(idByText.count + 1)"
-        idByText[text] = id
-        byID[id] = try BundlePolicy.EncodedDocument(canonicalData: text)
-        return id
     }
 }
