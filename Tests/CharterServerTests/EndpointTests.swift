@@ -153,6 +153,58 @@ struct EndpointTests {
         }
     }
 
+    @Test("a bundle follows every policy write: subsetting create, edit, disable, reorder and delete, and settings")
+    func bundleFollowsPolicyWrites() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        let directory = PolicyDirectory()
+        try await directory.store(in: tenant, msp: world.msp)
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            let token = try await Self.createToken(client, tenant: tenant, key: key)
+            var device = TestDevice()
+            try await device.enroll(client, token: token.secret, hostname: "ws1.example.test")
+            var held: Int64 = 0
+            func computerMode() async throws -> String? {
+                let fetched = try await device.fetch(client)
+                let verified = try device.verifier(held: held).verify(fetched.body, now: Date())
+                held = verified.claims.version
+                return verified.claims.policy.computerSettings?["run_as_admin"]?["mode"]?.stringValue
+            }
+            let base = "/v1/tenants/\(tenant)/subsettings"
+            func create(_ name: String, mode: String, scope: [ObjectGUID] = [], ous: [ObjectGUID] = []) async throws -> String {
+                let body = subsettingBody(
+                    name: name, target: "computer", groups: scope, ous: ous,
+                    overrides: #"{"run_as_admin":{"mode":"\#(mode)"}}"#
+                )
+                let created = try await client.call(.post, base, key: key, body: body)
+                #expect(created.status == .created)
+                return try #require(created.json["id"] as? String)
+            }
+            #expect(try await computerMode() == "approval_required")
+            let workstations = try await create("Workstations", mode: "audit_only", ous: [directory["ou:workstations"]])
+            #expect(try await computerMode() == "audit_only")
+            let corp = try await create("Corp", mode: "disabled", ous: [directory["ou:corp"]])
+            #expect(try await computerMode() == "audit_only", "the first subsetting in the list wins")
+
+            let order = "{\"ids\":[\"\(corp)\",\"\(workstations)\"]}"
+            #expect(try await client.call(.put, "\(base)/order", key: key, body: order).status == .ok)
+            #expect(try await computerMode() == "disabled")
+
+            let edit = #"{"overrides":{"run_as_admin":{"mode":"reason_required"}}}"#
+            #expect(try await client.call(.patch, "\(base)/\(corp)", key: key, body: edit).status == .ok)
+            #expect(try await computerMode() == "reason_required")
+            #expect(try await client.call(.patch, "\(base)/\(corp)", key: key, body: #"{"enabled":false}"#).status == .ok)
+            #expect(try await computerMode() == "audit_only")
+            #expect(try await client.call(.delete, "\(base)/\(workstations)", key: key).status == .noContent)
+            #expect(try await computerMode() == "approval_required")
+
+            let settings = #"{"schema_version":1,"run_as_admin":{"mode":"disabled"}}"#
+            #expect(try await client.call(.put, "/v1/tenants/\(tenant)/settings", key: key, body: settings).status == .ok)
+            #expect(try await computerMode() == "disabled")
+        }
+    }
+
     /// The change-feed entries that concern `device`.
     static func hints(for device: TestDevice, in tenant: TenantID, msp: MSPID) async throws -> [ChangeFeedEntry] {
         let id = try #require(DeviceID(device.id))

@@ -18,9 +18,18 @@ extension BundlePolicy {
         /// - Throws: ``JOSEError/invalidJSON(part:)`` when the text is not canonical JSON.
         public mutating func add(canonicalData: Data) throws(JOSEError) -> String {
             if let id = idByText[canonicalData] { return id }
+            return add(try EncodedDocument(canonicalData: canonicalData))
+        }
+
+        /// The id of an encoded document, adding it when it is new.
+        ///
+        /// - Parameter document: The document.
+        /// - Returns: The document's id in this bundle.
+        public mutating func add(_ document: EncodedDocument) -> String {
+            if let id = idByText[document.canonicalData] { return id }
             let id = "d\(idByText.count + 1)"
-            byID[id] = try EncodedDocument(canonicalData: canonicalData)
-            idByText[canonicalData] = id
+            byID[id] = document
+            idByText[document.canonicalData] = id
             return id
         }
     }

@@ -19,6 +19,7 @@ struct BundleService: Sendable {
 
     let keyring: SigningKeyring
     let sealer: SecretSealer
+    let policies = TenantPolicyCache()
 
     static func issuer(of tenant: TenantID) -> String {
         "urn:charter:tenant:\(tenant)"
@@ -113,19 +114,15 @@ struct BundleService: Sendable {
             tenant, of: device.id, since: now.addingTimeInterval(-Self.userRetention), limit: Self.maximumUsers
         )
         let users = try await tx.devices.directoryUsers(tenant, matching: seen)
-        let global = try await tx.settings.get(tenant).settings
-        let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
+        let policy = try await policies.current(of: tenant, in: tx)
         let facts = try await tx.policyFacts.facts(about: (computer.map { [$0] } ?? []) + users.map(\.guid), in: tenant)
-        let resolver = PolicyResolver(global: global, subsettings: subsettings)
 
         var documents = BundlePolicy.DocumentTable()
-        let computerSettings = resolver.resolve(for: nil, on: computer, in: facts).settings
-        let computerDocument = try documents.add(canonicalData: computerSettings.canonicalData)
+        let computerPolicy = policy.resolver.resolve(for: nil, on: computer, in: facts)
+        let computerDocument = documents.add(try policy.document(for: computerPolicy))
         var entries: [BundlePolicy.User] = []
         for (user, guid) in users {
-            let document = try documents.add(
-                canonicalData: resolver.resolve(for: guid, on: computer, in: facts).settings.canonicalData
-            )
+            let document = documents.add(try policy.document(for: policy.resolver.resolve(for: guid, on: computer, in: facts)))
             entries.append(
                 BundlePolicy.User(sid: user.sid, guid: guid.description, upn: user.upn, document: document)
             )
@@ -141,7 +138,7 @@ struct BundleService: Sendable {
             ),
             pin: try OfflinePIN(secret: pinSecret),
             signingKeys: SigningKeyring.published(keys, at: now),
-            lifetime: TimeInterval(max(1, computerSettings.endpoint.offlineGracePeriodHours) * 3600)
+            lifetime: TimeInterval(max(1, computerPolicy.settings.endpoint.offlineGracePeriodHours) * 3600)
         )
     }
 }

@@ -211,3 +211,34 @@ package struct SubsettingRepository: Sendable {
         String(decoding: subsetting.overrides.json.canonicalData, as: UTF8.self)
     }
 }
+
+/// What identifies a tenant's policy as it stands, read without decoding a document: the settings' version
+/// and the subsettings' ids and versions in priority order. Every write of either changes it.
+package struct PolicyStamp: Hashable, Sendable {
+    package var settingsVersion: Int64
+    package var subsettings: [SubsettingID]
+    package var subsettingVersions: [Int64]
+
+    package init(settingsVersion: Int64, subsettings: [SubsettingID], subsettingVersions: [Int64]) {
+        self.settingsVersion = settingsVersion
+        self.subsettings = subsettings
+        self.subsettingVersions = subsettingVersions
+    }
+}
+
+extension SubsettingRepository {
+    /// The tenant's ``PolicyStamp``, in one query.
+    package func stamp(_ tenant: TenantID) async throws -> PolicyStamp {
+        let rows = try await tx.query(
+            """
+            SELECT coalesce((SELECT version FROM tenant_settings WHERE tenant_id = \(tenant.rawValue)), 0),
+                   coalesce(array_agg(id ORDER BY position), '{}'), coalesce(array_agg(version ORDER BY position), '{}')
+            FROM subsettings WHERE tenant_id = \(tenant.rawValue)
+            """
+        )
+        for try await (version, ids, versions) in rows.decode((Int64, [UUID], [Int64]).self) {
+            return PolicyStamp(settingsVersion: version, subsettings: ids.map { SubsettingID($0) }, subsettingVersions: versions)
+        }
+        return PolicyStamp(settingsVersion: 0, subsettings: [], subsettingVersions: [])
+    }
+}

@@ -1,0 +1,59 @@
+import CharterBundle
+import CharterCore
+import CharterStore
+import Synchronization
+
+/// Each tenant's policy as bundles need it, kept while the policy stays the same: the resolver, and every
+/// effective policy's settings document encoded once. A change wave re-issues thousands of bundles from
+/// one policy; without this each would read and decode the documents, build the resolver and encode the
+/// same few documents again.
+///
+/// An entry is used only while the tenant's ``PolicyStamp`` (read in the bundle's own transaction) is the
+/// one it was built for, so a replica never issues from a policy another replica has replaced.
+final class TenantPolicyCache: Sendable {
+    /// One tenant's resolver and the documents encoded so far, by the settings that won.
+    final class Entry: Sendable {
+        let stamp: PolicyStamp
+        let resolver: PolicyResolver
+        private let documents = Mutex<[EffectivePolicy.Source: BundlePolicy.EncodedDocument]>([:])
+
+        init(stamp: PolicyStamp, resolver: PolicyResolver) {
+            self.stamp = stamp
+            self.resolver = resolver
+        }
+
+        /// The document of `policy`, encoded on first use.
+        func document(for policy: EffectivePolicy) throws -> BundlePolicy.EncodedDocument {
+            if let document = documents.withLock({ $0[policy.source] }) { return document }
+            let document = try BundlePolicy.EncodedDocument(canonicalData: policy.settings.canonicalData)
+            documents.withLock { $0[policy.source] = document }
+            return document
+        }
+    }
+
+    /// Tenants kept at most; past it the cache starts over (an entry is rebuilt from one read).
+    static let capacity = 4096
+
+    private let entries = Mutex<[TenantID: Entry]>([:])
+
+    /// The tenant's current policy, from the cache when its stamp still holds.
+    func current(of tenant: TenantID, in tx: Transaction) async throws -> Entry {
+        let stamp = try await tx.subsettings.stamp(tenant)
+        if let entry = entries.withLock({ $0[tenant] }), entry.stamp == stamp { return entry }
+        // The stamp of what is read next, which a write committed since the query above may have moved on.
+        let settings = try await tx.settings.get(tenant)
+        let subsettings = try await tx.subsettings.list(tenant)
+        let entry = Entry(
+            stamp: PolicyStamp(
+                settingsVersion: settings.version, subsettings: subsettings.map(\.subsetting.id),
+                subsettingVersions: subsettings.map(\.version)
+            ),
+            resolver: PolicyResolver(global: settings.settings, subsettings: subsettings.map(\.subsetting))
+        )
+        entries.withLock { entries in
+            if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }
+            entries[tenant] = entry
+        }
+        return entry
+    }
+}
