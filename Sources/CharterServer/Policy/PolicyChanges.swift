@@ -50,6 +50,10 @@ package enum PolicyChanges {
         let devices = try await tx.devices.managed(tenant)
         let affected = try await affected(among: devices, of: tenant, from: before, to: after, in: tx)
         guard !affected.isEmpty else { return }
-        try await tx.changeFeed.append(tenant, event: .bundle, devices: affected, data: #"{"reason":"policy"}"#)
+        // A change that reaches every device is one tenant-wide entry, not a list of them all for every
+        // replica to read.
+        try await tx.changeFeed.append(
+            tenant, event: .bundle, devices: affected.count == devices.count ? nil : affected, data: #"{"reason":"policy"}"#
+        )
     }
 }
