@@ -56,6 +56,23 @@ struct MigratorTests {
         }
     }
 
+    @Test("a build older than the database finds nothing to migrate (and readiness, which asks the same, passes); one lacking an earlier migration is refused")
+    func newerDatabase() async throws {
+        try await Self.withScratchDatabase { url in
+            let migrations = try Migration.bundled()
+            try await TestDatabase.with(url) { database in
+                let logger = TestDatabase.logger
+                _ = try await Migrator(migrations: migrations).migrate(client: database.client, logger: logger)
+                let older = try await Migrator(migrations: Array(migrations.dropLast())).migrate(client: database.client, logger: logger)
+                #expect(older.applied.isEmpty)
+                #expect(older.alreadyApplied == migrations.count - 1)
+                await #expect(throws: MigrationError.unknownApplied(version: 2)) {
+                    try await Migrator(migrations: migrations.filter { $0.version != 2 }).migrate(client: database.client, logger: logger)
+                }
+            }
+        }
+    }
+
     @Test("an applied migration that was edited is refused with a clear error")
     func editedMigrationRefused() async throws {
         try await Self.withScratchDatabase { url in

@@ -39,7 +39,12 @@ package struct Migrator: Sendable {
         }
     }
 
-    /// The versions recorded in the database, and whether each one's checksum matches this build.
+    /// This build's migrations the database has not applied yet, after checking that every applied one is
+    /// this build's, unedited.
+    ///
+    /// Migrations applied after this build's last one are tolerated: a newer release migrated the database
+    /// (during a rolling upgrade, or before a rollback), and its migrations keep the release before it
+    /// working (docs/deployment.md, "Upgrade"). An unknown migration before this build's last one is not.
     ///
     /// - Throws: ``MigrationError/checksumMismatch(version:name:)`` or ``MigrationError/unknownApplied(version:)``.
     package func pending(connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
@@ -60,8 +65,12 @@ package struct Migrator: Sendable {
             applied[version] = (name, checksum)
         }
         let known = Dictionary(uniqueKeysWithValues: migrations.map { ($0.version, $0) })
+        let newest = migrations.map(\.version).max() ?? 0
         for (version, (name, checksum)) in applied.sorted(by: { $0.key < $1.key }) {
-            guard let migration = known[version] else { throw MigrationError.unknownApplied(version: version) }
+            guard let migration = known[version] else {
+                if version > newest { continue }
+                throw MigrationError.unknownApplied(version: version)
+            }
             guard migration.checksum == checksum else {
                 throw MigrationError.checksumMismatch(version: version, name: name)
             }
