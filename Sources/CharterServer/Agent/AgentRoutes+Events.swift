@@ -16,7 +16,10 @@ extension AgentRoutes {
             return try await poll(caller, after: lastEventID, request: request, context: context)
         }
         if drain.isDraining {
-            throw Problem(.serviceUnavailable, "This replica is shutting down; reconnect (to another one) shortly.")
+            throw Problem(
+                .serviceUnavailable, "This replica is shutting down; reconnect (to another one) shortly.",
+                retryAfterSeconds: Int.random(in: 1...5)
+            )
         }
         let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
         let replay: [HubMessage]

@@ -68,12 +68,15 @@ struct Problem: Error, Sendable, Equatable {
     var field: String?
     /// Every problem of a rejected document, rendered as `errors`; empty otherwise.
     var issues: [Issue]
+    /// For a 503: when to try again (`Retry-After`, seconds).
+    var retryAfterSeconds: Int?
 
-    init(_ kind: Kind, _ detail: String, field: String? = nil, issues: [Issue] = []) {
+    init(_ kind: Kind, _ detail: String, field: String? = nil, issues: [Issue] = [], retryAfterSeconds: Int? = nil) {
         self.kind = kind
         self.detail = detail
         self.field = field
         self.issues = issues
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     /// The JSON body; `instance` carries the request id so a user can quote it to support.

@@ -11,6 +11,9 @@ import OpenAPIRuntime
 /// Errors a client caused map to 4xx with a clear detail; anything unexpected becomes a 500 whose detail is
 /// only the request id, while the real error goes to the log.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// `Retry-After` of a 503 that names no other.
+    static var retryAfterSeconds: Int { 5 }
+
     func handle(_ request: Request, context: Context, next: @concurrent (Request, Context) async throws -> Response) async throws
         -> Response
     {
@@ -21,10 +24,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             let problem = Self.problem(for: error)
             if problem.kind == .internalError {
                 context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
-            } else if problem.kind == .serviceUnavailable {
+            } else if problem.kind == .serviceUnavailable, !(error is Problem) {
                 context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
             }
             var headers: HTTPFields = [.contentType: "application/problem+json"]
+            if problem.kind == .serviceUnavailable {
+                headers[.retryAfter] = String(problem.retryAfterSeconds ?? Self.retryAfterSeconds)
+            }
             if problem.kind == .unauthorized {
                 let realm = request.uri.path.hasPrefix("/v1/agent/") ? "charter-agent" : "charter"
                 headers[.wwwAuthenticate] = "Bearer realm=\"\(realm)\""
