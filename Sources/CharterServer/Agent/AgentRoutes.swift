@@ -46,11 +46,7 @@ struct AgentRoutes: Sendable {
 
     func authenticate(_ request: Request, context: AppRequestContext) async throws -> Caller {
         let unauthorized = Problem(.unauthorized, "A valid device token is required: send 'Authorization: Bearer chtd_…'.")
-        guard let authorization = request.headers[.authorization] else { throw unauthorized }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", let token = DeviceToken(parsing: String(parts[1])) else {
-            throw unauthorized
-        }
+        guard let token = DeviceToken(authorization: request.headers[.authorization]) else { throw unauthorized }
         let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
             try await tx.devices.credential(for: token.id)
         }

@@ -16,10 +16,7 @@ struct APIKeyAuthenticator: AuthenticatorMiddleware {
     let database: Database
 
     func authenticate(request: Request, context: AppRequestContext) async throws -> Principal? {
-        guard let authorization = request.headers[.authorization] else { return nil }
-        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
-        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
-        guard let token = APIKeyToken(parsing: String(parts[1])) else { return nil }
+        guard let token = APIKeyToken(authorization: request.headers[.authorization]) else { return nil }
         let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
             try await tx.apiKeys.credential(for: token.keyID)
         }

@@ -40,6 +40,15 @@ package struct SecretToken<Kind: SecretTokenKind>: Sendable {
         self.secret = secret
     }
 
+    /// The token of an `Authorization: Bearer <token>` header (scheme case-insensitive, RFC 9110 §11.1);
+    /// `nil` when the header is absent, another scheme, or not a token of this kind.
+    package init?(authorization: String?) {
+        guard let authorization else { return nil }
+        let parts = authorization.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[0].lowercased() == "bearer" else { return nil }
+        self.init(parsing: String(parts[1]))
+    }
+
     /// Parses a token of this kind; `nil` for anything else.
     package init?(parsing token: String) {
         let prefix = Kind.prefix
