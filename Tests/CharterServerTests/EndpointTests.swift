@@ -347,6 +347,77 @@ struct EndpointTests {
         }
     }
 
+    @Test("a device further behind than the feed holds resyncs: the decisions still there, then one bundle hint")
+    func resumeBeyondHistory() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            let token = try await Self.createToken(client, tenant: tenant, key: key)
+            var device = TestDevice()
+            try await device.enroll(client, token: token.secret, hostname: "ws-away")
+            let deviceID = try #require(UUID(uuidString: device.id))
+            func poll(after: Int64) async throws -> (events: [(event: String, data: String)], last: Int64) {
+                let answer = try await client.call(
+                    .get, "/v1/agent/events?wait=0&last_event_id=\(after)", key: device.token, headers: [.accept: "application/json"]
+                )
+                #expect(answer.status == .ok)
+                let events = (answer.json["events"] as? [[String: any Sendable]] ?? []).map { event in
+                    (event["event"] as? String ?? "", "\(event["data"] ?? "")")
+                }
+                return (events, Int64(answer.json["last_event_id"] as? String ?? "") ?? -1)
+            }
+            let start = try await TestApp.withOwner { database in
+                let rows = try await database.client.query("SELECT coalesce(max(seq), 0) FROM change_feed", logger: TestApp.logger)
+                var head: Int64 = 0
+                for try await value in rows.decode(Int64.self) { head = value }
+                try await database.client.query(
+                    """
+                    INSERT INTO change_feed (tenant_id, event, device_ids, data)
+                    VALUES (\(tenant.rawValue), 'decision', ARRAY[\(deviceID)]::uuid[], '{"request_id":"r1","status":"approved"}')
+                    """,
+                    logger: TestApp.logger
+                )
+                try await database.client.query(
+                    """
+                    INSERT INTO change_feed (tenant_id, event, data)
+                    SELECT \(tenant.rawValue), 'bundle', '{"reason":"policy"}' FROM generate_series(1, 1000)
+                    """,
+                    logger: TestApp.logger
+                )
+                return head
+            }
+
+            // 1,001 entries behind: more than one reconnect replays.
+            let behind = try await poll(after: start)
+            #expect(behind.events.map(\.event) == ["decision", "bundle"])
+            #expect(behind.events.last?.data.contains("resync") == true)
+            // What the hub had not read yet when the stream began follows as usual, then nothing.
+            let caughtUp = try await poll(after: behind.last)
+            #expect(caughtUp.events.count <= 1)
+            #expect(caughtUp.events.allSatisfy { $0.event == "bundle" && !$0.data.contains("resync") })
+            #expect(try await poll(after: caughtUp.last).events.isEmpty)
+
+            // A week later the entries are pruned: the horizon, not the count, says the device missed them.
+            try await TestApp.withOwner { database in
+                try await database.client.query(
+                    "UPDATE change_feed SET occurred_at = now() - interval '8 days' WHERE tenant_id = \(tenant.rawValue)",
+                    logger: TestApp.logger
+                )
+            }
+            let removed = try await TestApp.withService { database in
+                try await database.withoutTenant(logger: TestApp.logger) { tx in
+                    try await tx.changeFeed.prune(olderThanSeconds: 7 * 86_400)
+                }
+            }
+            #expect(removed >= 1000)
+            let pruned = try await poll(after: start)
+            #expect(pruned.events.map(\.event) == ["bundle"])
+            #expect(pruned.events.first?.data.contains("resync") == true)
+            #expect(try await poll(after: pruned.last).events.isEmpty)
+        }
+    }
+
     @Test("rotation: the next key is announced in bundles signed by the current one, then takes over")
     func signingKeyRotation() async throws {
         let world = try await TestApp.makeWorld(tenants: 1)

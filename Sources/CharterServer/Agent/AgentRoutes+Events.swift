@@ -24,7 +24,7 @@ extension AgentRoutes {
         let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
         let replay: [HubMessage]
         do {
-            replay = try await self.replay(caller, after: lastEventID, context: context)
+            replay = try await self.replay(caller, after: lastEventID, position: subscription.position, context: context)
         } catch {
             await hub.unsubscribe(subscription.id)
             throw error
@@ -82,7 +82,7 @@ extension AgentRoutes {
         defer { Task { [hub] in await hub.unsubscribe(subscription.id) } }
         var events: [HubMessage] = []
         if let lastEventID {
-            events = try await replay(caller, after: lastEventID, context: context)
+            events = try await replay(caller, after: lastEventID, position: subscription.position, context: context)
             if events.isEmpty, wait > 0 {
                 let after = lastEventID
                 events = await subscription.firstEvent(within: .seconds(wait)) { id, _, _ in id > after }
@@ -110,10 +110,30 @@ extension AgentRoutes {
 
     /// What a device missed after `after`: at most one `bundle` hint (the last), and every other event, in
     /// order. It reads the table up to its newest row, which may be newer than what the hub has handed out.
-    private func replay(_ caller: Caller, after: Int64?, context: AppRequestContext) async throws -> [HubMessage] {
+    /// The most entries one reconnect replays; a device further behind gets a `resync` hint instead.
+    static let replayLimit = 1000
+
+    /// What the device missed after `after`: its `decision` events and the last `bundle` hint. When the feed
+    /// no longer holds everything since then (pruned, or more than ``replayLimit`` entries), the decisions it
+    /// still has and one `bundle` hint with reason `resync` at `position`, the stream's position.
+    private func replay(
+        _ caller: Caller, after: Int64?, position: Int64, context: AppRequestContext
+    ) async throws -> [HubMessage] {
         guard let after else { return [] }
-        let entries = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
-            try await tx.changeFeed.entries(of: caller.tenant, for: caller.device, after: after, through: .max)
+        let (entries, prunedThrough) = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            (
+                try await tx.changeFeed.entries(
+                    of: caller.tenant, for: caller.device, after: after, through: .max, limit: Self.replayLimit
+                ),
+                try await tx.changeFeed.prunedThrough(of: caller.tenant)
+            )
+        }
+        if after < prunedThrough || entries.count == Self.replayLimit {
+            let decisions = entries.filter { $0.event == .decision }.map { entry in
+                HubMessage.event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
+            }
+            let last = max(position, entries.last?.sequence ?? 0, after, prunedThrough)
+            return decisions + [.event(id: last, name: ChangeFeedEntry.Event.bundle.rawValue, data: #"{"reason":"resync"}"#)]
         }
         let lastBundle = entries.last { $0.event == .bundle }?.sequence
         return entries.compactMap { entry in

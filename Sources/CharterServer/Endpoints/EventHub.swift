@@ -55,6 +55,10 @@ actor EventHub: Service {
 
     /// How often an idle stream gets a heartbeat.
     static let heartbeatInterval = Duration.seconds(15)
+    /// How long the change feed keeps an entry; an agent away longer resyncs (docs/agent-protocol.md).
+    static let retentionSeconds = 7 * 86_400
+    /// How often a replica prunes the feed.
+    static let pruneInterval = Duration.seconds(3600)
 
     init(database: Database, logger: Logger, pollInterval: Duration = .seconds(5)) {
         self.database = database
@@ -154,6 +158,8 @@ actor EventHub: Service {
     }
 
     private func poll() async {
+        let clock = ContinuousClock()
+        var lastPrune: ContinuousClock.Instant?
         while !Task.isCancelled {
             do {
                 try await Task.sleep(for: pollInterval)
@@ -161,6 +167,22 @@ actor EventHub: Service {
                 return
             }
             await readFeedLogged()
+            if lastPrune.map({ clock.now - $0 >= Self.pruneInterval }) ?? true {
+                lastPrune = clock.now
+                await prune()
+            }
+        }
+    }
+
+    /// Removes feed entries older than ``retentionSeconds`` (every replica does; deleting twice is harmless).
+    private func prune() async {
+        do {
+            let removed = try await database.withoutTenant(logger: logger) { tx in
+                try await tx.changeFeed.prune(olderThanSeconds: Self.retentionSeconds)
+            }
+            if removed > 0 { logger.info("pruned the change feed", metadata: ["entries": "\(removed)"]) }
+        } catch {
+            logger.warning("could not prune the change feed", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 

@@ -80,6 +80,25 @@ package struct ChangeFeedRepository: Sendable {
         return entries
     }
 
+    /// Removes the entries of every tenant older than `seconds`, always keeping the newest one.
+    ///
+    /// - Returns: How many entries were removed.
+    package func prune(olderThanSeconds seconds: Int) async throws -> Int64 {
+        let rows = try await tx.query("SELECT charter_private.change_feed_prune(\(Int32(clamping: seconds))::integer)")
+        for try await removed in rows.decode(Int64.self) { return removed }
+        return 0
+    }
+
+    /// The last sequence number pruned from the tenant's entries (0 when none was): a device that last saw
+    /// an earlier one may have missed entries.
+    package func prunedThrough(of tenant: TenantID) async throws -> Int64 {
+        let rows = try await tx.query(
+            "SELECT coalesce(max(pruned_through), 0) FROM change_feed_horizon WHERE tenant_id = \(tenant.rawValue)"
+        )
+        for try await sequence in rows.decode(Int64.self) { return sequence }
+        return 0
+    }
+
     /// The newest sequence number of all tenants (0 before the first entry).
     package func head() async throws -> Int64 {
         let rows = try await tx.query("SELECT charter_private.change_feed_head()")
@@ -99,16 +118,16 @@ package struct ChangeFeedRepository: Sendable {
         return 0
     }
 
-    /// The tenant's entries after `sequence` that concern `device`, oldest first.
+    /// The tenant's entries after `sequence` that concern `device`, oldest first, at most `limit`.
     package func entries(
-        of tenant: TenantID, for device: DeviceID, after sequence: Int64, through last: Int64
+        of tenant: TenantID, for device: DeviceID, after sequence: Int64, through last: Int64, limit: Int = 1000
     ) async throws -> [ChangeFeedEntry] {
         let rows = try await tx.query(
             """
             SELECT seq, event, data FROM change_feed
             WHERE tenant_id = \(tenant.rawValue) AND seq > \(sequence) AND seq <= \(last)
               AND (device_ids IS NULL OR \(device.rawValue) = ANY(device_ids))
-            ORDER BY seq LIMIT 1000
+            ORDER BY seq LIMIT \(limit)
             """
         )
         var entries: [ChangeFeedEntry] = []
