@@ -1,0 +1,143 @@
+package import CharterCore
+package import Foundation
+import PostgresNIO
+
+/// An email to approvers about one request: its text and every address it names (the `To:` header).
+package struct EmailNotification: Hashable, Sendable {
+    /// What happened to the request.
+    package enum Event: String, Hashable, Sendable {
+        case pending = "request.pending"
+        case expired = "request.expired"
+    }
+
+    package var id: UUID
+    package var request: UUID
+    package var event: Event
+    package var recipients: [String]
+    package var subject: String
+    package var body: String
+    package var createdAt: Date
+
+    package init(
+        id: UUID, request: UUID, event: Event, recipients: [String], subject: String, body: String, createdAt: Date
+    ) {
+        self.id = id
+        self.request = request
+        self.event = event
+        self.recipients = recipients
+        self.subject = subject
+        self.body = body
+        self.createdAt = createdAt
+    }
+}
+
+/// One recipient of an email notification, and how sending to it went.
+package struct EmailDelivery: Hashable, Sendable {
+    package enum Status: String, Hashable, Sendable {
+        case pending, sent, failed
+    }
+
+    package var id: UUID
+    package var notification: UUID
+    package var recipient: String
+    /// Attempts made before this one.
+    package var attempts: Int
+}
+
+/// Email notifications and their per-recipient deliveries (an outbox the email worker drains).
+package struct EmailRepository: Sendable {
+    let tx: Transaction
+
+    /// Queues `notification` with one pending delivery per recipient, due at once.
+    package func enqueue(_ notification: EmailNotification, in tenant: TenantID) async throws {
+        try await tx.query(
+            """
+            INSERT INTO email_messages (tenant_id, id, request_id, event, recipients, subject, body, created_at)
+            VALUES (\(tenant.rawValue), \(notification.id), \(notification.request), \(notification.event.rawValue),
+                    \(notification.recipients), \(notification.subject), \(notification.body), \(notification.createdAt))
+            """
+        )
+        try await tx.query(
+            """
+            INSERT INTO email_deliveries (tenant_id, id, message_id, recipient, status, next_attempt_at, created_at)
+            SELECT \(tenant.rawValue), gen_random_uuid(), \(notification.id), recipient, 'pending',
+                   \(notification.createdAt), \(notification.createdAt)
+            FROM unnest(\(notification.recipients)::text[]) AS recipient
+            """
+        )
+    }
+
+    /// The addresses the `event` notification about `request` named, or `[]` when there was none.
+    package func recipients(of request: UUID, event: EmailNotification.Event) async throws -> [String] {
+        let rows = try await tx.query(
+            "SELECT recipients FROM email_messages WHERE request_id = \(request) AND event = \(event.rawValue)"
+        )
+        for try await recipients in rows.decode([String].self) { return recipients }
+        return []
+    }
+
+    /// Claims up to `limit` due deliveries of the tenant for `lease`: another replica does not take them
+    /// until the lease ends.
+    package func claimDue(_ tenant: TenantID, limit: Int, lease: TimeInterval, at now: Date) async throws
+        -> [(delivery: EmailDelivery, notification: EmailNotification)]
+    {
+        let rows = try await tx.query(
+            """
+            UPDATE email_deliveries d SET next_attempt_at = \(now.addingTimeInterval(lease))
+            FROM email_messages m
+            WHERE d.id IN (SELECT id FROM email_deliveries
+                           WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
+                           ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+              AND m.tenant_id = d.tenant_id AND m.id = d.message_id
+            RETURNING d.id, d.recipient, d.attempts, m.id, m.request_id, m.event, m.recipients, m.subject, m.body,
+                      m.created_at
+            """
+        )
+        var claimed: [(delivery: EmailDelivery, notification: EmailNotification)] = []
+        for try await (id, recipient, attempts, message, request, event, recipients, subject, body, created) in rows.decode(
+            (UUID, String, Int, UUID, UUID, String, [String], String, String, Date).self
+        ) {
+            guard let event = EmailNotification.Event(rawValue: event) else {
+                throw StoreError.unexpected(sqlState: "email event")
+            }
+            claimed.append(
+                (
+                    EmailDelivery(id: id, notification: message, recipient: recipient, attempts: attempts),
+                    EmailNotification(
+                        id: message, request: request, event: event, recipients: recipients, subject: subject, body: body,
+                        createdAt: created
+                    )
+                )
+            )
+        }
+        return claimed
+    }
+
+    /// Records an attempt: sent, failed for good, or due again at `retryAt`.
+    package func record(
+        _ tenant: TenantID, delivery: UUID, status: EmailDelivery.Status, replyCode: Int?, error: String?, retryAt: Date,
+        at now: Date
+    ) async throws {
+        try await tx.query(
+            """
+            UPDATE email_deliveries
+            SET attempts = attempts + 1, status = \(status.rawValue), last_reply_code = \(replyCode),
+                last_error = \(error), next_attempt_at = \(retryAt),
+                sent_at = CASE WHEN \(status.rawValue) = 'sent' THEN \(now) ELSE NULL END
+            WHERE tenant_id = \(tenant.rawValue) AND id = \(delivery)
+            """
+        )
+    }
+
+    /// Tenants with deliveries due, across tenants (the email worker).
+    package func tenantsWithDueDeliveries() async throws -> [(tenant: TenantID, msp: MSPID)] {
+        let rows = try await tx.query("SELECT tenant_id, msp_id FROM charter_private.tenants_with_due_email()")
+        var tenants: [(tenant: TenantID, msp: MSPID)] = []
+        for try await (tenant, msp) in rows.decode((UUID, UUID).self) { tenants.append((TenantID(tenant), MSPID(msp))) }
+        return tenants
+    }
+}
+
+extension Transaction {
+    package var email: EmailRepository { EmailRepository(tx: self) }
+}
