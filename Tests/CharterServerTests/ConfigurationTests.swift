@@ -64,4 +64,93 @@ struct ConfigurationTests {
         #expect(config.host == "0.0.0.0")
         #expect(config.databaseURL == "postgres://a@b/c")
     }
+
+    // MARK: - SMTP
+
+    static let database = ["CHARTER_DATABASE_URL": "postgres://charter@localhost/charter"]
+
+    @Test("email is off without smtp.host; with it, the defaults follow the TLS mode")
+    func smtpDefaults() async throws {
+        #expect(try await Self.load(Self.database).smtp == nil)
+        let smtp = try #require(
+            try await Self.load(Self.database.merging(["CHARTER_SMTP_HOST": "mail.example.com", "CHARTER_SMTP_FROM": "it@example.com"]) { $1 })
+                .smtp
+        )
+        #expect(smtp.host == "mail.example.com")
+        #expect(smtp.security == .starttls)
+        #expect(smtp.port == 587)
+        #expect(smtp.from == Mailbox(address: "it@example.com"))
+        #expect(smtp.credentials == nil)
+        #expect(smtp.caFile == nil)
+        #expect(smtp.timeoutSeconds == 30)
+        #expect(smtp.retryBaseSeconds == 30)
+        let implicit = try await Self.load(
+            Self.database.merging(["CHARTER_SMTP_HOST": "mail.example.com", "CHARTER_SMTP_FROM": "it@example.com", "CHARTER_SMTP_TLS": "TLS"]) { $1 }
+        )
+        #expect(implicit.smtp?.port == 465)
+    }
+
+    @Test("every SMTP key is read; the password comes from smtp.password or, without its final newline, smtp.password_file")
+    func smtpKeys() async throws {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("charter-smtp-\(UUID())")
+        try Data("pass word\n".utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let keys = [
+            "CHARTER_SMTP_HOST": "127.0.0.1", "CHARTER_SMTP_PORT": "2525", "CHARTER_SMTP_TLS": "none",
+            "CHARTER_SMTP_USERNAME": "charter", "CHARTER_SMTP_PASSWORD_FILE": file.path,
+            "CHARTER_SMTP_FROM": "\"Charter Approvals\" <approvals@example.com>", "CHARTER_SMTP_HELO_NAME": "charter.example.com",
+            "CHARTER_SMTP_TIMEOUT_SECONDS": "5", "CHARTER_SMTP_RETRY_BASE_SECONDS": "2",
+        ]
+        let smtp = try #require(try await Self.load(Self.database.merging(keys) { $1 }).smtp)
+        #expect(smtp.port == 2525)
+        #expect(smtp.security == SMTPConfiguration.Security.none)
+        #expect(smtp.credentials?.username == "charter")
+        #expect(smtp.credentials?.password == "pass word")
+        #expect(smtp.from == Mailbox(name: "Charter Approvals", address: "approvals@example.com"))
+        #expect(smtp.heloName == "charter.example.com")
+        #expect(smtp.timeoutSeconds == 5)
+        #expect(smtp.retryBaseSeconds == 2)
+        let direct = try await Self.load(
+            Self.database.merging(keys) { $1 }.merging(["CHARTER_SMTP_PASSWORD": "from env"]) { $1 }
+        )
+        #expect(direct.smtp?.credentials?.password == "from env")
+    }
+
+    @Test(
+        "a bad SMTP value stops start-up naming its variable",
+        arguments: [
+            (["CHARTER_SMTP_TLS": "ssl"], "CHARTER_SMTP_TLS"),
+            (["CHARTER_SMTP_TLS": "none"], "CHARTER_SMTP_TLS"),
+            (["CHARTER_SMTP_FROM": "Charter"], "CHARTER_SMTP_FROM"),
+            (["CHARTER_SMTP_PORT": "0"], "CHARTER_SMTP_PORT"),
+            (["CHARTER_SMTP_TIMEOUT_SECONDS": "0"], "CHARTER_SMTP_TIMEOUT_SECONDS"),
+            (["CHARTER_SMTP_USERNAME": "charter"], "CHARTER_SMTP_PASSWORD"),
+            (["CHARTER_SMTP_PASSWORD": "secret"], "CHARTER_SMTP_USERNAME"),
+            (["CHARTER_SMTP_PASSWORD_FILE": "/nonexistent/password", "CHARTER_SMTP_USERNAME": "u"], "CHARTER_SMTP_PASSWORD_FILE"),
+            (["CHARTER_SMTP_CA_FILE": "/nonexistent/ca.pem"], "CHARTER_SMTP_CA_FILE"),
+            (["CHARTER_SMTP_HELO_NAME": "two words"], "CHARTER_SMTP_HELO_NAME"),
+        ]
+    )
+    func smtpBadValue(values: [String: String], named: String) async throws {
+        let environment = Self.database.merging(["CHARTER_SMTP_HOST": "mail.example.com", "CHARTER_SMTP_FROM": "it@example.com"]) { $1 }
+            .merging(values) { $1 }
+        let error = await #expect(throws: ConfigurationError.self) { try await Self.load(environment) }
+        let message = try #require(error).description
+        #expect(message.hasPrefix("configuration: \(named) "), "\(message)")
+        #expect(!message.contains("secret"))
+    }
+
+    @Test("the from address is required with smtp.host; tls none is accepted on loopback only")
+    func smtpRequirements() async throws {
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await Self.load(Self.database.merging(["CHARTER_SMTP_HOST": "mail.example.com"]) { $1 })
+        }
+        #expect(error?.key == "smtp.from")
+        for host in ["127.0.0.1", "127.10.0.3", "::1", "localhost"] {
+            let config = try await Self.load(
+                Self.database.merging(["CHARTER_SMTP_HOST": host, "CHARTER_SMTP_FROM": "it@example.com", "CHARTER_SMTP_TLS": "none"]) { $1 }
+            )
+            #expect(config.smtp?.port == 25, "\(host)")
+        }
+    }
 }

@@ -33,6 +33,8 @@ package import Logging
 ///   syncs; `0` turns the scheduler off in this process.
 /// - `directory.sync.lease_seconds` (int 30–86400, default `300`): how long a claimed sync is held before another
 ///   replica may take it over; renewed every third of it while the sync runs.
+/// - `smtp.*`: the SMTP server approvers are emailed through; email is off without `smtp.host`. The keys are listed
+///   on ``SMTPConfiguration``; `smtp.password` is secret.
 package struct ServerConfiguration: Sendable {
     package var host: String = "127.0.0.1"
     package var port: Int = 8080
@@ -49,6 +51,8 @@ package struct ServerConfiguration: Sendable {
     package var kek: String?
     package var directorySyncPollSeconds: Int = 30
     package var directorySyncLeaseSeconds: Int = 300
+    /// The SMTP server approvers are emailed through; `nil` when `smtp.host` is not set (email is off).
+    package var smtp: SMTPConfiguration?
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -83,6 +87,7 @@ package struct ServerConfiguration: Sendable {
         directorySyncLeaseSeconds = try Self.int(
             reader, "directory.sync.lease_seconds", default: directorySyncLeaseSeconds, in: 30...86400
         )
+        smtp = try SMTPConfiguration(reader: reader)
     }
 
     /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.
