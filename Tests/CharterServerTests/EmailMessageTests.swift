@@ -1,10 +1,12 @@
+import CharterCore
+import CharterStore
 import Foundation
 import Testing
 
 @testable import CharterServer
 
-/// Rendering an email as RFC 5322 (encoded-words, quoted-printable, folding, header injection), without a
-/// network.
+/// Rendering an approval email as RFC 5322 (encoded-words, quoted-printable, folding, header injection) and what
+/// the email says, without a network.
 @Suite("Email messages")
 struct EmailMessageTests {
     static let newYear2026 = Date(timeIntervalSince1970: 1_767_225_600)
@@ -105,5 +107,65 @@ struct EmailMessageTests {
     )
     func quotedPrintable(text: String, expected: String) {
         #expect(EmailMessage.quotedPrintable(text) == expected)
+    }
+
+    // MARK: - What approvers read
+
+    static func request(kind: ElevationKind = .runAsAdmin, status: StoredRequest.Status = .pending) -> StoredRequest {
+        StoredRequest(
+            id: UUID(uuidString: "6F9619FF-8B86-D011-B42D-00C04FC964FF")!, tenant: TenantID(UUID()), device: DeviceID(UUID()),
+            kind: kind, userSID: "S-1-5-21-1-2-3-1104", userGUID: nil, userUPN: "ann@example.test", directoryUser: nil,
+            computer: nil, hostname: "WS-17\r\nBcc: x@example.com",
+            application: kind == .runAsAdmin
+                ? ElevationRequest.Application(fileName: "Über-Tool.exe", path: #"C:\Tools\Über-Tool.exe"#, sha256: "ab")
+                : nil,
+            reason: "month end – Grüße", status: status, isLogged: true, allowsPINOverride: false,
+            source: .subsetting(id: SubsettingID(UUID()), name: "Finance"), decisionReason: "mode approval_required",
+            sessionMinutes: kind == .adminSession ? 15 : nil, createdAt: newYear2026,
+            expiresAt: newYear2026.addingTimeInterval(86_400)
+        )
+    }
+
+    @Test("the pending email names user, computer, application, reason, kind, policy, id and the API calls to decide")
+    func pendingEmail() throws {
+        let request = Self.request()
+        let notification = ApprovalEmail.notification(
+            .pending, about: request, tenantName: "Contoso", recipients: ["it@example.com"], at: Self.newYear2026
+        )
+        #expect(notification.event == .pending)
+        #expect(notification.request == request.id)
+        #expect(notification.subject == "Approval needed: Über-Tool.exe for ann@example.test on WS-17  Bcc: x@example.com")
+        let body = notification.body
+        for expected in [
+            "Tenant:       Contoso (\(request.tenant))", "Kind:         run an application as administrator",
+            "User:         ann@example.test", "User SID:     S-1-5-21-1-2-3-1104", "Computer:     WS-17  Bcc: x@example.com",
+            "Application:  Über-Tool.exe", #"Path:         C:\Tools\Über-Tool.exe"#, "Reason:       month end – Grüße",
+            "Decided by:   subsetting Finance", "Expires:      2026-01-02T00:00:00Z",
+            "Request id:   6f9619ff-8b86-d011-b42d-00c04fc964ff",
+            "POST /v1/tenants/\(request.tenant)/requests/6f9619ff-8b86-d011-b42d-00c04fc964ff/approve",
+            "POST /v1/tenants/\(request.tenant)/requests/6f9619ff-8b86-d011-b42d-00c04fc964ff/deny",
+        ] {
+            #expect(body.contains(expected), "\(expected)")
+        }
+        #expect(!body.contains("\r"), "control characters from the request do not reach the text")
+        let rendered = try EmailMessage(
+            from: Mailbox(address: "charter@example.com"), to: notification.recipients, subject: notification.subject,
+            body: notification.body, date: Self.newYear2026, messageID: "x@example.com"
+        ).rendered()
+        #expect(!rendered.contains("\r\nBcc:"))
+    }
+
+    @Test("the expiry email says nobody decided in time; an admin session names its length")
+    func expiredEmail() {
+        let notification = ApprovalEmail.notification(
+            .expired, about: Self.request(kind: .adminSession, status: .expired), tenantName: "Contoso",
+            recipients: ["it@example.com"], at: Self.newYear2026
+        )
+        #expect(notification.subject.hasPrefix("Request expired: administrator session for ann@example.test on WS-17"))
+        #expect(notification.body.contains("nobody approved or denied it in time"))
+        #expect(notification.body.contains("Kind:         administrator session of 15 minutes"))
+        #expect(notification.body.contains("Expired:      2026-01-02T00:00:00Z"))
+        #expect(!notification.body.contains("Application:"))
+        #expect(!notification.body.contains("/approve"))
     }
 }

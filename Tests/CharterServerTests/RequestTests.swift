@@ -184,7 +184,9 @@ struct RequestTests {
                 }
             }
             try await TestApp.withService { database in
-                let job = RequestExpiryService(database: database, interval: .seconds(60), logger: TestApp.logger)
+                let job = RequestExpiryService(
+                    database: database, interval: .seconds(60), emailsApprovers: false, logger: TestApp.logger
+                )
                 try await job.expireDue(now: Date())
                 try await job.expireDue(now: Date())
             }

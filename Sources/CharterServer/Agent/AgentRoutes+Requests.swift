@@ -101,7 +101,9 @@ extension AgentRoutes {
         let now = now()
         let stored = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
             let device = try await tx.devices.get(caller.tenant, id: caller.device)
-            return try await RequestDecisions.submit(submission, from: device, of: caller.tenant, in: tx, now: now)
+            return try await RequestDecisions.submit(
+                submission, from: device, of: caller.tenant, in: tx, now: now, emailsApprovers: emailsApprovers
+            )
         }
         return try AgentJSON.response(AgentRequestAnswer(stored), status: .created)
     }

@@ -22,6 +22,8 @@ struct AgentRoutes: Sendable {
     let hub: EventHub
     let drain: DrainState
     let maximumBodyBytes: Int
+    /// Whether SMTP is configured, so that pending requests are emailed to the policy's approvers.
+    let emailsApprovers: Bool
     let now: @Sendable () -> Date
 
     func register(on router: some RouterMethods<AppRequestContext>) {

@@ -61,7 +61,10 @@ package func buildService(
     )
     var services: [any Service] = [
         client, hub,
-        RequestExpiryService(database: database, interval: .seconds(config.requestExpiryPollSeconds), logger: logger),
+        RequestExpiryService(
+            database: database, interval: .seconds(config.requestExpiryPollSeconds), emailsApprovers: config.smtp != nil,
+            logger: logger
+        ),
     ]
     if let endpoints {
         services.append(
@@ -70,6 +73,17 @@ package func buildService(
                 retryBase: TimeInterval(config.webhookRetryBaseSeconds), logger: logger
             )
         )
+    }
+    if let smtp = config.smtp {
+        let client: SMTPClient
+        do {
+            client = try SMTPClient(configuration: smtp)
+        } catch {
+            throw ConfigurationError(key: "smtp.ca_file", problem: "cannot be used to verify TLS (\(error))")
+        }
+        var emailLogger = logger
+        emailLogger[metadataKey: "component"] = "email"
+        services.append(EmailDeliveryService(database: database, client: client, pollInterval: .seconds(1), logger: emailLogger))
     }
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(
@@ -112,7 +126,7 @@ func buildRouter(
     OperationsRoutes(database: database, metrics: metrics, drain: drain).register(on: router)
     AgentRoutes(
         database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
-        now: { Date() }
+        emailsApprovers: config.smtp != nil, now: { Date() }
     ).register(on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes)))
 
     let api = router.group()

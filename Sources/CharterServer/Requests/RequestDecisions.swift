@@ -18,9 +18,12 @@ enum RequestDecisions {
     /// Decides `submission` from `device` under the effective policy of its user on its computer now, and
     /// stores it (and, when logged, audits it).
     ///
+    /// - Parameter emailsApprovers: Whether SMTP is configured: a pending request then queues an email to the
+    ///   policy's `approval.notify_emails`.
     /// - Throws: ``Problem`` (422 naming `/reason`) when the policy needs a reason and none was given.
     static func submit(
-        _ submission: Submission, from device: Device, of tenant: TenantID, in tx: Transaction, now: Date
+        _ submission: Submission, from device: Device, of tenant: TenantID, in tx: Transaction, now: Date,
+        emailsApprovers: Bool
     ) async throws -> StoredRequest {
         let matched = try await tx.devices.directoryUsers(tenant, matching: [submission.user]).first?.guid
         let computer = device.computer
@@ -72,6 +75,9 @@ enum RequestDecisions {
         try await tx.webhooks.enqueue(
             tenant, event: Webhooks.created, payload: stored.webhookPayload(event: Webhooks.created, at: now), at: now
         )
+        if emailsApprovers, status == .pending {
+            try await email(.pending, about: stored, to: policy.settings.approval.notifyEmails, in: tx, at: now)
+        }
         if isLogged {
             try await tx.audit.append(
                 AuditRecord(
@@ -123,6 +129,20 @@ enum RequestDecisions {
         return decided
     }
 
+    /// Queues the email about `event` of `request` to `recipients`, when there are any, in the transaction that
+    /// records the event (an outbox: the email is never lost, and never sent for a change that rolled back).
+    static func email(
+        _ event: EmailNotification.Event, about request: StoredRequest, to recipients: [String], in tx: Transaction,
+        at now: Date
+    ) async throws {
+        guard !recipients.isEmpty else { return }
+        let tenantName = try await tx.tenants.get(request.tenant).name
+        try await tx.email.enqueue(
+            ApprovalEmail.notification(event, about: request, tenantName: tenantName, recipients: recipients, at: now),
+            in: request.tenant
+        )
+    }
+
     /// Appends the `decision` hint for the request's device.
     static func hint(_ request: StoredRequest, in tx: Transaction) async throws {
         let data = #"{"request_id":"\#(request.id.uuidString.lowercased())","status":"\#(request.status.rawValue)"}"#
@@ -135,11 +155,14 @@ enum RequestDecisions {
 package struct RequestExpiryService: Service {
     let database: Database
     let interval: Duration
+    /// Whether SMTP is configured: the addresses emailed about a pending request then hear that it expired.
+    let emailsApprovers: Bool
     let logger: Logger
 
-    package init(database: Database, interval: Duration, logger: Logger) {
+    package init(database: Database, interval: Duration, emailsApprovers: Bool, logger: Logger) {
         self.database = database
         self.interval = interval
+        self.emailsApprovers = emailsApprovers
         self.logger = logger
     }
 
@@ -175,6 +198,10 @@ package struct RequestExpiryService: Service {
                         tenant, event: Webhooks.expired, payload: request.webhookPayload(event: Webhooks.expired, at: now),
                         at: now
                     )
+                    if emailsApprovers {
+                        let recipients = try await tx.email.recipients(of: request.id, event: .pending)
+                        try await RequestDecisions.email(.expired, about: request, to: recipients, in: tx, at: now)
+                    }
                 }
             }
         }

@@ -1,0 +1,130 @@
+import CharterCore
+import CharterStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Sends queued emails to approvers: claims due deliveries (a lease keeps other replicas off them), sends each
+/// notification to its claimed recipients in one SMTP session, records every recipient's outcome, and retries
+/// failures with exponential backoff (base × 2^attempt, at most an hour, with jitter) until `maximumAttempts`.
+///
+/// A recipient or message the server refuses with a 5xx reply fails at once: sending it again would fail again.
+/// Everything else (4xx replies, no connection, TLS or authentication failures, timeouts) is retried, since an
+/// operator can fix the relay or the configuration in the meantime.
+struct EmailDeliveryService: Service {
+    static let maximumAttempts = 10
+    static let claimLease: TimeInterval = 600
+    static let batchSize = 50
+
+    /// How one attempt for one recipient ended.
+    enum AttemptResult: Hashable, Sendable {
+        case sent(replyCode: Int)
+        case failed(reason: String, replyCode: Int?, isPermanent: Bool)
+    }
+
+    let database: Database
+    let client: SMTPClient
+    let pollInterval: Duration
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await deliverDue()
+                } catch is CancellationError {
+                    break
+                } catch {
+                    logger.warning("email delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
+                }
+                try await Task.sleep(for: pollInterval)
+            }
+        }
+    }
+
+    /// Sends every delivery due now, tenant by tenant, one SMTP session per notification.
+    func deliverDue() async throws {
+        let tenants = try await database.readWithoutTenant(logger: logger) { tx in
+            try await tx.email.tenantsWithDueDeliveries()
+        }
+        for (tenant, msp) in tenants {
+            let claimedAt = Date()
+            let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                try await tx.email.claimDue(tenant, limit: Self.batchSize, lease: Self.claimLease, at: claimedAt)
+            }
+            let notifications = Dictionary(grouping: claimed, by: \.notification.id).values
+                .sorted { $0[0].notification.createdAt < $1[0].notification.createdAt }
+            for group in notifications {
+                // Past half the lease, another replica may soon take these over: leave the rest to the next pass.
+                guard Date() < claimedAt.addingTimeInterval(Self.claimLease / 2) else { break }
+                let notification = group[0].notification
+                let results = await send(notification, to: group.map(\.delivery.recipient))
+                let now = Date()
+                try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                    for (delivery, _) in group {
+                        let result = results[delivery.recipient] ?? .failed(reason: "no outcome", replyCode: nil, isPermanent: false)
+                        try await record(result, of: delivery, about: notification, in: tenant, tx: tx, at: now)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Renders the notification and sends it to `recipients` in one session.
+    private func send(_ notification: EmailNotification, to recipients: [String]) async -> [String: AttemptResult] {
+        let configuration = client.configuration
+        let message = EmailMessage(
+            from: configuration.from, to: notification.recipients.filter(Mailbox.isEnvelopeAddress),
+            subject: notification.subject, body: notification.body, date: Date(),
+            messageID: "\(notification.id.uuidString.lowercased())@\(configuration.from.domain)"
+        )
+        let failure: AttemptResult
+        do {
+            let outcomes = try await client.send(try message.rendered(), from: configuration.from.address, to: recipients)
+            return outcomes.mapValues { outcome in
+                switch outcome {
+                case .accepted(let reply): .sent(replyCode: reply.code)
+                case .refused(let error):
+                    .failed(reason: error.description, replyCode: error.replyCode, isPermanent: error.isPermanent)
+                }
+            }
+        } catch let error as EmailMessage.RenderingError {
+            failure = .failed(reason: error.description, replyCode: nil, isPermanent: true)
+        } catch let error as SMTPError {
+            failure = .failed(reason: error.description, replyCode: error.replyCode, isPermanent: false)
+        } catch {
+            failure = .failed(reason: String(describing: error), replyCode: nil, isPermanent: false)
+        }
+        return Dictionary(uniqueKeysWithValues: recipients.map { ($0, failure) })
+    }
+
+    private func record(
+        _ result: AttemptResult, of delivery: EmailDelivery, about notification: EmailNotification, in tenant: TenantID,
+        tx: Transaction, at now: Date
+    ) async throws {
+        let attempts = delivery.attempts + 1
+        let metadata: Logger.Metadata = [
+            "tenant.id": "\(tenant)", "request.id": "\(notification.request.uuidString.lowercased())",
+            "email.event": "\(notification.event.rawValue)", "email.delivery.id": "\(delivery.id.uuidString.lowercased())",
+            "email.attempt": "\(attempts)",
+        ]
+        let retryBase = TimeInterval(client.configuration.retryBaseSeconds)
+        let delay = min(retryBase * pow(2, Double(attempts - 1)), 3600) * Double.random(in: 0.8...1.2)
+        switch result {
+        case .sent(let replyCode):
+            try await tx.email.record(
+                tenant, delivery: delivery.id, status: .sent, replyCode: replyCode, error: nil, retryAt: now, at: now
+            )
+            logger.info("email sent", metadata: metadata)
+        case .failed(let reason, let replyCode, let isPermanent):
+            let givesUp = isPermanent || attempts >= Self.maximumAttempts
+            try await tx.email.record(
+                tenant, delivery: delivery.id, status: givesUp ? .failed : .pending, replyCode: replyCode,
+                error: String(reason.prefix(500)), retryAt: now.addingTimeInterval(delay), at: now
+            )
+            var failure = metadata
+            failure["error"] = "\(reason)"
+            logger.warning(givesUp ? "email delivery failed for good" : "email delivery failed; will retry", metadata: failure)
+        }
+    }
+}
