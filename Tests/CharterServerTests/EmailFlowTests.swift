@@ -123,7 +123,7 @@ struct EmailFlowTests {
             #expect(mail.transferEncoding == "quoted-printable")
             for expected in [
                 "Tenant:       Tenant 0 (\(tenant))", "User:         ann@example.test", "Computer:     MAIL-1",
-                "Application:  Über-Tool.exe", "Reason:       Monatsabschluss – bitte", "Decided by:   global settings",
+                "Application:  Über-Tool.exe", "Reason:       Monatsabschluss – bitte", "Policy:       global settings",
                 "Request id:   \(requestID)", "POST /v1/tenants/\(tenant)/requests/\(requestID)/approve",
             ] {
                 #expect(mail.body.contains(expected), "\(expected)")

@@ -140,7 +140,7 @@ struct EmailMessageTests {
             "Tenant:       Contoso (\(request.tenant))", "Kind:         run an application as administrator",
             "User:         ann@example.test", "User SID:     S-1-5-21-1-2-3-1104", "Computer:     WS-17  Bcc: x@example.com",
             "Application:  Über-Tool.exe", #"Path:         C:\Tools\Über-Tool.exe"#, "Reason:       month end – Grüße",
-            "Decided by:   subsetting Finance", "Expires:      2026-01-02T00:00:00Z",
+            "Policy:       subsetting Finance", "Expires:      2026-01-02T00:00:00Z",
             "Request id:   6f9619ff-8b86-d011-b42d-00c04fc964ff",
             "POST /v1/tenants/\(request.tenant)/requests/6f9619ff-8b86-d011-b42d-00c04fc964ff/approve",
             "POST /v1/tenants/\(request.tenant)/requests/6f9619ff-8b86-d011-b42d-00c04fc964ff/deny",

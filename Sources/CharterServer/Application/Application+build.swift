@@ -62,8 +62,8 @@ package func buildService(
     var services: [any Service] = [
         client, hub,
         RequestExpiryService(
-            database: database, interval: .seconds(config.requestExpiryPollSeconds), emailsApprovers: config.smtp != nil,
-            logger: logger
+            database: database, interval: .seconds(config.requestExpiryPollSeconds),
+            emailsApprovers: config.smtp != nil, logger: logger
         ),
     ]
     if let endpoints {
@@ -83,7 +83,9 @@ package func buildService(
         }
         var emailLogger = logger
         emailLogger[metadataKey: "component"] = "email"
-        services.append(EmailDeliveryService(database: database, client: client, pollInterval: .seconds(1), logger: emailLogger))
+        services.append(
+            EmailDeliveryService(database: database, client: client, pollInterval: .seconds(1), logger: emailLogger)
+        )
     }
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(

@@ -82,26 +82,35 @@ package struct SMTPConfiguration: Sendable {
         if security == .none, !Self.isLoopback(host) {
             throw ConfigurationError(
                 key: "smtp.tls",
-                problem: "is 'none', which sends mail and credentials in the clear; it is allowed only when smtp.host is a loopback address (127.0.0.1, ::1, localhost), not '\(host)'"
+                problem: "is 'none', which sends mail and credentials in the clear; it is allowed only when "
+                    + "smtp.host is a loopback address (127.0.0.1, ::1, localhost), not '\(host)'"
             )
         }
         guard let fromText = reader.string(forKey: "smtp.from") else {
-            throw ConfigurationError(key: "smtp.from", problem: "is required when smtp.host is set (an address such as approvals@example.com)")
+            throw ConfigurationError(
+                key: "smtp.from",
+                problem: "is required when smtp.host is set (an address such as approvals@example.com)"
+            )
         }
         guard let from = Mailbox(parsing: fromText) else {
             throw ConfigurationError(
-                key: "smtp.from", problem: "must be 'address' or 'Name <address>' with a plain ASCII address, not '\(fromText)'"
+                key: "smtp.from",
+                problem: "must be 'address' or 'Name <address>' with a plain ASCII address, not '\(fromText)'"
             )
         }
         self.init(host: host, security: security, from: from)
         port = try ServerConfiguration.int(reader, "smtp.port", default: security.defaultPort, in: 1...65535)
-        timeoutSeconds = try ServerConfiguration.int(reader, "smtp.timeout_seconds", default: timeoutSeconds, in: 1...300)
+        timeoutSeconds = try ServerConfiguration.int(
+            reader, "smtp.timeout_seconds", default: timeoutSeconds, in: 1...300
+        )
         retryBaseSeconds = try ServerConfiguration.int(
             reader, "smtp.retry_base_seconds", default: retryBaseSeconds, in: 1...3600
         )
         if let name = reader.string(forKey: "smtp.helo_name") {
             guard !name.isEmpty, name.utf8.allSatisfy({ (33...126).contains($0) }) else {
-                throw ConfigurationError(key: "smtp.helo_name", problem: "must be a host name without spaces, not '\(name)'")
+                throw ConfigurationError(
+                    key: "smtp.helo_name", problem: "must be a host name without spaces, not '\(name)'"
+                )
             }
             heloName = name
         }
@@ -109,12 +118,16 @@ package struct SMTPConfiguration: Sendable {
         if let path = reader.string(forKey: "smtp.ca_file") {
             do {
                 guard !(try NIOSSLCertificate.fromPEMFile(path)).isEmpty else {
-                    throw ConfigurationError(key: "smtp.ca_file", problem: "names '\(path)', which holds no PEM certificate")
+                    throw ConfigurationError(
+                        key: "smtp.ca_file", problem: "names '\(path)', which holds no PEM certificate"
+                    )
                 }
             } catch let error as ConfigurationError {
                 throw error
             } catch {
-                throw ConfigurationError(key: "smtp.ca_file", problem: "names '\(path)', which cannot be read as PEM certificates")
+                throw ConfigurationError(
+                    key: "smtp.ca_file", problem: "names '\(path)', which cannot be read as PEM certificates"
+                )
             }
             caFile = path
         }
@@ -141,7 +154,9 @@ package struct SMTPConfiguration: Sendable {
         case (nil, _), ("", _):
             throw ConfigurationError(key: "smtp.username", problem: "is required when a password is set")
         default:
-            throw ConfigurationError(key: "smtp.password", problem: "is required when smtp.username is set (or smtp.password_file)")
+            throw ConfigurationError(
+                key: "smtp.password", problem: "is required when smtp.username is set (or smtp.password_file)"
+            )
         }
     }
 

@@ -13,8 +13,9 @@ enum ApprovalEmail {
         at now: Date
     ) -> EmailNotification {
         EmailNotification(
-            id: UUID(), request: request.id, event: event, recipients: recipients, subject: subject(event, about: request),
-            body: body(event, about: request, tenantName: tenantName), createdAt: now
+            id: UUID(), request: request.id, event: event, recipients: recipients,
+            subject: subject(event, about: request), body: body(event, about: request, tenantName: tenantName),
+            createdAt: now
         )
     }
 
@@ -22,9 +23,11 @@ enum ApprovalEmail {
     static func subject(_ event: EmailNotification.Event, about request: StoredRequest) -> String {
         let what = request.application.map { line($0.fileName) } ?? "administrator session"
         let prefix = event == .pending ? "Approval needed" : "Request expired"
-        return "\(prefix): \(shortened(what)) for \(shortened(line(user(of: request)))) on \(shortened(line(request.hostname)))"
+        let who = shortened(line(user(of: request)))
+        return "\(prefix): \(shortened(what)) for \(who) on \(shortened(line(request.hostname)))"
     }
 
+    /// The text: an opening line, the request's details as a table, and what to do about it.
     static func body(_ event: EmailNotification.Event, about request: StoredRequest, tenantName: String) -> String {
         let tenant = request.tenant.description
         let id = request.id.uuidString.lowercased()
@@ -47,7 +50,7 @@ enum ApprovalEmail {
             }
         fields += [
             ("Reason", request.reason ?? "(none given)"),
-            ("Decided by", policy),
+            ("Policy", policy),
             ("Requested", request.createdAt.ISO8601Format()),
             (event == .pending ? "Expires" : "Expired", request.expiresAt?.ISO8601Format()),
             ("Request id", id),
@@ -73,7 +76,9 @@ enum ApprovalEmail {
                 "If nobody decides before it expires, the request expires and the user has to ask again.",
             ]
         case .expired:
-            opening = "A request for administrator rights expired: nobody approved or denied it in time. The user has to ask again."
+            opening =
+                "A request for administrator rights expired: nobody approved or denied it in time. The user has to ask "
+                + "again."
             closing = ["The request: GET \(path)"]
         }
         let footer = [

@@ -62,7 +62,9 @@ struct EmailDeliveryService: Service {
                 let now = Date()
                 try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
                     for (delivery, _) in group {
-                        let result = results[delivery.recipient] ?? .failed(reason: "no outcome", replyCode: nil, isPermanent: false)
+                        let result =
+                            results[delivery.recipient]
+                            ?? .failed(reason: "no outcome", replyCode: nil, isPermanent: false)
                         try await record(result, of: delivery, about: notification, in: tenant, tx: tx, at: now)
                     }
                 }
@@ -80,7 +82,8 @@ struct EmailDeliveryService: Service {
         )
         let failure: AttemptResult
         do {
-            let outcomes = try await client.send(try message.rendered(), from: configuration.from.address, to: recipients)
+            let rendered = try message.rendered()
+            let outcomes = try await client.send(rendered, from: configuration.from.address, to: recipients)
             return outcomes.mapValues { outcome in
                 switch outcome {
                 case .accepted(let reply): .sent(replyCode: reply.code)
@@ -98,6 +101,7 @@ struct EmailDeliveryService: Service {
         return Dictionary(uniqueKeysWithValues: recipients.map { ($0, failure) })
     }
 
+    /// Records one recipient's attempt and logs it: sent, due again after the backoff, or failed for good.
     private func record(
         _ result: AttemptResult, of delivery: EmailDelivery, about notification: EmailNotification, in tenant: TenantID,
         tx: Transaction, at now: Date
@@ -105,7 +109,8 @@ struct EmailDeliveryService: Service {
         let attempts = delivery.attempts + 1
         let metadata: Logger.Metadata = [
             "tenant.id": "\(tenant)", "request.id": "\(notification.request.uuidString.lowercased())",
-            "email.event": "\(notification.event.rawValue)", "email.delivery.id": "\(delivery.id.uuidString.lowercased())",
+            "email.event": "\(notification.event.rawValue)",
+            "email.delivery.id": "\(delivery.id.uuidString.lowercased())",
             "email.attempt": "\(attempts)",
         ]
         let retryBase = TimeInterval(client.configuration.retryBaseSeconds)
@@ -124,7 +129,9 @@ struct EmailDeliveryService: Service {
             )
             var failure = metadata
             failure["error"] = "\(reason)"
-            logger.warning(givesUp ? "email delivery failed for good" : "email delivery failed; will retry", metadata: failure)
+            logger.warning(
+                givesUp ? "email delivery failed for good" : "email delivery failed; will retry", metadata: failure
+            )
         }
     }
 }

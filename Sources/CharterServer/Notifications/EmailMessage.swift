@@ -44,7 +44,8 @@ struct EmailMessage: Hashable, Sendable {
         }
         var fromWords = ["<\(from.address)>"]
         if let name = from.name {
-            fromWords.insert(contentsOf: Self.needsEncoding(name) ? Self.encodedWords(name) : [Self.quoted(name)], at: 0)
+            let nameWords = Self.needsEncoding(name) ? Self.encodedWords(name) : [Self.quoted(name)]
+            fromWords.insert(contentsOf: nameWords, at: 0)
         }
         let toWords = to.enumerated().map { $0.offset < to.count - 1 ? $0.element + "," : $0.element }
         let subjectWords =
@@ -125,7 +126,8 @@ struct EmailMessage: Hashable, Sendable {
     /// get soft breaks (`=` at the end).
     static func quotedPrintable(_ text: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
-        let lines = text.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        let lines = text.replacingOccurrences(of: "\r\n", with: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false)
         return lines.map { line -> String in
             let bytes = Array(line.utf8)
             var encoded: [UInt8] = []

@@ -48,7 +48,9 @@ struct SMTPClient: Sendable {
     /// - Returns: The outcome for each recipient.
     /// - Throws: ``SMTPError`` when the session broke off before the server took the message for anyone
     ///   (connection, TLS, greeting, `EHLO`, `STARTTLS`, `AUTH`, `MAIL FROM`, or the connection lost during `DATA`).
-    func send(_ message: String, from sender: String, to recipients: [String]) async throws(SMTPError) -> [String: Outcome] {
+    func send(
+        _ message: String, from sender: String, to recipients: [String]
+    ) async throws(SMTPError) -> [String: Outcome] {
         guard Mailbox.isEnvelopeAddress(sender) else { throw .invalidAddress(sender) }
         var outcomes: [String: Outcome] = [:]
         let sendable = recipients.filter { recipient in
@@ -166,8 +168,9 @@ struct SMTPClient: Sendable {
             try Self.require(235, in: await connection.command("AUTH PLAIN \(response)", step: "AUTH"), step: "AUTH")
         } else if offered.contains("LOGIN") {
             try Self.require(334, in: await connection.command("AUTH LOGIN", step: "AUTH"), step: "AUTH")
-            try Self.require(334, in: await connection.command(base64(credentials.username), step: "AUTH"), step: "AUTH")
-            try Self.require(235, in: await connection.command(base64(credentials.password), step: "AUTH"), step: "AUTH")
+            for (secret, code) in [(credentials.username, 334), (credentials.password, 235)] {
+                try Self.require(code, in: await connection.command(base64(secret), step: "AUTH"), step: "AUTH")
+            }
         } else {
             throw SMTPError.noSupportedAuthentication(offered: offered)
         }
@@ -186,7 +189,8 @@ struct SMTPClient: Sendable {
     /// The message as `DATA` sends it (RFC 5321 §4.5.2): CRLF line ends, a `.` added before every line that
     /// starts with one, and the closing `.` line.
     static func dotStuffed(_ message: String) -> String {
-        var lines = message.replacingOccurrences(of: "\r\n", with: "\n").split(separator: "\n", omittingEmptySubsequences: false)
+        var lines = message.replacingOccurrences(of: "\r\n", with: "\n")
+            .split(separator: "\n", omittingEmptySubsequences: false)
         if lines.last == "" { lines.removeLast() }
         return lines.map { $0.hasPrefix(".") ? "." + $0 : String($0) }.joined(separator: "\r\n") + "\r\n.\r\n"
     }

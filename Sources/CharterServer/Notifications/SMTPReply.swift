@@ -72,7 +72,8 @@ struct SMTPReplyParser {
         guard digits.count == 3, digits.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
             (UInt8(ascii: "2")...UInt8(ascii: "5")).contains(digits[0])
         else {
-            throw .malformedReply("'\(String(decoding: line.prefix(40), as: UTF8.self))' does not start with a reply code")
+            let start = String(decoding: line.prefix(40), as: UTF8.self)
+            throw .malformedReply("'\(start)' does not start with a reply code")
         }
         let code = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
         guard line.count > 3 else { return (code, true, "") }

@@ -54,7 +54,8 @@ package struct EmailRepository: Sendable {
             """
             INSERT INTO email_messages (tenant_id, id, request_id, event, recipients, subject, body, created_at)
             VALUES (\(tenant.rawValue), \(notification.id), \(notification.request), \(notification.event.rawValue),
-                    \(notification.recipients), \(notification.subject), \(notification.body), \(notification.createdAt))
+                    \(notification.recipients), \(notification.subject), \(notification.body),
+                    \(notification.createdAt))
             """
         )
         try await tx.query(
@@ -94,9 +95,10 @@ package struct EmailRepository: Sendable {
             """
         )
         var claimed: [(delivery: EmailDelivery, notification: EmailNotification)] = []
-        for try await (id, recipient, attempts, message, request, event, recipients, subject, body, created) in rows.decode(
-            (UUID, String, Int, UUID, UUID, String, [String], String, String, Date).self
-        ) {
+        let columns = (UUID, String, Int, UUID, UUID, String, [String], String, String, Date).self
+        for try await (id, recipient, attempts, message, request, event, recipients, subject, body, created)
+            in rows.decode(columns)
+        {
             guard let event = EmailNotification.Event(rawValue: event) else {
                 throw StoreError.unexpected(sqlState: "email event")
             }
@@ -104,8 +106,8 @@ package struct EmailRepository: Sendable {
                 (
                     EmailDelivery(id: id, notification: message, recipient: recipient, attempts: attempts),
                     EmailNotification(
-                        id: message, request: request, event: event, recipients: recipients, subject: subject, body: body,
-                        createdAt: created
+                        id: message, request: request, event: event, recipients: recipients, subject: subject,
+                        body: body, createdAt: created
                     )
                 )
             )
@@ -115,8 +117,8 @@ package struct EmailRepository: Sendable {
 
     /// Records an attempt: sent, failed for good, or due again at `retryAt`.
     package func record(
-        _ tenant: TenantID, delivery: UUID, status: EmailDelivery.Status, replyCode: Int?, error: String?, retryAt: Date,
-        at now: Date
+        _ tenant: TenantID, delivery: UUID, status: EmailDelivery.Status, replyCode: Int?, error: String?,
+        retryAt: Date, at now: Date
     ) async throws {
         try await tx.query(
             """
