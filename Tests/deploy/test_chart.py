@@ -7,7 +7,8 @@ import yaml
 
 from conftest import CHART, ROOT, VARIANTS, RenderError, known_config_variables
 
-SECRET_VARIABLES = {"CHARTER_DATABASE_URL", "CHARTER_DATABASE_MIGRATION_URL", "CHARTER_KEK", "CHARTER_BOOTSTRAP_API_KEY"}
+SECRET_VARIABLES = {"CHARTER_DATABASE_URL", "CHARTER_DATABASE_MIGRATION_URL", "CHARTER_KEK", "CHARTER_BOOTSTRAP_API_KEY",
+                    "CHARTER_SMTP_PASSWORD"}
 HA = "ha-values"
 
 
@@ -55,7 +56,7 @@ def test_no_secret_is_ever_an_env_value(helm, variant):
 def test_chart_made_secrets_appear_only_in_secrets(helm):
     values = ci_values(HA)
     secrets = [values["database"]["password"], values["database"]["migrationPassword"], values["kek"],
-               values["bootstrap"]["apiKey"]]
+               values["bootstrap"]["apiKey"], values["smtp"]["password"]]
     rendered = helm.template(HA)
     for doc in rendered.docs:
         if doc["kind"] == "Secret":
@@ -67,6 +68,38 @@ def test_chart_made_secrets_appear_only_in_secrets(helm):
     # The service never sees the schema owner's credentials or the bootstrap key.
     names = {e["name"] for e in service["env"]}
     assert "CHARTER_DATABASE_MIGRATION_URL" not in names and "CHARTER_BOOTSTRAP_API_KEY" not in names
+
+
+def test_smtp_configures_the_service_only_and_its_password_comes_from_the_secret(helm):
+    assert not {k for k in helm.template().one("ConfigMap")["data"] if k.startswith("CHARTER_SMTP_")}, "off by default"
+    rendered = helm.template(HA)
+    data = rendered.one("ConfigMap")["data"]
+    assert data["CHARTER_SMTP_HOST"] == "smtp.example.com"
+    assert data["CHARTER_SMTP_TLS"] == "starttls"
+    assert data["CHARTER_SMTP_FROM"] == "Charter Approvals <charter@example.com>"
+    assert data["CHARTER_SMTP_USERNAME"] == "charter"
+    assert data["CHARTER_SMTP_TIMEOUT_SECONDS"] == "20"
+    assert "CHARTER_SMTP_PORT" not in data, "port 0 leaves the mode's default"
+    deployment = rendered.one("Deployment")["spec"]["template"]["spec"]
+    service = deployment["containers"][0]
+    password = next(e for e in service["env"] if e["name"] == "CHARTER_SMTP_PASSWORD")
+    secret = next(s for s in rendered.of("Secret") if password["valueFrom"]["secretKeyRef"]["name"] == s["metadata"]["name"])
+    assert secret["stringData"][password["valueFrom"]["secretKeyRef"]["key"]] == "smtp-relay-password"
+    mount = next(m for m in service["volumeMounts"] if m["name"] == "smtp-ca")
+    assert data["CHARTER_SMTP_CA_FILE"] == mount["mountPath"] + "/ca.crt"
+    assert any(v["name"] == "smtp-ca" and v["secret"]["secretName"] == "smtp-relay-ca" for v in deployment["volumes"])
+    for kind, container in rendered.containers():
+        if kind != "Deployment":
+            assert "CHARTER_SMTP_PASSWORD" not in {e["name"] for e in container.get("env", [])}, kind
+
+
+def test_smtp_needs_a_sender_and_a_password_with_a_user(helm):
+    with pytest.raises(RenderError, match="smtp.from is required"):
+        helm.template("minimal-values", "smtp.host=smtp.example.com")
+    with pytest.raises(RenderError, match="smtp.password is required"):
+        helm.template("minimal-values", "smtp.host=smtp.example.com", "smtp.from=a@example.com", "smtp.username=u")
+    with pytest.raises(RenderError, match="existingSecret.name is set"):
+        helm.template("existing-secret-values", "smtp.password=oops")
 
 
 # MARK: - Migrations

@@ -81,8 +81,8 @@ either, the chart still renders (so `helm lint` of the defaults passes) and NOTE
 {{- fail (printf "terminationGracePeriodSeconds (%d) must be greater than preStopSleepSeconds (%d) + config.shutdown.drainSeconds (%d) + config.shutdown.graceSeconds (%d), or the kubelet kills pods while SSE streams drain and requests finish" (int $v.terminationGracePeriodSeconds) $preStop $drain $grace) -}}
 {{- end -}}
 {{- if $v.existingSecret.name -}}
-{{- if or $v.database.password $v.database.migrationPassword $v.kek $v.bootstrap.apiKey -}}
-{{- fail "existingSecret.name is set: leave database.password, database.migrationPassword, kek and bootstrap.apiKey empty (the chart makes no Secret); put them in the existing Secret" -}}
+{{- if or $v.database.password $v.database.migrationPassword $v.kek $v.bootstrap.apiKey $v.smtp.password -}}
+{{- fail "existingSecret.name is set: leave database.password, database.migrationPassword, kek, bootstrap.apiKey and smtp.password empty (the chart makes no Secret); put them in the existing Secret" -}}
 {{- end -}}
 {{- else if $v.database.host -}}
 {{- if not $v.database.password -}}
@@ -91,6 +91,15 @@ either, the chart still renders (so `helm lint` of the defaults passes) and NOTE
 {{- if and $v.migrations.enabled (not $v.database.migrationPassword) -}}
 {{- fail "database.migrationPassword (the schema owner's) is required for the migration job with database.host (or use existingSecret.name)" -}}
 {{- end -}}
+{{- end -}}
+{{- if and $v.smtp.host (not $v.smtp.from) -}}
+{{- fail "smtp.from is required with smtp.host (an address such as approvals@example.com)" -}}
+{{- end -}}
+{{- if and $v.smtp.password (not $v.smtp.username) -}}
+{{- fail "smtp.username is required with smtp.password" -}}
+{{- end -}}
+{{- if and $v.smtp.host $v.smtp.username (not $v.existingSecret.name) (not $v.smtp.password) -}}
+{{- fail "smtp.password is required with smtp.username (or use existingSecret.name with keys.smtpPassword)" -}}
 {{- end -}}
 {{- if and $v.autoscaling.enabled (lt (int $v.autoscaling.maxReplicas) (int $v.autoscaling.minReplicas)) -}}
 {{- fail "autoscaling.maxReplicas must be at least autoscaling.minReplicas" -}}
@@ -131,6 +140,22 @@ imagePullSecrets:
     items:
       - key: {{ .Values.database.ca.key }}
         path: {{ .Values.database.ca.key }}
+{{- end -}}
+
+{{- define "charter.smtpCAVolume" -}}
+- name: smtp-ca
+  secret:
+    secretName: {{ .Values.smtp.ca.secretName }}
+    defaultMode: 0444
+    items:
+      - key: {{ .Values.smtp.ca.key }}
+        path: {{ .Values.smtp.ca.key }}
+{{- end -}}
+
+{{- define "charter.smtpCAMount" -}}
+- name: smtp-ca
+  mountPath: /etc/charter/smtp-ca
+  readOnly: true
 {{- end -}}
 
 {{- define "charter.caMount" -}}
