@@ -146,6 +146,10 @@ struct EmailFlowTests {
             #expect(rows.map(\.replyCode) == [250, 550, 250])
             #expect(rows.map(\.isSent) == [true, false, true])
             #expect(rows[1].error?.contains("no such user") == true)
+            let metrics = try await http.execute(HTTPClientRequest(url: replica.baseURL + "/metrics"), timeout: .seconds(10))
+            let exposition = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+            #expect(exposition.contains(#"charter_email_deliveries{outcome="sent"} 2"#))
+            #expect(exposition.contains(#"charter_email_deliveries{outcome="failed"} 1"#))
 
             try await Self.asOwner(
                 world, "UPDATE elevation_requests SET expires_at = now() - interval '1 second' WHERE tenant_id = \(tenant.rawValue)"

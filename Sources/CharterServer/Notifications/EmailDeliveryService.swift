@@ -2,6 +2,7 @@ import CharterCore
 import CharterStore
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Sends queued emails to approvers: claims due deliveries (a lease keeps other replicas off them), sends each
@@ -10,7 +11,8 @@ import ServiceLifecycle
 ///
 /// A recipient or message the server refuses with a 5xx reply fails at once: sending it again would fail again.
 /// Everything else (4xx replies, no connection, TLS or authentication failures, timeouts) is retried, since an
-/// operator can fix the relay or the configuration in the meantime.
+/// operator can fix the relay or the configuration in the meantime. `charter_email_deliveries` counts attempts
+/// by outcome (`sent`, `retry`, `failed`).
 struct EmailDeliveryService: Service {
     static let maximumAttempts = 10
     static let claimLease: TimeInterval = 600
@@ -121,6 +123,7 @@ struct EmailDeliveryService: Service {
                 tenant, delivery: delivery.id, status: .sent, replyCode: replyCode, error: nil, retryAt: now, at: now
             )
             logger.info("email sent", metadata: metadata)
+            Counter(label: "charter_email_deliveries", dimensions: [("outcome", "sent")]).increment()
         case .failed(let reason, let replyCode, let isPermanent):
             let givesUp = isPermanent || attempts >= Self.maximumAttempts
             try await tx.email.record(
@@ -132,6 +135,8 @@ struct EmailDeliveryService: Service {
             logger.warning(
                 givesUp ? "email delivery failed for good" : "email delivery failed; will retry", metadata: failure
             )
+            let outcome = givesUp ? "failed" : "retry"
+            Counter(label: "charter_email_deliveries", dimensions: [("outcome", outcome)]).increment()
         }
     }
 }
