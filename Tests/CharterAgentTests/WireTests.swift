@@ -121,4 +121,43 @@ struct WireTests {
         #expect(answer.bundleVersion == nil)
         #expect(answer.checkinSeconds == 300)
     }
+
+    @Test("a request sends the documented members; an admin session leaves application out")
+    func elevationRequest() throws {
+        let installer = ElevationRequest(
+            kind: .runAsAdmin,
+            user: CheckinUser(sid: "S-1-5-21-1-2-3-1104"),
+            application: .init(fileName: "setup.exe", path: #"C:\Temp\setup.exe"#, certificateThumbprint: "AA:BB"),
+            reason: "customer visit"
+        )
+        let json = try members(installer)
+        #expect(Set(json.keys) == ["kind", "user", "application", "reason"])
+        #expect(json["kind"] == "run_as_admin")
+        #expect(
+            json["application"]
+                == .object(["file_name": "setup.exe", "path": #"C:\Temp\setup.exe"#, "certificate_thumbprint": "AA:BB"])
+        )
+        let session = try members(ElevationRequest(kind: .adminSession, user: CheckinUser(upn: "ann@corp.example")))
+        #expect(session == ["kind": "admin_session", "user": .object(["upn": "ann@corp.example"])])
+    }
+
+    @Test("a request answer decodes with its RFC 3339 times; unknown members are ignored")
+    func elevationAnswer() throws {
+        let json = """
+            {"id":"a7c3","kind":"admin_session","status":"approved","logged":true,"pin_override":false,
+             "explanation":"mode approval_required","policy":"global","session_minutes":30,
+             "expires_at":"2026-11-29T11:15:02Z","decided_at":"2026-11-29T10:20:00Z","comment":"ok","future":1}
+            """
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let answer = try decoder.decode(ElevationRequest.Answer.self, from: Data(json.utf8))
+        #expect(answer.kind == .adminSession && answer.status == .approved)
+        #expect(answer.sessionMinutes == 30 && answer.comment == "ok")
+        #expect(answer.decidedAt == Date(timeIntervalSince1970: 1_795_947_600))
+        let pending = try decoder.decode(
+            ElevationRequest.Answer.self,
+            from: Data(#"{"id":"b","kind":"run_as_admin","status":"pending","logged":true,"pin_override":false,"explanation":"e","policy":"p"}"#.utf8)
+        )
+        #expect(pending.expiresAt == nil && pending.decidedAt == nil)
+    }
 }

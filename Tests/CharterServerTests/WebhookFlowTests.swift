@@ -114,23 +114,19 @@ struct WebhookFlowTests {
                 let token = try #require(created.json["secret"] as? String)
                 let agent = AgentClient(httpClient: http, baseURL: replica.baseURL)
                 let enrollment = try await agent.enroll(token: token, hostname: "FLOW-1")
-                var stream = try await agent.authenticated(with: enrollment).events(lastEventID: nil).makeAsyncIterator()
+                let device = agent.authenticated(with: enrollment)
+                var stream = try await device.events(lastEventID: nil).makeAsyncIterator()
                 _ = try await PushTests.next(&stream) { $0.type == "ready" }
 
-                var submit = HTTPClientRequest(url: replica.baseURL + "/v1/agent/requests")
-                submit.method = .POST
-                submit.headers.add(name: "Authorization", value: "Bearer \(enrollment.deviceToken)")
-                submit.headers.add(name: "Content-Type", value: "application/json")
-                submit.body = .bytes(
-                    ByteBuffer(
-                        string: #"{"kind":"run_as_admin","user":{"upn":"ann@example.test"},"application":{"file_name":"tool.exe"},"reason":"month end"}"#
+                let answer = try await device.submitRequest(
+                    ElevationRequest(
+                        kind: .runAsAdmin, user: CheckinUser(upn: "ann@example.test"),
+                        application: .init(fileName: "tool.exe"), reason: "month end"
                     )
                 )
-                let submitted = try await http.execute(submit, timeout: .seconds(30))
-                #expect(submitted.status == .created)
-                let answer = try JSONSerialization.jsonObject(with: Data(buffer: try await submitted.body.collect(upTo: 1 << 20))) as? [String: Any]
-                #expect(answer?["status"] as? String == "pending")
-                let requestID = try #require(answer?["id"] as? String)
+                #expect(answer.status == .pending)
+                #expect(answer.expiresAt != nil)
+                let requestID = answer.id
 
                 let delivered = try await inbox.wait(for: "request.created")
                 #expect(Self.verify(delivered, secret: secret))
@@ -145,6 +141,9 @@ struct WebhookFlowTests {
                 let decision = try await PushTests.next(&stream) { $0.type == "decision" }
                 #expect(decision.data.contains(requestID))
                 #expect(decision.data.contains("approved"))
+                let read = try await device.readRequest(id: requestID)
+                #expect(read.status == .approved)
+                #expect(read.decidedAt != nil)
                 _ = try await inbox.wait(for: "request.decided")
 
                 let deliveries = try await PushTests.admin(http, .GET, base + "/webhooks/\(hookID)/deliveries", key: key)

@@ -205,6 +205,38 @@ public struct AgentClient: Sendable {
         return try await decode(AuditResult.self, from: response)
     }
 
+    // MARK: - Requests
+
+    /// Asks for elevation: `POST /v1/agent/requests`. The service decides at once by the effective policy.
+    ///
+    /// - Parameter request: The request.
+    /// - Returns: The request with its decision; wait for a `pending` one's `decision` event or long-poll
+    ///   it with ``readRequest(id:wait:)``.
+    /// - Throws: ``AgentError`` (`422` with field `/reason` when the policy needs a reason) or a transport error.
+    public func submitRequest(_ request: ElevationRequest) async throws -> ElevationRequest.Answer {
+        let response = try await send(.POST, "/v1/agent/requests", json: request)
+        guard response.status == .created else {
+            throw await failure(response)
+        }
+        return try await decode(ElevationRequest.Answer.self, from: response)
+    }
+
+    /// Reads one of this device's requests: `GET /v1/agent/requests/{id}`, optionally held while it is pending.
+    ///
+    /// - Parameters:
+    ///   - id: The request id.
+    ///   - wait: How long the service may hold a pending request, 0–60 seconds, or `nil` to answer at once.
+    /// - Returns: The request; still `pending` when `wait` ran out.
+    /// - Throws: ``AgentError`` (`404` for another device's request) or a transport error.
+    public func readRequest(id: String, wait: Int? = nil) async throws -> ElevationRequest.Answer {
+        let path = "/v1/agent/requests/\(Self.percentEncoded(id))" + (wait.map { "?wait=\($0)" } ?? "")
+        let response = try await send(.GET, path, deadline: .now() + TimeAmount(requestTimeout + .seconds(wait ?? 0)))
+        guard response.status == .ok else {
+            throw await failure(response)
+        }
+        return try await decode(ElevationRequest.Answer.self, from: response)
+    }
+
     // MARK: - Events
 
     /// Opens the event stream: `GET /v1/agent/events` with `Accept: text/event-stream`.
@@ -289,8 +321,10 @@ public struct AgentClient: Sendable {
 
     private func decode<Answer: Decodable>(_ type: Answer.Type, from response: HTTPClientResponse) async throws -> Answer {
         let body = try await response.body.collect(upTo: Self.maximumAnswerBytes)
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
         do {
-            return try JSONDecoder().decode(type, from: Data(buffer: body))
+            return try decoder.decode(type, from: Data(buffer: body))
         } catch {
             throw AgentError.invalidResponse("\(type) does not decode: \(error)")
         }
