@@ -15,7 +15,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     struct Simulate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Enroll simulated devices, keep their event streams open, fetch and verify their bundles.",
+            abstract: "Enroll simulated devices, hold their event streams, fetch and verify bundles, submit requests.",
             discussion: """
                 Enrolls --count devices (--concurrency at a time) with one enrollment token (it must allow that \
                 many uses), waits until every device's event stream is live, keeps the streams open for \
@@ -24,6 +24,12 @@ struct AgentCommand: AsyncParsableCommand {
                 restored at the end) and measures, for every device, the time from the write's answer to the \
                 arrival of its bundle hint, and the time until the bundle fetches the hints caused are over. \
                 Each round starts once the fetches of the connect (or of the round before) are over. \
+                With --request-rounds, every device then submits a run_as_admin request per round and the \
+                simulator times each answer (the policy must decide at arrival: audit_only or reason_required). \
+                With --approval-rounds, every device submits an admin_session request per round (the policy must \
+                say approval_required), the simulator approves them through the admin API and times, per request, \
+                the arrival of the decision event on the device's stream after the approval's answer; \
+                --long-polls devices also long-poll their request. \
                 See docs/agent-protocol.md, "Reference agent".
                 """
         )
@@ -37,10 +43,10 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "How many devices to simulate.")
         var count = 10
 
-        @Option(help: "How many enrollments run at once, and how many bundle fetches.")
+        @Option(help: "How many enrollments run at once, how many bundle fetches, request submissions and approvals.")
         var concurrency = 16
 
-        @Option(help: "Seconds to keep the streams open once every device is connected (after any propagation rounds).")
+        @Option(help: "Seconds to keep the streams open once every device is connected (after any rounds).")
         var duration: Double = 10
 
         @Option(help: "Device host names are <prefix>-<n>.")
@@ -52,13 +58,22 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "How many settings writes to measure hint propagation with (needs --api-key and --tenant).")
         var propagationRounds = 0
 
-        @Option(help: "An API key (chtr_…) with the admin role over --tenant, for the propagation writes.")
+        @Option(help: "How many rounds of one request per device that the policy decides at arrival.")
+        var requestRounds = 0
+
+        @Option(help: "How many rounds of one request per device that is approved (needs --api-key and --tenant).")
+        var approvalRounds = 0
+
+        @Option(help: "How many devices also long-poll their request in each approval round.")
+        var longPolls = 0
+
+        @Option(help: "An API key (chtr_…) over --tenant: admin for propagation, approver or above for approvals.")
         var apiKey: String?
 
-        @Option(help: "The tenant the enrollment token belongs to, for the propagation writes.")
+        @Option(help: "The tenant the enrollment token belongs to, for the propagation writes and approvals.")
         var tenant: String?
 
-        @Option(help: "Seconds to wait, before each propagation round, for the bundle fetches in flight to end.")
+        @Option(help: "Seconds to wait, before each round, for the bundle fetches in flight to end.")
         var settleTimeout: Double = 600
 
         @Flag(help: ArgumentHelp(
@@ -87,20 +102,32 @@ struct AgentCommand: AsyncParsableCommand {
             guard duration >= 0, connectTimeout > 0, settleTimeout > 0 else {
                 throw ValidationError("--duration must be 0 or more and --connect-timeout more than 0 seconds")
             }
-            guard propagationRounds >= 0 else { throw ValidationError("--propagation-rounds must be 0 or more") }
-            if propagationRounds > 0 {
+            guard propagationRounds >= 0, requestRounds >= 0, approvalRounds >= 0, longPolls >= 0 else {
+                throw ValidationError(
+                    "--propagation-rounds, --request-rounds, --approval-rounds and --long-polls must be 0 or more"
+                )
+            }
+            guard longPolls <= count else { throw ValidationError("--long-polls must be at most --count") }
+            let needsKey = [
+                (propagationRounds, "--propagation-rounds", "an admin key of the tenant"),
+                (approvalRounds, "--approval-rounds", "a key of the tenant with the approver role or above"),
+            ]
+            for (rounds, flag, key) in needsKey where rounds > 0 {
                 guard apiKey != nil else {
-                    throw ValidationError("--propagation-rounds needs --api-key: an admin key of the tenant")
+                    throw ValidationError("\(flag) needs --api-key: \(key)")
                 }
                 guard let tenant, UUID(uuidString: tenant) != nil else {
-                    throw ValidationError("--propagation-rounds needs --tenant: the tenant's id (a UUID)")
+                    throw ValidationError("\(flag) needs --tenant: the tenant's id (a UUID)")
                 }
             }
         }
 
         func run() async throws {
             let logger = LogSetup.bootstrap(level: .warning)
-            let configuration = AgentSimulator.httpClientConfiguration(deviceCount: count, concurrency: concurrency)
+            // Long polls are held during approvals, beside --concurrency approve calls.
+            let configuration = AgentSimulator.httpClientConfiguration(
+                deviceCount: count, concurrency: concurrency + longPolls
+            )
             let outcome = try await HTTPClient.withHTTPClient(configuration: configuration, backgroundActivityLogger: logger) {
                 httpClient in
                 let simulator = AgentSimulator(
@@ -114,25 +141,29 @@ struct AgentCommand: AsyncParsableCommand {
                     ),
                     logger: logger
                 )
+                let tenantURL = server.trimmingSuffix("/") + "/v1/tenants/\(tenant ?? "")"
                 let settings = propagationRounds > 0 ? SettingsToggle(
-                    httpClient: httpClient,
-                    url: server.trimmingSuffix("/") + "/v1/tenants/\(tenant ?? "")/settings",
-                    apiKey: apiKey ?? ""
+                    httpClient: httpClient, url: tenantURL + "/settings", apiKey: apiKey ?? ""
                 ) : nil
-                let rounds = try await drive(simulator, settings: settings)
-                return (simulator.report(), rounds)
+                let approver = approvalRounds > 0 ? RequestApprover(
+                    httpClient: httpClient, requestsURL: tenantURL + "/requests", apiKey: apiKey ?? ""
+                ) : nil
+                let measured = try await drive(simulator, settings: settings, approver: approver)
+                return (simulator.report(), measured)
             }
-            try printOutcome(report: outcome.0, rounds: outcome.1)
+            try printOutcome(report: outcome.0, rounds: outcome.1.rounds, requests: outcome.1.requests)
         }
 
-        /// Runs the simulator while waiting for the streams, measuring rounds and holding for --duration.
-        private func drive(_ simulator: AgentSimulator, settings: SettingsToggle?) async throws -> [MeasuredRound] {
+        /// Runs the simulator while waiting for the streams, measuring rounds and requests and holding for --duration.
+        private func drive(
+            _ simulator: AgentSimulator, settings: SettingsToggle?, approver: RequestApprover?
+        ) async throws -> (rounds: [MeasuredRound], requests: MeasuredRequests) {
             let rounds = propagationRounds
             let connectTimeout = Duration.seconds(connectTimeout)
             let settleTimeout = Duration.seconds(settleTimeout)
             let duration = Duration.seconds(duration)
             do {
-                return try await withThrowingTaskGroup(of: [MeasuredRound]?.self) { group in
+                return try await withThrowingTaskGroup(of: ([MeasuredRound], MeasuredRequests)?.self) { group in
                     group.addTask {
                         // Returns only when cancelled; throws when an enrollment is refused.
                         try await simulator.run()
@@ -156,11 +187,12 @@ struct AgentCommand: AsyncParsableCommand {
                             }
                             try await settings.restore()
                         }
+                        let requests = try await measureRequests(simulator, approver: approver)
                         try await Task.sleep(for: duration)
-                        return measured
+                        return (measured, requests)
                     }
                     defer { group.cancelAll() }
-                    return (try await group.next() ?? nil) ?? []
+                    return (try await group.next() ?? nil) ?? ([], MeasuredRequests())
                 }
             } catch let failure as AgentSimulator.Failure {
                 throw CLIFailure(Self.explain(failure))
@@ -175,7 +207,7 @@ struct AgentCommand: AsyncParsableCommand {
                 "\(failure); create a token with at least --count uses (POST /v1/tenants/{tenant}/enrollment-tokens)"
             case .timedOut:
                 "\(failure); check the service's logs, or raise --connect-timeout"
-            case .enrollmentRefused, .stopped:
+            case .enrollmentRefused, .requestRefused, .stopped:
                 failure.description
             }
         }
@@ -186,7 +218,9 @@ struct AgentCommand: AsyncParsableCommand {
             var settled: Duration
         }
 
-        private func printOutcome(report: SimulatorReport, rounds measured: [MeasuredRound]) throws {
+        private func printOutcome(
+            report: SimulatorReport, rounds measured: [MeasuredRound], requests: MeasuredRequests
+        ) throws {
             let rounds = measured.map(\.round)
             let latencies = LatencySummary(rounds.flatMap(\.latencies))
             let fromStart = LatencySummary(rounds.flatMap(\.latenciesFromStart))
@@ -203,6 +237,7 @@ struct AgentCommand: AsyncParsableCommand {
                     members["hints_before_write_answer"] = .integer(Int64(early))
                     members["fetches_settled_ms"] = settled.jsonValue
                 }
+                members.merge(requests.jsonMembers) { $1 }
                 print(String(decoding: JSONValue.object(members).canonicalData, as: UTF8.self))
             } else {
                 print("Simulated \(count) agents against \(server)")
@@ -214,6 +249,9 @@ struct AgentCommand: AsyncParsableCommand {
                     print("  from start    \(fromStart.text), from the start of the write's request")
                     print("  writes        \(writes.text); \(early) hint(s) arrived before the write answered (counted as 0)")
                     print("  settled       \(settled.text): from the write's answer to the end of the last fetch it caused")
+                }
+                for line in requests.lines {
+                    print("  " + line)
                 }
             }
         }

@@ -49,6 +49,24 @@ struct SimulatorRecorderTests {
         #expect(recorder.report().hints == ["bundle": 5, "ready": 1])
     }
 
+    @Test("a waiter for decisions resumes with each request's first decision event, by device index")
+    func decisions() async throws {
+        let recorder = SimulatorRecorder(deviceCount: 3)
+        for index in 0..<3 { recorder.enrolled(index, isReenrollment: false, latency: .zero) }
+        recorder.enrollmentFinished()
+        let t0 = ContinuousClock().now
+        recorder.decided("r0", at: t0)
+        try await withThrowingTaskGroup(of: [Int: ContinuousClock.Instant].self) { group in
+            group.addTask { try await recorder.wait(for: .decisions(["r0": 0, "r2": 2])) }
+            recorder.decided("r1", at: t0 + .milliseconds(1))
+            recorder.decided("r2", at: t0 + .milliseconds(2))
+            recorder.decided("r2", at: t0 + .milliseconds(3))
+            let arrivals = try #require(try await group.next())
+            #expect(arrivals == [0: t0, 2: t0 + .milliseconds(2)])
+        }
+        #expect(recorder.missing(for: .decisions(["r3": 1])) == 1)
+    }
+
     @Test("cancelling a waiter throws CancellationError")
     func cancellation() async {
         let recorder = SimulatorRecorder(deviceCount: 1)

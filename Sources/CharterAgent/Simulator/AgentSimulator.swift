@@ -2,9 +2,10 @@ public import AsyncHTTPClient
 internal import CharterBundle
 internal import NIOCore
 public import Logging
+internal import Synchronization
 
-/// Many simulated agents against one service: enrollment, event streams, bundle fetches, and the
-/// time hints take to reach every device.
+/// Many simulated agents against one service: enrollment, event streams, bundle fetches, elevation
+/// requests, and the time hints and decisions take to reach every device.
 ///
 /// ``run()`` enrolls ``Configuration/deviceCount`` devices (at most ``Configuration/concurrency`` at a
 /// time, retrying `429`/`503` with backoff), then keeps one event stream per device open until it is
@@ -12,7 +13,8 @@ public import Logging
 /// `If-None-Match`) after every `ready` and every `bundle` hint, verifies it, reports a refused one
 /// as `bundle.rejected`, drops a stream silent for 3 × `heartbeat_seconds`, and reconnects with
 /// `Last-Event-ID` after the `retry` delay or with backoff. While it runs, other tasks can wait for
-/// ``waitUntilConnected(timeout:)`` and measure ``measurePropagation(timeout:write:)``.
+/// ``waitUntilConnected(timeout:)``, measure ``measurePropagation(timeout:write:)``, and submit requests
+/// and time their decisions (``submitRequests(_:)``, ``measureDecisions(of:longPolls:timeout:decide:)``).
 ///
 /// ```swift
 /// try await withThrowingTaskGroup(of: Void.self) { group in
@@ -29,8 +31,9 @@ public final class AgentSimulator: Sendable {
         public var enrollmentToken: String
         /// How many devices.
         public var deviceCount: Int
-        /// How many enrollments run at once, and how many bundle fetches: the client's pool has a connection
-        /// per stream and this many more, so fetches beyond it would wait for a connection (and time out).
+        /// How many enrollments run at once, how many bundle fetches, request submissions and decisions: the
+        /// client's pool has a connection per stream and this many more, so calls beyond it would wait for a
+        /// connection (and time out).
         public var concurrency: Int
         /// Device host names are `<prefix>-<n>`, n from 1, zero-padded.
         public var hostnamePrefix: String
@@ -76,6 +79,8 @@ public final class AgentSimulator: Sendable {
     public enum Failure: Error, Sendable, CustomStringConvertible {
         /// The service refused an enrollment for a reason retrying does not fix.
         case enrollmentRefused(hostname: String, AgentError)
+        /// The service refused a device's elevation request.
+        case requestRefused(hostname: String, AgentError)
         /// The simulator stopped (its ``AgentSimulator/run()`` ended) before the condition held.
         case stopped
         /// The condition did not hold in time; `waitingFor` devices were still missing.
@@ -86,6 +91,8 @@ public final class AgentSimulator: Sendable {
             switch self {
             case .enrollmentRefused(let hostname, let error):
                 "enrollment of \(hostname) refused: \(error)"
+            case .requestRefused(let hostname, let error):
+                "request of \(hostname) refused: \(error)"
             case .stopped:
                 "the simulator stopped"
             case .timedOut(let waitingFor):
@@ -113,6 +120,8 @@ public final class AgentSimulator: Sendable {
     private let logger: Logger
     private let recorder: SimulatorRecorder
     private let fetchGate: FetchGate
+    /// Every enrolled device's client, by index; set once enrollment is over.
+    let deviceClients = Mutex<[Int: AgentClient]>([:])
 
     /// Creates a simulator.
     ///
@@ -157,6 +166,9 @@ public final class AgentSimulator: Sendable {
     public func run() async throws {
         defer { recorder.stopped() }
         let devices = try await enrollAll()
+        deviceClients.withLock { clients in
+            for (index, device) in devices { clients[index] = device.client }
+        }
         recorder.enrollmentFinished()
         logger.info("devices enrolled", metadata: ["device.count": "\(devices.count)"])
         await withDiscardingTaskGroup { group in
@@ -247,7 +259,7 @@ public final class AgentSimulator: Sendable {
         recorder.report()
     }
 
-    private func wait(for condition: SimulatorRecorder.Condition, timeout: Duration) async throws -> [Int: ContinuousClock.Instant] {
+    func wait(for condition: SimulatorRecorder.Condition, timeout: Duration) async throws -> [Int: ContinuousClock.Instant] {
         let recorder = recorder
         return try await withThrowingTaskGroup(of: [Int: ContinuousClock.Instant]?.self) { group in
             group.addTask { try await recorder.wait(for: condition) }
@@ -269,31 +281,42 @@ public final class AgentSimulator: Sendable {
 
     // MARK: - Enrollment
 
-    private func hostname(_ index: Int) -> String {
+    func hostname(_ index: Int) -> String {
         let digits = String(configuration.deviceCount).count
         let number = String(index + 1)
         return "\(configuration.hostnamePrefix)-" + String(repeating: "0", count: max(0, digits - number.count)) + number
     }
 
     private func enrollAll() async throws -> [(Int, AgentDevice)] {
-        let count = configuration.deviceCount
-        return try await withThrowingTaskGroup(of: (Int, AgentDevice).self) { group in
-            var devices: [(Int, AgentDevice)] = []
-            var next = 0
-            while next < min(max(1, configuration.concurrency), count) {
-                let index = next
-                group.addTask { (index, try await self.enroll(index)) }
-                next += 1
+        try await Self.map(Array(0..<configuration.deviceCount), atMost: configuration.concurrency) { index in
+            (index, try await self.enroll(index))
+        }
+    }
+
+    /// Runs `body` on every item, at most `limit` at once.
+    ///
+    /// - Returns: The results, in the order they finished.
+    /// - Throws: The first error `body` throws (the calls still running are cancelled).
+    static func map<Item: Sendable, Output: Sendable>(
+        _ items: [Item],
+        atMost limit: Int,
+        _ body: @escaping @Sendable (Item) async throws -> Output
+    ) async throws -> [Output] {
+        try await withThrowingTaskGroup(of: Output.self) { group in
+            var outputs: [Output] = []
+            outputs.reserveCapacity(items.count)
+            var pending = items.makeIterator()
+            for _ in 0..<max(1, limit) {
+                guard let item = pending.next() else { break }
+                group.addTask { try await body(item) }
             }
-            while let enrolled = try await group.next() {
-                devices.append(enrolled)
-                if next < count {
-                    let index = next
-                    group.addTask { (index, try await self.enroll(index)) }
-                    next += 1
+            while let output = try await group.next() {
+                outputs.append(output)
+                if let item = pending.next() {
+                    group.addTask { try await body(item) }
                 }
             }
-            return devices
+            return outputs
         }
     }
 
@@ -436,7 +459,9 @@ public final class AgentSimulator: Sendable {
                             requestFetch()
                         case .bundle:
                             requestFetch()
-                        case .decision, .other:
+                        case .decision(let requestID, _):
+                            recorder.decided(requestID, at: now)
+                        case .other:
                             break
                         }
                     }

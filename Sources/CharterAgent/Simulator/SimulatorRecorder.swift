@@ -10,6 +10,8 @@ final class SimulatorRecorder: Sendable {
         case connected
         /// Every enrolled device has received a `bundle` hint with a position above this one.
         case bundleHints(after: UInt64)
+        /// A `decision` event has arrived for every request named: request id → the device's index.
+        case decisions([String: Int])
     }
 
     /// Why a wait ended without its condition.
@@ -27,8 +29,9 @@ final class SimulatorRecorder: Sendable {
     private struct Waiter {
         var condition: Condition
         var continuation: CheckedContinuation<[Int: ContinuousClock.Instant], any Error>
-        /// For `.bundleHints`: the arrivals so far, kept up to date by ``received(_:on:at:)`` so that an
-        /// event costs O(waiters), not a scan of every device (10,000 devices × 10,000 hints per round).
+        /// For `.bundleHints` and `.decisions`: the arrivals so far, kept up to date by ``received(_:on:at:)``
+        /// and ``decided(_:at:)`` so that an event costs O(waiters), not a scan of every device (10,000
+        /// devices × 10,000 hints per round).
         var arrivals: [Int: ContinuousClock.Instant] = [:]
     }
 
@@ -40,6 +43,8 @@ final class SimulatorRecorder: Sendable {
         var isEnrollmentFinished = false
         var isStopped = false
         var lastPosition: UInt64?
+        /// The first `decision` event of each request, by request id.
+        var decisionArrivals: [String: ContinuousClock.Instant] = [:]
         var enrollLatencies: [Duration] = []
         var connectLatencies: [Duration] = []
         var bundleLatencies: [Duration] = []
@@ -78,7 +83,22 @@ final class SimulatorRecorder: Sendable {
                     return .failure(.timedOut(waitingFor: devices.count - arrivals.count))
                 }
                 return .success(arrivals)
+            case .decisions(let requests):
+                let arrivals = decisions(of: requests)
+                guard arrivals.count == requests.count else {
+                    return .failure(.timedOut(waitingFor: requests.count - arrivals.count))
+                }
+                return .success(arrivals)
             }
+        }
+
+        /// The arrivals of the `decision` events of `requests` so far, by device index.
+        func decisions(of requests: [String: Int]) -> [Int: ContinuousClock.Instant] {
+            var arrivals: [Int: ContinuousClock.Instant] = [:]
+            for (request, index) in requests {
+                if let arrival = decisionArrivals[request] { arrivals[index] = arrival }
+            }
+            return arrivals
         }
 
         /// Whether a registered waiter's condition holds, from its incremental state (no scan of the devices).
@@ -89,6 +109,8 @@ final class SimulatorRecorder: Sendable {
                 return connectedCount == devices.count
             case .bundleHints:
                 return waiter.arrivals.count == devices.count
+            case .decisions(let requests):
+                return waiter.arrivals.count == requests.count
             }
         }
 
@@ -151,6 +173,19 @@ final class SimulatorRecorder: Sendable {
                     if case .bundleHints(let after) = waiter.condition, position > after, waiter.arrivals[index] == nil {
                         state.waiters[id]?.arrivals[index] = instant
                     }
+                }
+            }
+        }
+    }
+
+    /// A `decision` event for `requestID` arrived (on the stream of the device that made the request).
+    func decided(_ requestID: String, at instant: ContinuousClock.Instant) {
+        update { state in
+            guard state.decisionArrivals[requestID] == nil else { return }
+            state.decisionArrivals[requestID] = instant
+            for (id, waiter) in state.waiters {
+                if case .decisions(let requests) = waiter.condition, let index = requests[requestID] {
+                    state.waiters[id]?.arrivals[index] = instant
                 }
             }
         }
@@ -270,12 +305,17 @@ final class SimulatorRecorder: Sendable {
                         return .failure(WaitFailure.simulatorStopped)
                     }
                     var waiter = Waiter(condition: condition, continuation: continuation)
-                    if case .bundleHints(let position) = condition {
+                    switch condition {
+                    case .connected:
+                        break
+                    case .bundleHints(let position):
                         for (index, device) in state.devices {
                             if let hint = device.bundleHints.first(where: { $0.position > position }) {
                                 waiter.arrivals[index] = hint.at
                             }
                         }
+                    case .decisions(let requests):
+                        waiter.arrivals = state.decisions(of: requests)
                     }
                     state.waiters[id] = waiter
                     return nil
