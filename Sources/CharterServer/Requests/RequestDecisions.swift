@@ -115,6 +115,11 @@ enum RequestDecisions {
         else {
             throw Problem(.conflict, "The request is \(before.status == .pending ? "expired" : before.status.rawValue) already; it cannot be decided again.")
         }
+        try await tx.webhooks.enqueue(
+            tenant, event: Webhooks.decided, payload: decided.webhookPayload(event: Webhooks.decided, at: now), at: now
+        )
+        // The audit append locks the tenant's chain and the hint the change feed, both until the commit: take
+        // them last, so that concurrent decisions wait for as few round trips as possible.
         try await tx.audit.append(
             AuditRecord(
                 occurredAt: now, actor: scope.actor, action: "request.\(decided.status.rawValue)", targetType: "request",
@@ -123,9 +128,6 @@ enum RequestDecisions {
             to: .tenant(tenant)
         )
         try await hint(decided, in: tx)
-        try await tx.webhooks.enqueue(
-            tenant, event: Webhooks.decided, payload: decided.webhookPayload(event: Webhooks.decided, at: now), at: now
-        )
         return decided
     }
 
@@ -143,7 +145,8 @@ enum RequestDecisions {
         )
     }
 
-    /// Appends the `decision` hint for the request's device.
+    /// Appends the `decision` hint for the request's device; call it last in the transaction (see
+    /// ``ChangeFeedRepository/append(_:event:devices:data:)``).
     static func hint(_ request: StoredRequest, in tx: Transaction) async throws {
         let data = #"{"request_id":"\#(request.id.uuidString.lowercased())","status":"\#(request.status.rawValue)"}"#
         try await tx.changeFeed.append(request.tenant, event: .decision, devices: [request.device], data: data)
@@ -185,15 +188,8 @@ package struct RequestExpiryService: Service {
         }
         for (tenant, msp) in tenants {
             try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                for request in try await tx.requests.expire(tenant, at: now) {
-                    try await tx.audit.append(
-                        AuditRecord(
-                            occurredAt: now, actor: .system, action: "request.expired", targetType: "request",
-                            targetID: request.id.uuidString.lowercased(), after: request.auditSnapshot
-                        ),
-                        to: .tenant(tenant)
-                    )
-                    try await RequestDecisions.hint(request, in: tx)
+                let expired = try await tx.requests.expire(tenant, at: now)
+                for request in expired {
                     try await tx.webhooks.enqueue(
                         tenant, event: Webhooks.expired, payload: request.webhookPayload(event: Webhooks.expired, at: now),
                         at: now
@@ -202,6 +198,16 @@ package struct RequestExpiryService: Service {
                         let recipients = try await tx.email.recipients(of: request.id, event: .pending)
                         try await RequestDecisions.email(.expired, about: request, to: recipients, in: tx, at: now)
                     }
+                    try await tx.audit.append(
+                        AuditRecord(
+                            occurredAt: now, actor: .system, action: "request.expired", targetType: "request",
+                            targetID: request.id.uuidString.lowercased(), after: request.auditSnapshot
+                        ),
+                        to: .tenant(tenant)
+                    )
+                }
+                for request in expired {
+                    try await RequestDecisions.hint(request, in: tx)
                 }
             }
         }
