@@ -132,13 +132,16 @@ extension PushTests {
             var stream = try await agent.authenticated(with: enrollment).events(lastEventID: nil).makeAsyncIterator()
             _ = try await Self.next(&stream) { $0.type == "ready" }
 
-            // Cut the replica's LISTEN connection, then change the policy at once.
+            // Cut the replica's LISTEN connection, then change the policy at once. The hub reads the feed on that
+            // connection, so its last statement is the LISTEN or a feed read (a pooled connection whose last
+            // statement was a poll's feed read is cut too, which the pool survives).
             let cut = try await TestApp.withOwner { database in
                 try await database.withoutTenant(logger: TestApp.logger) { tx in
                     let rows = try await tx.query(
                         """
                         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                        WHERE usename = 'charter' AND query ILIKE 'LISTEN%'
+                        WHERE usename = 'charter'
+                          AND (query ILIKE 'LISTEN%' OR query ILIKE '%charter_private.change_feed_%')
                         """
                     )
                     var count = 0

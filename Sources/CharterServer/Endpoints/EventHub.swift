@@ -20,8 +20,11 @@ enum HubMessage: Sendable, Equatable {
 ///
 /// The hub `LISTEN`s on ``ChangeFeedRepository/channel``; on every notification (and every few seconds,
 /// in case one was lost) it reads the feed after the last sequence number it processed and hands each entry
-/// to the subscribed devices it concerns. When the listening connection breaks it reconnects with backoff
-/// and reads on from where it stopped, so entries written meanwhile still arrive.
+/// to the subscribed devices it concerns. A notification's read runs on the listening connection, so that it
+/// never waits for a pooled one: requests can hold all of those for long (200 approvals queued on one tenant's
+/// audit-chain lock held the 20 of them for a second, and the decision hints waited as long). When the
+/// listening connection breaks it reconnects with backoff and reads on from where it stopped, so entries
+/// written meanwhile still arrive.
 actor EventHub: Service {
     struct Subscription: Sendable {
         let id: UInt64
@@ -47,8 +50,6 @@ actor EventHub: Service {
     private var nextID: UInt64 = 0
     /// The last feed sequence number handed out; `nil` until the hub has read the feed head.
     private var position: Int64?
-    private var isReading = false
-    private var readAgain = false
     private var draining = false
     /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
     private let openStreams = Meter(label: "charter_event_streams")
@@ -136,10 +137,13 @@ actor EventHub: Service {
             do {
                 try await database.client.withConnection { connection in
                     try await connection.listen(on: ChangeFeedRepository.channel) { notifications in
-                        await self.readFeedLogged()
+                        // These reads run on the listening connection and end before it goes back to the pool.
+                        await self.readFeedLogged(on: connection)
                         backoff = .milliseconds(250)
-                        for try await _ in notifications {
-                            await self.readFeedLogged()
+                        for try await notification in notifications {
+                            // A read since the notification was sent may have delivered its entry already.
+                            guard !self.hasDelivered(notification.payload) else { continue }
+                            await self.readFeedLogged(on: connection)
                         }
                     }
                 }
@@ -197,9 +201,9 @@ actor EventHub: Service {
         }
     }
 
-    private func readFeedLogged() async {
+    private func readFeedLogged(on connection: PostgresConnection? = nil) async {
         do {
-            try await readFeed()
+            try await readFeed(on: connection)
         } catch is CancellationError {
             return
         } catch {
@@ -207,33 +211,44 @@ actor EventHub: Service {
         }
     }
 
-    /// Reads the feed after ``position`` and delivers it; a call while a read runs makes that read go round
-    /// once more instead of reading twice in parallel.
-    private func readFeed() async throws {
-        if isReading {
-            readAgain = true
-            return
+    /// Reads the feed after ``position`` and delivers it, on `connection` (the listening one) or on a pooled one.
+    ///
+    /// The listener's reads and the poll's may overlap: an entry is delivered only when it lies after
+    /// ``position``, which only grows, so none is delivered twice or out of order (and the feed makes an entry
+    /// visible only after every entry before it).
+    private func readFeed(on connection: PostgresConnection? = nil) async throws {
+        if position == nil {
+            let head = try await read(on: connection) { tx in try await tx.changeFeed.head() }
+            // Another read may have set it meanwhile, and subscriptions may have started from that.
+            if position == nil { position = head }
         }
-        isReading = true
-        defer { isReading = false }
-        repeat {
-            readAgain = false
-            guard let start = position else {
-                position = try await database.readWithoutTenant(logger: logger) { tx in try await tx.changeFeed.head() }
-                continue
+        var after = position ?? 0
+        while true {
+            let entries = try await read(on: connection) { tx in
+                try await tx.changeFeed.entries(after: after, limit: 500)
             }
-            var after = start
-            while true {
-                let entries = try await database.readWithoutTenant(logger: logger) { tx in
-                    try await tx.changeFeed.entries(after: after, limit: 500)
-                }
-                for entry in entries { deliver(entry) }
-                guard let last = entries.last else { break }
-                after = last.sequence
-                position = after
-                if entries.count < 500 { break }
+            for entry in entries where entry.sequence > position ?? 0 {
+                deliver(entry)
+                position = entry.sequence
             }
-        } while readAgain
+            guard entries.count == 500, let last = entries.last else { return }
+            after = last.sequence
+        }
+    }
+
+    private func read<Result: Sendable>(
+        on connection: PostgresConnection?, _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        guard let connection else {
+            return try await database.readWithoutTenant(logger: logger, body)
+        }
+        return try await database.readWithoutTenant(on: connection, logger: logger, body)
+    }
+
+    /// Whether the entry a notification names (its payload is the sequence number) was delivered already.
+    private func hasDelivered(_ payload: String) -> Bool {
+        guard let sequence = Int64(payload), let position else { return false }
+        return sequence <= position
     }
 
     private func deliver(_ entry: ChangeFeedEntry) {

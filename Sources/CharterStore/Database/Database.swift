@@ -85,6 +85,20 @@ package struct Database: Sendable {
         }
     }
 
+    /// Runs `body` like ``readWithoutTenant(logger:_:)``, but on `connection`, one this database's client lent
+    /// and the caller holds (such as the change-feed listener's): the read never waits for the pool.
+    package func readWithoutTenant<Result: Sendable>(
+        on connection: PostgresConnection,
+        logger: Logger,
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await body(Transaction(connection: connection, logger: logger))
+        } catch let error as PSQLError {
+            throw StoreError(error)
+        }
+    }
+
     private func transaction<Result: Sendable>(
         logger: Logger,
         _ body: (PostgresConnection) async throws -> Result
