@@ -8,7 +8,8 @@ import PostgresNIO
 /// ``prepare()`` creates transaction-local staging tables, takes the connection row `FOR KEY SHARE` and reads
 /// the membership graph as stored. ``stage(_:)`` merges a page at once (while the reader fetches the next one):
 /// it stages the page with array-bound inserts, counts what it adds, changes and moves, upserts the objects by
-/// objectGUID and brings the member edges of its groups to what the DC listed. ``stageDeletions(_:)`` stages
+/// objectGUID and brings the member edges of its groups to what the DC listed; on a first sync (nothing stored)
+/// it inserts the page straight into the stored tables instead. ``stageDeletions(_:)`` stages
 /// tombstones. ``finish(_:threshold:confirmsDeletions:watermark:)`` marks what goes (mark and sweep for a full
 /// sync), applies the deletion guard, sweeps, rewrites the DNs below renamed containers (incremental), writes
 /// the closure rows that changed and stores the watermark. Nothing is visible to others until the transaction
@@ -41,6 +42,10 @@ package struct DirectoryStaging: Sendable {
     /// The member GUIDs of every group staged so far (its complete list, as the DC returned it).
     private var stagedMembers: [ObjectGUID: Set<ObjectGUID>] = [:]
     private var stagedGUIDs = Set<ObjectGUID>()
+    /// The `primaryGroupID` of every staged object that has one, and the staged groups by SID: after a full sync
+    /// the stored objects are exactly the staged ones, so their primary groups are known without a query.
+    private var stagedPrimaryGroupIDs: [ObjectGUID: Int64] = [:]
+    private var stagedGroupsBySID: [String: ObjectGUID] = [:]
     private var pages: Int32 = 0
     private var counts = SyncCounts()
     /// Staged objects whose stored DN differs (renamed or moved), recorded in `renamed_directory_objects`.
@@ -112,8 +117,20 @@ package struct DirectoryStaging: Sendable {
         let pageNumber = pages
         let tenant = tenantID.rawValue
         let connection = connectionID.rawValue
-        for entry in entries where entry.kind == .group {
-            stagedMembers[entry.guid] = Set((entry.members ?? []).compactMap(\.guid))
+        for entry in entries {
+            if entry.kind == .group {
+                stagedMembers[entry.guid] = Set((entry.members ?? []).compactMap(\.guid))
+                if let sid = entry.sid { stagedGroupsBySID[sid] = entry.guid }
+            }
+            if let primaryGroupID = entry.primaryGroupID { stagedPrimaryGroupIDs[entry.guid] = primaryGroupID }
+        }
+
+        if storedObjects == 0 {
+            // A first sync has nothing to compare with, rename or sweep: the page goes straight into the stored
+            // tables, without the staging tables' copy.
+            try await insertFirst(entries)
+            for entry in entries { counts.byKind[entry.kind.rawValue, default: SyncCounts.Tally()].added += 1 }
+            return
         }
 
         // Arrays cannot carry NULL elements through the binds used here, so absent values travel as '' (text)
@@ -138,34 +155,21 @@ package struct DirectoryStaging: Sendable {
                 AS s(guid, kind, dn, parent, name, sam, upn, host, display, sid, disabled, pgid, gtype, usn)
             """
         )
-        var groups: [UUID] = []
-        var references: [String] = []
-        var memberGUIDs: [UUID] = []
-        var memberDNs: [String] = []
-        var memberSIDs: [String] = []
-        for entry in entries {
-            for member in entry.members ?? [] {
-                groups.append(entry.guid.rawValue)
-                references.append(member.reference)
-                memberGUIDs.append(member.guid?.rawValue ?? noGUID)
-                memberDNs.append(member.dn)
-                memberSIDs.append(member.sid ?? "")
-            }
-        }
-        if !groups.isEmpty {
+        let edges = MemberArrays(entries)
+        if !edges.groups.isEmpty {
             try await tx.query(
                 """
                 INSERT INTO staged_directory_members (group_guid, member_ref, member_guid, member_dn, member_sid)
                 SELECT g, r, NULLIF(m, \(noGUID)), d, NULLIF(s, '')
-                FROM unnest(\(groups)::uuid[], \(references)::text[], \(memberGUIDs)::uuid[], \(memberDNs)::text[],
-                    \(memberSIDs)::text[]) AS x(g, r, m, d, s)
+                FROM unnest(\(edges.groups)::uuid[], \(edges.references)::text[], \(edges.guids)::uuid[],
+                    \(edges.dns)::text[], \(edges.sids)::text[]) AS x(g, r, m, d, s)
                 ON CONFLICT DO NOTHING
                 """
             )
         }
 
         // Counted against the stored rows before this page is merged.
-        if storedObjects > 0 {
+        do {
             let tallies = try await tx.query(
                 """
                 SELECT s.kind,
@@ -191,11 +195,9 @@ package struct DirectoryStaging: Sendable {
                 tally.moved += Int(moved)
                 counts.byKind[kind] = tally
             }
-        } else {
-            for entry in entries { counts.byKind[entry.kind.rawValue, default: SyncCounts.Tally()].added += 1 }
         }
 
-        if mode == .incremental && storedObjects > 0 {
+        if mode == .incremental {
             let rows = try await tx.query(
                 """
                 INSERT INTO renamed_directory_objects (old_dn, new_dn)
@@ -239,17 +241,15 @@ package struct DirectoryStaging: Sendable {
         // A staged group's member list is complete: its stored edges become exactly that list. Only the edges
         // that differ are written, so a periodic full sync of an unchanged directory rewrites none.
         guard entries.contains(where: { $0.kind == .group }) else { return }
-        if storedObjects > 0 {
-            try await tx.query(
-                """
-                DELETE FROM directory_members m USING staged_directory_objects s
-                WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connection) AND m.group_guid = s.guid
-                  AND s.page = \(pageNumber) AND s.kind = 'group'
-                  AND NOT EXISTS (SELECT 1 FROM staged_directory_members x
-                                  WHERE x.group_guid = m.group_guid AND x.member_ref = m.member_ref)
-                """
-            )
-        }
+        try await tx.query(
+            """
+            DELETE FROM directory_members m USING staged_directory_objects s
+            WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connection) AND m.group_guid = s.guid
+              AND s.page = \(pageNumber) AND s.kind = 'group'
+              AND NOT EXISTS (SELECT 1 FROM staged_directory_members x
+                              WHERE x.group_guid = m.group_guid AND x.member_ref = m.member_ref)
+            """
+        )
         try await tx.query(
             """
             INSERT INTO directory_members (tenant_id, connection_id, group_guid, member_ref, member_guid, member_dn,
@@ -264,6 +264,63 @@ package struct DirectoryStaging: Sendable {
                 IS DISTINCT FROM (EXCLUDED.member_guid, EXCLUDED.member_dn, EXCLUDED.member_sid)
             """
         )
+    }
+
+    /// Inserts a page of a first sync (no stored objects) into the stored tables, objects before their groups' edges.
+    private func insertFirst(_ entries: [DirectoryEntry]) async throws {
+        let absent = Int64.min
+        let noGUID = Self.noGUID
+        try await tx.query(
+            """
+            INSERT INTO directory_objects (tenant_id, connection_id, guid, kind, dn, parent_guid, name,
+                sam_account_name, user_principal_name, dns_host_name, display_name, sid, disabled, primary_group_id,
+                group_type, usn_changed)
+            SELECT \(tenantID.rawValue), \(connectionID.rawValue), guid, kind, dn, NULLIF(parent, \(noGUID)), name,
+                NULLIF(sam, ''), NULLIF(upn, ''), NULLIF(host, ''), NULLIF(display, ''), NULLIF(sid, ''), disabled,
+                NULLIF(pgid, \(absent)), NULLIF(gtype, \(absent))::integer, usn
+            FROM unnest(\(entries.map(\.guid.rawValue))::uuid[], \(entries.map(\.kind.rawValue))::text[],
+                \(entries.map(\.dn))::text[], \(entries.map { $0.parentGUID?.rawValue ?? noGUID })::uuid[],
+                \(entries.map(\.name))::text[], \(entries.map { $0.samAccountName ?? "" })::text[],
+                \(entries.map { $0.userPrincipalName ?? "" })::text[], \(entries.map { $0.dnsHostName ?? "" })::text[],
+                \(entries.map { $0.displayName ?? "" })::text[], \(entries.map { $0.sid ?? "" })::text[],
+                \(entries.map(\.isDisabled))::boolean[], \(entries.map { $0.primaryGroupID ?? absent })::bigint[],
+                \(entries.map { $0.groupType ?? absent })::bigint[], \(entries.map(\.usnChanged))::bigint[])
+                AS s(guid, kind, dn, parent, name, sam, upn, host, display, sid, disabled, pgid, gtype, usn)
+            """
+        )
+        let edges = MemberArrays(entries)
+        guard !edges.groups.isEmpty else { return }
+        try await tx.query(
+            """
+            INSERT INTO directory_members (tenant_id, connection_id, group_guid, member_ref, member_guid, member_dn,
+                member_sid)
+            SELECT \(tenantID.rawValue), \(connectionID.rawValue), g, r, NULLIF(m, \(noGUID)), d, NULLIF(s, '')
+            FROM unnest(\(edges.groups)::uuid[], \(edges.references)::text[], \(edges.guids)::uuid[],
+                \(edges.dns)::text[], \(edges.sids)::text[]) AS x(g, r, m, d, s)
+            ON CONFLICT DO NOTHING
+            """
+        )
+    }
+
+    /// The member values of a page's groups as parallel arrays, absent GUIDs and SIDs as sentinels.
+    private struct MemberArrays {
+        var groups: [UUID] = []
+        var references: [String] = []
+        var guids: [UUID] = []
+        var dns: [String] = []
+        var sids: [String] = []
+
+        init(_ entries: [DirectoryEntry]) {
+            for entry in entries {
+                for member in entry.members ?? [] {
+                    groups.append(entry.guid.rawValue)
+                    references.append(member.reference)
+                    guids.append(member.guid?.rawValue ?? DirectoryStaging.noGUID)
+                    dns.append(member.dn)
+                    sids.append(member.sid ?? "")
+                }
+            }
+        }
     }
 
     /// Stages the objectGUIDs of tombstones (incremental syncs).
@@ -374,10 +431,12 @@ package struct DirectoryStaging: Sendable {
             )
         }
 
-        // A first sync filled the tables in this transaction: the planner has no statistics for the primary-group
-        // join below (autovacuum analyzes them, and the closure table, after commit).
+        // An incremental sync that wrote most of the connection's rows leaves the planner without statistics for
+        // the primary-group join in `writeClosure` (autovacuum analyzes the tables, and the closure table, after
+        // commit). A full sync, the first one included, needs none: it resolves primary groups from the staged
+        // objects.
         let written = counts.byKind.values.reduce(0) { $0 + $1.added + $1.deleted }
-        if written > 1000 && written > storedObjects {
+        if mode == .incremental && written > 1000 && written > storedObjects {
             try await tx.query("SELECT charter_private.analyze_directory()")
         }
 
@@ -403,8 +462,10 @@ package struct DirectoryStaging: Sendable {
                 if kept.count != groupMembers.count { graphAfter.members[group] = kept.isEmpty ? nil : kept }
             }
         }
-        // Primary groups depend on objects and group SIDs anywhere in the connection: read them back.
-        graphAfter.primaryGroups = try await primaryGroups(domainSID: domainSID)
+        // Primary groups depend on objects and group SIDs anywhere in the connection. After a full sync those are
+        // the staged objects; after an incremental one they are read back.
+        graphAfter.primaryGroups =
+            mode == .full ? stagedPrimaryGroups(domainSID: domainSID) : try await primaryGroups(domainSID: domainSID)
 
         if storedObjects == 0 {
             try await tx.query(
@@ -452,20 +513,49 @@ package struct DirectoryStaging: Sendable {
     }
 
     /// Each stored object's primary group among the connection's groups: domain SID + primaryGroupID.
+    ///
+    /// Two plain reads joined here: the join `g.sid = domain SID || '-' || o.primary_group_id` has no index to
+    /// use, and planned on stale statistics (a sync right after a first one, before autovacuum analyzed the
+    /// tables) it ran for over a minute.
     private func primaryGroups(domainSID: String?) async throws -> [ObjectGUID: ObjectGUID] {
         guard let domainSID else { return [:] }
-        var result: [ObjectGUID: ObjectGUID] = [:]
-        let rows = try await tx.query(
+        var groupsBySID: [String: ObjectGUID] = [:]
+        let groups = try await tx.query(
             """
-            SELECT o.guid, g.guid FROM directory_objects o
-            JOIN directory_objects g ON g.tenant_id = o.tenant_id AND g.connection_id = o.connection_id
-                AND g.kind = 'group' AND g.sid = \(domainSID) || '-' || o.primary_group_id::text
-            WHERE o.tenant_id = \(tenantID.rawValue) AND o.connection_id = \(connectionID.rawValue)
-              AND o.primary_group_id IS NOT NULL
+            SELECT sid, guid FROM directory_objects
+            WHERE tenant_id = \(tenantID.rawValue) AND connection_id = \(connectionID.rawValue) AND kind = 'group'
+              AND sid IS NOT NULL
             """
         )
-        for try await (object, group) in rows.decode((UUID, UUID).self) {
-            result[ObjectGUID(object)] = ObjectGUID(group)
+        for try await (sid, group) in groups.decode((String, UUID).self) { groupsBySID[sid] = ObjectGUID(group) }
+        var primaryGroupIDs: [ObjectGUID: Int64] = [:]
+        let objects = try await tx.query(
+            """
+            SELECT guid, primary_group_id FROM directory_objects
+            WHERE tenant_id = \(tenantID.rawValue) AND connection_id = \(connectionID.rawValue)
+              AND primary_group_id IS NOT NULL
+            """
+        )
+        for try await (object, primaryGroupID) in objects.decode((UUID, Int64).self) {
+            primaryGroupIDs[ObjectGUID(object)] = primaryGroupID
+        }
+        return Self.resolve(primaryGroupIDs, groupsBySID: groupsBySID, domainSID: domainSID)
+    }
+
+    /// Each staged object's primary group among the staged groups: after a full sync the stored objects are
+    /// exactly the staged ones, so this equals ``primaryGroups(domainSID:)`` without reading them back.
+    private func stagedPrimaryGroups(domainSID: String?) -> [ObjectGUID: ObjectGUID] {
+        guard let domainSID else { return [:] }
+        return Self.resolve(stagedPrimaryGroupIDs, groupsBySID: stagedGroupsBySID, domainSID: domainSID)
+    }
+
+    /// Primary groups: the group whose SID is the domain SID followed by the object's primaryGroupID.
+    private static func resolve(
+        _ primaryGroupIDs: [ObjectGUID: Int64], groupsBySID: [String: ObjectGUID], domainSID: String
+    ) -> [ObjectGUID: ObjectGUID] {
+        var result: [ObjectGUID: ObjectGUID] = [:]
+        for (object, primaryGroupID) in primaryGroupIDs {
+            if let group = groupsBySID["\(domainSID)-\(primaryGroupID)"] { result[object] = group }
         }
         return result
     }
@@ -498,7 +588,7 @@ package struct DirectoryStaging: Sendable {
     }
 
     /// Stands for "no GUID" in bound arrays (which carry no NULL elements); no directory object has it.
-    private static let noGUID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
+    fileprivate static let noGUID = UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))
 
     private func store(_ watermark: StoredWatermark, isFull: Bool) async throws {
         try await tx.query(
