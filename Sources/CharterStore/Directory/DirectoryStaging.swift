@@ -169,32 +169,30 @@ package struct DirectoryStaging: Sendable {
         }
 
         // Counted against the stored rows before this page is merged.
-        do {
-            let tallies = try await tx.query(
-                """
-                SELECT s.kind,
-                       count(*) FILTER (WHERE o.guid IS NULL),
-                       count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS NOT DISTINCT FROM s.parent_guid
-                           AND (o.kind, o.dn, o.name, o.sam_account_name, o.user_principal_name, o.dns_host_name,
-                                o.display_name, o.sid, o.disabled, o.primary_group_id, o.group_type)
-                           IS DISTINCT FROM (s.kind, s.dn, s.name, s.sam_account_name, s.user_principal_name,
-                                s.dns_host_name, s.display_name, s.sid, s.disabled, s.primary_group_id,
-                                s.group_type::integer)),
-                       count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS DISTINCT FROM s.parent_guid)
-                FROM staged_directory_objects s
-                LEFT JOIN directory_objects o
-                    ON o.tenant_id = \(tenant) AND o.connection_id = \(connection) AND o.guid = s.guid
-                WHERE s.page = \(pageNumber)
-                GROUP BY s.kind
-                """
-            )
-            for try await (kind, added, changed, moved) in tallies.decode((String, Int64, Int64, Int64).self) {
-                var tally = counts.byKind[kind] ?? SyncCounts.Tally()
-                tally.added += Int(added)
-                tally.changed += Int(changed)
-                tally.moved += Int(moved)
-                counts.byKind[kind] = tally
-            }
+        let tallies = try await tx.query(
+            """
+            SELECT s.kind,
+                   count(*) FILTER (WHERE o.guid IS NULL),
+                   count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS NOT DISTINCT FROM s.parent_guid
+                       AND (o.kind, o.dn, o.name, o.sam_account_name, o.user_principal_name, o.dns_host_name,
+                            o.display_name, o.sid, o.disabled, o.primary_group_id, o.group_type)
+                       IS DISTINCT FROM (s.kind, s.dn, s.name, s.sam_account_name, s.user_principal_name,
+                            s.dns_host_name, s.display_name, s.sid, s.disabled, s.primary_group_id,
+                            s.group_type::integer)),
+                   count(*) FILTER (WHERE o.guid IS NOT NULL AND o.parent_guid IS DISTINCT FROM s.parent_guid)
+            FROM staged_directory_objects s
+            LEFT JOIN directory_objects o
+                ON o.tenant_id = \(tenant) AND o.connection_id = \(connection) AND o.guid = s.guid
+            WHERE s.page = \(pageNumber)
+            GROUP BY s.kind
+            """
+        )
+        for try await (kind, added, changed, moved) in tallies.decode((String, Int64, Int64, Int64).self) {
+            var tally = counts.byKind[kind] ?? SyncCounts.Tally()
+            tally.added += Int(added)
+            tally.changed += Int(changed)
+            tally.moved += Int(moved)
+            counts.byKind[kind] = tally
         }
 
         if mode == .incremental {
