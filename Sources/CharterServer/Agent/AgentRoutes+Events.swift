@@ -78,16 +78,13 @@ extension AgentRoutes {
         } else {
             wait = 25
         }
-        let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
-        defer { Task { [hub] in await hub.unsubscribe(subscription.id) } }
-        var events: [HubMessage] = []
-        if let lastEventID {
-            events = try await replay(caller, after: lastEventID, position: subscription.position, context: context)
-            if events.isEmpty, wait > 0 {
-                let after = lastEventID
-                events = await subscription.firstEvent(within: .seconds(wait)) { id, _, _ in id > after }
-                    .map { [$0] } ?? []
-            }
+        let (position, events) = try await hub.withSubscription(device: caller.device, tenant: caller.tenant) {
+            subscription -> (Int64, [HubMessage]) in
+            guard let lastEventID else { return (subscription.position, []) }
+            let replayed = try await replay(caller, after: lastEventID, position: subscription.position, context: context)
+            guard replayed.isEmpty, wait > 0 else { return (subscription.position, replayed) }
+            let live = await subscription.firstEvent(within: .seconds(wait)) { id, _, _ in id > lastEventID }
+            return (subscription.position, live.map { [$0] } ?? [])
         }
         struct Answer: Encodable {
             struct Event: Encodable {
@@ -99,7 +96,7 @@ extension AgentRoutes {
             var events: [Event]
             var last_event_id: String
         }
-        var last = max(subscription.position, lastEventID ?? 0)
+        var last = max(position, lastEventID ?? 0)
         var answer: [Answer.Event] = []
         for case .event(let id, let name, let data) in events {
             answer.append(.init(id: String(id), event: name, data: JSONObjectText(text: data)))
@@ -108,12 +105,11 @@ extension AgentRoutes {
         return try AgentJSON.response(Answer(events: answer, last_event_id: String(last)))
     }
 
-    /// What a device missed after `after`: at most one `bundle` hint (the last), and every other event, in
-    /// order. It reads the table up to its newest row, which may be newer than what the hub has handed out.
     /// The most entries one reconnect replays; a device further behind gets a `resync` hint instead.
     static let replayLimit = 1000
 
-    /// What the device missed after `after`: its `decision` events and the last `bundle` hint. When the feed
+    /// What the device missed after `after`: its `decision` events and the last `bundle` hint, read from the
+    /// table up to its newest row (which may be newer than what the hub has handed out). When the feed
     /// no longer holds everything since then (pruned, or more than ``replayLimit`` entries), the decisions it
     /// still has and one `bundle` hint with reason `resync` at `position`, the stream's position.
     private func replay(

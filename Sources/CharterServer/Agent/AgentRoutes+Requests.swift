@@ -123,15 +123,18 @@ extension AgentRoutes {
         } else {
             wait = 0
         }
-        let subscription = wait > 0 ? try await hub.subscribe(device: caller.device, tenant: caller.tenant) : nil
-        defer { if let subscription { Task { [hub] in await hub.unsubscribe(subscription.id) } } }
-        var stored = try await read(id, caller: caller, context: context)
-        if stored.status == .pending, let subscription {
+        guard wait > 0 else {
+            return try AgentJSON.response(AgentRequestAnswer(try await read(id, caller: caller, context: context)))
+        }
+        // Subscribed before the first read, so a decision made in between is not missed.
+        let stored = try await hub.withSubscription(device: caller.device, tenant: caller.tenant) { subscription in
+            let stored = try await read(id, caller: caller, context: context)
+            guard stored.status == .pending else { return stored }
             let requestID = id.uuidString.lowercased()
             let decided = await subscription.firstEvent(within: .seconds(wait)) { _, name, data in
                 name == "decision" && data.contains(requestID)
-            } != nil
-            if decided { stored = try await read(id, caller: caller, context: context) }
+            }
+            return decided == nil ? stored : try await read(id, caller: caller, context: context)
         }
         return try AgentJSON.response(AgentRequestAnswer(stored))
     }

@@ -264,6 +264,21 @@ actor EventHub: Service {
 }
 
 extension EventHub {
+    /// Runs `body` with a subscription of the device, which ends when `body` returns or throws.
+    nonisolated func withSubscription<Result: Sendable>(
+        device: DeviceID, tenant: TenantID, _ body: (Subscription) async throws -> Result
+    ) async throws -> Result {
+        let subscription = try await subscribe(device: device, tenant: tenant)
+        do {
+            let result = try await body(subscription)
+            await unsubscribe(subscription.id)
+            return result
+        } catch {
+            await unsubscribe(subscription.id)
+            throw error
+        }
+    }
+
     /// Closes the streams of a revoked device.
     func disconnect(device: DeviceID) {
         for id in byDevice[device] ?? [] { unsubscribe(id) }
