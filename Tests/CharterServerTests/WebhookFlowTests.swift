@@ -146,9 +146,15 @@ struct WebhookFlowTests {
                 #expect(read.decidedAt != nil)
                 _ = try await inbox.wait(for: "request.decided")
 
-                let deliveries = try await PushTests.admin(http, .GET, base + "/webhooks/\(hookID)/deliveries", key: key)
-                let items = try #require(deliveries.json["items"] as? [[String: Any]])
-                let first = try #require(items.first { $0["event"] as? String == "request.created" })
+                // The replica records the retry's success after the receiver answered it: wait for the record.
+                var first: [String: Any] = [:]
+                for _ in 0..<300 {
+                    let deliveries = try await PushTests.admin(http, .GET, base + "/webhooks/\(hookID)/deliveries", key: key)
+                    let items = try #require(deliveries.json["items"] as? [[String: Any]])
+                    first = try #require(items.first { $0["event"] as? String == "request.created" })
+                    if first["status"] as? String == "delivered" { break }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
                 #expect(first["status"] as? String == "delivered")
                 #expect(first["attempts"] as? Int == 2)
                 #expect(first["last_status_code"] as? Int == 200)
