@@ -122,7 +122,13 @@ extension PushTests {
         let key = world.tenantKeys[0]
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
         do {
-            let replica = try await ServeProcess.start(http: http)
+            // Its connections carry a name of their own, so only they are cut: other tests share the server.
+            let name = "charter-cut-\(UUID().uuidString.prefix(8))"
+            let url = TestApp.env("CHARTER_TEST_DATABASE_URL")
+            let replica = try await ServeProcess.start(
+                environment: ["CHARTER_DATABASE_URL": url + (url.contains("?") ? "&" : "?") + "application_name=\(name)"],
+                http: http
+            )
             let created = try await Self.admin(
                 http, .POST, replica.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"cut"}"#
             )
@@ -140,7 +146,7 @@ extension PushTests {
                     let rows = try await tx.query(
                         """
                         SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
-                        WHERE usename = 'charter'
+                        WHERE application_name = \(name)
                           AND (query ILIKE 'LISTEN%' OR query ILIKE '%charter_private.change_feed_%')
                         """
                     )

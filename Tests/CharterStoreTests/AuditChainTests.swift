@@ -50,7 +50,7 @@ struct AuditChainTests {
                 }
             }
         }
-        try await TestDatabase.with(TestDatabase.ownerURL) { owner in
+        _ = try await TestDatabase.with(TestDatabase.ownerURL) { owner in
             try await owner.client.query(
                 "UPDATE audit_events SET action = 'test.forged' WHERE tenant_id = \(tenant.rawValue) AND seq = 3",
                 logger: TestDatabase.logger

@@ -31,13 +31,13 @@ struct SchemaCheck: Sendable {
 
     func status(logger: Logger) async -> Status {
         do {
-            return try await database.client.withConnection { connection in
+            return try await database.client.withOpenConnection { connection in
                 let pending = try await Migrator(migrations: Migration.bundled()).pending(
                     connection: connection,
                     logger: logger
                 )
                 guard pending.isEmpty else { return .pendingMigrations(pending.count) }
-                let rows = try await connection.query(
+                let rows = try await connection.statement(
                     """
                     SELECT r.rolsuper OR r.rolbypassrls,
                            EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'tenants' AND tableowner = current_user)

@@ -135,7 +135,7 @@ actor EventHub: Service {
         try? await Task.sleep(for: .milliseconds(100))
         while !Task.isCancelled {
             do {
-                try await database.client.withConnection { connection in
+                try await database.client.withOpenConnection { connection in
                     try await connection.listen(on: ChangeFeedRepository.channel) { notifications in
                         // These reads run on the listening connection and end before it goes back to the pool.
                         await self.readFeedLogged(on: connection)

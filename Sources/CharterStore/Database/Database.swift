@@ -29,7 +29,7 @@ package struct Database: Sendable {
         _ body: (Transaction) async throws -> Result
     ) async throws -> Result {
         try await transaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.statement(
                 """
                 SELECT set_config('charter.msp_id', \(msp.description), true),
                        set_config('charter.tenant_id', \(tenant.description), true)
@@ -51,7 +51,7 @@ package struct Database: Sendable {
         _ body: (Transaction) async throws -> Result
     ) async throws -> Result {
         try await transaction(logger: logger) { connection in
-            try await connection.query(
+            try await connection.statement(
                 "SELECT set_config('charter.msp_id', \(msp.description), true)",
                 logger: logger
             )
@@ -77,7 +77,7 @@ package struct Database: Sendable {
         _ body: (Transaction) async throws -> Result
     ) async throws -> Result {
         do {
-            return try await client.withConnection { connection in
+            return try await client.withOpenConnection { connection in
                 try await body(Transaction(connection: connection, logger: logger))
             }
         } catch let error as PSQLError {
@@ -110,19 +110,16 @@ package struct Database: Sendable {
             if !leased { metrics.waiting.decrement() }
         }
         do {
-            return try await client.withTransaction(logger: logger) { connection in
+            return try await client.withOpenConnection { connection in
                 leased = true
                 metrics.waiting.decrement()
                 metrics.leaseWait.recordNanoseconds((ContinuousClock.now - waiting).nanoseconds)
                 metrics.inUse.increment()
                 defer { metrics.inUse.decrement() }
-                return try await body(connection)
+                return try await connection.transaction(logger: logger, body)
             }
-        } catch let error as PostgresTransactionError {
-            // Errors of the caller's own (access checks, validation) pass through unchanged.
-            if let closureError = error.closureError, !(closureError is PSQLError) { throw closureError }
-            throw StoreError(error)
         } catch let error as PSQLError {
+            // The caller's own errors (access checks, validation) pass through unchanged.
             throw StoreError(error)
         }
     }

@@ -7,7 +7,11 @@ import NIOSSL
 /// Accepted form: `postgres[ql]://user[:password]@host[:port]/database[?sslmode=...&host=/socket/dir]`.
 /// `sslmode` is `disable`, `prefer` (the default) or `require`/`verify-full`; `sslrootcert` names a CA file.
 /// A `host` query parameter that is a path selects a Unix socket in that directory, as libpq does.
+/// `application_name` names the connections in `pg_stat_activity` (default `charter`).
 package enum DatabaseURL {
+    /// The `application_name` of connections whose URL names none.
+    package static let defaultApplicationName = "charter"
+
     /// Why a database URL was refused; the message never contains the password.
     package struct Invalid: Error, CustomStringConvertible, Sendable {
         package var description: String
@@ -30,16 +34,31 @@ package enum DatabaseURL {
             uniquingKeysWith: { _, last in last }
         )
 
+        let applicationName = query["application_name"] ?? defaultApplicationName
+        guard applicationName.utf8.count <= 63, applicationName.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) })
+        else {
+            throw Invalid(description: "application_name must be at most 63 printable ASCII characters")
+        }
+        var configuration = try configuration(
+            query: query, user: user, password: password, database: database, host: components.host,
+            port: components.port
+        )
+        configuration.options.additionalStartupParameters.append(("application_name", applicationName))
+        return configuration
+    }
+
+    private static func configuration(
+        query: [String: String], user: String, password: String?, database: String, host: String?, port: Int?
+    ) throws(Invalid) -> PostgresClient.Configuration {
         if let socketDirectory = query["host"], socketDirectory.hasPrefix("/") {
-            let port = components.port ?? 5432
             return PostgresClient.Configuration(
-                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)",
+                unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port ?? 5432)",
                 username: user,
                 password: password,
                 database: database
             )
         }
-        guard let host = components.host, !host.isEmpty else {
+        guard let host, !host.isEmpty else {
             throw Invalid(description: "the URL names no host")
         }
         var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
@@ -55,7 +74,7 @@ package enum DatabaseURL {
         }
         return PostgresClient.Configuration(
             host: host.trimmingCharacters(in: CharacterSet(charactersIn: "[]")),
-            port: components.port ?? 5432,
+            port: port ?? 5432,
             username: user,
             password: password,
             database: database,

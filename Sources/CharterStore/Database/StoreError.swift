@@ -17,16 +17,6 @@ package enum StoreError: Error, Hashable, Sendable {
     /// Anything else; the SQLSTATE is kept for logs, never shown to clients.
     case unexpected(sqlState: String)
 
-    init(_ error: PostgresTransactionError) {
-        if let psql = error.closureError as? PSQLError {
-            self.init(psql)
-        } else if let psql = (error.beginError ?? error.commitError) as? PSQLError {
-            self.init(psql)
-        } else {
-            self = .unavailable
-        }
-    }
-
     init(_ error: PSQLError) {
         guard error.code == .server, let state = error.serverInfo?[.sqlState] else {
             self = .unavailable

@@ -18,7 +18,7 @@ package struct Transaction: Sendable {
     /// Runs a statement and returns its rows.
     @discardableResult
     package func query(_ query: PostgresQuery) async throws -> PostgresRowSequence {
-        try await connection.query(query, logger: logger)
+        try await connection.statement(query, logger: logger)
     }
 }
 

@@ -26,14 +26,14 @@ package struct Migrator: Sendable {
     ///
     /// - Throws: ``MigrationError`` for edited or unknown migrations and for SQL failures (with the server's message).
     package func migrate(client: PostgresClient, logger: Logger) async throws -> Outcome {
-        try await client.withConnection { connection in
-            try await connection.query("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
+        try await client.withOpenConnection { connection in
+            try await connection.statement("SELECT pg_advisory_lock(\(Self.lockKey))", logger: logger)
             do {
                 let outcome = try await migrate(connection: connection, logger: logger)
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                try await connection.statement("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 return outcome
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
+                _ = try? await connection.statement("SELECT pg_advisory_unlock(\(Self.lockKey))", logger: logger)
                 throw error
             }
         }
@@ -48,7 +48,7 @@ package struct Migrator: Sendable {
     ///
     /// - Throws: ``MigrationError/checksumMismatch(version:name:)`` or ``MigrationError/unknownApplied(version:)``.
     package func pending(connection: PostgresConnection, logger: Logger) async throws -> [Migration] {
-        let exists = try await connection.query(
+        let exists = try await connection.statement(
             "SELECT to_regclass('public.schema_migrations') IS NOT NULL",
             logger: logger
         )
@@ -56,7 +56,7 @@ package struct Migrator: Sendable {
         for try await (value) in exists.decode(Bool.self) { hasTable = value }
         guard hasTable else { return migrations }
 
-        let rows = try await connection.query(
+        let rows = try await connection.statement(
             "SELECT version, name, checksum FROM schema_migrations ORDER BY version",
             logger: logger
         )
@@ -79,7 +79,7 @@ package struct Migrator: Sendable {
     }
 
     private func migrate(connection: PostgresConnection, logger: Logger) async throws -> Outcome {
-        try await connection.query(
+        try await connection.statement(
             """
             CREATE TABLE IF NOT EXISTS schema_migrations (
                 version     integer PRIMARY KEY,
@@ -94,13 +94,13 @@ package struct Migrator: Sendable {
         for migration in todo {
             logger.info("applying migration", metadata: ["migration": "\(migration.name)"])
             do {
-                try await connection.withTransaction(logger: logger) { connection in
+                try await connection.transaction(logger: logger) { connection in
                     // The extended query protocol takes one statement; PL/pgSQL's EXECUTE runs the whole file.
-                    try await connection.query(
+                    try await connection.statement(
                         "DO $charter_migration$ BEGIN EXECUTE \(unescaped: Self.quoteLiteral(migration.sql)); END $charter_migration$",
                         logger: logger
                     )
-                    try await connection.query(
+                    try await connection.statement(
                         """
                         INSERT INTO schema_migrations (version, name, checksum)
                         VALUES (\(migration.version), \(migration.name), \(migration.checksum))
@@ -108,9 +108,8 @@ package struct Migrator: Sendable {
                         logger: logger
                     )
                 }
-            } catch let error as PostgresTransactionError {
-                let underlying = error.closureError ?? error.beginError ?? error.commitError
-                let message = (underlying as? PSQLError)?.serverInfo?[.message] ?? "\(underlying.map { "\($0)" } ?? "unknown")"
+            } catch {
+                let message = (error as? PSQLError)?.serverInfo?[.message] ?? "\(error)"
                 throw MigrationError.failed(name: migration.name, message: message)
             }
         }
