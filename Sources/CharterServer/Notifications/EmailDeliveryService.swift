@@ -30,17 +30,16 @@ struct EmailDeliveryService: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await deliverDue()
-                } catch is CancellationError {
-                    break
-                } catch {
-                    logger.warning("email delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                try await Task.sleep(for: pollInterval)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await deliverDue()
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.warning("email delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
             }
+            // Only the wait is cut short by shutdown: a message in hand is sent and recorded, the rest handed back.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
         }
     }
 
@@ -49,14 +48,21 @@ struct EmailDeliveryService: Service {
         let tenants = try await database.readWithoutTenant(logger: logger) { tx in
             try await tx.email.tenantsWithDueDeliveries()
         }
-        for (tenant, msp) in tenants {
+        for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
             let claimedAt = Date()
             let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
                 try await tx.email.claimDue(tenant, limit: Self.batchSize, lease: Self.claimLease, at: claimedAt)
             }
             let notifications = Dictionary(grouping: claimed, by: \.notification.id).values
                 .sorted { $0[0].notification.createdAt < $1[0].notification.createdAt }
-            for group in notifications {
+            for (index, group) in notifications.enumerated() {
+                if Task.isShuttingDownGracefully {
+                    let rest = notifications[index...].flatMap { $0.map(\.delivery.id) }
+                    try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                        try await tx.email.release(tenant, deliveries: rest, at: Date())
+                    }
+                    return
+                }
                 // Past half the lease, another replica may soon take these over: leave the rest to the next pass.
                 guard Date() < claimedAt.addingTimeInterval(Self.claimLease / 2) else { break }
                 let notification = group[0].notification

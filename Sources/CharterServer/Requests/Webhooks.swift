@@ -35,7 +35,8 @@ enum Webhooks {
 
 /// Sends queued webhook deliveries: claims due ones (a lease keeps other replicas off them), posts them,
 /// records each attempt, and retries failures with exponential backoff (base × 2^attempt, at most an hour,
-/// with jitter) until `maximumAttempts`.
+/// with jitter) until `maximumAttempts`. Shutting down, it sends and records the delivery in hand and hands the
+/// rest of its claim back, so no other replica waits out the lease for them.
 struct WebhookDeliveryService: Service {
     static let maximumAttempts = 10
     static let claimLease: TimeInterval = 120
@@ -48,17 +49,16 @@ struct WebhookDeliveryService: Service {
 
     func run() async throws {
         let http = HTTPClient(eventLoopGroupProvider: .singleton)
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                do {
-                    try await deliverDue(with: http)
-                } catch is CancellationError {
-                    break
-                } catch {
-                    logger.warning("webhook delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
-                }
-                try await Task.sleep(for: pollInterval)
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                try await deliverDue(with: http)
+            } catch is CancellationError {
+                break
+            } catch {
+                logger.warning("webhook delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
             }
+            // Only the wait is cut short by shutdown.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
         }
         try await http.shutdown()
     }
@@ -67,12 +67,19 @@ struct WebhookDeliveryService: Service {
         let tenants = try await database.readWithoutTenant(logger: logger) { tx in
             try await tx.webhooks.tenantsWithDueDeliveries()
         }
-        for (tenant, msp) in tenants {
+        for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
             let now = Date()
             let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
                 try await tx.webhooks.claimDue(tenant, limit: 50, lease: Self.claimLease, at: now)
             }
-            for (delivery, url, sealed) in claimed {
+            for (index, (delivery, url, sealed)) in claimed.enumerated() {
+                if Task.isShuttingDownGracefully {
+                    let rest = claimed[index...].map(\.delivery.id)
+                    try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                        try await tx.webhooks.release(tenant, deliveries: rest, at: Date())
+                    }
+                    return
+                }
                 let outcome = await send(delivery, to: url, secretSealed: sealed, with: http)
                 let attempts = delivery.attempts + 1
                 let status: WebhookDelivery.Status =

@@ -77,6 +77,16 @@ package struct EmailRepository: Sendable {
         return []
     }
 
+    /// Hands claimed deliveries back unsent (a replica shutting down): due again at `now`, for any replica.
+    package func release(_ tenant: TenantID, deliveries: [UUID], at now: Date) async throws {
+        try await tx.query(
+            """
+            UPDATE email_deliveries SET next_attempt_at = \(now)
+            WHERE tenant_id = \(tenant.rawValue) AND id = ANY(\(deliveries)) AND status = 'pending'
+            """
+        )
+    }
+
     /// Claims up to `limit` due deliveries of the tenant for `lease`: another replica does not take them
     /// until the lease ends.
     package func claimDue(_ tenant: TenantID, limit: Int, lease: TimeInterval, at now: Date) async throws

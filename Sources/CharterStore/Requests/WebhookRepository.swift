@@ -127,6 +127,16 @@ package struct WebhookRepository: Sendable {
         return claimed
     }
 
+    /// Hands claimed deliveries back unsent (a replica shutting down): due again at `now`, for any replica.
+    package func release(_ tenant: TenantID, deliveries: [UUID], at now: Date) async throws {
+        try await tx.query(
+            """
+            UPDATE webhook_deliveries SET next_attempt_at = \(now)
+            WHERE tenant_id = \(tenant.rawValue) AND id = ANY(\(deliveries)) AND status = 'pending'
+            """
+        )
+    }
+
     /// Records an attempt: delivered, failed for good, or due again at `retryAt`.
     package func record(
         _ tenant: TenantID, delivery: UUID, status: WebhookDelivery.Status, statusCode: Int?, error: String?,
