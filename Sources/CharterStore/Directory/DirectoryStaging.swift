@@ -167,6 +167,11 @@ package struct DirectoryStaging: Sendable {
                 """
             )
         }
+        if pageNumber == 1 {
+            // Statistics for the staging tables, once: without them the planner joins a page to every stored
+            // row instead of looking its objects up by key (0.2–0.35 s a statement at 13,000 objects).
+            try await tx.query("ANALYZE staged_directory_objects, staged_directory_members")
+        }
 
         // Counted against the stored rows before this page is merged.
         let tallies = try await tx.query(
@@ -238,12 +243,14 @@ package struct DirectoryStaging: Sendable {
 
         // A staged group's member list is complete: its stored edges become exactly that list. Only the edges
         // that differ are written, so a periodic full sync of an unchanged directory rewrites none.
-        guard entries.contains(where: { $0.kind == .group }) else { return }
+        let groups = entries.filter { $0.kind == .group }.map(\.guid.rawValue)
+        guard !groups.isEmpty else { return }
+        // The groups by key (not a join with the staging table), so the stored edges are read through the primary
+        // key whatever the planner knows of a just-filled table.
         try await tx.query(
             """
-            DELETE FROM directory_members m USING staged_directory_objects s
-            WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connection) AND m.group_guid = s.guid
-              AND s.page = \(pageNumber) AND s.kind = 'group'
+            DELETE FROM directory_members m
+            WHERE m.tenant_id = \(tenant) AND m.connection_id = \(connection) AND m.group_guid = ANY(\(groups)::uuid[])
               AND NOT EXISTS (SELECT 1 FROM staged_directory_members x
                               WHERE x.group_guid = m.group_guid AND x.member_ref = m.member_ref)
             """
