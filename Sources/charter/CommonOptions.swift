@@ -67,8 +67,14 @@ func withDatabase<Result: Sendable>(
     }
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await client.run() }
+        // The body starts once run() is under way: a lease before it logs a warning on every command.
+        let (started, starting) = AsyncStream.makeStream(of: Void.self)
+        group.addTask {
+            starting.finish()
+            await client.run()
+        }
         defer { group.cancelAll() }
+        for await _ in started {}
         return try await body(Database(client: client))
     }
 }
