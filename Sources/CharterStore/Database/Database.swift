@@ -22,6 +22,7 @@ package struct Database: Sendable {
     ///
     /// - Throws: ``StoreError/notFound`` when the tenant does not exist, is deleted or belongs to another MSP;
     ///   otherwise whatever `body` throws (unwrapped from PostgresNIO's transaction error).
+    @discardableResult
     package func withTenant<Result: Sendable>(
         _ tenant: TenantID,
         msp: MSPID,

@@ -32,6 +32,7 @@ enum TestApp {
     }
 
     /// Runs `body` with the schema owner's database (migrated), for fixtures.
+    @discardableResult
     static func withOwner<Result: Sendable>(_ body: @Sendable (Database) async throws -> Result) async throws -> Result {
         let url = env("CHARTER_TEST_MIGRATION_DATABASE_URL")
         let client = PostgresClient(configuration: try DatabaseURL.configuration(from: url), backgroundLogger: logger)

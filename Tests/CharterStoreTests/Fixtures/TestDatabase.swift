@@ -21,6 +21,7 @@ enum TestDatabase {
     static var ownerURL: String { url("CHARTER_TEST_MIGRATION_DATABASE_URL") }
 
     /// Runs `body` with a started client for `url`, migrating first (idempotent, under the advisory lock).
+    @discardableResult
     static func with<Result: Sendable>(
         _ url: String,
         _ body: @Sendable (Database) async throws -> Result
