@@ -72,6 +72,12 @@ struct PushTests {
             #expect(put.status == 200)
             let hint = try await Self.next(&stream) { $0.type == "bundle" }
             #expect(try #require(hint.position) > readyID)
+            // The replica measured its write of the hint.
+            let metrics = try await http.execute(HTTPClientRequest(url: two.baseURL + "/metrics"), timeout: .seconds(10))
+            let exposition = String(buffer: try await metrics.body.collect(upTo: 1 << 20))
+            let line = exposition.split(separator: "\n").first { $0.hasPrefix("charter_hint_delivery_seconds_count") }
+            let written = line.flatMap { $0.split(separator: " ").last }.flatMap { Double(String($0)) } ?? 0
+            #expect(written >= 1, "\(line ?? "no charter_hint_delivery_seconds in /metrics")")
             guard case .accepted(let second) = try await device.refreshBundle() else {
                 Issue.record("the hinted bundle was not newer")
                 return

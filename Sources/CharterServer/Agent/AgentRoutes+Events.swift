@@ -52,6 +52,7 @@ extension AgentRoutes {
                     for await message in subscription.messages {
                         if case .event(let id, _, _) = message, id <= position { continue }
                         try await writer.write(ByteBuffer(string: ServerSentEvent.encode(message)))
+                        if case .event(let id, _, _) = message { hub.deliveries.written(id) }
                         if case .close = message { break }
                     }
                     await hub.unsubscribe(subscription.id)

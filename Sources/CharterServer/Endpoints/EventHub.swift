@@ -5,6 +5,7 @@ import Logging
 import Metrics
 import PostgresNIO
 import ServiceLifecycle
+import Synchronization
 
 /// What a connected device's stream receives.
 enum HubMessage: Sendable, Equatable {
@@ -53,6 +54,8 @@ actor EventHub: Service {
     private var draining = false
     /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
     private let openStreams = Meter(label: "charter_event_streams")
+    /// When the recent feed entries were handed to the streams, for `charter_hint_delivery_seconds`.
+    nonisolated let deliveries = HintDeliveries()
 
     /// How often an idle stream gets a heartbeat.
     static let heartbeatInterval = Duration.seconds(15)
@@ -253,6 +256,7 @@ actor EventHub: Service {
 
     private func deliver(_ entry: ChangeFeedEntry) {
         let message = HubMessage.event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
+        deliveries.handedOut(entry.sequence)
         if let devices = entry.devices {
             for device in devices {
                 for id in byDevice[device] ?? [] { subscribers[id]?.continuation.yield(message) }
@@ -307,5 +311,28 @@ extension EventHub.Subscription {
             group.cancelAll()
             return first
         }
+    }
+}
+
+/// `charter_hint_delivery_seconds`: from the hub handing a feed entry to the streams to one stream's write of it
+/// returning (the bytes are with the connection), per stream. The hub keeps the hand-out times of the last
+/// ``capacity`` entries; a write of an older one is not measured.
+final class HintDeliveries: Sendable {
+    static let capacity = 256
+    private let handedOutAt = Mutex<[Int64: ContinuousClock.Instant]>([:])
+    private let timer = Timer(label: "charter_hint_delivery_seconds", preferredDisplayUnit: .seconds)
+
+    func handedOut(_ sequence: Int64) {
+        let now = ContinuousClock.now
+        handedOutAt.withLock { times in
+            times[sequence] = now
+            if times.count > Self.capacity, let oldest = times.keys.min() { times[oldest] = nil }
+        }
+    }
+
+    func written(_ sequence: Int64) {
+        guard let handedOut = handedOutAt.withLock({ $0[sequence] }) else { return }
+        let (seconds, attoseconds) = (ContinuousClock.now - handedOut).components
+        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
