@@ -332,7 +332,6 @@ final class HintDeliveries: Sendable {
 
     func written(_ sequence: Int64) {
         guard let handedOut = handedOutAt.withLock({ $0[sequence] }) else { return }
-        let (seconds, attoseconds) = (ContinuousClock.now - handedOut).components
-        timer.recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        timer.record(ContinuousClock.now - handedOut)
     }
 }

@@ -21,7 +21,7 @@ package struct Database: Sendable {
     /// Runs `body` in a transaction confined to one tenant of one MSP.
     ///
     /// - Throws: ``StoreError/notFound`` when the tenant does not exist, is deleted or belongs to another MSP;
-    ///   otherwise whatever `body` throws (unwrapped from PostgresNIO's transaction error).
+    ///   ``StoreError`` for database failures; otherwise whatever `body` throws.
     @discardableResult
     package func withTenant<Result: Sendable>(
         _ tenant: TenantID,
@@ -114,7 +114,7 @@ package struct Database: Sendable {
             return try await client.withOpenConnection { connection in
                 leased = true
                 metrics.waiting.decrement()
-                metrics.leaseWait.recordNanoseconds((ContinuousClock.now - waiting).nanoseconds)
+                metrics.leaseWait.record(ContinuousClock.now - waiting)
                 metrics.inUse.increment()
                 defer { metrics.inUse.decrement() }
                 return try await connection.transaction(logger: logger, body)
@@ -143,9 +143,10 @@ private struct PoolMetrics: Sendable {
     }
 }
 
-extension Duration {
-    fileprivate var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+extension Metrics.Timer {
+    /// Records a `Duration` (swift-metrics takes integer nanoseconds).
+    package func record(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
