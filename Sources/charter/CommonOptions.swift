@@ -43,6 +43,19 @@ struct CLIFailure: Error, CustomStringConvertible {
 
 /// Bootstraps swift-log once for the process.
 enum LogSetup {
+    /// For one-shot commands: warnings and worse, or `CHARTER_LOG_LEVEL` when it is set (`debug` shows a sync's
+    /// timings).
+    static func bootstrapCommand() throws -> Logger {
+        guard let raw = ProcessInfo.processInfo.environment["CHARTER_LOG_LEVEL"], !raw.isEmpty else {
+            return bootstrap(level: .warning)
+        }
+        guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            throw CLIFailure("CHARTER_LOG_LEVEL must be one of \(levels), not '\(raw)'")
+        }
+        return bootstrap(level: level)
+    }
+
     static func bootstrap(level: Logger.Level) -> Logger {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

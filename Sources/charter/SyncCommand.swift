@@ -47,7 +47,7 @@ struct SyncCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
-        let logger = LogSetup.bootstrap(level: .warning)
+        let logger = try LogSetup.bootstrapCommand()
         let kind: SyncRun.Kind = full ? .full : .incremental
         let confirms = confirmDeletions
         let url = try await options.ownerURL()

@@ -28,7 +28,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let mspID = MSPID(msp) else { throw ValidationError("--msp must be a UUID") }
-            let logger = LogSetup.bootstrap(level: .warning)
+            let logger = try LogSetup.bootstrapCommand()
             let name = name
             let tenant = try await withDatabase(url: try await options.ownerURL(), logger: logger) { database in
                 try await Bootstrap(database: database, logger: logger, actorName: cliActor)
