@@ -145,4 +145,16 @@ struct ActiveDirectoryMappingTests {
         #expect(range.values.count == 1)
         #expect(entry.values("member").isEmpty)
     }
+
+    @Test("changes since a watermark: nothing, one USN, one equality term per USN, or a range past the limit")
+    func changedFilter() {
+        #expect(DirectoryReader.changedFilter(after: 10, through: 10, maximumTerms: 500) == nil)
+        #expect(DirectoryReader.changedFilter(after: 10, through: 9, maximumTerms: 500) == nil)
+        #expect(DirectoryReader.changedFilter(after: 10, through: 11, maximumTerms: 500) == "(uSNChanged=11)")
+        #expect(
+            DirectoryReader.changedFilter(after: 10, through: 13, maximumTerms: 3)
+                == "(|(uSNChanged=11)(uSNChanged=12)(uSNChanged=13))")
+        #expect(DirectoryReader.changedFilter(after: 10, through: 14, maximumTerms: 3) == "(uSNChanged>=11)")
+        #expect(DirectoryReader.changedFilter(after: 10, through: 11, maximumTerms: 0) == "(uSNChanged>=11)")
+    }
 }

@@ -155,8 +155,13 @@ struct DirectoryReaderTests {
         }
     }
 
-    @Test("an incremental read returns exactly the changed objects and the deletions, and ends where a full read does")
-    func incremental() async throws {
+    /// 0: the gap since the watermark is always asked for as a range; 1,000,000: as one equality term per USN
+    /// (other tests share the DC, so the gap here is tens to thousands of USNs).
+    @Test(
+        "an incremental read returns exactly the changed objects and the deletions, and ends where a full read does",
+        arguments: [0, 1_000_000]
+    )
+    func incremental(maximumUSNTerms: Int) async throws {
         let connection = try await directory.connect()
         defer { connection.close() }
         let ou = try await directory.makeOU(connection, "incr")
@@ -171,7 +176,7 @@ struct DirectoryReaderTests {
         let stay = try await connection.addUser("stays in B", in: ouB)
         let group = try await connection.addGroup("g", in: ou, members: [u1])
         let doomed = try await connection.addGroup("doomed", in: ou, members: [u1])
-        let reader = reader(connection, base: ou)
+        let reader = reader(connection, base: ou, options: .init(maximumUSNTerms: maximumUSNTerms))
         let (identity, before) = try await readFull(reader)
         let watermark = identity.watermark
 
@@ -232,6 +237,26 @@ struct DirectoryReaderTests {
             after.values.first { $0.name == "stays in B" }.map { try? DistinguishedName($0.dn) }
                 == (try DistinguishedName("CN=stays in B,OU=B renamed,\(ou)")))
         _ = stay
+    }
+
+    @Test("an incremental read of a part of the directory that did not change delivers nothing and completes")
+    func nothingChanged() async throws {
+        let connection = try await directory.connect()
+        defer { connection.close() }
+        let ou = try await directory.makeOU(connection, "still")
+        let reader = reader(connection, base: ou)
+        // Other tests may change the rest of the DC meanwhile: the USN moves on and their deletions come back as
+        // tombstones (the Deleted Objects container is the domain's), but nothing under `ou` changes.
+        let watermark = try await reader.readIdentity().watermark
+        var objects = 0
+        let result = try await reader.readIncremental(since: watermark) { batch in objects += batch.objects.count }
+        guard case .completed(let identity, let progress) = result else {
+            Issue.record("expected a completed read, got \(result)")
+            return
+        }
+        #expect(objects == 0)
+        #expect(progress.objectsRead == 0)
+        #expect(identity.highestCommittedUSN >= watermark.usn)
     }
 
     @Test("a watermark from another DC or invocationId requires a full read and delivers nothing")

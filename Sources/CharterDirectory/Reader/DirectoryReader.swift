@@ -22,10 +22,14 @@ package struct DirectoryReader: Sendable {
         /// answers for groups of more than 1500 members. `nil` requests plain `member`, and the
         /// reader follows whatever ranges the server chooses to return.
         package var memberRangeSize: Int?
+        /// An incremental read asks for at most this many USNs as one equality term each; a wider gap since the
+        /// watermark is asked for as a range (see ``DirectoryReader/changedFilter(after:through:maximumTerms:)``).
+        package var maximumUSNTerms: Int
 
-        package init(pageSize: Int = 1000, memberRangeSize: Int? = nil) {
+        package init(pageSize: Int = 1000, memberRangeSize: Int? = nil, maximumUSNTerms: Int = 500) {
             self.pageSize = pageSize
             self.memberRangeSize = memberRangeSize
+            self.maximumUSNTerms = maximumUSNTerms
         }
     }
 
@@ -117,7 +121,8 @@ package struct DirectoryReader: Sendable {
     }
 
     /// Reads what changed since `watermark`: objects whose `uSNChanged` is above it, then the
-    /// objectGUIDs of tombstones deleted since.
+    /// objectGUIDs of tombstones deleted since. When the DC's `highestCommittedUSN` has not moved, nothing
+    /// changed and nothing is searched.
     ///
     /// - Parameters:
     ///   - watermark: from the last read that was stored.
@@ -132,12 +137,20 @@ package struct DirectoryReader: Sendable {
             logger.notice("directory full sync required", metadata: ["reason": "\(reason)"])
             return .fullSyncRequired(reason: reason)
         }
-        let above = "(uSNChanged>=\(watermark.usn + 1))"
         var progress = Progress()
-        try await readObjects(filter: "(&\(above)\(DirectoryObject.filter))", progress: &progress, onBatch: onBatch)
+        logger.debug(
+            "directory incremental read",
+            metadata: ["ldap.usn.watermark": "\(watermark.usn)", "ldap.usn.highest": "\(identity.highestCommittedUSN)"]
+        )
+        guard
+            let changed = Self.changedFilter(
+                after: watermark.usn, through: identity.highestCommittedUSN, maximumTerms: options.maximumUSNTerms
+            )
+        else { return .completed(identity, progress) }
+        try await readObjects(filter: "(&\(changed)\(DirectoryObject.filter))", progress: &progress, onBatch: onBatch)
         let tombstones = LDAPSearchRequest(
             base: "CN=Deleted Objects,\(identity.defaultNamingContext)", scope: .oneLevel,
-            filter: "(&(isDeleted=TRUE)\(above))", attributes: ["objectGUID"], pageSize: options.pageSize,
+            filter: "(&(isDeleted=TRUE)\(changed))", attributes: ["objectGUID"], pageSize: options.pageSize,
             showsDeleted: true
         )
         try await connection.search(tombstones) { entries in
@@ -147,6 +160,23 @@ package struct DirectoryReader: Sendable {
             try await onBatch(Batch(objects: [], deletedGUIDs: guids, progress: progress))
         }
         return .completed(identity, progress)
+    }
+
+    /// A filter term for the objects whose `uSNChanged` lies above `usn` and at most at `highest` (the
+    /// `highestCommittedUSN` read before the search), or `nil` when no USN lies there.
+    ///
+    /// Both Active Directory and Samba index `uSNChanged` for equality, but Samba answers a range (`>=`) only by
+    /// reading every object of the partition: 0.3 s at 13,000 objects, whatever else the filter says. Up to
+    /// `maximumTerms` USNs are therefore asked for as one equality term each (0.02 s for 1, 0.16 s for 500 on the
+    /// same DC); a wider gap as a range. Objects changed after `highest` are left to the next read, whose
+    /// watermark is `highest`.
+    package static func changedFilter(after usn: Int64, through highest: Int64, maximumTerms: Int) -> String? {
+        guard highest > usn else { return nil }
+        guard highest - usn <= Int64(maximumTerms) else { return "(uSNChanged>=\(usn + 1))" }
+        if highest == usn + 1 { return "(uSNChanged=\(highest))" }
+        var filter = "(|"
+        for changed in (usn + 1)...highest { filter += "(uSNChanged=\(changed))" }
+        return filter + ")"
     }
 
     private func readObjects(
