@@ -126,6 +126,47 @@ struct DirectoryReaderTests {
         return found
     }
 
+    @Test("a full read split in two halves over two connections delivers exactly what one connection delivers")
+    func splitRead() async throws {
+        let connection = try await directory.connect()
+        let second = try await directory.connect()
+        defer {
+            connection.close()
+            second.close()
+        }
+        let ou = try await directory.makeOU(connection, "split")
+        var users: [String] = []
+        for index in 0..<40 { users.append(try await connection.addUser("split user \(index)", in: ou)) }
+        for index in 0..<4 {
+            _ = try await connection.addGroup("split group \(index)", in: ou, members: Array(users[(index * 10)...]))
+        }
+        // Pages of 7 and ranges of 9 members: both halves take several pages and ranged reads on their own connection.
+        let options = DirectoryReader.Options(pageSize: 7, memberRangeSize: 9)
+        let one = reader(connection, base: ou, options: options)
+        let two = DirectoryReader(
+            connection: connection, secondConnection: second, baseDN: ou, options: options, logger: directory.logger
+        )
+        let searches = try await two.splitSearches(for: try await two.readIdentity())
+        #expect(searches.count == 2)
+        #expect(searches.map { $0.connection === second } == [false, true])
+
+        var pages = 0
+        var progress = DirectoryReader.Progress()
+        var split: [UUID: DirectoryObject] = [:]
+        _ = try await two.readFull { batch in
+            pages += 1
+            progress = batch.progress
+            for object in batch.objects {
+                #expect(split.updateValue(object, forKey: object.guid) == nil, "\(object.dn) delivered twice")
+            }
+        }
+        let (_, whole) = try await readFull(one)
+        #expect(whole.count == 45)
+        #expect(split == whole)
+        #expect(progress.objectsRead == 45 && progress.pagesRead == pages)
+        #expect(split.values.filter { $0.kind == .group }.map { $0.members?.count ?? 0 }.sorted() == [10, 20, 30, 40])
+    }
+
     @Test("a group of more than 1500 members is read whole through ranged retrieval")
     func rangedMembers() async throws {
         let connection = try await directory.connect()

@@ -61,12 +61,20 @@ package struct DirectoryReader: Sendable {
     }
 
     package let connection: LDAPConnection
+    /// A second connection to the same DC, for full reads: the search is split in two halves by objectGUID
+    /// and both run at once, so a DC with more than one core answers in about half the time. `nil` reads over
+    /// `connection` alone.
+    package let secondConnection: LDAPConnection?
     package let baseDN: String
     package let options: Options
     let logger: Logger
 
-    package init(connection: LDAPConnection, baseDN: String, options: Options = Options(), logger: Logger) {
+    package init(
+        connection: LDAPConnection, secondConnection: LDAPConnection? = nil, baseDN: String,
+        options: Options = Options(), logger: Logger
+    ) {
         self.connection = connection
+        self.secondConnection = secondConnection
         self.baseDN = baseDN
         self.options = options
         self.logger = logger
@@ -106,18 +114,135 @@ package struct DirectoryReader: Sendable {
     ///
     /// The identity (with `highestCommittedUSN`) is read before the search starts, so a change
     /// made during the read is at or above the watermark and the next incremental read sees it.
+    /// With a ``secondConnection`` to the same DC, and a DC that orders objectGUIDs, the search runs as two
+    /// halves at once (``splitSearches(for:)``); pages of both reach `onBatch` one at a time, interleaved.
     ///
-    /// - Parameter onBatch: called once per page, in order; it may store the page while the next is read.
+    /// - Parameter onBatch: called once per page, never concurrently; it may store the page while the next is read.
     /// - Returns: the DC identity whose `watermark` the caller stores with the data.
     /// - Throws: `LDAPError`, `ActiveDirectoryError`, or what `onBatch` throws. The caller must
     ///   then discard everything it received.
     package func readFull(onBatch: (Batch) async throws -> Void) async throws -> DomainControllerIdentity {
         let identity = try await readIdentity()
-        logger.info("directory full read started", metadata: ["ldap.dc": "\(identity.serviceName)"])
+        let searches = try await splitSearches(for: identity)
+        logger.info(
+            "directory full read started",
+            metadata: ["ldap.dc": "\(identity.serviceName)", "ldap.searches": "\(searches.count)"]
+        )
         var progress = Progress()
-        try await readObjects(filter: DirectoryObject.filter, progress: &progress, onBatch: onBatch)
+        if searches.count == 1 {
+            try await readObjects(filter: DirectoryObject.filter, progress: &progress, onBatch: onBatch)
+        } else {
+            try await readConcurrently(searches, progress: &progress, onBatch: onBatch)
+        }
         logger.info("directory full read finished", metadata: ["directory.objects": "\(progress.objectsRead)"])
         return identity
+    }
+
+    /// One search of a full read: the connection it runs over and its filter.
+    package struct Search: Sendable {
+        package var connection: LDAPConnection
+        package var filter: String
+    }
+
+    /// The searches of a full read: the halves below and above the middle objectGUID, one per connection, or the
+    /// whole read over ``connection`` when there is no second connection, it reached another DC (failover), or
+    /// the DC does not order objectGUIDs.
+    ///
+    /// GUIDs are random, so the halves are even whatever the directory's shape. The order is the DC's octet
+    /// string order (Samba and AD compare the 16 bytes as stored); whether the DC has it is asked of the base
+    /// object itself, `(&(objectGUID<=g)(objectGUID>=g))` on its own GUID `g`: a DC without it evaluates both
+    /// terms as undefined and returns nothing, and would do the same to each half.
+    package func splitSearches(for identity: DomainControllerIdentity) async throws -> [Search] {
+        let whole = [Search(connection: connection, filter: DirectoryObject.filter)]
+        guard let secondConnection else { return whole }
+        let secondDC = try await secondConnection.readRootDSE(attributes: ["dsServiceName"]).string("dsServiceName")
+        guard let secondDC, (try? DistinguishedName(secondDC)) == (try? DistinguishedName(identity.serviceName)) else {
+            logger.notice(
+                "directory full read over one connection: the second reached another DC",
+                metadata: ["ldap.dc": "\(identity.serviceName)", "ldap.second_dc": "\(secondDC ?? "none")"]
+            )
+            return whole
+        }
+        guard let base = try await connection.read(baseDN, attributes: ["objectGUID"]),
+            let guid = base.value("objectGUID")
+        else { return whole }
+        let value = LDAPFilter.escape(bytes: guid)
+        let probe = LDAPSearchRequest(
+            base: baseDN, scope: .base, filter: "(&(objectGUID<=\(value))(objectGUID>=\(value)))",
+            attributes: ["1.1"], pageSize: 0
+        )
+        guard try await connection.searchAll(probe).count == 1 else {
+            logger.notice("directory full read over one connection: the DC does not order objectGUIDs")
+            return whole
+        }
+        let lowerHalf = "(objectGUID<=\(LDAPFilter.escape(bytes: [0x7f] + Array(repeating: 0xff, count: 15))))"
+        return [
+            Search(connection: connection, filter: "(&\(lowerHalf)\(DirectoryObject.filter))"),
+            Search(connection: secondConnection, filter: "(&(!\(lowerHalf))\(DirectoryObject.filter))"),
+        ]
+    }
+
+    /// A page of one of several concurrent searches, handed to the task that calls `onBatch`; the search waits
+    /// for `accepted` before it reads on, so no more than one page per search is held.
+    private struct Handoff: Sendable {
+        var objects: [DirectoryObject]
+        var accepted: CheckedContinuation<Void, any Error>
+    }
+
+    /// Runs `searches` at once and calls `onBatch` from this task for each page of any of them.
+    private func readConcurrently(
+        _ searches: [Search], progress: inout Progress, onBatch: (Batch) async throws -> Void
+    ) async throws {
+        let (handoffs, sink) = AsyncThrowingStream.makeStream(of: Handoff.self)
+        var pages = handoffs.makeAsyncIterator()
+        var totals = progress
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await withThrowingTaskGroup(of: Void.self) { running in
+                        for search in searches {
+                            running.addTask {
+                                try await self.searchObjects(search) { objects in
+                                    try await withCheckedThrowingContinuation { accepted in
+                                        if case .terminated = sink.yield(Handoff(objects: objects, accepted: accepted)) {
+                                            accepted.resume(throwing: CancellationError())
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                        try await running.waitForAll()
+                    }
+                    sink.finish()
+                } catch {
+                    sink.finish(throwing: error)
+                    throw error
+                }
+            }
+            do {
+                while let page = try await pages.next(isolation: #isolation) {
+                    do {
+                        totals.objectsRead += page.objects.count
+                        totals.pagesRead += 1
+                        try await onBatch(Batch(objects: page.objects, deletedGUIDs: [], progress: totals))
+                        page.accepted.resume()
+                    } catch {
+                        page.accepted.resume(throwing: error)
+                        throw error
+                    }
+                }
+            } catch {
+                // Searches blocked on a page handed over before this failure are released; later ones see the
+                // stream finished.
+                sink.finish()
+                while let page = try? await pages.next(isolation: #isolation) {
+                    page.accepted.resume(throwing: CancellationError())
+                }
+                throw error
+            }
+            try await group.waitForAll()
+        }
+        progress = totals
     }
 
     /// Reads what changed since `watermark`: objects whose `uSNChanged` is above it, then the
@@ -182,19 +307,8 @@ package struct DirectoryReader: Sendable {
     private func readObjects(
         filter: String, progress: inout Progress, onBatch: (Batch) async throws -> Void
     ) async throws {
-        let memberAttribute = options.memberRangeSize.map { "member;range=0-\($0 - 1)" } ?? "member"
-        let request = LDAPSearchRequest(
-            base: baseDN, scope: .subtree, filter: filter, attributes: DirectoryObject.attributes + [memberAttribute],
-            pageSize: options.pageSize, returnsExtendedDNs: true
-        )
         var totals = progress
-        try await connection.search(request) { entries in
-            var objects: [DirectoryObject] = []
-            objects.reserveCapacity(entries.count)
-            for entry in entries {
-                let members = try await members(of: entry)
-                if let object = try DirectoryObject(entry: entry, members: members) { objects.append(object) }
-            }
+        try await searchObjects(Search(connection: connection, filter: filter)) { objects in
             totals.objectsRead += objects.count
             totals.pagesRead += 1
             try await onBatch(Batch(objects: objects, deletedGUIDs: [], progress: totals))
@@ -202,8 +316,29 @@ package struct DirectoryReader: Sendable {
         progress = totals
     }
 
+    /// Runs one subtree search under the base DN and hands each page's objects, members read whole, to `onPage`.
+    private func searchObjects(
+        _ search: Search, onPage: (_ objects: [DirectoryObject]) async throws -> Void
+    ) async throws {
+        let memberAttribute = options.memberRangeSize.map { "member;range=0-\($0 - 1)" } ?? "member"
+        let request = LDAPSearchRequest(
+            base: baseDN, scope: .subtree, filter: search.filter,
+            attributes: DirectoryObject.attributes + [memberAttribute], pageSize: options.pageSize,
+            returnsExtendedDNs: true
+        )
+        try await search.connection.search(request) { entries in
+            var objects: [DirectoryObject] = []
+            objects.reserveCapacity(entries.count)
+            for entry in entries {
+                let members = try await members(of: entry, over: search.connection)
+                if let object = try DirectoryObject(entry: entry, members: members) { objects.append(object) }
+            }
+            try await onPage(objects)
+        }
+    }
+
     /// Every `member` value of `entry`, following ranges the server returned.
-    private func members(of entry: LDAPEntry) async throws -> [ExtendedDN] {
+    private func members(of entry: LDAPEntry, over connection: LDAPConnection) async throws -> [ExtendedDN] {
         var values = entry.values("member")
         if let range = entry.range(of: "member") {
             values += range.values

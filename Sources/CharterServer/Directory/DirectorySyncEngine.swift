@@ -194,9 +194,8 @@ package struct DirectorySyncEngine: Sendable {
         } catch {
             throw DirectorySyncError.passwordUnavailable(connection.id)
         }
-        let ldap = try await LDAPConnection.connect(
-            Self.ldapConfiguration(connection, password: password), threadPool: threadPool, logger: logger
-        )
+        let configuration = Self.ldapConfiguration(connection, password: password)
+        let ldap = try await LDAPConnection.connect(configuration, threadPool: threadPool, logger: logger)
         defer { ldap.close() }
         let reader = DirectoryReader(
             connection: ldap, baseDN: connection.baseDN, options: readerOptions, logger: logger
@@ -233,6 +232,20 @@ package struct DirectorySyncEngine: Sendable {
             }
             if identity == nil {
                 kind = .full
+                // A second connection lets the DC answer the two halves of the read at once; without one it is
+                // read over the first.
+                let second: LDAPConnection?
+                do {
+                    second = try await LDAPConnection.connect(configuration, threadPool: threadPool, logger: logger)
+                } catch {
+                    logger.notice("directory full read over one connection", metadata: ["error": "\(error)"])
+                    second = nil
+                }
+                defer { second?.close() }
+                let reader = DirectoryReader(
+                    connection: ldap, secondConnection: second, baseDN: connection.baseDN, options: readerOptions,
+                    logger: logger
+                )
                 identity = try await Self.pipeline(prepare: prepare) { onBatch in
                     try await reader.readFull(onBatch: onBatch)
                 } merge: { batch in
