@@ -112,6 +112,39 @@ struct ActiveDirectoryMappingTests {
         }
     }
 
+    @Test("users are persons and computers computers by objectCategory; managed service accounts are skipped")
+    func categories() throws {
+        let guid = [UInt8](repeating: 7, count: 16)
+        func entry(_ classes: [String], category: String?) -> LDAPEntry {
+            var attributes = ["objectGUID": [guid], "objectClass": classes.map { Array($0.utf8) }]
+            if let category { attributes["objectCategory"] = [Array("CN=\(category),CN=Schema,CN=Configuration,DC=y".utf8)] }
+            return LDAPEntry(dn: "CN=x,DC=y", attributes: attributes)
+        }
+        let person = ["top", "person", "organizationalPerson", "user"]
+        #expect(try DirectoryObject(entry: entry(person, category: "Person"))?.kind == .user)
+        let extended = LDAPEntry(
+            dn: "CN=x,DC=y",
+            attributes: [
+                "objectGUID": [guid], "objectClass": person.map { Array($0.utf8) },
+                "objectCategory": [Array("<GUID=bf967aba-0de6-11d0-a285-00aa003049e2>;CN=Person,CN=Schema,DC=y".utf8)],
+            ]
+        )
+        #expect(try DirectoryObject(entry: extended)?.kind == .user)
+        #expect(try DirectoryObject(entry: entry(person + ["inetOrgPerson"], category: "Person"))?.kind == .user)
+        #expect(try DirectoryObject(entry: entry(person + ["computer"], category: "Computer"))?.kind == .computer)
+        #expect(
+            try DirectoryObject(
+                entry: entry(person + ["computer", "msDS-ManagedServiceAccount"], category: "ms-DS-Managed-Service-Account")
+            ) == nil)
+        #expect(
+            try DirectoryObject(
+                entry: entry(person + ["computer", "msDS-GroupManagedServiceAccount"],
+                    category: "ms-DS-Group-Managed-Service-Account")) == nil)
+        // A server that withholds objectCategory: the classes decide.
+        #expect(try DirectoryObject(entry: entry(person, category: nil))?.kind == .user)
+        #expect(try DirectoryObject(entry: entry(person + ["computer"], category: nil))?.kind == .computer)
+    }
+
     @Test("a watermark continues only on the same DC with the same invocationId")
     func watermark() {
         let id = UUID()
