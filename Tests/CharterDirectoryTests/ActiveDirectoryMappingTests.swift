@@ -55,7 +55,13 @@ struct ActiveDirectoryMappingTests {
     @Test("a SID whose length disagrees with its count is rejected; RIDs append to the domain SID")
     func sidShape() throws {
         #expect(SecurityIdentifier(bytes: Self.bytes("0105000000000005150000")) == nil)
-        #expect(SecurityIdentifier("S-1-x") == nil)
+        for malformed in ["S-1-x", "S-1", "X-1-5", "S-1--5", "S-1-5-", "S-256-5", "S-1-281474976710656", "S-1-5-4294967296",
+            "S-1-5" + String(repeating: "-1", count: 16), "", "S-1-5 "]
+        {
+            #expect(SecurityIdentifier(malformed) == nil, "\(malformed)")
+        }
+        #expect(SecurityIdentifier("S-1-5")?.subAuthorities == [])
+        #expect(SecurityIdentifier("s-1-5" + String(repeating: "-4294967295", count: 15))?.subAuthorities.count == 15)
         let domain = try #require(SecurityIdentifier("S-1-5-21-1-2-3"))
         #expect(domain.appending(rid: 513).description == "S-1-5-21-1-2-3-513")
         #expect(domain.appending(rid: 513).rid == 513)
@@ -71,6 +77,15 @@ struct ActiveDirectoryMappingTests {
         #expect(value.guid?.uuidString == "11D96AA3-4C21-481D-99DF-978EE90E2ED2")
         #expect(value.sid?.description == "S-1-5-21-1-2-3-500")
         #expect(ExtendedDN(parsing: "CN=x,DC=y") == ExtendedDN(dn: "CN=x,DC=y"))
+        #expect(ExtendedDN(parsing: "<GUID=11D96AA34C21481D99DF978EE90E2ED2>;CN=Zoë").guid == value.guid)
+        #expect(ExtendedDN(parsing: "<GUID=11D96AA34C21481D99DF978EE90E2ED2>;CN=Zoë").dn == "CN=Zoë")
+        // A malformed GUID or SID is dropped, the DN kept.
+        for text in ["<GUID=11d96aa3-4c21-481d-99df-978ee90e2ed>;CN=x", "<GUID=11d96aa3-4c21-481d-99df-978ee90e2ed2a>;CN=x",
+            "<GUID=11d96aa3-4c21-481d-99df-978ee90e2eg2>;CN=x"]
+        {
+            #expect(ExtendedDN(parsing: text) == ExtendedDN(dn: "CN=x"), "\(text)")
+        }
+        #expect(ExtendedDN(parsing: "<SID=S-1-5-x>;CN=x") == ExtendedDN(dn: "CN=x"))
     }
 
     @Test("an entry maps to an object: kind, disabled flag, primary group, parent")

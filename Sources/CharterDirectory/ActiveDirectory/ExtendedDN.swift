@@ -18,20 +18,26 @@ package struct ExtendedDN: Sendable, Hashable {
     }
 
     /// Splits the `<GUID=…>;<SID=…>;` prefixes from the DN; a plain DN comes back as it is.
+    ///
+    /// Works on the UTF-8 bytes: a full sync parses one of these per member value (32,500 in the benchmark),
+    /// and going through `Substring`, `split` and Foundation's `UUID(uuidString:)` cost a quarter of the sync's CPU.
     package init(parsing text: String) {
-        var rest = Substring(text)
+        let utf8 = text.utf8
+        var rest = utf8.startIndex
         var guid: UUID?
         var sid: SecurityIdentifier?
-        while rest.hasPrefix("<"), let close = rest.firstIndex(of: ">") {
-            let component = rest[rest.index(after: rest.startIndex)..<close]
-            if component.hasPrefix("GUID=") {
-                guid = UUID(uuidString: String(component.dropFirst(5)))
-            } else if component.hasPrefix("SID=") {
-                sid = SecurityIdentifier(String(component.dropFirst(4)))
+        while rest < utf8.endIndex, utf8[rest] == UInt8(ascii: "<"),
+            let close = utf8[rest...].firstIndex(of: UInt8(ascii: ">"))
+        {
+            let component = utf8[utf8.index(after: rest)..<close]
+            if component.starts(with: "GUID=".utf8) {
+                guid = UUID(hexadecimal: component.dropFirst(5))
+            } else if component.starts(with: "SID=".utf8) {
+                sid = SecurityIdentifier(utf8: component.dropFirst(4))
             }
-            rest = rest[rest.index(after: close)...]
-            if rest.hasPrefix(";") { rest = rest.dropFirst() }
+            rest = utf8.index(after: close)
+            if rest < utf8.endIndex, utf8[rest] == UInt8(ascii: ";") { rest = utf8.index(after: rest) }
         }
-        self.init(dn: String(rest), guid: guid, sid: sid)
+        self.init(dn: rest == utf8.startIndex ? text : String(text[rest...]), guid: guid, sid: sid)
     }
 }

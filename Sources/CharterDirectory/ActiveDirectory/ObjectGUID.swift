@@ -9,7 +9,32 @@ extension UUID {
     /// - Returns: `nil` unless `bytes` has exactly 16 bytes.
     package init?(activeDirectoryBytes bytes: [UInt8]) {
         guard bytes.count == 16 else { return nil }
-        let b = [bytes[3], bytes[2], bytes[1], bytes[0], bytes[5], bytes[4], bytes[7], bytes[6]] + bytes[8...]
+        let b = bytes
+        self.init(
+            uuid: (b[3], b[2], b[1], b[0], b[5], b[4], b[7], b[6], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
+        )
+    }
+
+    /// Parses the string form (`c5158a43-649e-4db4-90ff-012a8e462664`, either case) from UTF-8 bytes: 32 hex
+    /// digits, hyphens anywhere between them ignored; `nil` for anything else.
+    package init?(hexadecimal text: some Collection<UInt8>) {
+        var bytes = [UInt8](repeating: 0, count: 16)
+        var digits = 0
+        for character in text {
+            let nibble: UInt8
+            switch character {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): nibble = character - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): nibble = character - UInt8(ascii: "a") + 10
+            case UInt8(ascii: "A")...UInt8(ascii: "F"): nibble = character - UInt8(ascii: "A") + 10
+            case UInt8(ascii: "-"): continue
+            default: return nil
+            }
+            guard digits < 32 else { return nil }
+            bytes[digits / 2] |= digits % 2 == 0 ? nibble << 4 : nibble
+            digits += 1
+        }
+        guard digits == 32 else { return nil }
+        let b = bytes
         self.init(
             uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15])
         )

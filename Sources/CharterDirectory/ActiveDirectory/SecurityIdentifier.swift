@@ -31,17 +31,46 @@ package struct SecurityIdentifier: Sendable, Hashable, Comparable, CustomStringC
 
     /// Parses `S-1-5-21-…`; `nil` when it is not a SID string.
     package init?(_ string: String) {
-        let parts = string.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 3, parts[0] == "S" || parts[0] == "s", let revision = UInt8(parts[1]),
-            let authority = UInt64(parts[2]), authority < 1 << 48
+        self.init(utf8: string.utf8)
+    }
+
+    /// Parses `S-1-5-21-…` from UTF-8 bytes: `S` (or `s`), then decimal numbers after hyphens: the revision
+    /// (at most 255), the authority (below 2⁴⁸) and up to 15 sub-authorities (32 bits each).
+    package init?(utf8 text: some Collection<UInt8>) {
+        var iterator = text.makeIterator()
+        guard let first = iterator.next(), first == UInt8(ascii: "S") || first == UInt8(ascii: "s"),
+            iterator.next() == UInt8(ascii: "-")
         else { return nil }
-        var subAuthorities: [UInt32] = []
-        for part in parts.dropFirst(3) {
-            guard let value = UInt32(part) else { return nil }
-            subAuthorities.append(value)
+        var numbers: [UInt64] = []
+        var current: UInt64 = 0
+        var hasDigits = false
+        while true {
+            let character = iterator.next()
+            switch character {
+            case .some(UInt8(ascii: "0")...UInt8(ascii: "9")):
+                current = current * 10 + UInt64(character! - UInt8(ascii: "0"))
+                guard current < 1 << 48 else { return nil }
+                hasDigits = true
+            case .some(UInt8(ascii: "-")), .none:
+                guard hasDigits, numbers.count < 17 else { return nil }
+                numbers.append(current)
+                current = 0
+                hasDigits = false
+                if character == nil {
+                    guard numbers.count >= 2, let revision = UInt8(exactly: numbers[0]) else { return nil }
+                    var subAuthorities: [UInt32] = []
+                    subAuthorities.reserveCapacity(numbers.count - 2)
+                    for number in numbers.dropFirst(2) {
+                        guard let value = UInt32(exactly: number) else { return nil }
+                        subAuthorities.append(value)
+                    }
+                    self.init(revision: revision, authority: numbers[1], subAuthorities: subAuthorities)
+                    return
+                }
+            default:
+                return nil
+            }
         }
-        guard subAuthorities.count <= 15 else { return nil }
-        self.init(revision: revision, authority: authority, subAuthorities: subAuthorities)
     }
 
     /// The binary form AD stores.
@@ -55,7 +84,12 @@ package struct SecurityIdentifier: Sendable, Hashable, Comparable, CustomStringC
     }
 
     package var description: String {
-        (["S", String(revision), String(authority)] + subAuthorities.map { String($0) }).joined(separator: "-")
+        var text = "S-\(revision)-\(authority)"
+        for value in subAuthorities {
+            text += "-"
+            text += String(value)
+        }
+        return text
     }
 
     /// The relative id: the last sub-authority.
