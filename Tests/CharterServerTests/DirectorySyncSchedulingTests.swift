@@ -16,7 +16,7 @@ struct DirectorySyncSchedulingTests {
 
     func engine(_ database: Database, owner: String) throws -> DirectorySyncEngine {
         try DirectorySyncEngine(
-            database: database, sealer: TestDomain.sealer(), threadPool: .singleton, logger: TestApp.logger,
+            database: database, sealer: TestDomain.sealer(), threadPool: .ldap, logger: TestApp.logger,
             leaseOwner: owner
         )
     }

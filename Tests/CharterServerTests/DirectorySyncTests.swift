@@ -23,7 +23,7 @@ struct DirectorySyncTests {
         _ database: Database, owner: String = "tests-\(UUID())", readerOptions: DirectoryReader.Options = .init()
     ) throws -> DirectorySyncEngine {
         try DirectorySyncEngine(
-            database: database, sealer: TestDomain.sealer(), threadPool: .singleton, logger: TestApp.logger,
+            database: database, sealer: TestDomain.sealer(), threadPool: .ldap, logger: TestApp.logger,
             leaseOwner: owner, readerOptions: readerOptions
         )
     }

@@ -17,7 +17,7 @@ import Synchronization
 /// one after another.
 ///
 /// ```swift
-/// let connection = try await LDAPConnection.connect(configuration, threadPool: .singleton, logger: logger)
+/// let connection = try await LDAPConnection.connect(configuration, threadPool: .ldap, logger: logger)
 /// defer { connection.close() }   // or `await connection.unbind()`
 /// ```
 package final class LDAPConnection: Sendable {
@@ -241,4 +241,17 @@ enum TemporaryPEMFile {
         }
         return path
     }
+}
+
+extension NIOThreadPool {
+    /// Threads for libldap's blocking calls, started once and shared by the process like `.singleton`.
+    ///
+    /// `.singleton` has a thread per core; a full sync alone keeps two of them waiting on the DC (its two
+    /// halves), so on a small host a second sync, or a half's ranged member reads, would wait for a thread
+    /// while no CPU is busy. These threads mostly wait on the network: 16 of them cost little.
+    package static let ldap: NIOThreadPool = {
+        let pool = NIOThreadPool(numberOfThreads: 16)
+        pool.start()
+        return pool
+    }()
 }

@@ -1,4 +1,5 @@
 import CharterBundle
+import CharterDirectory
 package import CharterStore
 import Foundation
 package import Hummingbird
@@ -175,7 +176,7 @@ package func directorySyncEngine(
     var syncLogger = logger
     syncLogger[metadataKey: "component"] = "directory-sync"
     return DirectorySyncEngine(
-        database: database, sealer: sealer, threadPool: .singleton, logger: syncLogger,
+        database: database, sealer: sealer, threadPool: .ldap, logger: syncLogger,
         leaseDuration: .seconds(config.directorySyncLeaseSeconds)
     )
 }

@@ -16,7 +16,7 @@ struct TestDirectory {
     let password: String
     let baseDN: String
     let logger = Logger(label: "charter.directory.tests")
-    let threadPool = NIOThreadPool.singleton
+    let threadPool = NIOThreadPool.ldap
 
     init() {
         let environment = ProcessInfo.processInfo.environment

@@ -16,7 +16,7 @@ struct TestDomain {
     let password: String
     let baseDN: String
     let logger = TestApp.logger
-    let threadPool = NIOThreadPool.singleton
+    let threadPool = NIOThreadPool.ldap
 
     init() {
         let environment = ProcessInfo.processInfo.environment
