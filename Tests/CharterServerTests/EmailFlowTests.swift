@@ -242,4 +242,55 @@ struct EmailFlowTests {
             #expect(last.status == "failed" && last.attempts == EmailDeliveryService.maximumAttempts && !last.isSent)
         }
     }
+
+    @Test("past half its lease, the rest of a claim is handed back untried and due at once for any replica")
+    func halfLease() async throws {
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            let setup = try await RequestTests.setUp(client)
+            let submitted = try await RequestTests.submit(client, setup, body: RequestTests.installer)
+            let text = try #require(submitted.json["id"] as? String)
+            let id = try #require(UUID(uuidString: text))
+            try await TestApp.withService { database in
+                try await database.withTenant(setup.tenant, msp: setup.world.msp, logger: TestApp.logger) { tx in
+                    let request = try await tx.requests.get(id)
+                    // Both due now, the pending one first.
+                    let now = Date()
+                    try await RequestDecisions.email(
+                        .pending, about: request, to: ["it@example.test"], in: tx, at: now.addingTimeInterval(-1)
+                    )
+                    try await RequestDecisions.email(.expired, about: request, to: ["it@example.test"], in: tx, at: now)
+                }
+            }
+            // A server that never greets: the first message takes the whole 2 s timeout, past half of a 3 s lease.
+            try await SMTPClientTests.silentServer { port, _ in
+                var configuration = SMTPConfiguration(
+                    host: "127.0.0.1", port: port, from: Mailbox(address: "charter@example.test")
+                )
+                configuration.timeoutSeconds = 2
+                configuration.retryBaseSeconds = 60
+                let smtp = try SMTPClient(configuration: configuration)
+                let finished = try await TestApp.withService { database in
+                    var service = EmailDeliveryService(
+                        database: database, client: smtp, pollInterval: .seconds(60), logger: TestApp.logger
+                    )
+                    service.claimLease = 3
+                    try await service.deliverDue()
+                    return Date()
+                }
+                let rows = try await Self.deliveries(in: setup.world)
+                #expect(rows.map(\.event) == ["request.pending", "request.expired"])
+                #expect(rows[0].status == "pending" && rows[0].attempts == 1)
+                #expect(rows[0].nextAttemptAt > Date().addingTimeInterval(40), "the tried one waits for its retry")
+                // Held for the lease it would be due 3 s after the claim, about 1 s after the pass ended (the first
+                // message took 2 s); handed back it was due before the pass ended.
+                #expect(rows[1].status == "pending" && rows[1].attempts == 0)
+                #expect(rows[1].nextAttemptAt <= finished)
+            }
+            // Every replica's worker sends any tenant's due mail: these must not reach another test's server.
+            try await Self.asOwner(
+                setup.world,
+                "UPDATE email_deliveries SET status = 'failed' WHERE tenant_id = \(setup.tenant.rawValue) AND status = 'pending'"
+            )
+        }
+    }
 }

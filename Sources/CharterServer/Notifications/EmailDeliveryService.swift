@@ -15,7 +15,6 @@ import ServiceLifecycle
 /// by outcome (`sent`, `retry`, `failed`).
 struct EmailDeliveryService: Service {
     static let maximumAttempts = 10
-    static let claimLease: TimeInterval = 600
     static let batchSize = 50
 
     /// How one attempt for one recipient ended.
@@ -28,6 +27,9 @@ struct EmailDeliveryService: Service {
     let client: SMTPClient
     let pollInterval: Duration
     let logger: Logger
+    /// How long claimed deliveries stay with this replica. Past half of it the rest of a claim is handed back,
+    /// since another replica may soon take it over.
+    var claimLease: TimeInterval = 600
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -51,20 +53,22 @@ struct EmailDeliveryService: Service {
         for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
             let claimedAt = Date()
             let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                try await tx.email.claimDue(tenant, limit: Self.batchSize, lease: Self.claimLease, at: claimedAt)
+                try await tx.email.claimDue(tenant, limit: Self.batchSize, lease: claimLease, at: claimedAt)
             }
             let notifications = Dictionary(grouping: claimed, by: \.notification.id).values
                 .sorted { $0[0].notification.createdAt < $1[0].notification.createdAt }
             for (index, group) in notifications.enumerated() {
-                if Task.isShuttingDownGracefully {
+                // On shutdown, or past half the lease (another replica may soon take these over), the rest of the
+                // claim is handed back, due at once for the next pass of any replica.
+                let isShuttingDown = Task.isShuttingDownGracefully
+                if isShuttingDown || Date() >= claimedAt.addingTimeInterval(claimLease / 2) {
                     let rest = notifications[index...].flatMap { $0.map(\.delivery.id) }
                     try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
                         try await tx.email.release(tenant, deliveries: rest, at: Date())
                     }
-                    return
+                    if isShuttingDown { return }
+                    break
                 }
-                // Past half the lease, another replica may soon take these over: leave the rest to the next pass.
-                guard Date() < claimedAt.addingTimeInterval(Self.claimLease / 2) else { break }
                 let notification = group[0].notification
                 let results = await send(notification, to: group.map(\.delivery.recipient))
                 let now = Date()
