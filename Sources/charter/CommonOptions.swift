@@ -79,17 +79,7 @@ func withDatabase<Result: Sendable>(
         throw CLIFailure("database URL: \(error.description)")
     }
     let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        // The body starts once run() is under way: a lease before it logs a warning on every command.
-        let (started, starting) = AsyncStream.makeStream(of: Void.self)
-        group.addTask {
-            starting.finish()
-            await client.run()
-        }
-        defer { group.cancelAll() }
-        for await _ in started {}
-        return try await body(Database(client: client))
-    }
+    return try await client.whileRunning { try await body(Database(client: client)) }
 }
 
 /// The person or process behind a CLI action, for the audit log.

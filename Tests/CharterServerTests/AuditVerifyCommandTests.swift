@@ -2,6 +2,7 @@ import CharterCore
 @testable import CharterServer
 import HummingbirdTesting
 import NIOCore
+import NIOPosix
 import CharterStore
 import Foundation
 import HTTPTypes
@@ -13,7 +14,7 @@ import Testing
 @Suite("charter audit verify")
 struct AuditVerifyCommandTests {
     /// Runs `charter audit verify --tenant … --json`; the exit status and the JSON it printed.
-    static func verify(_ tenant: TenantID) throws -> (status: Int32, json: [String: Any]) {
+    static func verify(_ tenant: TenantID) async throws -> (status: Int32, json: [String: Any]) {
         let process = Process()
         process.executableURL = ServeProcess.executable
         process.arguments = ["audit", "verify", "--tenant", tenant.description, "--json"]
@@ -23,8 +24,12 @@ struct AuditVerifyCommandTests {
         let output = Pipe()
         process.standardOutput = output
         try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
+        // Read and waited for on the blocking pool: a cooperative thread blocked here stalls other tests.
+        let data = try await NIOThreadPool.singleton.runIfActive {
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return data
+        }
         return (process.terminationStatus, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 
@@ -40,7 +45,7 @@ struct AuditVerifyCommandTests {
                 #expect(answer.status == .created)
             }
         }
-        let intact = try Self.verify(tenant)
+        let intact = try await Self.verify(tenant)
         #expect(intact.status == 0)
         #expect(intact.json["valid"] as? Bool == true)
         let count = try #require(intact.json["events_checked"] as? Int)
@@ -53,7 +58,7 @@ struct AuditVerifyCommandTests {
                 )
             }
         }
-        let broken = try Self.verify(tenant)
+        let broken = try await Self.verify(tenant)
         #expect(broken.status == 1)
         #expect(broken.json["valid"] as? Bool == false)
         #expect(broken.json["first_broken_sequence"] as? Int == 3)

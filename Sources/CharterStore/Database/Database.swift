@@ -150,3 +150,20 @@ extension Metrics.Timer {
         recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 }
+
+extension PostgresClient {
+    /// Runs `body` while this client runs, for one-shot uses (commands, tests): `run()` is under way before `body`
+    /// leases (a lease before it logs a warning), and the client stops when `body` returns or throws.
+    package func whileRunning<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            let (started, starting) = AsyncStream.makeStream(of: Void.self)
+            group.addTask {
+                starting.finish()
+                await self.run()
+            }
+            defer { group.cancelAll() }
+            for await _ in started {}
+            return try await body()
+        }
+    }
+}

@@ -14,7 +14,7 @@ enum InteropScript {
         ProcessInfo.processInfo.environment["CHARTER_PYTHON"] ?? "python3"
     }
 
-    static func run(_ mode: String, _ input: [String: JSONValue]) throws -> [String: JSONValue] {
+    static func run(_ mode: String, _ input: [String: JSONValue]) async throws -> [String: JSONValue] {
         guard let script = Bundle.module.url(forResource: "jose_interop", withExtension: "py", subdirectory: "Interop")
         else {
             throw Failure(description: "Interop/jose_interop.py is not in the test bundle's resources")
@@ -36,12 +36,16 @@ enum InteropScript {
         process.arguments = [interpreter, script.path, mode, inputFile.path]
         process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = try FileHandle(forWritingTo: errorFile)
-        do {
-            try process.run()
-        } catch {
-            throw Failure(description: "cannot start /usr/bin/env to run \(interpreter): \(error)")
+        // Waits for the exit without blocking a thread of the cooperative pool, which other tests need meanwhile.
+        try await withCheckedThrowingContinuation { (exited: CheckedContinuation<Void, any Error>) in
+            process.terminationHandler = { _ in exited.resume() }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                exited.resume(throwing: Failure(description: "cannot start /usr/bin/env to run \(interpreter): \(error)"))
+            }
         }
-        process.waitUntilExit()
         let output = try Data(contentsOf: outputFile)
         let errorText = String(decoding: try Data(contentsOf: errorFile), as: UTF8.self)
         switch process.terminationStatus {

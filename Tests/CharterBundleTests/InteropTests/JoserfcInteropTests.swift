@@ -29,18 +29,18 @@ struct JoserfcInteropTests {
     }
 
     @Test("joserfc 1.6 or later is installed for CHARTER_PYTHON")
-    func versions() throws {
-        let answer = try InteropScript.run("versions", [:])
+    func versions() async throws {
+        let answer = try await InteropScript.run("versions", [:])
         let version = try #require(answer["joserfc"]?.stringValue)
         let parts = version.split(separator: ".").compactMap { Int($0) }
         #expect(parts.count >= 2 && (parts[0], parts[1]) >= (1, 6), "joserfc \(version) is too old")
     }
 
     @Test("joserfc decrypts a Charter bundle, verifies its Ed25519 signature and reads the same claims")
-    func joserfcOpensCharterBundle() throws {
+    func joserfcOpensCharterBundle() async throws {
         let claims = fixture.claims(userCount: 50)
         let bundle = try fixture.issuerService.issue(claims, to: fixture.deviceJWK)
-        let answer = try InteropScript.run(
+        let answer = try await InteropScript.run(
             "open",
             [
                 "device_private_jwk": Self.privateJWK(fixture.deviceKey),
@@ -57,9 +57,9 @@ struct JoserfcInteropTests {
         "Charter's verifier accepts a nested JWT made by joserfc, under RFC 9864's Ed25519 and the deprecated EdDSA",
         arguments: ["Ed25519", "EdDSA"]
     )
-    func charterAcceptsJoserfcBundle(alg: String) throws {
+    func charterAcceptsJoserfcBundle(alg: String) async throws {
         let claims = fixture.claims(version: 3, userCount: 5)
-        let answer = try InteropScript.run(
+        let answer = try await InteropScript.run(
             "issue",
             [
                 "tenant_private_jwk": Self.privateJWK(fixture.tenantKey),
@@ -81,9 +81,9 @@ struct JoserfcInteropTests {
     }
 
     @Test("Charter refuses a joserfc-made bundle for another device")
-    func charterRefusesForeignBundle() throws {
+    func charterRefusesForeignBundle() async throws {
         let other = Curve25519.KeyAgreement.PrivateKey()
-        let answer = try InteropScript.run(
+        let answer = try await InteropScript.run(
             "issue",
             [
                 "tenant_private_jwk": Self.privateJWK(fixture.tenantKey),
@@ -98,13 +98,13 @@ struct JoserfcInteropTests {
     }
 
     @Test("offline-PIN responses agree with Python's hmac for random secrets and challenges")
-    func pinResponses() throws {
+    func pinResponses() async throws {
         for digits in [6, 8, 10] {
             let generated = OfflinePIN.generate()
             let pin = try OfflinePIN(secret: generated.secret, digits: digits)
             let challenge = pin.makeChallenge()
             let now = Date()
-            let answer = try InteropScript.run(
+            let answer = try await InteropScript.run(
                 "pin-response",
                 [
                     "secret": .string(Base64URL.encode(pin.secret)),

@@ -36,9 +36,7 @@ enum TestApp {
     static func withOwner<Result: Sendable>(_ body: @Sendable (Database) async throws -> Result) async throws -> Result {
         let url = env("CHARTER_TEST_MIGRATION_DATABASE_URL")
         let client = PostgresClient(configuration: try DatabaseURL.configuration(from: url), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        return try await client.whileRunning {
             _ = try await Migrator(migrations: Migration.bundled()).migrate(client: client, logger: logger)
             return try await body(Database(client: client))
         }
@@ -49,11 +47,7 @@ enum TestApp {
         let client = PostgresClient(
             configuration: try DatabaseURL.configuration(from: env("CHARTER_TEST_DATABASE_URL")), backgroundLogger: logger
         )
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            return try await body(Database(client: client))
-        }
+        return try await client.whileRunning { try await body(Database(client: client)) }
     }
 
     /// An MSP with an owner key and `tenants` tenants, each with an owner key of its own.

@@ -27,11 +27,7 @@ enum TestDatabase {
         _ body: @Sendable (Database) async throws -> Result
     ) async throws -> Result {
         let client = PostgresClient(configuration: try DatabaseURL.configuration(from: url), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            return try await body(Database(client: client))
-        }
+        return try await client.whileRunning { try await body(Database(client: client)) }
     }
 
     static func migrate() async throws {
