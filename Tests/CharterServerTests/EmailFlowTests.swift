@@ -3,6 +3,7 @@ import CharterAgent
 import CharterCore
 import CharterStore
 import Foundation
+import HummingbirdTesting
 import NIOCore
 import NIOFoundationCompat
 import NIOHTTP1
@@ -60,6 +61,22 @@ struct EmailFlowTests {
                 try await tx.query(statement)
             }
         }
+    }
+
+    /// Submits a request in a fresh world and runs `queue` with it in a service transaction (to queue its email).
+    static func submitted(
+        _ client: some TestClientProtocol, queue: @Sendable (StoredRequest, Transaction) async throws -> Void
+    ) async throws -> (RequestTests.Setup, UUID) {
+        let setup = try await RequestTests.setUp(client)
+        let submitted = try await RequestTests.submit(client, setup, body: RequestTests.installer)
+        let text = try #require(submitted.json["id"] as? String)
+        let id = try #require(UUID(uuidString: text))
+        try await TestApp.withService { database in
+            try await database.withTenant(setup.tenant, msp: setup.world.msp, logger: TestApp.logger) { tx in
+                try await queue(try await tx.requests.get(id), tx)
+            }
+        }
+        return (setup, id)
     }
 
     @Test("a pending request emails the policy's approvers over STARTTLS with AUTH; a refused address fails alone; expiry emails them again")
@@ -172,16 +189,9 @@ struct EmailFlowTests {
     @Test("a failing delivery is recorded and retried with backoff: no server, then 451, then accepted; after 10 attempts it fails for good")
     func retries() async throws {
         try await TestApp.run(TestApp.sealingConfig) { client in
-            let setup = try await RequestTests.setUp(client)
-            let submitted = try await RequestTests.submit(client, setup, body: RequestTests.installer)
-            let text = try #require(submitted.json["id"] as? String)
-            let id = try #require(UUID(uuidString: text))
             // As a pending request under a policy with notify_emails queues it, in the service's transaction.
-            try await TestApp.withService { database in
-                try await database.withTenant(setup.tenant, msp: setup.world.msp, logger: TestApp.logger) { tx in
-                    let request = try await tx.requests.get(id)
-                    try await RequestDecisions.email(.pending, about: request, to: ["it@example.test"], in: tx, at: Date())
-                }
+            let (setup, id) = try await Self.submitted(client) { request, tx in
+                try await RequestDecisions.email(.pending, about: request, to: ["it@example.test"], in: tx, at: Date())
             }
             let sink = try await SMTPSink.start(credentials: SMTPClientTests.credentials, failingData: 1)
             let nowhere = try await SMTPClientTests.silentServer { port, channel in
@@ -246,20 +256,13 @@ struct EmailFlowTests {
     @Test("past half its lease, the rest of a claim is handed back untried and due at once for any replica")
     func halfLease() async throws {
         try await TestApp.run(TestApp.sealingConfig) { client in
-            let setup = try await RequestTests.setUp(client)
-            let submitted = try await RequestTests.submit(client, setup, body: RequestTests.installer)
-            let text = try #require(submitted.json["id"] as? String)
-            let id = try #require(UUID(uuidString: text))
-            try await TestApp.withService { database in
-                try await database.withTenant(setup.tenant, msp: setup.world.msp, logger: TestApp.logger) { tx in
-                    let request = try await tx.requests.get(id)
-                    // Both due now, the pending one first.
-                    let now = Date()
-                    try await RequestDecisions.email(
-                        .pending, about: request, to: ["it@example.test"], in: tx, at: now.addingTimeInterval(-1)
-                    )
-                    try await RequestDecisions.email(.expired, about: request, to: ["it@example.test"], in: tx, at: now)
-                }
+            // Both due now, the pending one first.
+            let (setup, _) = try await Self.submitted(client) { request, tx in
+                let now = Date()
+                try await RequestDecisions.email(
+                    .pending, about: request, to: ["it@example.test"], in: tx, at: now.addingTimeInterval(-1)
+                )
+                try await RequestDecisions.email(.expired, about: request, to: ["it@example.test"], in: tx, at: now)
             }
             // A server that never greets: the first message takes the whole 2 s timeout, past half of a 3 s lease.
             try await SMTPClientTests.silentServer { port, _ in
