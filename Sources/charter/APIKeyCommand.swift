@@ -44,7 +44,7 @@ struct APIKeyCommand: AsyncParsableCommand {
                 guard let tenantID = TenantID(tenant) else { throw ValidationError("--tenant must be a UUID") }
                 scope = .tenant(mspID, tenantID)
             }
-            let logger = try LogSetup.bootstrapCommand()
+            let logger = try await LogSetup.bootstrapCommand(configFile: options.config)
             let name = name
             let finalScope = scope
             let token = try await withDatabase(url: try await options.ownerURL(), logger: logger) { database in

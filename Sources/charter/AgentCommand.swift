@@ -123,7 +123,7 @@ struct AgentCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let logger = try LogSetup.bootstrapCommand()
+            let logger = try await LogSetup.bootstrapCommand()
             // Long polls are held during approvals, beside --concurrency approve calls.
             let configuration = AgentSimulator.httpClientConfiguration(
                 deviceCount: count, concurrency: concurrency + longPolls

@@ -39,7 +39,7 @@ struct AuditCommand: AsyncParsableCommand {
             let chain: AuditLog.Chain =
                 if let tenant, let id = TenantID(tenant) { .tenant(id) } else if let msp, let id = MSPID(msp) { .msp(id) }
                 else { throw ValidationError("give exactly one of --tenant and --msp") }
-            let logger = try LogSetup.bootstrapCommand()
+            let logger = try await LogSetup.bootstrapCommand(configFile: options.config)
             let result = try await withDatabase(url: try await options.ownerURL(), logger: logger) { database in
                 try await database.withoutTenant(logger: logger) { tx in try await tx.audit.verify(chain) }
             }

@@ -43,17 +43,17 @@ struct CLIFailure: Error, CustomStringConvertible {
 
 /// Bootstraps swift-log once for the process.
 enum LogSetup {
-    /// For one-shot commands: warnings and worse, or `CHARTER_LOG_LEVEL` when it is set (`debug` shows a sync's
-    /// timings).
-    static func bootstrapCommand() throws -> Logger {
-        guard let raw = ProcessInfo.processInfo.environment["CHARTER_LOG_LEVEL"], !raw.isEmpty else {
-            return bootstrap(level: .warning)
+    /// For one-shot commands: warnings and worse, or `log.level` (`CHARTER_LOG_LEVEL`, or the configuration
+    /// file) when it is set (`debug` shows a sync's timings).
+    static func bootstrapCommand(configFile: String? = nil) async throws -> Logger {
+        let reader = try await ConfigurationSources.reader(
+            file: configFile, environment: ProcessInfo.processInfo.environment
+        )
+        do {
+            return bootstrap(level: try ServerConfiguration.logLevel(reader, default: .warning))
+        } catch let error as ConfigurationError {
+            throw CLIFailure(error.description)
         }
-        guard let level = Logger.Level(rawValue: raw.lowercased()) else {
-            let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
-            throw CLIFailure("CHARTER_LOG_LEVEL must be one of \(levels), not '\(raw)'")
-        }
-        return bootstrap(level: level)
     }
 
     static func bootstrap(level: Logger.Level) -> Logger {

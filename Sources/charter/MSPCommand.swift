@@ -27,7 +27,7 @@ struct MSPCommand: AsyncParsableCommand {
         var json = false
 
         func run() async throws {
-            let logger = try LogSetup.bootstrapCommand()
+            let logger = try await LogSetup.bootstrapCommand(configFile: options.config)
             let url = try await options.ownerURL()
             let name = name
             let (msp, token) = try await withDatabase(url: url, logger: logger) { database in

@@ -47,7 +47,7 @@ struct SyncCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError(error.description)
         }
-        let logger = try LogSetup.bootstrapCommand()
+        let logger = try await LogSetup.bootstrapCommand(configFile: options.config)
         let kind: SyncRun.Kind = full ? .full : .incremental
         let confirms = confirmDeletions
         let url = try await options.ownerURL()

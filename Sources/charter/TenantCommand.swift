@@ -28,7 +28,7 @@ struct TenantCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let mspID = MSPID(msp) else { throw ValidationError("--msp must be a UUID") }
-            let logger = try LogSetup.bootstrapCommand()
+            let logger = try await LogSetup.bootstrapCommand(configFile: options.config)
             let name = name
             let tenant = try await withDatabase(url: try await options.ownerURL(), logger: logger) { database in
                 try await Bootstrap(database: database, logger: logger, actorName: cliActor)

@@ -120,8 +120,11 @@ package struct ServerConfiguration: Sendable {
         return parsed
     }
 
-    static func logLevel(_ reader: ConfigReader) throws -> Logger.Level {
-        guard let raw = reader.string(forKey: "log.level") else { return .info }
+    /// `log.level`, or `defaultLevel` when it is not set (`serve`: info; one-shot commands: warning).
+    package static func logLevel(_ reader: ConfigReader, default defaultLevel: Logger.Level = .info) throws
+        -> Logger.Level
+    {
+        guard let raw = reader.string(forKey: "log.level") else { return defaultLevel }
         guard let level = Logger.Level(rawValue: raw.lowercased()) else {
             let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
             throw ConfigurationError(key: "log.level", problem: "must be one of \(levels), not '\(raw)'")
