@@ -472,7 +472,7 @@ package struct DirectoryStaging: Sendable {
             }
         }
         // Primary groups depend on objects and group SIDs anywhere in the connection. After a full sync those are
-        // the staged objects; after an incremental one they are read back.
+        // the staged objects; after an incremental one, the stored ones with the staged and deleted replaced.
         graphAfter.primaryGroups =
             mode == .full
             ? stagedPrimaryGroups(domainSID: domainSID) : mergedPrimaryGroups(doomed: doomed, domainSID: domainSID)
