@@ -24,6 +24,9 @@ struct RequestValidationTests {
         Case(name: "empty name", body: #"{"name":"   "}"#, status: 422, field: "/name"),
         Case(name: "too long name", body: "{\"name\":\"\(String(repeating: "x", count: 201))\"}", status: 422, field: "/name"),
         Case(name: "oversized body", body: "{\"name\":\"\(String(repeating: "x", count: 5000))\"}", status: 413, field: nil),
+        Case(name: "null member", body: #"{"name":"ok","expires_at":null}"#, status: 400, field: "/expires_at"),
+        Case(name: "U+0000 in text", body: #"{"name":"a\u0000b"}"#, status: 400, field: "/name"),
+        Case(name: "format character in a name", body: "{\"name\":\"a\u{200B}b\"}", status: 422, field: "/name"),
     ]
 
     @Test("bodies", arguments: cases)
@@ -48,7 +51,22 @@ struct RequestValidationTests {
             expectProblem(try await client.call(.get, "/v1/tenants/\(world.tenants[0])/audit-events?from=yesterday", key: world.mspKey), 400)
             expectProblem(try await client.call(.patch, "/v1/tenants/\(world.tenants[0])", key: world.mspKey,
                                                 body: #"{"name":"x"}"#, headers: [.ifMatch: "garbage"]), 412, field: "If-Match")
+            expectProblem(try await client.call(.patch, "/v1/tenants/\(world.tenants[0])", key: world.mspKey,
+                                                body: #"{"name":"x"}"#, headers: [.ifMatch: String(repeating: "v", count: 101)]),
+                          400, field: "If-Match")
             expectProblem(try await client.call(.get, "/v1/no-such-route", key: world.mspKey), 404)
+            let tenants = "/v1/msps/\(world.msp)/tenants"
+            #expect(try await client.call(.get, "\(tenants)?cursor=\(UUID())", key: world.mspKey).status == .ok,
+                    "a cursor of the documented form names a position")
+            expectProblem(try await client.call(.get, "\(tenants)?cursor=MTIz", key: world.mspKey), 400, field: "cursor")
+            let requests = "/v1/tenants/\(world.tenants[0])/requests"
+            #expect(try await client.call(.get, "\(requests)?from=2026-01-02T03:04:05.678%2B02:00", key: world.mspKey).status == .ok,
+                    "RFC 3339 date-times with fractional seconds and offsets are read")
+            #expect(try await client.call(.get, "\(requests)?cursor=1765049944000000_\(UUID())", key: world.mspKey).status == .ok)
+            expectProblem(try await client.call(.get, "\(requests)?user=\(String(repeating: "u", count: 1025))", key: world.mspKey),
+                          400, field: "user")
+            expectProblem(try await client.call(.get, "/v1/tenants/\(world.tenants[0])/audit-events?action=%00", key: world.mspKey),
+                          400)
         }
     }
 }

@@ -49,7 +49,8 @@ struct DocumentReader {
             report(pointer, "must be a string, found \(value.typeName)")
             return nil
         }
-        guard string.count <= maxLength else {
+        // Characters as JSON Schema's maxLength counts them: Unicode code points.
+        guard string.unicodeScalars.count <= maxLength else {
             report(pointer, "must be at most \(maxLength) characters long")
             return nil
         }

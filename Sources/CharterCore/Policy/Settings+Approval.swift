@@ -95,10 +95,15 @@ extension Settings {
             return reader.issues.count == before ? result : nil
         }
 
-        /// One `@`, a non-empty local part, a dotted domain, no whitespace: enough to catch typos.
+        /// One `@`, a non-empty local part, a dotted domain, no whitespace or control characters: enough to catch
+        /// typos. Read as Unicode scalars, as a JSON Schema pattern reads it (a combining mark after
+        /// `@` or `.` must not hide the separator inside one Swift `Character`).
         private static func isPlausibleEmail(_ email: String) -> Bool {
-            let parts = email.split(separator: "@", omittingEmptySubsequences: false)
-            guard parts.count == 2, !parts[0].isEmpty, !email.contains(where: \.isWhitespace) else { return false }
+            let scalars = email.unicodeScalars
+            guard !scalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
+            else { return false }
+            let parts = scalars.split(separator: "@", omittingEmptySubsequences: false)
+            guard parts.count == 2, !parts[0].isEmpty else { return false }
             let labels = parts[1].split(separator: ".", omittingEmptySubsequences: false)
             return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty }
         }

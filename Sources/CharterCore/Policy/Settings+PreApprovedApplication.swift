@@ -99,8 +99,12 @@ extension Settings {
             if let value = members["file_name"] {
                 let namePointer = pointer.appending("file_name")
                 if let name = reader.nonEmptyString(value, at: namePointer, maxLength: 255) {
-                    if name.contains(where: { "\\/:*?\"<>|".contains($0) }) {
-                        reader.report(namePointer, "must be a file name without a path or any of \\ / : * ? \" < > |")
+                    if name.contains(where: { "\\/:*?\"<>|".contains($0) })
+                        || name.unicodeScalars.contains(where: { $0.value < 0x20 })
+                    {
+                        reader.report(
+                            namePointer, "must be a file name without a path, control characters or any of \\ / : * ? \" < > |"
+                        )
                     } else {
                         fileName = name
                     }

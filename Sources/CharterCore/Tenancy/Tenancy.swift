@@ -40,10 +40,10 @@ package enum DisplayName {
     /// Returns the trimmed name, or `nil` when it is empty, too long or contains control characters.
     package static func validated(_ raw: String) -> String? {
         let name = raw.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !name.isEmpty, name.count <= maximumLength else { return nil }
-        guard !name.unicodeScalars.contains(where: { CharacterSet.controlCharacters.contains($0) }) else {
-            return nil
-        }
+        guard !name.isEmpty, name.unicodeScalars.count <= maximumLength else { return nil }
+        // Control and format characters (Unicode Cc, Cf); unassigned and private-use ones are names like others.
+        guard !name.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) })
+        else { return nil }
         return name
     }
 }

@@ -12,6 +12,7 @@ extension APIHandler {
         let tenant = try Input.tenantID(input.path.tenant)
         let msp = scope.principal.scope.mspID
         try scope.principal.authorize(.read, tenant: tenant, of: msp)
+        _ = try Input.text(input.query.action, field: "action", maxLength: 100)
         switch input.query.format {
         case .csv:
             return .ok(.init(body: .csv(exportAuditEvents(tenant, msp: msp, query: input.query, scope: scope, as: .csv))))

@@ -74,7 +74,7 @@ extension APIHandler {
         let (scope, tenant, msp) = try authorized(input.path.tenant, .configure)
         let id = try DirectoryInput.connectionID(input.path.connection)
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send application/json.") }
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let engine = try requireDirectorySync()
         let sealed = try body.bindPassword.map {
             try DirectoryInput.sealedPassword($0, engine: engine, tenant: tenant, connection: id)
@@ -119,7 +119,7 @@ extension APIHandler {
     ) async throws -> Operations.DeleteDirectoryConnection.Output {
         let (scope, tenant, msp) = try authorized(input.path.tenant, .configure)
         let id = try DirectoryInput.connectionID(input.path.connection)
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             let before = try await tx.directoryConnections(of: tenant).delete(id, expectedVersion: expected)
@@ -289,13 +289,11 @@ extension APIHandler {
     ) async throws -> Components.Schemas.DirectoryObjectList {
         let (scope, tenant, msp) = try authorized(rawTenant, .read)
         let limit = try Input.limit(rawLimit)
-        let cursor = try Cursor.decode(rawCursor).map { value in
-            guard let guid = ObjectGUID(value) else {
-                throw Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
-            }
+        let cursor = try rawCursor.map { value in
+            guard let guid = ObjectGUID(value) else { throw Cursor.malformed }
             return guid
         }
-        let text = query?.trimmingCharacters(in: .whitespaces)
+        let text = try Input.text(query, field: "q", maxLength: 200)?.trimmingCharacters(in: .whitespaces)
         let entries = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             try await tx.directory(of: tenant).search(
                 kinds: kinds, matching: text?.isEmpty == false ? text : nil, after: cursor, limit: limit + 1
@@ -414,8 +412,8 @@ enum DirectoryInput {
     static func sealedPassword(
         _ password: String, engine: DirectorySyncEngine, tenant: TenantID, connection: DirectoryConnectionID
     ) throws -> String {
-        guard (1...1024).contains(password.utf8.count) else {
-            throw Problem(.validationFailed, "bind_password must have 1 to 1024 bytes.", field: "/bind_password")
+        guard (1...1024).contains(password.unicodeScalars.count) else {
+            throw Problem(.validationFailed, "bind_password must have 1 to 1024 characters.", field: "/bind_password")
         }
         do {
             return try engine.sealer.seal(

@@ -33,6 +33,9 @@ extension APIHandler {
         if let expiresAt = body.expiresAt, expiresAt <= now {
             throw Problem(.validationFailed, "expires_at must lie in the future.", field: "/expires_at")
         }
+        if let uses = body.maxUses, !(1...1_000_000).contains(uses) {
+            throw Problem(.validationFailed, "max_uses must be from 1 to 1000000.", field: "/max_uses")
+        }
         let secret = EnrollmentTokenSecret.generate()
         let token = EnrollmentToken(
             id: secret.id, name: name, expiresAt: body.expiresAt, maximumUses: body.maxUses, createdAt: now,
@@ -133,6 +136,9 @@ extension APIHandler {
         let services = try EndpointServices.require(endpoints)
         let id: DeviceID = try Input.id(input.path.id)
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
+        if let reason = body.reason, reason.unicodeScalars.count > 500 {
+            throw Problem(.validationFailed, "reason may have at most 500 characters.", field: "/reason")
+        }
         let now = now()
         let answer = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             let device = try await tx.devices.get(tenant, id: id)
@@ -143,7 +149,7 @@ extension APIHandler {
                 device.pinSecretSealed, context: BundleService.pinSealingContext(device.id)
             )
             let pin = try OfflinePIN(secret: secret)
-            guard let challenge = pin.normalizedChallenge(body.challenge) else {
+            guard body.challenge.unicodeScalars.count <= 32, let challenge = pin.normalizedChallenge(body.challenge) else {
                 throw Problem(
                     .validationFailed,
                     "The challenge must be \(pin.challengeLength) characters of Crockford base32, as shown on the device (e.g. K7M2-Q9XD).",

@@ -17,7 +17,7 @@ extension APIHandler {
         return .ok(
             .init(
                 headers: .init(eTag: ETag.value(stored.version)),
-                body: .json(try PolicyDocuments.object(stored.settings.json))
+                body: .json(try PolicyDocuments.settingsDocument(stored.settings))
             )
         )
     }
@@ -28,7 +28,7 @@ extension APIHandler {
         let msp = scope.principal.scope.mspID
         try scope.principal.authorize(.configure, tenant: tenant, of: msp)
         let settings = try PolicyDocuments.settings(from: try DocumentBody.require())
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         let stored = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
@@ -57,7 +57,7 @@ extension APIHandler {
         return .ok(
             .init(
                 headers: .init(eTag: ETag.value(stored.version)),
-                body: .json(try PolicyDocuments.object(stored.settings.json))
+                body: .json(try PolicyDocuments.settingsDocument(stored.settings))
             )
         )
     }
@@ -132,7 +132,7 @@ extension APIHandler {
         try scope.principal.authorize(.configure, tenant: tenant, of: msp)
         let id = try Input.subsettingID(input.path.id)
         let (subsetting, document) = try PolicyDocuments.subsetting(from: try DocumentBody.require(), id: id)
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let stored = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             try await ScopeCheck.requireKnown(subsetting.scope, document: document, tenant: tenant, tx: tx)
             return try await update(tenant, to: subsetting, expectedVersion: expected, scope: scope, tx: tx)
@@ -148,7 +148,7 @@ extension APIHandler {
         try scope.principal.authorize(.configure, tenant: tenant, of: msp)
         let id = try Input.subsettingID(input.path.id)
         let body = try DocumentBody.require()
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let stored = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             let current = try await tx.subsettings.get(tenant, id: id, forUpdate: true)
             let (subsetting, document) = try PolicyDocuments.subsetting(
@@ -201,7 +201,7 @@ extension APIHandler {
         let msp = scope.principal.scope.mspID
         try scope.principal.authorize(.configure, tenant: tenant, of: msp)
         let id = try Input.subsettingID(input.path.id)
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
@@ -270,9 +270,6 @@ extension APIHandler {
         try scope.principal.authorize(.read, tenant: tenant, of: msp)
         let user = try input.query.user.map { try Input.objectGUID($0, field: "user") }
         let computer = try input.query.computer.map { try Input.objectGUID($0, field: "computer") }
-        guard user != nil || computer != nil else {
-            throw Problem(.malformedRequest, "Give the user's objectGUID, the computer's, or both.", field: "user")
-        }
         let explanation = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
             try await EffectivePolicyLookup.explain(user: user, computer: computer, of: tenant, in: tx)
         }
@@ -297,11 +294,8 @@ extension Input {
     }
 
     /// The ids of a reorder request, each a UUID.
-    static func subsettingOrder(_ raw: [String]?) throws -> [SubsettingID] {
-        guard let raw else {
-            throw Problem(.validationFailed, "ids must list every subsetting id in the new order.", field: "/ids")
-        }
-        return try raw.enumerated().map { index, text in
+    static func subsettingOrder(_ raw: [String]) throws -> [SubsettingID] {
+        try raw.enumerated().map { index, text in
             guard let id = SubsettingID(text) else {
                 throw Problem(.validationFailed, "'\(text)' is not a subsetting id.", field: "/ids/\(index)")
             }

@@ -81,9 +81,8 @@ extension APIHandler {
         status: Components.Schemas.RequestStatus?, kind: String?, user: String?, computer: String?, from: Date?,
         until: Date?
     ) throws -> RequestFilter {
-        if let from, let until, from >= until {
-            throw Problem(.validationFailed, "from must lie before until.", field: "from")
-        }
+        let user = try Input.text(user, field: "user", maxLength: 1024)
+        let computer = try Input.text(computer, field: "computer", maxLength: 253)
         return RequestFilter(
             status: status.flatMap { StoredRequest.Status(rawValue: $0.rawValue) },
             kind: kind.flatMap(ElevationKind.init(rawValue:)), user: user, computer: computer, from: from, until: until
@@ -91,18 +90,18 @@ extension APIHandler {
     }
 
     private static func requestCursor(_ raw: String?) throws -> RequestCursor? {
-        guard let value = try Cursor.decode(raw) else { return nil }
-        let parts = value.split(separator: "/")
-        guard parts.count == 2, let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1])) else {
-            throw Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
-        }
+        guard let raw else { return nil }
+        let parts = raw.split(separator: "_", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0].utf8.count <= 18, parts[0].utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+            let micros = Int64(parts[0]), let id = UUID(uuidString: String(parts[1]))
+        else { throw Cursor.malformed }
         return RequestCursor(createdAt: Date(timeIntervalSince1970: TimeInterval(micros) / 1_000_000), id: id)
     }
 
     private static func page(_ requests: [StoredRequest], limit: Int) -> Components.Schemas.RequestList {
         let page = requests.prefix(limit)
         let next = requests.count > limit ? page.last.map {
-            Cursor.encode("\(Int64(($0.createdAt.timeIntervalSince1970 * 1_000_000).rounded()))/\($0.id.uuidString)")
+            Cursor.encode("\(Int64(($0.createdAt.timeIntervalSince1970 * 1_000_000).rounded()))_\($0.id.uuidString)")
         } : nil
         return .init(items: page.map(Components.Schemas.Request.init), nextCursor: next)
     }

@@ -66,7 +66,7 @@ extension APIHandler {
         let msp = try Self.authorizeTenantManagement(tenantID, scope: scope)
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send application/json.") }
         let name = try Input.name(body.name)
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         let updated: Tenant
         do {
@@ -97,7 +97,7 @@ extension APIHandler {
         let scope = try RequestScope.require()
         let tenantID = try Input.tenantID(input.path.tenant)
         let msp = try Self.authorizeTenantManagement(tenantID, scope: scope)
-        let expected = try ETag.expectedVersion(input.headers.ifMatch)
+        let expected = ETag.expectedVersion(input.headers.ifMatch)
         let now = now()
         try await database.withTenant(tenantID, msp: msp, logger: scope.logger) { tx in
             let before = try await tx.tenants.delete(tenantID, expectedVersion: expected, at: now)

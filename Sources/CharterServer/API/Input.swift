@@ -45,34 +45,40 @@ enum Input {
     }
 }
 
-/// Opaque pagination cursors: base64url of the last item's key, so clients cannot depend on their form.
-enum Cursor {
-    static func encode(_ value: String) -> String {
-        Base64URL.encode(Data(value.utf8))
-    }
-
-    static func decode(_ cursor: String?) throws -> String? {
-        guard let cursor else { return nil }
-        guard let data = Base64URL.decode(cursor), let value = String(data: data, encoding: .utf8) else {
-            throw Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
+extension Input {
+    /// A free-text query parameter, at most `maxLength` characters (Unicode code points, as the document's
+    /// `maxLength` counts them).
+    static func text(_ raw: String?, field: String, maxLength: Int) throws -> String? {
+        guard let raw else { return nil }
+        guard raw.unicodeScalars.count <= maxLength else {
+            throw Problem(.malformedRequest, "\(field) may have at most \(maxLength) characters.", field: field)
         }
-        return value
+        return raw
     }
+}
+
+/// Pagination cursors: the last item's key in plain text (an id, a sequence number, or `<microseconds>_<id>`).
+///
+/// Clients treat them as opaque, but the document gives their form, and every cursor of that form names a
+/// position (the page after it), so a well-formed cursor is never refused; a malformed one is a 400.
+enum Cursor {
+    static func encode(_ value: String) -> String { value }
 
     static func decodeID<Tag>(_ cursor: String?, as type: Identifier<Tag>.Type) throws -> Identifier<Tag>? {
-        guard let value = try decode(cursor) else { return nil }
-        guard let id = Identifier<Tag>(value) else {
-            throw Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
-        }
+        guard let cursor else { return nil }
+        guard let id = Identifier<Tag>(cursor) else { throw malformed }
         return id
     }
 
     static func decodeSequence(_ cursor: String?) throws -> Int64? {
-        guard let value = try decode(cursor) else { return nil }
-        guard let sequence = Int64(value) else {
-            throw Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
-        }
+        guard let cursor else { return nil }
+        guard cursor.utf8.count <= 18, cursor.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let sequence = Int64(cursor)
+        else { throw malformed }
         return sequence
+    }
+
+    static var malformed: Problem {
+        Problem(.malformedRequest, "cursor is not a next_cursor this service returned.", field: "cursor")
     }
 }
 

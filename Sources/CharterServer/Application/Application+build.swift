@@ -5,6 +5,7 @@ import Foundation
 package import Hummingbird
 package import Logging
 import OpenAPIHummingbird
+import OpenAPIRuntime
 import NIOPosix
 import PostgresNIO
 package import Prometheus
@@ -141,7 +142,8 @@ func buildRouter(
     do {
         try APIHandler(database: database, directorySync: directorySync, endpoints: endpoints, hub: hub).registerHandlers(
             on: api,
-            middlewares: [DocumentBodyMiddleware(maximumBytes: config.maxBodyBytes)]
+            configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),
+            middlewares: [WireRulesMiddleware(), DocumentBodyMiddleware(maximumBytes: config.maxBodyBytes)]
         )
     } catch {
         preconditionFailure("openapi.yaml routes could not be registered: \(error)")

@@ -96,6 +96,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 "The resource changed since it was read; its current ETag is \(ETag.value(current)).",
                 field: "If-Match"
             )
+        case .invalidText:
+            Problem(.malformedRequest, "Text may not contain U+0000 (NUL).")
         case .retryable, .unavailable:
             Problem(.serviceUnavailable, "The database is unavailable; retry shortly.")
         case .unexpected:

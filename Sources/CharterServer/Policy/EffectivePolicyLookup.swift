@@ -4,7 +4,9 @@ import CharterStore
 /// Explains the effective policy of a user, a computer or both from what the tenant has stored: its
 /// settings, its subsettings and the membership facts of its synced directory.
 enum EffectivePolicyLookup {
-    /// - Throws: ``Problem`` (422, naming the parameter) when `user` is not a user of the tenant's directory,
+    /// Without either object, the policy of an unknown user on an unknown computer: the global settings.
+    ///
+    /// - Throws: ``Problem`` (404, naming the parameter) when `user` is not a user of the tenant's directory,
     ///   or `computer` not a computer.
     static func explain(
         user: ObjectGUID?,
@@ -16,7 +18,7 @@ enum EffectivePolicyLookup {
         let kinds = try await tx.policyFacts.kinds(of: objects, in: tenant)
         for (guid, kind, field) in [(user, DirectoryObjectKind.user, "user"), (computer, .computer, "computer")] {
             if let guid, kinds[guid] != kind {
-                throw Problem(.validationFailed, "The tenant's directory has no \(field) \(guid).", field: field)
+                throw Problem(.notFound, "The tenant's directory has no \(field) \(guid).", field: field)
             }
         }
         let global = try await tx.settings.get(tenant).settings

@@ -63,7 +63,7 @@ extension Components.Schemas.EffectivePolicy {
         self.init(
             user: user?.description,
             computer: computer?.description,
-            settings: try PolicyDocuments.object(explanation.policy.settings.json),
+            settings: try PolicyDocuments.settingsDocument(explanation.policy.settings),
             source: source,
             explanation: .init(
                 winner: explanation.winner.map(Components.Schemas.EffectivePolicyMatch.init),

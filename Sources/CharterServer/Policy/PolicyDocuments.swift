@@ -46,6 +46,36 @@ enum PolicyDocuments {
         }
     }
 
+    /// Core's verdict on a document body the generated decoder refused (a wrong type, an unknown value), so
+    /// that such a body gets the same 422, listing every issue, as one Core refuses itself.
+    ///
+    /// A patch is checked on top of a minimal valid document, so only its own members can be at fault.
+    ///
+    /// - Returns: The 422 problem, or `nil` when Core accepts the body.
+    static func rejection(ofUndecodable body: Data, patch: Bool, settings: Bool) -> Problem? {
+        do throws(DocumentError) {
+            if settings {
+                _ = try Settings.decode(from: body)
+                return nil
+            }
+            guard case .object(var members) = try DocumentValue.parse(body) else {
+                throw DocumentError(issues: [DocumentIssue(pointer: "", message: "must be an object")])
+            }
+            for member in readOnlySubsettingMembers { members[member] = nil }
+            if patch {
+                let base: [String: DocumentValue] = [
+                    "schema_version": .number(1), "name": .string("patch"), "target": .string("user"),
+                    "scope": .object(["groups": .array([.string(UUID().uuidString)])]), "overrides": .object([:]),
+                ]
+                members = base.merging(members) { _, patched in patched }
+            }
+            _ = try Subsetting.decode(from: DocumentValue.object(members).canonicalData, id: .random())
+            return nil
+        } catch {
+            return rejection(error, of: settings ? "settings document" : "subsetting document")
+        }
+    }
+
     /// The 422 problem for a rejected document.
     static func rejection(_ error: DocumentError, of what: String) -> Problem {
         let issues = error.issues.map { Problem.Issue(pointer: $0.pointer.description, detail: $0.message) }
@@ -58,6 +88,12 @@ enum PolicyDocuments {
             field: first?.pointer,
             issues: issues
         )
+    }
+
+    /// A settings document as the generated type: Core's canonical encoding (every field written out) read
+    /// back through the schema, so an answer cannot drift from the document's description of it.
+    static func settingsDocument(_ settings: Settings) throws -> Components.Schemas.SettingsDocument {
+        try JSONDecoder().decode(Components.Schemas.SettingsDocument.self, from: settings.json.canonicalData)
     }
 
     /// A JSON object of Core's document tree as the generated types' free-form object.

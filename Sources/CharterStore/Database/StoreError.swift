@@ -10,6 +10,8 @@ package enum StoreError: Error, Hashable, Sendable {
     case constraintViolated(constraint: String)
     /// The row changed since the caller read it (optimistic concurrency).
     case versionMismatch(current: Int64)
+    /// A text value the database cannot store (U+0000, or bytes that are not UTF-8).
+    case invalidText
     /// Serialization failure or deadlock: the caller may retry the whole transaction.
     case retryable
     /// The database could not be reached or the connection broke.
@@ -26,6 +28,7 @@ package enum StoreError: Error, Hashable, Sendable {
         switch state {
         case "23505": self = .alreadyExists(constraint: constraint)
         case "23503", "23514", "23502": self = .constraintViolated(constraint: constraint)
+        case "22021", "22P05": self = .invalidText
         case "40001", "40P01": self = .retryable
         case "57P01", "57P02", "57P03", "08000", "08003", "08006": self = .unavailable
         default: self = .unexpected(sqlState: state)
