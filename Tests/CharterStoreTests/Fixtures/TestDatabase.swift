@@ -56,4 +56,16 @@ enum TestDatabase {
             }
         }
     }
+
+    /// Runs `body` as the owner looking across tenants on purpose: row-level security is forced on the owner
+    /// too, so it assumes `charter_definer` (whose policies admit the tables the cross-tenant functions read).
+    @discardableResult
+    static func acrossTenants<Result: Sendable>(_ body: @Sendable (Transaction) async throws -> Result) async throws -> Result {
+        try await with(ownerURL) { database in
+            try await database.withoutTenant(logger: logger) { tx in
+                try await tx.query("SET LOCAL ROLE charter_definer")
+                return try await body(tx)
+            }
+        }
+    }
 }
