@@ -3,6 +3,7 @@ import CharterStore
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import NIOCore
 import Testing
 
 @testable import CharterServer

@@ -50,7 +50,7 @@ struct ServiceRoleTests {
                 #expect(body.contains("is a member of 'charter_owner'"))
             }
             let client = PostgresClient(configuration: try DatabaseURL.configuration(from: url), backgroundLogger: TestApp.logger)
-            try await client.whileRunning {
+            _ = try await client.whileRunning {
                 await #expect(throws: StartupError.self) {
                     try await SchemaCheck(database: Database(client: client)).requireReady(logger: TestApp.logger)
                 }

@@ -1,3 +1,4 @@
+import CharterCore
 import CharterStore
 import Foundation
 

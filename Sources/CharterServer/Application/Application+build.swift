@@ -137,7 +137,7 @@ func buildRouter(
         .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes))
         .add(middleware: APIKeyAuthenticator(database: database))
         .add(middleware: RequestScopeMiddleware())
-        .add(middleware: IdempotencyMiddleware(database: database, owner: IdempotencyMiddleware.apiKeyOwner, now: { Date() }))
+        .add(middleware: IdempotencyMiddleware.apiKeys(database: database))
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(database: database, directorySync: directorySync, endpoints: endpoints, hub: hub).registerHandlers(

@@ -1,3 +1,4 @@
+import CharterCore
 import CharterStore
 import Crypto
 import Foundation
@@ -30,7 +31,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
     static let retention: TimeInterval = 24 * 60 * 60
     /// How long a running request holds its key before a retry may take it over.
     static let lease: TimeInterval = 5 * 60
-    /// The header, as RFC draft-ietf-httpapi-idempotency-key-header names it.
+    /// The header, as draft-ietf-httpapi-idempotency-key-header names it (a valid field name, so the `!` holds).
     static let header = HTTPField.Name("Idempotency-Key")!
 
     let database: Database
@@ -46,10 +47,10 @@ struct IdempotencyMiddleware: RouterMiddleware {
         guard request.method == .post, let raw = request.headers[Self.header] else {
             return try await next(request, context)
         }
-        let key = try Self.validated(raw)
         guard let owner = try await owner(request, context), let authorization = request.headers[.authorization] else {
             return try await next(request, context)
         }
+        let key = try Self.validated(raw)
         let sealingKey = Self.sealingKey(authorization: authorization, key: key)
         var request = request
         // BodyLimitMiddleware, outside, has already refused bodies above the limit and buffered the rest.
@@ -156,11 +157,19 @@ struct IdempotencyMiddleware: RouterMiddleware {
         return Array(hash.finalize())
     }
 
-    /// The owner of an API key's idempotency keys: its principal, in its tenant or MSP.
-    @Sendable static func apiKeyOwner(_ request: Request, context: AppRequestContext) -> IdempotencyOwner? {
-        context.identity.map { principal in
-            IdempotencyOwner(msp: principal.scope.mspID, tenant: principal.scope.tenantID, credential: principal.id.rawValue)
-        }
+    /// The middleware of the admin API: keys belong to the API key's principal, in its tenant or MSP.
+    static func apiKeys(database: Database) -> IdempotencyMiddleware {
+        IdempotencyMiddleware(
+            database: database,
+            owner: { _, context in
+                context.identity.map { principal in
+                    IdempotencyOwner(
+                        msp: principal.scope.mspID, tenant: principal.scope.tenantID, credential: principal.id.rawValue
+                    )
+                }
+            },
+            now: { Date() }
+        )
     }
 
     static func response(_ answer: StoredAnswer) -> Response {
