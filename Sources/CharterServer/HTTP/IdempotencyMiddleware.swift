@@ -14,8 +14,8 @@ import NIOCore
 /// - A key is 1–255 visible ASCII characters; anything else is 400 (`field` `Idempotency-Key`).
 /// - The same key with another method, path (query included) or body is 422; a retry while the first
 ///   request still runs is 409.
-/// - Answers below 500 that a handler returned are kept for ``retention``; a thrown failure or a 5xx frees the
-///   key (nothing was written: the handler's transaction rolled back), so a retry runs again.
+/// - Successful answers (below 400) are kept for ``retention``; a failure, thrown or answered (4xx, 5xx), frees
+///   the key (nothing was written: the handler's transaction rolled back), so a retry runs again.
 /// - Keys belong to a credential, found by `owner` after authentication, and are stored under row-level
 ///   security in its tenant (or its MSP for an MSP-wide principal).
 /// - Answers can carry secrets shown once (a new API key, an enrollment token). The stored body is sealed
@@ -93,7 +93,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
             try await release(owner, key: key, context: context)
             throw error
         }
-        guard response.status.code < 500 else {
+        guard response.status.code < 400 else {
             try await release(owner, key: key, context: context)
             return response
         }
