@@ -15,7 +15,7 @@ struct AuditCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify an audit log's hash chain; exits 1 at the first broken link.",
-            discussion: "Reads as the schema owner (CHARTER_DATABASE_MIGRATION_URL), which row-level security does not confine."
+            discussion: "Reads as the schema owner (CHARTER_DATABASE_MIGRATION_URL), in the chain's tenant or MSP."
         )
 
         @OptionGroup var options: CommonOptions
@@ -41,7 +41,15 @@ struct AuditCommand: AsyncParsableCommand {
                 else { throw ValidationError("give exactly one of --tenant and --msp") }
             let logger = try await LogSetup.bootstrapCommand(configFile: options.config)
             let result = try await withDatabase(url: try await options.ownerURL(), logger: logger) { database in
-                try await database.withoutTenant(logger: logger) { tx in try await tx.audit.verify(chain) }
+                switch chain {
+                case .tenant(let tenant):
+                    let msp = try await database.withoutTenant(logger: logger) { tx in try await tx.tenants.msp(of: tenant) }
+                    return try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                        try await tx.audit.verify(chain)
+                    }
+                case .msp(let msp):
+                    return try await database.withMSP(msp, logger: logger) { tx in try await tx.audit.verify(chain) }
+                }
             }
             if json {
                 var object: [String: any Sendable] = ["valid": result.firstBreak == nil, "events_checked": result.eventsChecked]

@@ -58,7 +58,7 @@ struct SyncCommand: AsyncParsableCommand {
             guard let engine = try directorySyncEngine(configuration, database: database, logger: logger) else {
                 throw ValidationError("no key-encryption key: set CHARTER_KEK or CHARTER_KEK_FILE")
             }
-            let mspID = try await database.withoutTenant(logger: logger) { tx in try await tx.tenants.get(tenantID) }.mspID
+            let mspID = try await database.withoutTenant(logger: logger) { tx in try await tx.tenants.msp(of: tenantID) }
             return try await engine.sync(
                 .init(
                     tenantID: tenantID, mspID: mspID, connectionID: connectionID, kind: kind, trigger: .cli,

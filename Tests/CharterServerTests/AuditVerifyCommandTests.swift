@@ -52,7 +52,7 @@ struct AuditVerifyCommandTests {
         #expect(count >= 4)
 
         _ = try await TestApp.withOwner { database in
-            try await database.withoutTenant(logger: TestApp.logger) { tx in
+            try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in
                 try await tx.query(
                     "UPDATE audit_events SET action = 'api_key.nothing_to_see' WHERE tenant_id = \(tenant.rawValue) AND seq = 3"
                 )

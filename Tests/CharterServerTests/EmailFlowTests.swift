@@ -54,7 +54,7 @@ struct EmailFlowTests {
         }
     }
 
-    /// Runs `statement` as the schema owner (not bound by row-level security) in the world's tenant.
+    /// Runs `statement` as the schema owner (which may change what the service role may not) in the world's tenant.
     static func asOwner(_ world: TestApp.World, _ statement: PostgresQuery) async throws {
         _ = try await TestApp.withOwner { database in
             try await database.withTenant(world.tenants[0], msp: world.msp, logger: TestApp.logger) { tx in

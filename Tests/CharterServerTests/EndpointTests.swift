@@ -367,24 +367,23 @@ struct EndpointTests {
                 }
                 return (events, Int64(answer.json["last_event_id"] as? String ?? "") ?? -1)
             }
+            // Row-level security binds the owner too: the feed head through its function, the rows in the tenant.
             let start = try await TestApp.withOwner { database in
-                let rows = try await database.client.query("SELECT coalesce(max(seq), 0) FROM change_feed", logger: TestApp.logger)
-                var head: Int64 = 0
-                for try await value in rows.decode(Int64.self) { head = value }
-                try await database.client.query(
-                    """
-                    INSERT INTO change_feed (tenant_id, event, device_ids, data)
-                    VALUES (\(tenant.rawValue), 'decision', ARRAY[\(deviceID)]::uuid[], '{"request_id":"r1","status":"approved"}')
-                    """,
-                    logger: TestApp.logger
-                )
-                try await database.client.query(
-                    """
-                    INSERT INTO change_feed (tenant_id, event, data)
-                    SELECT \(tenant.rawValue), 'bundle', '{"reason":"policy"}' FROM generate_series(1, 1000)
-                    """,
-                    logger: TestApp.logger
-                )
+                let head = try await database.withoutTenant(logger: TestApp.logger) { tx in try await tx.changeFeed.head() }
+                try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in
+                    try await tx.query(
+                        """
+                        INSERT INTO change_feed (tenant_id, event, device_ids, data)
+                        VALUES (\(tenant.rawValue), 'decision', ARRAY[\(deviceID)]::uuid[], '{"request_id":"r1","status":"approved"}')
+                        """
+                    )
+                    try await tx.query(
+                        """
+                        INSERT INTO change_feed (tenant_id, event, data)
+                        SELECT \(tenant.rawValue), 'bundle', '{"reason":"policy"}' FROM generate_series(1, 1000)
+                        """
+                    )
+                }
                 return head
             }
 
@@ -400,10 +399,11 @@ struct EndpointTests {
 
             // A week later the entries are pruned: the horizon, not the count, says the device missed them.
             try await TestApp.withOwner { database in
-                try await database.client.query(
-                    "UPDATE change_feed SET occurred_at = now() - interval '8 days' WHERE tenant_id = \(tenant.rawValue)",
-                    logger: TestApp.logger
-                )
+                try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in
+                    try await tx.query(
+                        "UPDATE change_feed SET occurred_at = now() - interval '8 days' WHERE tenant_id = \(tenant.rawValue)"
+                    )
+                }
             }
             // Any replica's hub may prune them first (every hub prunes when it starts); either way they go.
             _ = try await TestApp.withService { database in
@@ -412,12 +412,12 @@ struct EndpointTests {
                 }
             }
             let left = try await TestApp.withOwner { database in
-                let rows = try await database.client.query(
-                    "SELECT count(*) FROM change_feed WHERE tenant_id = \(tenant.rawValue)", logger: TestApp.logger
-                )
-                var count: Int64 = -1
-                for try await value in rows.decode(Int64.self) { count = value }
-                return count
+                try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in
+                    let rows = try await tx.query("SELECT count(*) FROM change_feed WHERE tenant_id = \(tenant.rawValue)")
+                    var count: Int64 = -1
+                    for try await value in rows.decode(Int64.self) { count = value }
+                    return count
+                }
             }
             #expect(left <= 1, "only the feed's newest entry is kept")
             let pruned = try await poll(after: start)

@@ -174,7 +174,7 @@ struct RequestTests {
             let id = try #require(try await Self.submit(client, setup, body: Self.installer).json["id"] as? String)
             _ = try await TestApp.withOwner { database in
                 try await database.withTenant(setup.tenant, msp: setup.world.msp, logger: TestApp.logger) { tx in
-                    // The owner is not bound by row-level security: name the tenant.
+                    // Only the owner may move the expiry; row-level security binds it to the tenant too.
                     try await tx.query(
                         """
                         UPDATE elevation_requests SET expires_at = now() - interval '1 second'

@@ -50,11 +50,13 @@ struct AuditChainTests {
                 }
             }
         }
+        // Only the owner may update the log (the service role may not), inside the tenant like anyone.
         _ = try await TestDatabase.with(TestDatabase.ownerURL) { owner in
-            try await owner.client.query(
-                "UPDATE audit_events SET action = 'test.forged' WHERE tenant_id = \(tenant.rawValue) AND seq = 3",
-                logger: TestDatabase.logger
-            )
+            try await owner.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                try await tx.query(
+                    "UPDATE audit_events SET action = 'test.forged' WHERE tenant_id = \(tenant.rawValue) AND seq = 3"
+                )
+            }
         }
         try await TestDatabase.with(TestDatabase.appURL) { database in
             let verification = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in

@@ -59,7 +59,7 @@ struct BootstrapAPIKeyTests {
             let again = try await database.ensureBootstrapKey(key, mspName: name, actor: actor, logger: TestDatabase.logger)
             #expect(again == .existed)
 
-            try await database.withoutTenant(logger: TestDatabase.logger) { tx in
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
                 #expect(try await tx.msps.get(msp).name == name)
                 let credential = try #require(try await tx.apiKeys.credential(for: key.keyID))
                 #expect(credential.secretHash == key.secretHash)
@@ -94,11 +94,10 @@ struct BootstrapAPIKeyTests {
             return try await group.reduce(into: []) { $0.append($1) }
         }
         #expect(outcomes.filter { $0 == .existed }.count == 3)
-        try await TestDatabase.with(TestDatabase.ownerURL) { database in
-            try await database.withoutTenant(logger: TestDatabase.logger) { tx in
-                let count = try await tx.query("SELECT count(*)::int FROM msps WHERE name = \(name)")
-                for try await n in count.decode(Int.self) { #expect(n == 1) }
-            }
+        try await TestDatabase.acrossTenants { tx in
+            // Every MSP the bootstrap makes has one owner principal named after it.
+            let count = try await tx.query("SELECT count(*)::int FROM principals WHERE name = \(name + " owner")")
+            for try await n in count.decode(Int.self) { #expect(n == 1) }
         }
     }
 }

@@ -48,6 +48,8 @@ as_postgres() {
 # pg_init DATA_DIR OWNER_PASSWORD APP_PASSWORD: a new cluster with the charter roles and database.
 #   charter_owner  owns the schema and runs migrations
 #   charter        the service's login role, a member of charter_app, bound by row-level security
+#   charter_definer owns the SECURITY DEFINER functions that cross tenants (migration 0011); no login, and
+#                  no service role may be a member of it
 pg_init() {
     local data=$1 owner_password=$2 app_password=$3 bin
     bin=$(pg_bin)
@@ -83,6 +85,8 @@ pg_create_roles() {
 CREATE ROLE charter_owner LOGIN CREATEROLE PASSWORD '$owner_password';
 CREATE ROLE charter_app NOLOGIN;
 CREATE ROLE charter LOGIN PASSWORD '$app_password' IN ROLE charter_app;
+CREATE ROLE charter_definer NOLOGIN;
+GRANT charter_definer TO charter_owner;
 CREATE DATABASE charter OWNER charter_owner;
 SQL
 }

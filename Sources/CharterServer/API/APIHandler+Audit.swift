@@ -76,41 +76,28 @@ extension APIHandler {
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
     }
 
-    /// The whole filtered log, oldest first, read page by page (each in its own tenant transaction) while
-    /// the answer streams; an error after the first page ends the stream early (the client sees a truncated
-    /// body, never a mix of two formats).
+    /// The whole filtered log, oldest first, read page by page (each in its own tenant transaction) as the
+    /// answer is written, never ahead of it (``AuditExportPages``); an error after the first page ends the
+    /// stream early (the client sees a truncated body, never a mix of two formats).
     private func exportAuditEvents(
         _ tenant: TenantID, msp: MSPID, query: Operations.ListTenantAuditEvents.Input.Query, scope: RequestScope,
         as format: AuditExport.Format
     ) -> HTTPBody {
         let database = database
-        let stream = AsyncThrowingStream<ArraySlice<UInt8>, any Error> { continuation in
-            let producer = Task {
-                do {
-                    if format == .csv { continuation.yield(ArraySlice(AuditExport.csvHeader.utf8)) }
-                    var after: Int64 = 0
-                    while true {
-                        let events = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
-                            try await tx.audit.list(
-                                .tenant(tenant), before: nil, after: after, limit: 500, action: query.action,
-                                from: query.from, until: query.until
-                            )
-                        }
-                        guard let last = events.last else { break }
-                        var chunk = ""
-                        for event in events { chunk += try AuditExport.line(event, as: format) }
-                        continuation.yield(ArraySlice(chunk.utf8))
-                        after = last.sequence
-                    }
-                    continuation.finish()
-                } catch {
-                    scope.logger.warning("audit export ended early", metadata: ["error": "\(String(reflecting: error))"])
-                    continuation.finish(throwing: error)
+        let pages = AuditExportPages(format: format, pageSize: AuditExportPages.defaultPageSize) { after, limit in
+            do {
+                return try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+                    try await tx.audit.list(
+                        .tenant(tenant), before: nil, after: after, limit: limit, action: query.action,
+                        from: query.from, until: query.until
+                    )
                 }
+            } catch {
+                scope.logger.warning("audit export ended early", metadata: ["error": "\(String(reflecting: error))"])
+                throw error
             }
-            continuation.onTermination = { _ in producer.cancel() }
         }
-        return HTTPBody(stream, length: .unknown, iterationBehavior: .single)
+        return HTTPBody(pages, length: .unknown, iterationBehavior: .single)
     }
 
     private static func page(_ events: [AuditEvent], limit: Int) throws -> Components.Schemas.AuditEventList {

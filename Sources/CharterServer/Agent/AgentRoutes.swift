@@ -31,9 +31,20 @@ struct AgentRoutes: Sendable {
         group.post("enroll") { request, context in try await enroll(request, context: context) }
         group.get("bundle") { request, context in try await bundle(request, context: context) }
         group.get("events") { request, context in try await events(request, context: context) }
-        group.post("checkin") { request, context in try await checkin(request, context: context) }
-        group.post("audit") { request, context in try await audit(request, context: context) }
-        group.post("requests") { request, context in try await submitRequest(request, context: context) }
+        // Retries of these carry an Idempotency-Key, owned by the device (docs/agent-protocol.md).
+        let idempotent = group.group().add(
+            middleware: IdempotencyMiddleware(
+                database: database,
+                owner: { request, context in
+                    let caller = try await authenticate(request, context: context)
+                    return IdempotencyOwner(msp: caller.msp, tenant: caller.tenant, credential: caller.device.rawValue)
+                },
+                now: now
+            )
+        )
+        idempotent.post("checkin") { request, context in try await checkin(request, context: context) }
+        idempotent.post("audit") { request, context in try await audit(request, context: context) }
+        idempotent.post("requests") { request, context in try await submitRequest(request, context: context) }
         group.get("requests/{id}") { request, context in try await readRequest(request, context: context) }
     }
 

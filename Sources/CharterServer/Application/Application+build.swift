@@ -62,7 +62,7 @@ package func buildService(
         drain: drain
     )
     var services: [any Service] = [
-        client, hub,
+        client, hub, IdempotencyPruneService(database: database, logger: logger),
         RequestExpiryService(
             database: database, interval: .seconds(config.requestExpiryPollSeconds),
             emailsApprovers: config.smtp != nil, logger: logger
@@ -138,6 +138,7 @@ func buildRouter(
         .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes))
         .add(middleware: APIKeyAuthenticator(database: database))
         .add(middleware: RequestScopeMiddleware())
+        .add(middleware: IdempotencyMiddleware.apiKeys(database: database))
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(database: database, directorySync: directorySync, endpoints: endpoints, hub: hub).registerHandlers(

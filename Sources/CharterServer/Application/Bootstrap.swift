@@ -5,8 +5,9 @@ package import Logging
 
 /// Operator actions of the `charter` CLI that exist before any API key does.
 ///
-/// They run as the schema owner (outside row-level security) and are audited like API writes, with the
-/// operating-system user as the actor.
+/// They run as the schema owner and are audited like API writes, with the operating-system user as the actor.
+/// Row-level security is forced, so it binds the owner too: each action selects the MSP (and tenant) it
+/// writes to, as the API does.
 package struct Bootstrap: Sendable {
     package let database: Database
     package let logger: Logger
@@ -23,7 +24,7 @@ package struct Bootstrap: Sendable {
         guard let name = DisplayName.validated(rawName) else { throw BootstrapError.invalidName }
         let now = Date()
         let msp = MSP(id: .random(), name: name, createdAt: now)
-        let token = try await database.withoutTenant(logger: logger) { tx in
+        let token = try await database.withMSP(msp.id, logger: logger) { tx in
             try await tx.msps.create(msp)
             try await tx.audit.append(
                 AuditRecord(occurredAt: now, actor: actor, action: "msp.created", targetType: "msp",
@@ -40,9 +41,10 @@ package struct Bootstrap: Sendable {
         guard let name = DisplayName.validated(rawName) else { throw BootstrapError.invalidName }
         let now = Date()
         let tenant = Tenant(id: .random(), mspID: msp, name: name, version: 1, createdAt: now, updatedAt: now)
-        try await database.withoutTenant(logger: logger) { tx in
+        try await database.withMSP(msp, logger: logger) { tx in
             _ = try await tx.msps.get(msp)
             try await tx.tenants.create(tenant)
+            try await tx.enterTenant(tenant.id)
             try await tx.audit.append(
                 AuditRecord(occurredAt: now, actor: actor, action: "tenant.created", targetType: "tenant",
                             targetID: tenant.id.description, after: tenant.auditSnapshot),
@@ -55,13 +57,17 @@ package struct Bootstrap: Sendable {
     /// Creates an API key with any role and scope; returns its bearer token (shown once).
     package func createAPIKey(name rawName: String, role: Role, scope: Principal.Scope) async throws -> String {
         guard let name = DisplayName.validated(rawName) else { throw BootstrapError.invalidName }
-        return try await database.withoutTenant(logger: logger) { tx in
-            _ = try await tx.msps.get(scope.mspID)
-            if let tenant = scope.tenantID {
-                let owner = try await tx.tenants.get(tenant)
-                guard owner.mspID == scope.mspID else { throw StoreError.notFound }
+        switch scope {
+        case .msp(let msp):
+            return try await database.withMSP(msp, logger: logger) { tx in
+                _ = try await tx.msps.get(msp)
+                return try await createKey(in: tx, name: name, role: role, scope: scope, at: Date())
             }
-            return try await createKey(in: tx, name: name, role: role, scope: scope, at: Date())
+        case .tenant(let msp, let tenant):
+            // withTenant finds only a tenant of this MSP.
+            return try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                try await createKey(in: tx, name: name, role: role, scope: scope, at: Date())
+            }
         }
     }
 

@@ -3,6 +3,9 @@ import Logging
 import PostgresNIO
 
 /// Whether the database is reachable, fully migrated, and connected to as a role row-level security binds.
+///
+/// The role check is ``ServiceRole/check(_:on:logger:)``: a superuser, a `BYPASSRLS` role, an owner of the
+/// schema, or a member (direct or inherited) of any of these is refused.
 struct SchemaCheck: Sendable {
     let database: Database
 
@@ -37,25 +40,8 @@ struct SchemaCheck: Sendable {
                     logger: logger
                 )
                 guard pending.isEmpty else { return .pendingMigrations(pending.count) }
-                let rows = try await connection.statement(
-                    """
-                    SELECT r.rolsuper OR r.rolbypassrls,
-                           EXISTS (SELECT 1 FROM pg_tables WHERE tablename = 'tenants' AND tableowner = current_user)
-                    FROM pg_roles r WHERE r.rolname = current_user
-                    """,
-                    logger: logger
-                )
-                for try await (bypasses, owns) in rows.decode((Bool, Bool).self) {
-                    if bypasses {
-                        return .privilegedRole(
-                            "the database role is a superuser or has BYPASSRLS; connect as a member of charter_app"
-                        )
-                    }
-                    if owns {
-                        return .privilegedRole(
-                            "the database role owns the tables, so row-level security does not bind it; connect as a member of charter_app"
-                        )
-                    }
+                if let refusal = try await ServiceRole.check(on: connection, logger: logger).refusal {
+                    return .privilegedRole(refusal)
                 }
                 return .ready
             }

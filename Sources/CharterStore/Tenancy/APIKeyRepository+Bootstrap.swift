@@ -55,9 +55,10 @@ package struct BootstrapAPIKey: Sendable {
 extension APIKeyRepository {
     /// Whether a key with this id exists in any MSP or tenant, revoked or expired ones included.
     ///
-    /// Runs as the schema owner, outside row-level security.
+    /// Only the schema owner may ask (`charter_private.api_key_exists`, a SECURITY DEFINER function the
+    /// service role cannot execute).
     package func exists(_ id: APIKeyID) async throws -> Bool {
-        let rows = try await tx.query("SELECT EXISTS (SELECT 1 FROM api_keys WHERE id = \(id.rawValue))")
+        let rows = try await tx.query("SELECT charter_private.api_key_exists(\(id.rawValue))")
         for try await exists in rows.decode(Bool.self) { return exists }
         return false
     }
@@ -91,10 +92,10 @@ extension Database {
         logger: Logger
     ) async throws -> BootstrapKeyOutcome {
         do {
-            return try await withoutTenant(logger: logger) { tx in
+            let msp = MSP(id: .random(), name: mspName, createdAt: Date())
+            return try await withMSP(msp.id, logger: logger) { tx in
                 guard try await !tx.apiKeys.exists(key.keyID) else { return .existed }
-                let now = Date()
-                let msp = MSP(id: .random(), name: mspName, createdAt: now)
+                let now = msp.createdAt
                 try await tx.msps.create(msp)
                 _ = try await tx.audit.append(
                     AuditRecord(occurredAt: now, actor: actor, action: "msp.created", targetType: "msp",

@@ -26,6 +26,20 @@ package struct TenantRepository: Sendable {
         return false
     }
 
+    /// The MSP of a tenant of any MSP, deleted tenants included, for the CLI, which is given only a tenant id.
+    ///
+    /// Only the schema owner may ask (`charter_private.tenant_msp`, a SECURITY DEFINER function the service role
+    /// cannot execute).
+    ///
+    /// - Throws: ``StoreError/notFound`` when no tenant has the id.
+    package func msp(of id: TenantID) async throws -> MSPID {
+        let rows = try await tx.query("SELECT charter_private.tenant_msp(\(id.rawValue))")
+        for try await msp in rows.decode(UUID?.self) {
+            if let msp { return MSPID(msp) }
+        }
+        throw StoreError.notFound
+    }
+
     package func get(_ id: TenantID) async throws -> Tenant {
         let rows = try await tx.query(
             """

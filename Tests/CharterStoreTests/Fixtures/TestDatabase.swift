@@ -40,9 +40,10 @@ enum TestDatabase {
     static func makeMSP(tenants count: Int = 2) async throws -> (MSPID, [TenantID]) {
         try await migrate()
         return try await with(ownerURL) { database in
-            try await database.withoutTenant(logger: logger) { tx in
-                let now = Date()
-                let msp = MSP(id: .random(), name: "Test MSP \(UUID())", createdAt: now)
+            // Row-level security is forced: the owner, too, writes only into the MSP it selected.
+            let now = Date()
+            let msp = MSP(id: .random(), name: "Test MSP \(UUID())", createdAt: now)
+            return try await database.withMSP(msp.id, logger: logger) { tx in
                 try await tx.msps.create(msp)
                 var tenants: [TenantID] = []
                 for index in 0..<count {
@@ -52,6 +53,18 @@ enum TestDatabase {
                     tenants.append(tenant.id)
                 }
                 return (msp.id, tenants)
+            }
+        }
+    }
+
+    /// Runs `body` as the owner looking across tenants on purpose: row-level security is forced on the owner
+    /// too, so it assumes `charter_definer` (whose policies admit the tables the cross-tenant functions read).
+    @discardableResult
+    static func acrossTenants<Result: Sendable>(_ body: @Sendable (Transaction) async throws -> Result) async throws -> Result {
+        try await with(ownerURL) { database in
+            try await database.withoutTenant(logger: logger) { tx in
+                try await tx.query("SET LOCAL ROLE charter_definer")
+                return try await body(tx)
             }
         }
     }

@@ -1,0 +1,28 @@
+import CharterStore
+import Logging
+import ServiceLifecycle
+
+/// Deletes idempotency keys whose retention (``IdempotencyMiddleware/retention``) has ended, every
+/// ``interval``, on every replica (pruning twice at once is harmless).
+struct IdempotencyPruneService: Service {
+    static let interval = Duration.seconds(15 * 60)
+
+    let database: Database
+    let logger: Logger
+
+    func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: Self.interval)
+                do {
+                    let pruned = try await database.readWithoutTenant(logger: logger) { tx in
+                        try await tx.idempotencyKeys.pruneExpired()
+                    }
+                    logger.debug("idempotency keys pruned", metadata: ["count": "\(pruned)"])
+                } catch {
+                    logger.warning("could not prune idempotency keys", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+    }
+}
