@@ -308,7 +308,8 @@ def main():
         "2",
         "--no-color",
     ]
-    return subprocess.call(command, cwd=work)
+    environment = dict(os.environ, SCHEMATHESIS_HOOKS=os.path.join(os.path.dirname(__file__), "contract_hooks.py"))
+    return subprocess.call(command, cwd=work, env=environment)
 
 
 if __name__ == "__main__":
