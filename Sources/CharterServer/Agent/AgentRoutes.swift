@@ -245,8 +245,6 @@ struct AgentRoutes: Sendable {
                         metadata: ["device.id": "\(caller.device)", "device.users_forgotten": "\(forgotten)"]
                     )
                 }
-            }
-            if added {
                 try await tx.changeFeed.append(caller.tenant, event: .bundle, devices: [caller.device], data: #"{"reason":"device"}"#)
             }
             return try await tx.devices.get(caller.tenant, id: caller.device).bundleVersion
