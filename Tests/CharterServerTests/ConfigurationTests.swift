@@ -16,6 +16,9 @@ struct ConfigurationTests {
         #expect(config.port == 8080)
         #expect(config.poolSize == 20)
         #expect(config.logLevel == .info)
+        #expect(config.limits.headerTimeoutSeconds == 10)
+        #expect(config.limits.syncRunsPerTenant == 2)
+        #expect(config.limits.syncMaximumObjects == 100_000)
     }
 
     @Test("environment values are read with the CHARTER_ prefix")
@@ -36,6 +39,8 @@ struct ConfigurationTests {
         ("CHARTER_HTTP_PORT", "70000", "CHARTER_HTTP_PORT"),
         ("CHARTER_DATABASE_POOL_SIZE", "0", "CHARTER_DATABASE_POOL_SIZE"),
         ("CHARTER_LOG_LEVEL", "loud", "CHARTER_LOG_LEVEL"),
+        ("CHARTER_HTTP_HEADER_TIMEOUT_SECONDS", "0", "CHARTER_HTTP_HEADER_TIMEOUT_SECONDS"),
+        ("CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT", "65", "CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT"),
     ])
     func badValue(variable: String, value: String, named: String) async throws {
         let error = await #expect(throws: ConfigurationError.self) {

@@ -72,7 +72,7 @@ struct DirectoryAPITests {
             #expect(patched.status == .ok)
             #expect(patched.json["interval_seconds"] as? Double == 600)
 
-            let run = try await client.call(.post, "\(base)/connections/\(id)/sync", key: key, body: #"{"kind":"full"}"#)
+            let run = try await client.syncAndWait("\(base)/connections/\(id)/sync", key: key, body: #"{"kind":"full"}"#)
             #expect(run.status == .ok)
             #expect(run.json["status"] as? String == "succeeded", "\(run.json)")
             let runID = try #require(run.json["id"] as? String)

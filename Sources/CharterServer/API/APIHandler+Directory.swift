@@ -45,6 +45,9 @@ extension APIHandler {
             isEnabled: body.enabled ?? true, createdAt: now, updatedAt: now
         )
         try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            try await tx.quotas.admitOne(
+                more: .directoryConnections, in: tenant, limit: quotas.directoryConnectionsPerTenant
+            )
             try await tx.directoryConnections(of: tenant).create(connection, msp: msp)
             try await tx.audit.append(
                 AuditRecord(
@@ -147,8 +150,8 @@ extension APIHandler {
             if body.kind == .full { kind = .full }
             confirms = body.confirmDeletions ?? false
         }
-        let run = try await runSync(scope: scope, tenant: tenant, msp: msp, connection: id, kind: kind, confirms: confirms)
-        return .ok(.init(body: .json(.init(run))))
+        let run = try await startSync(scope: scope, tenant: tenant, msp: msp, connection: id, kind: kind, confirms: confirms)
+        return .accepted(.init(headers: .init(location: Self.location(of: run, in: tenant)), body: .json(.init(run))))
     }
 
     func confirmSyncRun(_ input: Operations.ConfirmSyncRun.Input) async throws -> Operations.ConfirmSyncRun.Output {
@@ -160,10 +163,10 @@ extension APIHandler {
         guard held.status == .needsConfirmation else {
             throw Problem(.conflict, "Only a run in needs_confirmation can be confirmed; this one is \(held.status.rawValue).")
         }
-        let run = try await runSync(
+        let run = try await startSync(
             scope: scope, tenant: tenant, msp: msp, connection: held.connectionID, kind: held.kind, confirms: true
         )
-        return .ok(.init(body: .json(.init(run))))
+        return .accepted(.init(headers: .init(location: Self.location(of: run, in: tenant)), body: .json(.init(run))))
     }
 
     func listSyncRuns(_ input: Operations.ListSyncRuns.Input) async throws -> Operations.ListSyncRuns.Output {
@@ -267,13 +270,15 @@ extension APIHandler {
         return directorySync
     }
 
-    private func runSync(
+    /// Starts a sync in the background (``DirectorySyncRunner``) and returns its run, still `running`.
+    private func startSync(
         scope: RequestScope, tenant: TenantID, msp: MSPID, connection: DirectoryConnectionID, kind: SyncRun.Kind,
         confirms: Bool
     ) async throws -> SyncRun {
-        let engine = try requireDirectorySync()
+        _ = try requireDirectorySync()
+        guard let syncRunner else { throw Problem(.serviceUnavailable, "Directory syncs cannot be started here.") }
         do {
-            return try await engine.sync(
+            return try await syncRunner.start(
                 .init(
                     tenantID: tenant, mspID: msp, connectionID: connection, kind: kind, trigger: .api,
                     confirmsDeletions: confirms, actor: scope.actor
@@ -281,7 +286,28 @@ extension APIHandler {
             )
         } catch DirectorySyncError.alreadyRunning {
             throw Problem(.conflict, "A sync of this connection is already running; try again when it has finished.")
+        } catch DirectorySyncError.tenantBusy(let limit) {
+            throw Problem(
+                .tooManyRequests,
+                "The tenant already has \(limit) directory syncs running (directory.sync.max_runs_per_tenant); "
+                    + "try again when one has finished.",
+                retryAfterSeconds: 30
+            )
+        } catch DirectorySyncError.processBusy(let limit) {
+            throw Problem(
+                .tooManyRequests,
+                "This server already runs \(limit) directory syncs (directory.sync.max_runs_per_process); "
+                    + "try again shortly.",
+                retryAfterSeconds: 30
+            )
+        } catch DirectorySyncError.shutDown {
+            throw Problem(.serviceUnavailable, "The service is shutting down; the sync was not started.")
         }
+    }
+
+    /// Where a run can be read while it works.
+    private static func location(of run: SyncRun, in tenant: TenantID) -> String {
+        "/v1/tenants/\(tenant)/directory/sync-runs/\(run.id)"
     }
 
     private func search(

@@ -33,6 +33,7 @@ extension APIHandler {
             isEnabled: body.enabled ?? true, createdAt: now
         )
         try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            try await tx.quotas.admitOne(more: .webhooks, in: tenant, limit: quotas.webhooksPerTenant)
             try await tx.webhooks.create(hook, in: tenant, by: scope.principal.id.rawValue)
             try await tx.audit.append(
                 AuditRecord(

@@ -16,17 +16,24 @@ struct APIHandler: APIProtocol {
     let now: @Sendable () -> Date
     /// Seals bind passwords and runs syncs; `nil` without a key-encryption key (directory writes answer 503).
     let directorySync: DirectorySyncEngine?
+    /// Runs API-started syncs in the background; `nil` without a key-encryption key.
+    let syncRunner: DirectorySyncRunner?
     /// Enrollment, signing keys and PIN answers; `nil` without a key-encryption key (they answer 503).
     let endpoints: EndpointServices?
     /// The replica's event hub, told when a device is revoked so its streams close.
     let hub: EventHub?
+    /// Directory connections and webhooks per tenant.
+    let quotas: LimitsConfiguration.Quotas
 
     init(
-        database: Database, directorySync: DirectorySyncEngine? = nil, endpoints: EndpointServices? = nil,
-        hub: EventHub? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        database: Database, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
+        endpoints: EndpointServices? = nil, hub: EventHub? = nil,
+        quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.quotas = quotas
         self.database = database
         self.directorySync = directorySync
+        self.syncRunner = syncRunner
         self.endpoints = endpoints
         self.hub = hub
         self.now = now

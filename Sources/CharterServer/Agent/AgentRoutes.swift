@@ -22,6 +22,12 @@ struct AgentRoutes: Sendable {
     let hub: EventHub
     let drain: DrainState
     let maximumBodyBytes: Int
+    /// The body of an enrollment, read before its token is checked (`http.enroll_max_body_bytes`).
+    let enrollMaximumBodyBytes: Int
+    /// Requests per device, tenant and enrollment token.
+    let rateLimiter: RateLimiter
+    /// Devices per tenant and known users per device.
+    let quotas: LimitsConfiguration.Quotas
     /// Whether SMTP is configured, so that pending requests are emailed to the policy's approvers.
     let emailsApprovers: Bool
     let now: @Sendable () -> Date
@@ -64,6 +70,11 @@ struct AgentRoutes: Sendable {
             try await tx.devices.credential(for: token.id)
         }
         guard let credential, token.matches(credential.tokenHash) else { throw unauthorized }
+        do throws(RateLimiter.Limited) {
+            try rateLimiter.admit(.device(token.id), .tenant(credential.tenant))
+        } catch {
+            throw Problem(limited: error)
+        }
         return Caller(device: token.id, tenant: credential.tenant, msp: credential.msp)
     }
 
@@ -71,7 +82,7 @@ struct AgentRoutes: Sendable {
 
     private func enroll(_ request: Request, context: AppRequestContext) async throws -> Response {
         let services = try EndpointServices.require(endpoints)
-        let body = try await AgentJSON.decode(EnrollRequest.self, from: request, maximumBytes: maximumBodyBytes)
+        let body = try await AgentJSON.decode(EnrollRequest.self, from: request, maximumBytes: enrollMaximumBodyBytes)
         let unauthorized = Problem(
             .unauthorized, "The enrollment token is not valid: it may be mistyped, expired, revoked or used up.",
             field: "/enrollment_token"
@@ -95,6 +106,11 @@ struct AgentRoutes: Sendable {
         }
         guard let credential, secret.matches(credential.secretHash) else { throw unauthorized }
         let tenant = credential.tenant
+        do throws(RateLimiter.Limited) {
+            try rateLimiter.admit(.enrollmentToken(secret.id), .tenant(tenant))
+        } catch {
+            throw Problem(limited: error)
+        }
         let now = now()
         let answer = try await database.withTenant(tenant, msp: credential.msp, logger: context.logger) { tx in
             guard try await tx.enrollmentTokens.use(tenant, id: secret.id, at: now) else { throw unauthorized }
@@ -115,6 +131,7 @@ struct AgentRoutes: Sendable {
                 if existing != nil {
                     try await tx.devices.reenroll(device, in: tenant, tokenHash: deviceToken.secretHash, enrollmentToken: secret.id, at: now)
                 } else {
+                    try await tx.quotas.admitOne(more: .devices, in: tenant, limit: quotas.devicesPerTenant)
                     try await tx.devices.create(device, in: tenant, tokenHash: deviceToken.secretHash, enrollmentToken: secret.id)
                 }
             } catch StoreError.alreadyExists {
@@ -230,6 +247,15 @@ struct AgentRoutes: Sendable {
                 users: users, at: now
             )
             if added {
+                let forgotten = try await tx.devices.forgetUsers(
+                    caller.tenant, of: caller.device, beyond: quotas.knownUsersPerDevice
+                )
+                if forgotten > 0 {
+                    context.logger.notice(
+                        "device users forgotten beyond quota",
+                        metadata: ["device.id": "\(caller.device)", "device.users_forgotten": "\(forgotten)"]
+                    )
+                }
                 try await tx.changeFeed.append(caller.tenant, event: .bundle, devices: [caller.device], data: #"{"reason":"device"}"#)
             }
             return try await tx.devices.get(caller.tenant, id: caller.device).bundleVersion

@@ -5,6 +5,7 @@ import Foundation
 package import Hummingbird
 package import Logging
 import OpenAPIHummingbird
+import NIOCore
 import OpenAPIRuntime
 import NIOPosix
 import PostgresNIO
@@ -57,9 +58,15 @@ package func buildService(
     let endpoints = try endpointServices(config)
     let hub = EventHub(database: database, logger: logger)
     let drain = DrainState()
+    let syncRunner = directorySync.map {
+        DirectorySyncRunner(
+            engine: $0, maximumRuns: config.limits.syncRunsPerProcess,
+            maximumRunsPerTenant: config.limits.syncRunsPerTenant, logger: $0.logger
+        )
+    }
     let router = buildRouter(
-        config, database: database, metrics: metrics, directorySync: directorySync, endpoints: endpoints, hub: hub,
-        drain: drain
+        config, database: database, metrics: metrics, directorySync: directorySync, syncRunner: syncRunner,
+        endpoints: endpoints, hub: hub, drain: drain
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
@@ -86,9 +93,13 @@ package func buildService(
         var emailLogger = logger
         emailLogger[metadataKey: "component"] = "email"
         services.append(
-            EmailDeliveryService(database: database, client: client, pollInterval: .seconds(1), logger: emailLogger)
+            EmailDeliveryService(
+                database: database, client: client, pollInterval: .seconds(1), logger: emailLogger,
+                maximumPerTenantPerHour: config.limits.emailsPerTenantPerHour
+            )
         )
     }
+    if let syncRunner { services.append(syncRunner) }
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(
             DirectorySyncScheduler(
@@ -97,8 +108,15 @@ package func buildService(
             )
         )
     }
+    let headTimeout = TimeAmount.seconds(Int64(config.limits.headerTimeoutSeconds))
     var app = Application(
         router: router,
+        server: .http1(
+            configuration: .init(
+                additionalChannelHandlers: [RequestHeadTimeoutHandler(timeout: headTimeout)],
+                idleTimeout: .seconds(Int64(config.limits.idleTimeoutSeconds))
+            )
+        ),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "charter"),
         services: services,
         logger: logger
@@ -118,6 +136,7 @@ func buildRouter(
     database: Database,
     metrics: PrometheusCollectorRegistry,
     directorySync: DirectorySyncEngine? = nil,
+    syncRunner: DirectorySyncRunner? = nil,
     endpoints: EndpointServices? = nil,
     hub: EventHub,
     drain: DrainState
@@ -128,20 +147,31 @@ func buildRouter(
     router.add(middleware: ProblemMiddleware())
 
     OperationsRoutes(database: database, metrics: metrics, drain: drain).register(on: router)
+    // Bodies are read only after authentication (the agent routes read theirs after the device token, enrollment
+    // up to its own small limit); before it, only a declared length is checked.
+    let rateLimiter = config.limits.rateLimiter()
     AgentRoutes(
         database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
-        emailsApprovers: config.smtp != nil, now: { Date() }
-    ).register(on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes)))
+        enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
+        quotas: config.limits.quotas, emailsApprovers: config.smtp != nil, now: { Date() }
+    ).register(
+        on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
+    )
 
     let api = router.group()
         .add(middleware: ETagHeaderMiddleware())
-        .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes))
+        .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
         .add(middleware: APIKeyAuthenticator(database: database))
         .add(middleware: RequestScopeMiddleware())
+        .add(middleware: RateLimitMiddleware(limiter: rateLimiter))
+        .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes))
         .add(middleware: IdempotencyMiddleware.apiKeys(database: database))
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
-        try APIHandler(database: database, directorySync: directorySync, endpoints: endpoints, hub: hub).registerHandlers(
+        try APIHandler(
+            database: database, directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
+            quotas: config.limits.quotas
+        ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),
             middlewares: [WireRulesMiddleware(), DocumentBodyMiddleware(maximumBytes: config.maxBodyBytes)]
@@ -180,6 +210,9 @@ package func directorySyncEngine(
     syncLogger[metadataKey: "component"] = "directory-sync"
     return DirectorySyncEngine(
         database: database, sealer: sealer, threadPool: .ldap, logger: syncLogger,
-        leaseDuration: .seconds(config.directorySyncLeaseSeconds)
+        leaseDuration: .seconds(config.directorySyncLeaseSeconds),
+        limits: .init(
+            deadline: .seconds(config.limits.syncDeadlineSeconds), maximumObjects: config.limits.syncMaximumObjects
+        )
     )
 }

@@ -33,6 +33,7 @@ package import Logging
 ///   syncs; `0` turns the scheduler off in this process.
 /// - `directory.sync.lease_seconds` (int 30–86400, default `300`): how long a claimed sync is held before another
 ///   replica may take it over; renewed every third of it while the sync runs.
+/// - Limits (HTTP timeouts, sync bounds, rate limits, quotas): the keys are listed on ``LimitsConfiguration``.
 /// - `smtp.*`: the SMTP server approvers are emailed through; email is off without `smtp.host`. The keys are listed
 ///   on ``SMTPConfiguration``; `smtp.password` is secret.
 package struct ServerConfiguration: Sendable {
@@ -53,6 +54,7 @@ package struct ServerConfiguration: Sendable {
     package var directorySyncLeaseSeconds: Int = 300
     /// The SMTP server approvers are emailed through; `nil` when `smtp.host` is not set (email is off).
     package var smtp: SMTPConfiguration?
+    package var limits = LimitsConfiguration()
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -88,6 +90,7 @@ package struct ServerConfiguration: Sendable {
             reader, "directory.sync.lease_seconds", default: directorySyncLeaseSeconds, in: 30...86400
         )
         smtp = try SMTPConfiguration(reader: reader)
+        limits = try LimitsConfiguration(reader: reader)
     }
 
     /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.

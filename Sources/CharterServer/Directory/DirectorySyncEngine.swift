@@ -5,14 +5,16 @@ package import CharterStore
 import Foundation
 package import Logging
 package import NIOPosix
+import ServiceLifecycle
 
-/// Runs one directory sync of one connection: read from the DC, stage, merge, record.
+/// Runs one directory sync of one connection: read from the DC, then stage, merge and record.
 ///
-/// The whole change to the stored directory (objects, member edges, closure, watermark) is one transaction;
-/// a failure anywhere (LDAP error, DC gone mid-read, database error, deletion guard) rolls it back and the run
-/// is recorded as failed or `needs_confirmation` in a transaction of its own. The connection's lease is held
-/// for the duration (and renewed), so the API, the CLI and any number of schedulers never sync one
-/// connection twice at once.
+/// The whole read happens before any transaction opens (no transaction is held while the DC answers); the
+/// change to the stored directory (objects, member edges, closure, watermark) is then one transaction. A
+/// failure anywhere (LDAP error, DC gone mid-read, the run's deadline or object limit, database error, deletion
+/// guard) changes nothing and the run is recorded as failed or `needs_confirmation` in a transaction of its own.
+/// The connection's lease is held for the duration (and renewed), so the API, the CLI and any number of
+/// schedulers never sync one connection twice at once.
 package struct DirectorySyncEngine: Sendable {
     /// What to run.
     package struct Request: Sendable, Hashable {
@@ -41,6 +43,28 @@ package struct DirectorySyncEngine: Sendable {
         }
     }
 
+    /// Bounds on every run of this engine.
+    package struct Limits: Sendable, Hashable {
+        /// A run that has not finished after this long fails (and stores nothing).
+        package var deadline: Duration
+        /// A read that returns more objects and tombstones than this fails (and stores nothing); it also bounds
+        /// the memory a run holds, since the whole read is held until it is applied.
+        package var maximumObjects: Int
+
+        package init(deadline: Duration = .seconds(1800), maximumObjects: Int = 100_000) {
+            self.deadline = deadline
+            self.maximumObjects = maximumObjects
+        }
+    }
+
+    /// A run ``begin(_:maximumRunsPerTenant:)`` recorded as running, holding its connection's lease.
+    package struct StartedRun: Sendable {
+        package var run: SyncRun
+        package var request: Request
+        let connection: DirectoryConnection
+        let watermark: StoredWatermark?
+    }
+
     let database: Database
     /// Seals and opens bind passwords.
     package let sealer: SecretSealer
@@ -56,13 +80,15 @@ package struct DirectorySyncEngine: Sendable {
     /// An incremental sync turns full when the last full sync is older than this (seconds): deletions that
     /// tombstones missed (tombstone lifetime passed, objects moved out of scope) are swept then.
     let fullSyncInterval: TimeInterval = 86_400
+    package let limits: Limits
 
     package init(
         database: Database, sealer: SecretSealer, threadPool: NIOThreadPool, logger: Logger,
         leaseOwner: String = "charter-\(UUID().uuidString.lowercased())", leaseDuration: Duration = .seconds(300),
         actor: AuditRecord.Actor = AuditRecord.Actor(id: nil, name: "directory sync"),
-        readerOptions: DirectoryReader.Options = DirectoryReader.Options()
+        readerOptions: DirectoryReader.Options = DirectoryReader.Options(), limits: Limits = Limits()
     ) {
+        self.limits = limits
         self.database = database
         self.sealer = sealer
         self.threadPool = threadPool
@@ -75,22 +101,37 @@ package struct DirectorySyncEngine: Sendable {
 
     /// Runs one sync and returns the recorded run (succeeded, failed or needs_confirmation).
     ///
-    /// - Parameter onProgress: called with the number of objects read so far, after each page is merged; the
-    ///   next page is read meanwhile.
+    /// - Parameter onProgress: called with the number of objects read so far, after each page is read.
     /// - Throws: ``DirectorySyncError/alreadyRunning(_:)`` when the connection is leased elsewhere,
     ///   `StoreError.notFound` for an unknown connection; failures after the run started are recorded, not thrown.
     package func sync(
-        _ request: Request, onProgress: @Sendable (Int) async -> Void = { _ in }
+        _ request: Request, onProgress: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> SyncRun {
-        let startedAt = Date()
-        var run = SyncRun(
+        try await run(try await begin(request), onProgress: onProgress)
+    }
+
+    /// Takes the connection's lease and records a run as `running`, in one short transaction.
+    ///
+    /// - Parameter maximumRunsPerTenant: when given, refuses to start while this many connections of the tenant
+    ///   are leased (by any process, scheduler included); the count and the lease are taken under a per-tenant
+    ///   advisory lock, so concurrent starts cannot overshoot.
+    /// - Throws: ``DirectorySyncError/alreadyRunning(_:)``, ``DirectorySyncError/tenantBusy(_:)``,
+    ///   `StoreError.notFound` for an unknown connection.
+    package func begin(_ request: Request, maximumRunsPerTenant: Int? = nil) async throws -> StartedRun {
+        let run = SyncRun(
             id: .random(), connectionID: request.connectionID, kind: request.kind, status: .running,
-            trigger: request.trigger, confirmsDeletions: request.confirmsDeletions, startedAt: startedAt
+            trigger: request.trigger, confirmsDeletions: request.confirmsDeletions, startedAt: Date()
         )
         let (connection, watermark) = try await database.withTenant(
             request.tenantID, msp: request.mspID, logger: logger
         ) { tx in
             let connection = try await tx.directoryConnections(of: request.tenantID).get(request.connectionID)
+            if let maximumRunsPerTenant {
+                let held = try await tx.directorySyncJobs.heldLeases(
+                    tenant: request.tenantID, excluding: request.connectionID
+                )
+                guard held < maximumRunsPerTenant else { throw DirectorySyncError.tenantBusy(maximumRunsPerTenant) }
+            }
             let acquired = try await tx.directorySyncJobs.acquire(
                 tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner, lease: leaseDuration
             )
@@ -107,20 +148,57 @@ package struct DirectorySyncEngine: Sendable {
             try await tx.syncRuns(of: request.tenantID).insert(run)
             return (connection, try await tx.directory(of: request.tenantID).watermark(request.connectionID))
         }
-        var metadata: Logger.Metadata = [
-            "tenant.id": "\(request.tenantID)", "directory.connection": "\(request.connectionID)",
-            "sync.run": "\(run.id)",
-        ]
+        return StartedRun(run: run, request: request, connection: connection, watermark: watermark)
+    }
+
+    /// Runs a started sync under the engine's deadline and object limit, records its outcome and releases the
+    /// lease.
+    ///
+    /// - Parameters:
+    ///   - stopsOnGracefulShutdown: stop the work when the service shuts down gracefully; the run is then recorded
+    ///     as failed (the recording itself is not cancelled).
+    ///   - onProgress: called with the number of objects read so far, after each page is read.
+    /// - Returns: the recorded run (succeeded, failed or needs_confirmation).
+    /// - Throws: only when the outcome cannot be recorded (the run stays `running` until a scheduler's cleanup).
+    package func run(
+        _ started: StartedRun, stopsOnGracefulShutdown: Bool = false,
+        onProgress: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws -> SyncRun {
+        let request = started.request
+        var run = started.run
         do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await renewLease(request) }
-                let outcome = try await apply(request, connection: connection, watermark: watermark, onProgress: onProgress)
-                group.cancelAll()
-                run.kind = outcome.kind
-                run.domainController = outcome.domainController
-                run.objectsRead = outcome.objectsRead
-                run.counts = outcome.counts
+            if stopsOnGracefulShutdown, Task.isShuttingDownGracefully { throw DirectorySyncError.shutDown }
+            let outcome = try await withThrowingTaskGroup(of: Outcome?.self) { group in
+                group.addTask {
+                    try await renewLease(request)
+                    return nil
+                }
+                let deadline = limits.deadline
+                group.addTask {
+                    try await Task.sleep(for: deadline)
+                    throw DirectorySyncError.deadlineExceeded(deadline)
+                }
+                if stopsOnGracefulShutdown {
+                    group.addTask {
+                        try await gracefulShutdown()
+                        throw DirectorySyncError.shutDown
+                    }
+                }
+                group.addTask {
+                    try await apply(
+                        request, connection: started.connection, watermark: started.watermark, onProgress: onProgress
+                    )
+                }
+                defer { group.cancelAll() }
+                while let result = try await group.next() {
+                    if let outcome = result { return outcome }
+                }
+                throw CancellationError()
             }
+            run.kind = outcome.kind
+            run.domainController = outcome.domainController
+            run.objectsRead = outcome.objectsRead
+            run.counts = outcome.counts
             run.status = .succeeded
         } catch let tripped as DirectoryStaging.DeletionGuardTripped {
             run.status = .needsConfirmation
@@ -133,16 +211,37 @@ package struct DirectorySyncEngine: Sendable {
             run.status = .failed
             run.error = Self.message(for: error)
         }
+        return try await record(run, of: started)
+    }
+
+    /// Records a started run as failed without running it (the service stopped before it could), and releases
+    /// the lease.
+    package func fail(_ started: StartedRun, because error: any Error) async throws -> SyncRun {
+        var run = started.run
+        run.status = .failed
+        run.error = Self.message(for: error)
+        return try await record(run, of: started)
+    }
+
+    /// Stores a run's outcome, releases the lease with the next due time, audits it and hints the devices.
+    private func record(_ outcome: SyncRun, of started: StartedRun) async throws -> SyncRun {
+        let request = started.request
+        var run = outcome
         run.finishedAt = Date()
-        metadata["sync.status"] = "\(run.status.rawValue)"
-        logger.info("directory sync finished", metadata: metadata)
+        logger.info(
+            "directory sync finished",
+            metadata: [
+                "tenant.id": "\(request.tenantID)", "directory.connection": "\(request.connectionID)",
+                "sync.run": "\(run.id)", "sync.status": "\(run.status.rawValue)",
+            ]
+        )
         let finished = run
+        let interval = TimeInterval(started.connection.interval.components.seconds)
         try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
             try await tx.syncRuns(of: request.tenantID).finish(finished)
             try await tx.directorySyncJobs.release(
                 tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner,
-                nextRunAt: finished.finishedAt.map { $0 + TimeInterval(connection.interval.components.seconds) }
-                    ?? Date()
+                nextRunAt: finished.finishedAt.map { $0 + interval } ?? Date()
             )
             try await tx.audit.append(
                 AuditRecord(
@@ -181,10 +280,61 @@ package struct DirectorySyncEngine: Sendable {
         }
     }
 
+    /// What a read returned, held until it is applied: one element per page.
+    private struct Read: Sendable {
+        var kind: SyncRun.Kind
+        var identity: DomainControllerIdentity
+        var pages: [[DirectoryEntry]] = []
+        var deletions: [[UUID]] = []
+        var objectsRead = 0
+    }
+
     private func apply(
         _ request: Request, connection: DirectoryConnection, watermark: StoredWatermark?,
         onProgress: @Sendable (Int) async -> Void
     ) async throws -> Outcome {
+        let clock = ContinuousClock()
+        let started = clock.now
+        let read = try await self.read(request, connection: connection, watermark: watermark, onProgress: onProgress)
+        let readDone = clock.now
+        // The transaction opens only now that the DC has answered everything: a slow or stalled DC holds no
+        // database connection, locks or snapshot.
+        let counts = try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
+            var staging = tx.directoryStaging(of: request.tenantID, connection: connection.id)
+            try await staging.prepare(domainSID: watermark?.domainSID)
+            let mode: DirectoryStaging.Mode = read.kind == .full ? .full : .incremental
+            for (page, deletions) in zip(read.pages, read.deletions) {
+                try await staging.stage(page, mode: mode)
+                if !deletions.isEmpty { try await staging.stageDeletions(deletions) }
+            }
+            let now = Date()
+            return try await staging.finish(
+                mode, threshold: connection.deletionThreshold, confirmsDeletions: request.confirmsDeletions,
+                watermark: StoredWatermark(
+                    serviceName: read.identity.serviceName, invocationID: read.identity.invocationID,
+                    usn: read.identity.highestCommittedUSN, domainSID: read.identity.domainSID?.description,
+                    lastFullSyncAt: now, syncedAt: now
+                )
+            )
+        }
+        logger.debug(
+            "directory sync applied",
+            metadata: [
+                "directory.connection": "\(connection.id)", "sync.kind": "\(read.kind.rawValue)",
+                "directory.objects": "\(read.objectsRead)", "sync.read": "\(readDone - started)",
+                "sync.merge": "\(clock.now - readDone)",
+            ]
+        )
+        return Outcome(
+            kind: read.kind, domainController: read.identity.serviceName, objectsRead: read.objectsRead, counts: counts
+        )
+    }
+
+    /// Reads the changes since the watermark (or everything) into memory, within the engine's object limit.
+    private func read(
+        _ request: Request, connection: DirectoryConnection, watermark: StoredWatermark?,
+        onProgress: @Sendable (Int) async -> Void
+    ) async throws -> Read {
         let password: String
         do {
             password = try sealer.openString(
@@ -197,129 +347,54 @@ package struct DirectorySyncEngine: Sendable {
         let configuration = Self.ldapConfiguration(connection, password: password)
         let ldap = try await LDAPConnection.connect(configuration, threadPool: threadPool, logger: logger)
         defer { ldap.close() }
+        let maximumObjects = limits.maximumObjects
+        var pages: [[DirectoryEntry]] = []
+        var deletions: [[UUID]] = []
+        var objectsRead = 0
+        let collect: (DirectoryReader.Batch) async throws -> Void = { batch in
+            guard batch.progress.objectsRead + batch.progress.tombstonesRead <= maximumObjects else {
+                throw DirectorySyncError.objectLimitExceeded(maximumObjects)
+            }
+            pages.append(batch.objects.map(DirectoryEntry.init))
+            deletions.append(batch.deletedGUIDs)
+            objectsRead = batch.progress.objectsRead
+            await onProgress(objectsRead)
+        }
+        if request.kind == .incremental, let watermark,
+            watermark.lastFullSyncAt.addingTimeInterval(fullSyncInterval) > Date()
+        {
+            let reader = DirectoryReader(
+                connection: ldap, baseDN: connection.baseDN, options: readerOptions, logger: logger
+            )
+            let stored = DirectoryWatermark(
+                serviceName: watermark.serviceName, invocationID: watermark.invocationID, usn: watermark.usn
+            )
+            if case .completed(let identity, _) = try await reader.readIncremental(since: stored, onBatch: collect) {
+                return Read(
+                    kind: .incremental, identity: identity, pages: pages, deletions: deletions, objectsRead: objectsRead
+                )
+            }
+            // The DC asks for a full read: what an incomplete incremental read staged is dropped.
+            pages = []
+            deletions = []
+            objectsRead = 0
+        }
+        // A second connection lets the DC answer the two halves of the read at once; without one it is read
+        // over the first.
+        let second: LDAPConnection?
+        do {
+            second = try await LDAPConnection.connect(configuration, threadPool: threadPool, logger: logger)
+        } catch {
+            logger.notice("directory full read over one connection", metadata: ["error": "\(error)"])
+            second = nil
+        }
+        defer { second?.close() }
         let reader = DirectoryReader(
-            connection: ldap, baseDN: connection.baseDN, options: readerOptions, logger: logger
+            connection: ldap, secondConnection: second, baseDN: connection.baseDN, options: readerOptions,
+            logger: logger
         )
-        let clock = ContinuousClock()
-        let started = clock.now
-        return try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
-            var staging = tx.directoryStaging(of: request.tenantID, connection: connection.id)
-            var kind = request.kind
-            var identity: DomainControllerIdentity?
-            var objectsRead = 0
-            var isPrepared = false
-            // The staging tables and the stored graph are prepared while the DC answers the first request.
-            let prepare: () async throws -> Void = {
-                guard !isPrepared else { return }
-                try await staging.prepare(domainSID: watermark?.domainSID)
-                isPrepared = true
-            }
-            if kind == .incremental, let watermark,
-                watermark.lastFullSyncAt.addingTimeInterval(fullSyncInterval) > Date()
-            {
-                let stored = DirectoryWatermark(
-                    serviceName: watermark.serviceName, invocationID: watermark.invocationID, usn: watermark.usn
-                )
-                let result = try await Self.pipeline(prepare: prepare) { onBatch in
-                    try await reader.readIncremental(since: stored, onBatch: onBatch)
-                } merge: { batch in
-                    try await staging.stage(batch.objects.map(DirectoryEntry.init), mode: .incremental)
-                    try await staging.stageDeletions(batch.deletedGUIDs)
-                    objectsRead = batch.progress.objectsRead
-                    await onProgress(objectsRead)
-                }
-                if case .completed(let read, _) = result { identity = read }
-            }
-            if identity == nil {
-                kind = .full
-                // A second connection lets the DC answer the two halves of the read at once; without one it is
-                // read over the first.
-                let second: LDAPConnection?
-                do {
-                    second = try await LDAPConnection.connect(configuration, threadPool: threadPool, logger: logger)
-                } catch {
-                    logger.notice("directory full read over one connection", metadata: ["error": "\(error)"])
-                    second = nil
-                }
-                defer { second?.close() }
-                let reader = DirectoryReader(
-                    connection: ldap, secondConnection: second, baseDN: connection.baseDN, options: readerOptions,
-                    logger: logger
-                )
-                identity = try await Self.pipeline(prepare: prepare) { onBatch in
-                    try await reader.readFull(onBatch: onBatch)
-                } merge: { batch in
-                    try await staging.stage(batch.objects.map(DirectoryEntry.init), mode: .full)
-                    objectsRead = batch.progress.objectsRead
-                    await onProgress(objectsRead)
-                }
-            }
-            // Both branches above leave `identity` set; a full read always yields one.
-            guard let identity else { throw CancellationError() }
-            let read = clock.now
-            let now = Date()
-            let counts = try await staging.finish(
-                kind == .full ? .full : .incremental, threshold: connection.deletionThreshold,
-                confirmsDeletions: request.confirmsDeletions,
-                watermark: StoredWatermark(
-                    serviceName: identity.serviceName, invocationID: identity.invocationID,
-                    usn: identity.highestCommittedUSN, domainSID: identity.domainSID?.description,
-                    lastFullSyncAt: now, syncedAt: now
-                )
-            )
-            logger.debug(
-                "directory sync applied",
-                metadata: [
-                    "directory.connection": "\(connection.id)", "sync.kind": "\(kind.rawValue)",
-                    "directory.objects": "\(objectsRead)", "sync.read_and_merge": "\(read - started)",
-                    "sync.finish": "\(clock.now - read)",
-                ]
-            )
-            return Outcome(kind: kind, domainController: identity.serviceName, objectsRead: objectsRead, counts: counts)
-        }
-    }
-
-    /// Reads in a child task while this task merges each batch: LDAP (the DC, decoding) and PostgreSQL overlap.
-    ///
-    /// The reader runs at most two batches ahead of the merge (plus the page its connection reads ahead), so a
-    /// slow database holds the reader back instead of filling memory with the directory.
-    ///
-    /// - Parameters:
-    ///   - prepare: run by this task before the first merge, while the reader already waits for the DC.
-    ///   - read: the read, handing batches to the closure it is given.
-    ///   - merge: called once per batch, in order.
-    /// - Returns: what `read` returned.
-    private static func pipeline<Value: Sendable>(
-        prepare: () async throws -> Void,
-        read: @escaping @Sendable (_ onBatch: (DirectoryReader.Batch) async throws -> Void) async throws -> Value,
-        merge: (DirectoryReader.Batch) async throws -> Void
-    ) async throws -> Value {
-        let (batches, batchSink) = AsyncStream.makeStream(of: DirectoryReader.Batch.self)
-        let (credits, creditSink) = AsyncStream.makeStream(of: Void.self)
-        for _ in 0..<2 { creditSink.yield(()) }
-        return try await withThrowingTaskGroup(of: Value.self) { group in
-            group.addTask {
-                defer { batchSink.finish() }
-                var creditsLeft = credits.makeAsyncIterator()
-                return try await read { batch in
-                    // Ends with nil when the merge stopped (it failed, or the task was cancelled).
-                    guard await creditsLeft.next(isolation: #isolation) != nil else { throw CancellationError() }
-                    batchSink.yield(batch)
-                }
-            }
-            do {
-                try await prepare()
-                for await batch in batches {
-                    try await merge(batch)
-                    creditSink.yield(())
-                }
-            } catch {
-                creditSink.finish()
-                throw error
-            }
-            guard let value = try await group.next() else { throw CancellationError() }
-            return value
-        }
+        let identity = try await reader.readFull(onBatch: collect)
+        return Read(kind: .full, identity: identity, pages: pages, deletions: deletions, objectsRead: objectsRead)
     }
 
     /// The LDAP settings of a connection.
@@ -345,6 +420,13 @@ package struct DirectorySyncEngine: Sendable {
         case DirectorySyncError.passwordUnavailable:
             "The bind password cannot be opened with the configured key-encryption keys (CHARTER_KEK)."
         case DirectorySyncError.alreadyRunning: "The connection's lease was lost to another process."
+        case DirectorySyncError.deadlineExceeded(let deadline):
+            "The sync did not finish within its deadline of \(deadline.components.seconds) s "
+                + "(directory.sync.deadline_seconds); nothing was changed."
+        case DirectorySyncError.objectLimitExceeded(let limit):
+            "The directory returned more than \(limit) objects, the limit of one sync "
+                + "(directory.sync.max_objects); nothing was changed."
+        case DirectorySyncError.shutDown: "The service shut down before the sync finished; nothing was changed."
         case let error as StoreError: "Database: \(error)"
         default: "Sync failed: \(String(describing: type(of: error)))"
         }

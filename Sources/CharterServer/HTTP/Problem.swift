@@ -13,10 +13,12 @@ struct Problem: Error, Sendable, Equatable {
         case notFound = "not-found"
         case methodNotAllowed = "method-not-allowed"
         case conflict
+        case quotaExceeded = "quota-exceeded"
         case preconditionFailed = "precondition-failed"
         case payloadTooLarge = "payload-too-large"
         case unsupportedMediaType = "unsupported-media-type"
         case validationFailed = "validation-failed"
+        case tooManyRequests = "too-many-requests"
         case serviceUnavailable = "service-unavailable"
         case internalError = "internal-error"
 
@@ -27,11 +29,12 @@ struct Problem: Error, Sendable, Equatable {
             case .forbidden: 403
             case .notFound: 404
             case .methodNotAllowed: 405
-            case .conflict: 409
+            case .conflict, .quotaExceeded: 409
             case .preconditionFailed: 412
             case .payloadTooLarge: 413
             case .unsupportedMediaType: 415
             case .validationFailed: 422
+            case .tooManyRequests: 429
             case .serviceUnavailable: 503
             case .internalError: 500
             }
@@ -45,10 +48,12 @@ struct Problem: Error, Sendable, Equatable {
             case .notFound: "Not found"
             case .methodNotAllowed: "Method not allowed"
             case .conflict: "Conflict"
+            case .quotaExceeded: "Quota exceeded"
             case .preconditionFailed: "Precondition failed"
             case .payloadTooLarge: "Payload too large"
             case .unsupportedMediaType: "Unsupported media type"
             case .validationFailed: "Validation failed"
+            case .tooManyRequests: "Too many requests"
             case .serviceUnavailable: "Service unavailable"
             case .internalError: "Internal error"
             }
@@ -68,7 +73,7 @@ struct Problem: Error, Sendable, Equatable {
     var field: String?
     /// Every problem of a rejected document, rendered as `errors`; empty otherwise.
     var issues: [Issue]
-    /// For a 503: when to try again (`Retry-After`, seconds).
+    /// For a 429 or 503: when to try again (`Retry-After`, seconds).
     var retryAfterSeconds: Int?
 
     init(_ kind: Kind, _ detail: String, field: String? = nil, issues: [Issue] = [], retryAfterSeconds: Int? = nil) {

@@ -28,8 +28,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
             }
             var headers: HTTPFields = [.contentType: "application/problem+json"]
-            if problem.kind == .serviceUnavailable {
+            if problem.kind == .serviceUnavailable || problem.kind == .tooManyRequests {
                 headers[.retryAfter] = String(problem.retryAfterSeconds ?? Self.retryAfterSeconds)
+            }
+            if Self.refusesBody(problem), Self.hasBody(request) {
+                // The body was refused unread: closing spares reading (and draining) it to keep the connection.
+                headers[.connection] = "close"
             }
             if problem.kind == .unauthorized {
                 let realm = request.uri.path.hasPrefix("/v1/agent/") ? "charter-agent" : "charter"
@@ -43,6 +47,19 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// Whether the problem is answered without reading the request's body (before authentication, or beyond a
+    /// limit).
+    static func refusesBody(_ problem: Problem) -> Bool {
+        let unread: Set<Problem.Kind> = [.unauthorized, .payloadTooLarge, .tooManyRequests]
+        return unread.contains(problem.kind)
+    }
+
+    /// Whether the request announces a body (a length above zero, or a chunked one).
+    static func hasBody(_ request: Request) -> Bool {
+        if let length = request.headers[.contentLength] { return length != "0" }
+        return request.headers[.transferEncoding] != nil
+    }
+
     /// Maps any error to the problem a client should see.
     static func problem(for error: any Error) -> Problem {
         switch error {
@@ -52,6 +69,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             return problem(for: denial)
         case let store as StoreError:
             return problem(for: store)
+        case let quota as QuotaExceeded:
+            return problem(for: quota)
         case let decoding as DecodingError:
             return problem(for: decoding)
         case let server as ServerError:
@@ -103,6 +122,20 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case .unexpected:
             Problem(.internalError, "An unexpected error occurred; the request id identifies it in the logs.")
         }
+    }
+
+    private static func problem(for quota: QuotaExceeded) -> Problem {
+        let (what, key) =
+            switch quota.quota {
+            case .devices: ("enrolled devices", "quota.devices_per_tenant")
+            case .directoryConnections: ("directory connections", "quota.directory_connections_per_tenant")
+            case .webhooks: ("webhooks", "quota.webhooks_per_tenant")
+            }
+        return Problem(
+            .quotaExceeded,
+            "The tenant already has \(quota.limit) \(what), its quota (\(key)); remove one first or ask the operator "
+                + "to raise the quota."
+        )
     }
 
     private static func problem(for decoding: DecodingError) -> Problem {

@@ -12,7 +12,11 @@ import ServiceLifecycle
 /// A recipient or message the server refuses with a 5xx reply fails at once: sending it again would fail again.
 /// Everything else (4xx replies, no connection, TLS or authentication failures, timeouts) is retried, since an
 /// operator can fix the relay or the configuration in the meantime. `charter_email_deliveries` counts attempts
-/// by outcome (`sent`, `retry`, `failed`).
+/// by outcome (`sent`, `retry`, `failed`, and `capped` for deliveries skipped over a tenant's hourly cap).
+///
+/// Tenants are served in turn, at most `batchSize` deliveries each per pass, and a tenant that has had
+/// `maximumPerTenantPerHour` deliveries sent in the last hour gets its due ones recorded as failed (unsent, not
+/// retried) instead of claimed, so one tenant's flood never holds back the others' mail.
 struct EmailDeliveryService: Service {
     static let maximumAttempts = 10
     static let batchSize = 50
@@ -30,6 +34,9 @@ struct EmailDeliveryService: Service {
     /// How long claimed deliveries stay with this replica. Past half of it the rest of a claim is handed back,
     /// since another replica may soon take it over.
     var claimLease: TimeInterval = 600
+    /// Deliveries one tenant may have sent in any hour (`email.max_per_tenant_per_hour`); due ones beyond it are
+    /// recorded as failed, unsent, with the reason.
+    var maximumPerTenantPerHour = 500
 
     func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -52,8 +59,26 @@ struct EmailDeliveryService: Service {
         }
         for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
             let claimedAt = Date()
-            let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                try await tx.email.claimDue(tenant, limit: Self.batchSize, lease: claimLease, at: claimedAt)
+            let cap = maximumPerTenantPerHour
+            let (claimed, skipped): ([(delivery: EmailDelivery, notification: EmailNotification)], Int) =
+                try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                    let sent = try await tx.email.sentCount(tenant, since: claimedAt.addingTimeInterval(-3600))
+                    guard sent < cap else {
+                        let reason =
+                            "Not sent: the tenant's approval emails reached \(cap) in the last hour "
+                            + "(email.max_per_tenant_per_hour)."
+                        return ([], try await tx.email.skipDue(tenant, reason: reason, at: claimedAt))
+                    }
+                    let limit = min(Self.batchSize, cap - sent)
+                    return (try await tx.email.claimDue(tenant, limit: limit, lease: claimLease, at: claimedAt), 0)
+                }
+            if skipped > 0 {
+                // One tenant's flood is cut here; the other tenants' mail goes out in this same pass.
+                logger.warning(
+                    "email deliveries skipped over the tenant's hourly cap",
+                    metadata: ["tenant.id": "\(tenant)", "email.skipped": "\(skipped)", "email.cap": "\(cap)"]
+                )
+                Counter(label: "charter_email_deliveries", dimensions: [("outcome", "capped")]).increment(by: skipped)
             }
             let notifications = Dictionary(grouping: claimed, by: \.notification.id).values
                 .sorted { $0[0].notification.createdAt < $1[0].notification.createdAt }

@@ -94,3 +94,22 @@ package struct DirectorySyncJobRepository: Sendable {
         )
     }
 }
+
+extension DirectorySyncJobRepository {
+    /// Counts the tenant's connections other than `connection` whose lease is held and unexpired, after taking a
+    /// per-tenant advisory lock held until commit: two starts for one tenant count one after the other.
+    package func heldLeases(tenant: TenantID, excluding connection: DirectoryConnectionID) async throws -> Int {
+        try await tx.query(
+            "SELECT pg_advisory_xact_lock(hashtextextended(\("directory-sync:\(tenant.rawValue.uuidString)"), 0))"
+        )
+        let rows = try await tx.query(
+            """
+            SELECT count(*) FROM directory_sync_jobs
+            WHERE tenant_id = \(tenant.rawValue) AND connection_id <> \(connection.rawValue)
+              AND lease_owner IS NOT NULL AND lease_expires_at > now()
+            """
+        )
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+}

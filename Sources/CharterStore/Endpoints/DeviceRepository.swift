@@ -251,6 +251,26 @@ package struct DeviceRepository: Sendable {
         return added
     }
 
+    /// Keeps the `limit` most recently seen users of a device and forgets the others (`quota.known_users_per_device`).
+    ///
+    /// Runs after ``checkIn(_:id:agentVersion:heldVersion:users:at:)`` in its transaction, which holds the device
+    /// row, so concurrent check-ins of one device cannot together keep more.
+    /// - Returns: how many users were forgotten.
+    package func forgetUsers(_ tenant: TenantID, of id: DeviceID, beyond limit: Int) async throws -> Int {
+        let rows = try await tx.query(
+            """
+            DELETE FROM device_users
+            WHERE tenant_id = \(tenant.rawValue) AND device_id = \(id.rawValue) AND identity IN (
+                SELECT identity FROM device_users WHERE tenant_id = \(tenant.rawValue) AND device_id = \(id.rawValue)
+                ORDER BY last_seen_at DESC, identity OFFSET \(Int64(limit)))
+            RETURNING 1
+            """
+        )
+        var forgotten = 0
+        for try await _ in rows { forgotten += 1 }
+        return forgotten
+    }
+
     /// The users seen on a device since `since`, most recent first, at most `limit`.
     package func users(_ tenant: TenantID, of id: DeviceID, since: Date, limit: Int) async throws -> [DeviceUser] {
         let rows = try await tx.query(

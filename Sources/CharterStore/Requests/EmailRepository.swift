@@ -141,6 +141,37 @@ package struct EmailRepository: Sendable {
         )
     }
 
+    /// How many deliveries of the tenant were sent since `since` (its hourly cap).
+    package func sentCount(_ tenant: TenantID, since: Date) async throws -> Int {
+        let rows = try await tx.query(
+            """
+            SELECT count(*) FROM email_deliveries
+            WHERE tenant_id = \(tenant.rawValue) AND status = 'sent' AND sent_at > \(since)
+            """
+        )
+        for try await count in rows.decode(Int64.self) { return Int(count) }
+        return 0
+    }
+
+    /// Records every due, unclaimed delivery of the tenant as failed with `reason`, unsent and not to be
+    /// retried (the tenant is over its cap).
+    ///
+    /// - Returns: how many deliveries were skipped.
+    package func skipDue(_ tenant: TenantID, reason: String, at now: Date) async throws -> Int {
+        let rows = try await tx.query(
+            """
+            UPDATE email_deliveries SET status = 'failed', last_error = \(reason), next_attempt_at = \(now)
+            WHERE id IN (SELECT id FROM email_deliveries
+                         WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
+                         FOR UPDATE SKIP LOCKED)
+            RETURNING 1
+            """
+        )
+        var skipped = 0
+        for try await _ in rows { skipped += 1 }
+        return skipped
+    }
+
     /// Tenants with deliveries due, across tenants (the email worker).
     package func tenantsWithDueDeliveries() async throws -> [(tenant: TenantID, msp: MSPID)] {
         let rows = try await tx.query("SELECT tenant_id, msp_id FROM charter_private.tenants_with_due_email()")

@@ -130,6 +130,30 @@ extension TestClientProtocol {
     }
 }
 
+extension TestClientProtocol {
+    /// Starts a sync through `POST .../sync` (or a run's `confirm`), expects `202` with the run's `Location`, and
+    /// reads the run until it is no longer `running` (at most about a minute).
+    ///
+    /// - Returns: the finished run as the API answers it.
+    func syncAndWait(
+        _ uri: String, key: String, body: String? = nil, sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Answer {
+        let started = try await call(.post, uri, key: key, body: body)
+        #expect(started.status == .accepted, "\(started.json)", sourceLocation: sourceLocation)
+        #expect(started.json["status"] as? String == "running", sourceLocation: sourceLocation)
+        let location = try #require(started.headers[.location], sourceLocation: sourceLocation)
+        #expect(location.hasSuffix("/directory/sync-runs/\((started.json["id"] as? String) ?? "")"))
+        for _ in 0..<600 {
+            let run = try await call(.get, location, key: key)
+            if run.json["status"] as? String != "running" { return run }
+            // The run works in the service's background; polling its resource is what a client does too.
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("the sync run at \(location) did not finish", sourceLocation: sourceLocation)
+        return started
+    }
+}
+
 /// JSONSerialization's output made Sendable for the answers above.
 enum SendableJSON {
     static func wrap(_ value: Any) -> any Sendable {
