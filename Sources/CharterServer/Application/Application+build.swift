@@ -129,7 +129,7 @@ func buildRouter(
     OperationsRoutes(database: database, metrics: metrics, drain: drain).register(on: router)
     AgentRoutes(
         database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
-        emailsApprovers: config.smtp != nil, now: { Date() }
+        deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds), emailsApprovers: config.smtp != nil, now: { Date() }
     ).register(on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes)))
 
     let api = router.group()

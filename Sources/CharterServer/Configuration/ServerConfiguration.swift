@@ -33,6 +33,8 @@ package import Logging
 ///   syncs; `0` turns the scheduler off in this process.
 /// - `directory.sync.lease_seconds` (int 30–86400, default `300`): how long a claimed sync is held before another
 ///   replica may take it over; renewed every third of it while the sync runs.
+/// - `agent.device_token_seconds` (int 300–2592000, default `86400`): how long a device token works; agents
+///   renew it with a signature by the device key before then (docs/agent-protocol.md, "Device tokens").
 /// - `smtp.*`: the SMTP server approvers are emailed through; email is off without `smtp.host`. The keys are listed
 ///   on ``SMTPConfiguration``; `smtp.password` is secret.
 package struct ServerConfiguration: Sendable {
@@ -53,6 +55,7 @@ package struct ServerConfiguration: Sendable {
     package var directorySyncLeaseSeconds: Int = 300
     /// The SMTP server approvers are emailed through; `nil` when `smtp.host` is not set (email is off).
     package var smtp: SMTPConfiguration?
+    package var deviceTokenSeconds: Int = 86_400
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -88,6 +91,7 @@ package struct ServerConfiguration: Sendable {
             reader, "directory.sync.lease_seconds", default: directorySyncLeaseSeconds, in: 30...86400
         )
         smtp = try SMTPConfiguration(reader: reader)
+        deviceTokenSeconds = try Self.int(reader, "agent.device_token_seconds", default: deviceTokenSeconds, in: 300...2_592_000)
     }
 
     /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.
