@@ -177,11 +177,12 @@ struct DeviceIdentityTests {
         let key = world.tenantKeys[0]
         try await TestApp.run(TestApp.sealingConfig) { client in
             let token = try await EndpointTests.createToken(client, tenant: tenant, key: key)
-            var device = TestDevice()
-            let enrolled = try await client.call(.post, "/v1/agent/enroll", body: device.enrollBody(token: token.secret, hostname: "PC-5"))
+            let first = TestDevice()
+            let enrolled = try await client.call(.post, "/v1/agent/enroll", body: first.enrollBody(token: token.secret, hostname: "PC-5"))
             let expiresAt = try #require((enrolled.json["token_expires_at"] as? String).flatMap { try? Date($0, strategy: .iso8601) })
             #expect(abs(expiresAt.timeIntervalSinceNow - 86_400) < 120)
             #expect(enrolled.json["status"] as? String == "active")
+            var device = TestDevice()
             try await device.enroll(client, token: token.secret, hostname: "PC-6")
 
             let stranger = TestDevice()
