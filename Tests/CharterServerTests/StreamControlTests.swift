@@ -12,24 +12,43 @@ import Testing
 /// hinted.
 @Suite("Stream control across replicas", .serialized)
 struct StreamControlTests {
-    /// Whether the stream ends (the service closed it) before `timeout`, reading past any events.
-    static func ends(_ stream: ServerSentEventStream, within timeout: Duration) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                do {
-                    for try await _ in stream {}
-                    return true
-                } catch {
-                    return !Task.isCancelled
-                }
+    /// An event stream read as text. AsyncHTTPClient's deadline bounds only the wait for the answer's head; the
+    /// reads below give up once `limit` has passed at the next chunk, which the 15 s heartbeats guarantee.
+    struct RawStream {
+        let response: HTTPClientResponse
+        var body: HTTPClientResponse.Body.AsyncIterator
+        var text = ""
+
+        init(_ http: HTTPClient, url: String, token: String) async throws {
+            var request = HTTPClientRequest(url: url + "/v1/agent/events")
+            request.headers.add(name: "Authorization", value: "Bearer \(token)")
+            request.headers.add(name: "Accept", value: "text/event-stream")
+            response = try await http.execute(request, timeout: .seconds(30))
+            body = response.body.makeAsyncIterator()
+        }
+
+        /// Reads until the text contains `needle` `count` times.
+        mutating func read(until needle: String, count: Int = 1, limit: Duration = .seconds(30)) async throws {
+            let deadline = ContinuousClock.now + limit
+            while text.components(separatedBy: needle).count - 1 < count {
+                guard ContinuousClock.now < deadline else { throw PushTestError.timedOut }
+                guard let chunk = try await body.next(isolation: #isolation) else { throw PushTestError.streamEnded }
+                text += String(buffer: chunk)
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
+        }
+
+        /// Whether the service ends the stream within about `limit` (`false` when reading fails).
+        mutating func ends(limit: Duration = .seconds(5)) async -> Bool {
+            let deadline = ContinuousClock.now + limit
+            do {
+                while let chunk = try await body.next(isolation: #isolation) {
+                    text += String(buffer: chunk)
+                    guard ContinuousClock.now < deadline else { return false }
+                }
+                return true
+            } catch {
                 return false
             }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
         }
     }
 
@@ -64,49 +83,72 @@ struct StreamControlTests {
     @Test("revoking a device through replica 1 closes its stream on replica 2; it cannot reconnect")
     func revocationReachesEveryReplica() async throws {
         try await Self.withReplicas { http, one, two, enrollment, tenant, key in
-            let agent = AgentClient(httpClient: http, baseURL: two.baseURL).authenticated(with: enrollment)
-            let stream = try await agent.events(lastEventID: nil)
-            var iterator = stream.makeAsyncIterator()
-            _ = try await PushTests.next(&iterator) { $0.type == "ready" }
+            var stream = try await RawStream(http, url: two.baseURL, token: enrollment.deviceToken)
+            try await stream.read(until: "event: ready")
             let revoked = try await PushTests.admin(http, .DELETE, one.baseURL + "/v1/tenants/\(tenant)/devices/\(enrollment.deviceID)", key: key)
             #expect(revoked.status == 204)
-            #expect(await Self.ends(stream, within: .seconds(10)), "the stream on replica 2 stayed open")
+            #expect(await stream.ends(), "the stream on replica 2 stayed open")
+            let agent = AgentClient(httpClient: http, baseURL: two.baseURL).authenticated(with: enrollment)
             await #expect(throws: AgentError.self) { _ = try await agent.events(lastEventID: nil) }
         }
     }
 
     @Test("a second event stream of a device replaces the first")
     func oneStreamPerDevice() async throws {
-        try await Self.withReplicas { http, _, two, enrollment, _, _ in
+        try await Self.withReplicas { http, one, two, enrollment, tenant, key in
+            var first = try await RawStream(http, url: two.baseURL, token: enrollment.deviceToken)
+            try await first.read(until: "event: ready")
+            var second = try await RawStream(http, url: two.baseURL, token: enrollment.deviceToken)
+            try await second.read(until: "event: ready")
+            #expect(await first.ends(), "the first stream stayed open")
+            // Long polls are not streams: one beside the stream leaves it open, so it still hears the next hint.
             let agent = AgentClient(httpClient: http, baseURL: two.baseURL).authenticated(with: enrollment)
-            let first = try await agent.events(lastEventID: nil)
-            var firstEvents = first.makeAsyncIterator()
-            _ = try await PushTests.next(&firstEvents) { $0.type == "ready" }
-            let second = try await agent.events(lastEventID: nil)
-            var secondEvents = second.makeAsyncIterator()
-            _ = try await PushTests.next(&secondEvents) { $0.type == "ready" }
-            #expect(await Self.ends(first, within: .seconds(10)), "the first stream stayed open")
-            // Long polls are not streams: one beside the stream leaves it open.
             let poll = try await agent.pollEvents(lastEventID: nil, wait: 0)
             #expect(poll.events.isEmpty)
-            #expect(await !Self.ends(second, within: .milliseconds(500)))
+            let change = #"{"schema_version":1,"run_as_admin":{"mode":"reason_required"}}"#
+            #expect(try await PushTests.admin(http, .PUT, one.baseURL + "/v1/tenants/\(tenant)/settings", key: key, body: change).status == 200)
+            try await second.read(until: "event: bundle")
         }
     }
 
     @Test("a signing key that takes over is hinted to connected devices, not only its announcement")
     func takeoverHint() async throws {
         try await Self.withReplicas { http, one, two, enrollment, tenant, key in
-            let agent = AgentClient(httpClient: http, baseURL: two.baseURL).authenticated(with: enrollment)
-            var events = try await agent.events(lastEventID: nil).makeAsyncIterator()
-            _ = try await PushTests.next(&events) { $0.type == "ready" }
+            var stream = try await RawStream(http, url: two.baseURL, token: enrollment.deviceToken)
+            try await stream.read(until: "event: ready")
             let rotated = try await PushTests.admin(
                 http, .POST, one.baseURL + "/v1/tenants/\(tenant)/signing-keys/rotate", key: key, body: #"{"announce_seconds":2}"#
             )
             #expect(rotated.status == 201, "\(rotated.json)")
-            let isKeyHint: (ServerSentEvent) -> Bool = { $0.type == "bundle" && $0.data.contains("signing_keys") }
-            let announced = try await PushTests.next(&events, where: isKeyHint)
-            let tookOver = try await PushTests.next(&events, where: isKeyHint)
-            #expect(try #require(tookOver.position) > #require(announced.position))
+            // The announcement's hint, then the takeover's, each a `bundle` event of its own.
+            try await stream.read(until: #"data: {"reason":"signing_keys"}"#, count: 2)
+        }
+    }
+
+    @Test("the reference agent re-enrolls with proof, waits for approval without it, and renews an expired token by itself")
+    func referenceAgent() async throws {
+        try await Self.withReplicas { http, one, two, enrollment, tenant, key in
+            let client = AgentClient(httpClient: http, baseURL: one.baseURL)
+            let created = try await PushTests.admin(
+                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"again"}"#
+            )
+            let token = try #require(created.json["secret"] as? String)
+            let newcomer = try await client.enroll(token: token, hostname: "STREAM-1")
+            #expect(newcomer.isPendingApproval)
+            #expect(newcomer.deviceID != enrollment.deviceID)
+
+            let proven = try await client.enroll(token: token, hostname: "STREAM-1", provingWith: enrollment)
+            #expect(proven.isReenrollment)
+            #expect(proven.deviceID == enrollment.deviceID)
+            #expect(proven.tokenExpiresAt != nil)
+
+            // Revoked and restored, the device's token is expired: the agent renews it by signature and fetches.
+            let devices = one.baseURL + "/v1/tenants/\(tenant)/devices/\(proven.deviceID)"
+            #expect(try await PushTests.admin(http, .DELETE, devices, key: key).status == 204)
+            #expect(try await PushTests.admin(http, .POST, devices + "/restore", key: key).status == 200)
+            var device = AgentDevice(enrollment: proven, client: AgentClient(httpClient: http, baseURL: two.baseURL))
+            #expect(try await device.refreshBundle() != .notModified)
+            #expect(device.enrollment.deviceToken != proven.deviceToken)
         }
     }
 }
