@@ -16,6 +16,7 @@ struct ConfigurationTests {
         #expect(config.port == 8080)
         #expect(config.poolSize == 20)
         #expect(config.logLevel == .info)
+        #expect(config.deviceTokenSeconds == 86_400)
     }
 
     @Test("environment values are read with the CHARTER_ prefix")
@@ -25,7 +26,9 @@ struct ConfigurationTests {
             "CHARTER_HTTP_PORT": "9090",
             "CHARTER_HTTP_MAX_BODY_BYTES": "2048",
             "CHARTER_LOG_LEVEL": "DEBUG",
+            "CHARTER_AGENT_DEVICE_TOKEN_SECONDS": "3600",
         ])
+        #expect(config.deviceTokenSeconds == 3600)
         #expect(config.port == 9090)
         #expect(config.maxBodyBytes == 2048)
         #expect(config.logLevel == .debug)
@@ -36,6 +39,7 @@ struct ConfigurationTests {
         ("CHARTER_HTTP_PORT", "70000", "CHARTER_HTTP_PORT"),
         ("CHARTER_DATABASE_POOL_SIZE", "0", "CHARTER_DATABASE_POOL_SIZE"),
         ("CHARTER_LOG_LEVEL", "loud", "CHARTER_LOG_LEVEL"),
+        ("CHARTER_AGENT_DEVICE_TOKEN_SECONDS", "60", "CHARTER_AGENT_DEVICE_TOKEN_SECONDS"),
     ])
     func badValue(variable: String, value: String, named: String) async throws {
         let error = await #expect(throws: ConfigurationError.self) {
