@@ -207,7 +207,7 @@ struct AgentCommand: AsyncParsableCommand {
                 "\(failure); create a token with at least --count uses (POST /v1/tenants/{tenant}/enrollment-tokens)"
             case .timedOut:
                 "\(failure); check the service's logs, or raise --connect-timeout"
-            case .enrollmentRefused, .requestRefused, .stopped:
+            case .enrollmentRefused, .enrollmentPending, .requestRefused, .stopped:
                 failure.description
             }
         }

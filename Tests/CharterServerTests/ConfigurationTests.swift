@@ -19,6 +19,7 @@ struct ConfigurationTests {
         #expect(config.limits.headerTimeoutSeconds == 10)
         #expect(config.limits.syncRunsPerTenant == 2)
         #expect(config.limits.syncMaximumObjects == 100_000)
+        #expect(config.deviceTokenSeconds == 86_400)
     }
 
     @Test("environment values are read with the CHARTER_ prefix")
@@ -28,7 +29,9 @@ struct ConfigurationTests {
             "CHARTER_HTTP_PORT": "9090",
             "CHARTER_HTTP_MAX_BODY_BYTES": "2048",
             "CHARTER_LOG_LEVEL": "DEBUG",
+            "CHARTER_AGENT_DEVICE_TOKEN_SECONDS": "3600",
         ])
+        #expect(config.deviceTokenSeconds == 3600)
         #expect(config.port == 9090)
         #expect(config.maxBodyBytes == 2048)
         #expect(config.logLevel == .debug)
@@ -41,6 +44,7 @@ struct ConfigurationTests {
         ("CHARTER_LOG_LEVEL", "loud", "CHARTER_LOG_LEVEL"),
         ("CHARTER_HTTP_HEADER_TIMEOUT_SECONDS", "0", "CHARTER_HTTP_HEADER_TIMEOUT_SECONDS"),
         ("CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT", "65", "CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT"),
+        ("CHARTER_AGENT_DEVICE_TOKEN_SECONDS", "60", "CHARTER_AGENT_DEVICE_TOKEN_SECONDS"),
     ])
     func badValue(variable: String, value: String, named: String) async throws {
         let error = await #expect(throws: ConfigurationError.self) {

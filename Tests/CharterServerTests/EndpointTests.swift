@@ -215,7 +215,7 @@ struct EndpointTests {
         }
     }
 
-    @Test("re-enrollment keeps the id and replaces keys and token; revocation stops the token at once")
+    @Test("re-enrollment with proof by the current key keeps the id and replaces keys and token; revocation stops the token at once")
     func reenrollAndRevoke() async throws {
         let world = try await TestApp.makeWorld(tenants: 1)
         let tenant = world.tenants[0]
@@ -225,7 +225,8 @@ struct EndpointTests {
             var original = TestDevice()
             try await original.enroll(client, token: token.secret, hostname: "KIOSK-7")
             var replacement = TestDevice()
-            try await replacement.enroll(client, token: token.secret, hostname: "kiosk-7", status: 200)
+            let proof = try await DeviceIdentityTests.proof(client, current: original, next: replacement)
+            try await replacement.enroll(client, token: token.secret, hostname: "kiosk-7", extra: proof, status: 200)
             #expect(replacement.id == original.id)
             expectProblem(try await client.call(.get, "/v1/agent/bundle", key: original.token), 401)
 

@@ -36,6 +36,17 @@ struct EnrollRequest: Encodable {
     var agentVersion: String
     var encryptionKey: PublicKeyJWK
     var signingKey: PublicKeyJWK
+    var proof: Proof?
+
+    struct Proof: Encodable {
+        var deviceID: String
+        var nonce: String
+        var signature: String
+
+        private enum CodingKeys: String, CodingKey {
+            case deviceID = "device_id", nonce, signature
+        }
+    }
 
     private enum CodingKeys: String, CodingKey {
         case enrollmentToken = "enrollment_token"
@@ -46,12 +57,24 @@ struct EnrollRequest: Encodable {
         case agentVersion = "agent_version"
         case encryptionKey = "encryption_key"
         case signingKey = "signing_key"
+        case proof
+    }
+}
+
+struct TokenRequest: Encodable {
+    var deviceID: String
+    var nonce: String
+    var signature: String
+
+    private enum CodingKeys: String, CodingKey {
+        case deviceID = "device_id", nonce, signature
     }
 }
 
 struct EnrollAnswer: Decodable {
     var deviceID: String
     var deviceToken: String
+    var tokenExpiresAt: Date?
     var tenantID: String
     var issuer: String
     var signingKeys: SigningKeySet
@@ -60,6 +83,7 @@ struct EnrollAnswer: Decodable {
     private enum CodingKeys: String, CodingKey {
         case deviceID = "device_id"
         case deviceToken = "device_token"
+        case tokenExpiresAt = "token_expires_at"
         case tenantID = "tenant_id"
         case issuer
         case signingKeys = "signing_keys"

@@ -95,8 +95,11 @@ public struct AgentClient: Sendable {
     ///   - os: The operating system, when known.
     ///   - encryptionKey: The X25519 key pair; a new one by default.
     ///   - signingKey: The Ed25519 key pair; a new one by default.
+    ///   - current: The device's current enrollment, to re-enroll it: a challenge signed with its signing key
+    ///     proves the device holds it. Without it, a computer another device stands for gets a device that
+    ///     waits for approval (`202`).
     /// - Returns: The enrollment, with the private keys.
-    /// - Throws: ``AgentError`` (`401` for a refused token, `422` for a refused key) or a transport error.
+    /// - Throws: ``AgentError`` (`401` for a refused token, `422` for a refused key or proof) or a transport error.
     public func enroll(
         token: String,
         hostname: String,
@@ -105,8 +108,21 @@ public struct AgentClient: Sendable {
         computerGUID: String? = nil,
         os: String? = nil,
         encryptionKey: Curve25519.KeyAgreement.PrivateKey = .init(),
-        signingKey: Curve25519.Signing.PrivateKey = .init()
+        signingKey: Curve25519.Signing.PrivateKey = .init(),
+        provingWith current: Enrollment? = nil
     ) async throws -> Enrollment {
+        var proof: EnrollRequest.Proof?
+        if let current {
+            let challenge = try await challenge()
+            let message = DeviceProof.reenrollmentMessage(
+                nonce: challenge.nonce, deviceID: current.deviceID,
+                encryptionKey: encryptionKey.publicKey.rawRepresentation, signingKey: signingKey.publicKey.rawRepresentation
+            )
+            proof = EnrollRequest.Proof(
+                deviceID: current.deviceID, nonce: challenge.nonce,
+                signature: Base64URL.encode(try current.signingKey.signature(for: message))
+            )
+        }
         let body = EnrollRequest(
             enrollmentToken: token,
             hostname: hostname,
@@ -115,24 +131,62 @@ public struct AgentClient: Sendable {
             os: os,
             agentVersion: agentVersion,
             encryptionKey: try PublicKeyJWK(curve: .x25519, x: encryptionKey.publicKey.rawRepresentation, use: .encryption),
-            signingKey: try PublicKeyJWK(curve: .ed25519, x: signingKey.publicKey.rawRepresentation, use: .signature)
+            signingKey: try PublicKeyJWK(curve: .ed25519, x: signingKey.publicKey.rawRepresentation, use: .signature),
+            proof: proof
         )
         let response = try await send(.POST, "/v1/agent/enroll", json: body, authenticated: false)
-        guard response.status == .created || response.status == .ok else {
+        guard response.status == .created || response.status == .ok || response.status == .accepted else {
             throw await failure(response)
         }
         let answer = try await decode(EnrollAnswer.self, from: response)
         return Enrollment(
             deviceID: answer.deviceID,
             deviceToken: answer.deviceToken,
+            tokenExpiresAt: answer.tokenExpiresAt,
             tenantID: answer.tenantID,
             issuer: answer.issuer,
             signingKeys: try answer.signingKeys.pinnedKeys(),
             computer: answer.computer,
             isReenrollment: response.status == .ok,
+            isPendingApproval: response.status == .accepted,
             encryptionKey: encryptionKey,
             signingKey: signingKey
         )
+    }
+
+    // MARK: - Challenges and device tokens
+
+    /// Asks for a single-use challenge to sign: `POST /v1/agent/challenge`.
+    ///
+    /// - Returns: The nonce and when it expires.
+    /// - Throws: ``AgentError`` or a transport error.
+    public func challenge() async throws -> Challenge {
+        let response = try await send(.POST, "/v1/agent/challenge", authenticated: false)
+        guard response.status == .ok else {
+            throw await failure(response)
+        }
+        return try await decode(Challenge.self, from: response)
+    }
+
+    /// Renews a device token with a signature by the device key: `POST /v1/agent/challenge`, then
+    /// `POST /v1/agent/token`. The token it replaces keeps working until its own expiry.
+    ///
+    /// - Parameters:
+    ///   - deviceID: The device id.
+    ///   - signingKey: The device's Ed25519 private key.
+    /// - Returns: The new token and its expiry.
+    /// - Throws: ``AgentError`` (`401` for a revoked device or a refused signature) or a transport error.
+    public func renewToken(deviceID: String, signingKey: Curve25519.Signing.PrivateKey) async throws -> DeviceTokenRenewal {
+        let challenge = try await challenge()
+        let message = DeviceProof.renewalMessage(nonce: challenge.nonce, deviceID: deviceID)
+        let body = TokenRequest(
+            deviceID: deviceID, nonce: challenge.nonce, signature: Base64URL.encode(try signingKey.signature(for: message))
+        )
+        let response = try await send(.POST, "/v1/agent/token", json: body, authenticated: false)
+        guard response.status == .ok else {
+            throw await failure(response)
+        }
+        return try await decode(DeviceTokenRenewal.self, from: response)
     }
 
     // MARK: - Bundle

@@ -20,6 +20,11 @@ public enum AgentError: Error, Sendable, Hashable, CustomStringConvertible {
         if case .status(_, let problem, _) = self { problem } else { nil }
     }
 
+    /// Tells whether the device token expired (`401`, problem code `token-expired`): renew it and retry.
+    public var isTokenExpired: Bool {
+        statusCode == 401 && problem?.code == "token-expired"
+    }
+
     /// Tells whether the protocol says to retry the same request later (429 or 503).
     public var isRetryable: Bool {
         statusCode == 429 || statusCode == 503

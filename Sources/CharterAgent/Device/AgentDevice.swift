@@ -16,10 +16,10 @@ public struct AgentDevice: Sendable {
         case accepted(VerifiedBundle)
     }
 
-    /// The enrollment.
-    public let enrollment: Enrollment
+    /// The enrollment; its device token changes when it is renewed.
+    public private(set) var enrollment: Enrollment
     /// The client, authenticated as this device.
-    public let client: AgentClient
+    public private(set) var client: AgentClient
     /// The verifier: pinned keys and held version.
     public private(set) var verifier: BundleVerifier
     /// The bundle held, or `nil` before the first is accepted.
@@ -51,7 +51,15 @@ public struct AgentDevice: Sendable {
     ///   ``AgentError`` or a transport error when the fetch fails.
     @discardableResult
     public mutating func refreshBundle(now: @autoclosure () -> Date = Date()) async throws -> Refresh {
-        switch try await client.fetchBundle(ifNoneMatch: etag) {
+        try await renewTokenIfDue(now: now())
+        let fetch: BundleFetch
+        do {
+            fetch = try await client.fetchBundle(ifNoneMatch: etag)
+        } catch let error as AgentError where error.isTokenExpired {
+            try await renewToken()
+            fetch = try await client.fetchBundle(ifNoneMatch: etag)
+        }
+        switch fetch {
         case .notModified:
             return .notModified
         case .bundle(let compact, let etag, _):
@@ -61,6 +69,28 @@ public struct AgentDevice: Sendable {
             self.etag = etag
             return .accepted(verified)
         }
+    }
+
+    /// How long before its expiry a device token is renewed.
+    public static let renewalMargin: TimeInterval = 3600
+
+    /// Renews the device token with a signature by the device key; the client sends the new one from now on.
+    ///
+    /// - Throws: ``AgentError`` (`401` when the device was revoked) or a transport error.
+    public mutating func renewToken() async throws {
+        let renewal = try await client.renewToken(deviceID: enrollment.deviceID, signingKey: enrollment.signingKey)
+        enrollment.deviceToken = renewal.deviceToken
+        enrollment.tokenExpiresAt = renewal.tokenExpiresAt
+        client = client.authenticated(with: enrollment)
+    }
+
+    /// Renews the device token when it expires within ``renewalMargin`` of `now`.
+    ///
+    /// - Parameter now: The current time.
+    /// - Throws: As ``renewToken()``.
+    public mutating func renewTokenIfDue(now: Date = Date()) async throws {
+        guard let expiresAt = enrollment.tokenExpiresAt, expiresAt.timeIntervalSince(now) < Self.renewalMargin else { return }
+        try await renewToken()
     }
 
     /// Reports a refused bundle to the service as a `bundle.rejected` audit event.

@@ -79,6 +79,9 @@ public final class AgentSimulator: Sendable {
     public enum Failure: Error, Sendable, CustomStringConvertible {
         /// The service refused an enrollment for a reason retrying does not fix.
         case enrollmentRefused(hostname: String, AgentError)
+        /// The device waits for an administrator's approval: another device already stands for the host name
+        /// (a re-run with the same `--hostname-prefix`; the simulator keeps no keys to prove it is that device).
+        case enrollmentPending(hostname: String)
         /// The service refused a device's elevation request.
         case requestRefused(hostname: String, AgentError)
         /// The simulator stopped (its ``AgentSimulator/run()`` ended) before the condition held.
@@ -91,6 +94,8 @@ public final class AgentSimulator: Sendable {
             switch self {
             case .enrollmentRefused(let hostname, let error):
                 "enrollment of \(hostname) refused: \(error)"
+            case .enrollmentPending(let hostname):
+                "\(hostname) is enrolled already and its new device waits for approval; use another --hostname-prefix"
             case .requestRefused(let hostname, let error):
                 "request of \(hostname) refused: \(error)"
             case .stopped:
@@ -331,6 +336,9 @@ public final class AgentSimulator: Sendable {
                     hostname: hostname,
                     os: "Charter agent simulator"
                 )
+                guard !enrollment.isPendingApproval else {
+                    throw Failure.enrollmentPending(hostname: hostname)
+                }
                 recorder.enrolled(index, isReenrollment: enrollment.isReenrollment, latency: .now - started)
                 return AgentDevice(enrollment: enrollment, client: client)
             } catch let error as AgentError {
@@ -360,7 +368,7 @@ public final class AgentSimulator: Sendable {
         let (fetchRequests, requestFetch) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await self.stream(device.client, index: index) { requestFetch.yield() }
+                await self.stream(device, index: index) { requestFetch.yield() }
                 requestFetch.finish()
             }
             group.addTask {
@@ -384,14 +392,16 @@ public final class AgentSimulator: Sendable {
     }
 
     /// Keeps the device's event stream open, reconnecting as the protocol says, until cancelled.
-    private func stream(_ client: AgentClient, index: Int, requestFetch: @escaping @Sendable () -> Void) async {
+    private func stream(_ device: AgentDevice, index: Int, requestFetch: @escaping @Sendable () -> Void) async {
+        var device = device
         var lastEventID: String?
         var attempt = 0
         while !Task.isCancelled {
             let started = ContinuousClock.now
             var delay: Duration
             do {
-                let stream = try await client.events(lastEventID: lastEventID)
+                try await device.renewTokenIfDue()
+                let stream = try await device.client.events(lastEventID: lastEventID)
                 let (end, wasReady) = await consume(stream, index: index, started: started, requestFetch: requestFetch)
                 lastEventID = stream.lastEventID ?? lastEventID
                 attempt = wasReady ? 0 : attempt + 1
@@ -408,6 +418,16 @@ public final class AgentSimulator: Sendable {
                     delay = configuration.reconnectBackoff.delay(attempt: attempt)
                 }
                 recorder.disconnected(index)
+            } catch let error as AgentError where error.isTokenExpired {
+                // Renewed by signature at the next attempt, at once.
+                recorder.failed("events: token expired")
+                do {
+                    try await device.renewToken()
+                } catch {
+                    logger.warning("device token renewal failed", metadata: ["device.index": "\(index)", "error": "\(error)"])
+                    return
+                }
+                delay = .zero
             } catch let error as AgentError {
                 recorder.failed("events: \(Self.kind(of: error))")
                 guard error.isRetryable else {

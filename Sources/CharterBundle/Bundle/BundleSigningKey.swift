@@ -75,12 +75,16 @@ public struct BundleSigningKey: Sendable, Hashable, Codable {
     /// Decodes a signing-key entry from a JWK with `status` and optional `nbf`/`exp`.
     ///
     /// - Parameter decoder: The decoder to read from.
-    /// - Throws: `DecodingError` or ``JOSEError`` for an invalid key.
+    /// - Throws: `DecodingError` or ``JOSEError`` for an invalid key, or a `kid` that is not its RFC 7638 thumbprint.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         let key = try JWK(from: decoder)
         guard key.curve == .ed25519 else {
             throw JOSEError.keyCurveMismatch(expected: .ed25519, actual: key.curve)
+        }
+        // Keys are found by `kid`: one that is not the key's thumbprint could stand in for another key's id.
+        if let keyID = key.keyID, keyID != key.thumbprint {
+            throw JOSEError.invalidKey(member: "kid")
         }
         self.init(
             key: key,

@@ -104,7 +104,7 @@ public struct BundleVerifier: Sendable {
     /// - Throws: The ``BundleError`` of the first check that fails, in the order above.
     public func verify(_ bundle: String, now: Date) throws(BundleError) -> VerifiedBundle {
         let jws = try signedToken(in: bundle)
-        guard jws.header.type == BundleIssuer.type else {
+        guard Self.isBundleType(jws.header.type) else {
             throw .wrongType(jws.header.type)
         }
         guard let keyID = jws.header.keyID, let pinned = trustedKeys.first(where: { $0.keyID == keyID }) else {
@@ -137,6 +137,18 @@ public struct BundleVerifier: Sendable {
             tenant: tenant,
             clockSkew: clockSkew
         )
+    }
+
+    /// Whether a `typ` names ``BundleIssuer/type``: media types compare case-insensitively, and a value
+    /// without `/` stands for `application/<value>` (RFC 7515 §4.1.9), so `Charter-Bundle+JWT` and
+    /// `application/charter-bundle+jwt` match too.
+    ///
+    /// - Parameter type: The inner header's `typ`.
+    /// - Returns: Whether it is Charter's bundle type.
+    public static func isBundleType(_ type: String?) -> Bool {
+        guard var type = type?.lowercased() else { return false }
+        if type.hasPrefix("application/") { type.removeFirst("application/".count) }
+        return type == BundleIssuer.type
     }
 
     private func signedToken(in bundle: String) throws(BundleError) -> JWS {

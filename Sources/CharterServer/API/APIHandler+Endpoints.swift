@@ -5,6 +5,11 @@ import Foundation
 import OpenAPIRuntime
 
 extension APIHandler {
+    /// How long an enrollment token works when its creator set no `expires_at` (7 days).
+    static let enrollmentTokenLifetime: TimeInterval = 7 * 86_400
+    /// How many enrollments a token allows when its creator set no `max_uses`.
+    static let enrollmentTokenUses = 100
+
     // MARK: - Enrollment tokens
 
     func listEnrollmentTokens(
@@ -36,9 +41,20 @@ extension APIHandler {
         if let uses = body.maxUses, !(1...1_000_000).contains(uses) {
             throw Problem(.validationFailed, "max_uses must be from 1 to 1000000.", field: "/max_uses")
         }
+        let neverExpires = body.noExpiry ?? false
+        let unlimitedUses = body.unlimitedUses ?? false
+        if neverExpires, body.expiresAt != nil {
+            throw Problem(.validationFailed, "Give expires_at or no_expiry, not both.", field: "/no_expiry")
+        }
+        if unlimitedUses, body.maxUses != nil {
+            throw Problem(.validationFailed, "Give max_uses or unlimited_uses, not both.", field: "/unlimited_uses")
+        }
         let secret = EnrollmentTokenSecret.generate()
+        // A token copied into an RMM script is a credential: it expires and runs out unless an admin chose otherwise.
         let token = EnrollmentToken(
-            id: secret.id, name: name, expiresAt: body.expiresAt, maximumUses: body.maxUses, createdAt: now,
+            id: secret.id, name: name,
+            expiresAt: neverExpires ? nil : body.expiresAt ?? now.addingTimeInterval(Self.enrollmentTokenLifetime),
+            maximumUses: unlimitedUses ? nil : body.maxUses ?? Self.enrollmentTokenUses, createdAt: now,
             createdBy: scope.principal.id.rawValue
         )
         try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
@@ -123,12 +139,82 @@ extension APIHandler {
                 ),
                 to: .tenant(tenant)
             )
-            // A stream on another replica hears a hint; the fetch it makes gets 401.
-            try await tx.changeFeed.append(tenant, event: .bundle, devices: [id], data: #"{"reason":"device"}"#)
+            // Every replica closes the device's streams and long polls when it reads this entry.
+            try await tx.changeFeed.append(tenant, event: .disconnect, devices: [id], data: "{}")
             return true
         }
         if revoked { await hub?.disconnect(device: id) }
         return .noContent(.init())
+    }
+
+    func approveDevice(_ input: Operations.ApproveDevice.Input) async throws -> Operations.ApproveDevice.Output {
+        let (scope, tenant, msp) = try authorized(input.path.tenant, .configure)
+        let id: DeviceID = try Input.id(input.path.id)
+        let now = now()
+        let (device, replaced) = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            let before = try await tx.devices.get(tenant, id: id)
+            guard try await tx.devices.approve(tenant, id: id) else {
+                throw Problem(.conflict, "The device is not waiting for approval.")
+            }
+            let replaced = try await tx.devices.standingFor(
+                tenant, computer: before.computer, reportedGUID: before.reportedGUID, reportedSID: before.reportedSID,
+                hostname: before.hostname, revoked: false, excluding: id
+            )
+            for old in replaced {
+                let after = try await tx.devices.revoke(tenant, id: old.id, at: now)
+                try await tx.audit.append(
+                    AuditRecord(
+                        occurredAt: now, actor: scope.actor, action: "device.revoked", targetType: "device",
+                        targetID: old.id.description, before: old.auditSnapshot, after: after.auditSnapshot
+                    ),
+                    to: .tenant(tenant)
+                )
+            }
+            let after = try await tx.devices.get(tenant, id: id)
+            try await tx.audit.append(
+                AuditRecord(
+                    occurredAt: now, actor: scope.actor, action: "device.approved", targetType: "device",
+                    targetID: id.description, before: before.auditSnapshot, after: after.auditSnapshot
+                ),
+                to: .tenant(tenant)
+            )
+            if !replaced.isEmpty {
+                try await tx.changeFeed.append(tenant, event: .disconnect, devices: replaced.map(\.id), data: "{}")
+            }
+            return (after, replaced.map(\.id))
+        }
+        for old in replaced { await hub?.disconnect(device: old) }
+        return .ok(.init(body: .json(.init(device))))
+    }
+
+    func restoreDevice(_ input: Operations.RestoreDevice.Input) async throws -> Operations.RestoreDevice.Output {
+        let (scope, tenant, msp) = try authorized(input.path.tenant, .configure)
+        let id: DeviceID = try Input.id(input.path.id)
+        let now = now()
+        let device = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
+            let before = try await tx.devices.get(tenant, id: id)
+            guard before.revokedAt != nil else { throw Problem(.conflict, "The device is not revoked.") }
+            let others = try await tx.devices.standingFor(
+                tenant, computer: before.computer, reportedGUID: before.reportedGUID, reportedSID: before.reportedSID,
+                hostname: before.hostname, revoked: false, excluding: id
+            )
+            if let other = others.first {
+                throw Problem(
+                    .conflict, "Device \(other.id) stands for the same computer; revoke it before restoring this one."
+                )
+            }
+            _ = try await tx.devices.restore(tenant, id: id, at: now)
+            let after = try await tx.devices.get(tenant, id: id)
+            try await tx.audit.append(
+                AuditRecord(
+                    occurredAt: now, actor: scope.actor, action: "device.restored", targetType: "device",
+                    targetID: id.description, before: before.auditSnapshot, after: after.auditSnapshot
+                ),
+                to: .tenant(tenant)
+            )
+            return after
+        }
+        return .ok(.init(body: .json(.init(device))))
     }
 
     func answerPINChallenge(_ input: Operations.AnswerPINChallenge.Input) async throws -> Operations.AnswerPINChallenge.Output {
@@ -253,6 +339,7 @@ extension Device {
         ]
         if let computer { snapshot["computer"] = computer.description }
         if let revokedAt { snapshot["revoked_at"] = revokedAt.ISO8601Format() }
+        if isPendingApproval { snapshot["pending_approval"] = true }
         return AuditJSON.encode(snapshot)
     }
 
@@ -271,7 +358,8 @@ extension Components.Schemas.Device {
             signingKeyThumbprint: Device.thumbprint(curve: .ed25519, device.signingKey),
             enrolledAt: device.enrolledAt, reenrolledAt: device.reenrolledAt, lastSeenAt: device.lastSeenAt,
             bundleVersion: device.bundleVersion, heldVersion: device.heldVersion, revokedAt: device.revokedAt,
-            status: device.revokedAt == nil ? .active : .revoked
+            tokenExpiresAt: device.tokenExpiresAt,
+            status: device.revokedAt != nil ? .revoked : device.isPendingApproval ? .pendingApproval : .active
         )
     }
 }

@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 import CharterStore
+import Crypto
 import Foundation
 
 /// `POST /v1/agent/enroll` (docs/agent-protocol.md).
@@ -13,6 +14,27 @@ struct EnrollRequest: Decodable {
     var agentVersion: String
     var encryptionKey: JSONValue
     var signingKey: JSONValue
+    /// Proof by the current key of the device to re-enroll (docs/agent-protocol.md, "Re-enrollment").
+    var proof: Proof?
+
+    /// A signature by a device's current Ed25519 key over ``DeviceProof/reenrollmentMessage(nonce:deviceID:encryptionKey:signingKey:)``.
+    struct Proof: Decodable {
+        var deviceID: String
+        var nonce: String
+        var signature: String
+
+        enum CodingKeys: String, CodingKey, CaseIterable {
+            case deviceID = "device_id", nonce, signature
+        }
+
+        init(from decoder: any Decoder) throws {
+            try decoder.rejectUnknownKeys(CodingKeys.self)
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            deviceID = try container.decode(String.self, forKey: .deviceID)
+            nonce = try container.decode(String.self, forKey: .nonce)
+            signature = try container.decode(String.self, forKey: .signature)
+        }
+    }
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enrollmentToken = "enrollment_token"
@@ -23,6 +45,7 @@ struct EnrollRequest: Decodable {
         case agentVersion = "agent_version"
         case encryptionKey = "encryption_key"
         case signingKey = "signing_key"
+        case proof
     }
 
     init(from decoder: any Decoder) throws {
@@ -36,6 +59,27 @@ struct EnrollRequest: Decodable {
         agentVersion = try container.decode(String.self, forKey: .agentVersion)
         encryptionKey = try container.decode(JSONValue.self, forKey: .encryptionKey)
         signingKey = try container.decode(JSONValue.self, forKey: .signingKey)
+        proof = try container.decodeIfPresent(Proof.self, forKey: .proof)
+    }
+}
+
+/// `POST /v1/agent/token` (docs/agent-protocol.md, "Device tokens").
+struct TokenRequest: Decodable {
+    var deviceID: String
+    var nonce: String
+    /// Unpadded base64url Ed25519 signature over ``DeviceProof/renewalMessage(nonce:deviceID:)``.
+    var signature: String
+
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case deviceID = "device_id", nonce, signature
+    }
+
+    init(from decoder: any Decoder) throws {
+        try decoder.rejectUnknownKeys(CodingKeys.self)
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        deviceID = try container.decode(String.self, forKey: .deviceID)
+        nonce = try container.decode(String.self, forKey: .nonce)
+        signature = try container.decode(String.self, forKey: .signature)
     }
 }
 
@@ -175,6 +219,22 @@ enum AgentValidation {
         guard key.curve == curve else {
             throw Problem(.validationFailed, "Expected a key on curve \(curve.rawValue).", field: field + "/crv")
         }
+        if curve == .x25519, !isContributory(key.x) {
+            throw Problem(
+                .validationFailed, "The X25519 key is a low-order point: every key agreement with it is all zeros.",
+                field: field + "/x"
+            )
+        }
         return key
+    }
+
+    /// Whether an X25519 public key gives a shared secret that is not all zeros (RFC 7748 §6.1): a low-order
+    /// point gives zeros whatever the private key, and swift-crypto (BoringSSL) then refuses the agreement, so
+    /// the agreement is tried with a fresh key.
+    static func isContributory(_ x: Data) -> Bool {
+        guard let peer = try? Curve25519.KeyAgreement.PublicKey(rawRepresentation: x),
+            let secret = try? Curve25519.KeyAgreement.PrivateKey().sharedSecretFromKeyAgreement(with: peer)
+        else { return false }
+        return secret.withUnsafeBytes { bytes in bytes.contains { $0 != 0 } }
     }
 }

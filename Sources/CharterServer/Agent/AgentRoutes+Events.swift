@@ -21,9 +21,16 @@ extension AgentRoutes {
                 retryAfterSeconds: Int.random(in: 1...5)
             )
         }
-        let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant)
+        let client = context.remoteAddress?.ipAddress
+        let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant, isStream: true, client: client)
         let replay: [HubMessage]
         do {
+            // Another client holding the device's token (a copied credential) shows as a stream replaced from
+            // elsewhere; a reconnect from the same address is routine.
+            let foreign = subscription.replaced.filter { $0 != client }
+            if !foreign.isEmpty {
+                try await auditReplacedStream(caller, client: client, replaced: foreign, context: context)
+            }
             replay = try await self.replay(caller, after: lastEventID, position: subscription.position, context: context)
         } catch {
             await hub.unsubscribe(subscription.id)
@@ -63,6 +70,26 @@ extension AgentRoutes {
                 }
             }
         )
+    }
+
+    /// Records `device.stream_replaced`: the device's event stream from one address was replaced by one from another.
+    private func auditReplacedStream(
+        _ caller: Caller, client: String?, replaced: [String?], context: AppRequestContext
+    ) async throws {
+        let now = now()
+        try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
+            try await tx.audit.append(
+                AuditRecord(
+                    occurredAt: now,
+                    actor: AuditRecord.Actor(
+                        id: caller.device.rawValue, name: "device", requestID: context.requestID, clientIP: client
+                    ),
+                    action: "device.stream_replaced", targetType: "device", targetID: caller.device.description,
+                    after: AuditJSON.encode(["replaced_client_ips": replaced.map { $0 ?? "" }, "client_ip": client ?? ""])
+                ),
+                to: .tenant(caller.tenant)
+            )
+        }
     }
 
     /// The long-polling fallback: answers as soon as there is an event after `after`, or after `wait` seconds.

@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 import CharterStore
+import Crypto
 import Foundation
 import HTTPTypes
 import Hummingbird
@@ -28,13 +29,17 @@ struct AgentRoutes: Sendable {
     let rateLimiter: RateLimiter
     /// Devices per tenant and known users per device.
     let quotas: LimitsConfiguration.Quotas
+    /// How long a device token works before the agent must renew it (`agent.device_token_seconds`).
+    let deviceTokenLifetime: TimeInterval
     /// Whether SMTP is configured, so that pending requests are emailed to the policy's approvers.
     let emailsApprovers: Bool
     let now: @Sendable () -> Date
 
     func register(on router: some RouterMethods<AppRequestContext>) {
         let group = router.group("v1/agent")
+        group.post("challenge") { request, context in try await challenge(request, context: context) }
         group.post("enroll") { request, context in try await enroll(request, context: context) }
+        group.post("token") { request, context in try await renewToken(request, context: context) }
         group.get("bundle") { request, context in try await bundle(request, context: context) }
         group.get("events") { request, context in try await events(request, context: context) }
         // Retries of these carry an Idempotency-Key, owned by the device (docs/agent-protocol.md).
@@ -63,19 +68,110 @@ struct AgentRoutes: Sendable {
         let msp: MSPID
     }
 
+    /// The device a request's token names: 401 for an unknown, replaced or revoked token, 401 `token-expired` for
+    /// an expired one, 403 `device-pending-approval` for a device an administrator has not approved.
     func authenticate(_ request: Request, context: AppRequestContext) async throws -> Caller {
         let unauthorized = Problem(.unauthorized, "A valid device token is required: send 'Authorization: Bearer chtd_…'.")
         guard let token = DeviceToken(authorization: request.headers[.authorization]) else { throw unauthorized }
         let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
             try await tx.devices.credential(for: token.id)
         }
-        guard let credential, token.matches(credential.tokenHash) else { throw unauthorized }
+        guard let credential else { throw unauthorized }
+        let expiresAt: Date
+        if token.matches(credential.tokenHash) {
+            expiresAt = credential.tokenExpiresAt
+        } else if let previous = credential.previousTokenHash, let previousExpiresAt = credential.previousTokenExpiresAt,
+            token.matches(previous)
+        {
+            expiresAt = previousExpiresAt
+        } else {
+            throw unauthorized
+        }
+        guard expiresAt > now() else {
+            throw Problem(.tokenExpired, "The device token expired; renew it with a signature by the device key (POST /v1/agent/token).")
+        }
+        guard !credential.isPendingApproval else {
+            throw Problem(
+                .pendingApproval,
+                "The device waits for an administrator's approval: another device stands for this computer. Retry later."
+            )
+        }
         do throws(RateLimiter.Limited) {
             try rateLimiter.admit(.device(token.id), .tenant(credential.tenant))
         } catch {
             throw Problem(limited: error)
         }
         return Caller(device: token.id, tenant: credential.tenant, msp: credential.msp)
+    }
+
+    // MARK: - Challenges and token renewal
+
+    /// How long a challenge may be signed and used.
+    static let challengeSeconds: TimeInterval = 300
+
+    /// `POST /v1/agent/challenge`: a single-use nonce for a device to sign (renewal, re-enrollment proof).
+    private func challenge(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let nonce = SymmetricKey(size: .bits256).withUnsafeBytes { Base64URL.encode($0) }
+        let now = now()
+        let expiresAt = now.addingTimeInterval(Self.challengeSeconds)
+        try await database.withoutTenant(logger: context.logger) { tx in
+            try await tx.agentChallenges.issue(nonceHash: Self.hash(nonce), expiresAt: expiresAt, now: now)
+        }
+        struct Answer: Encodable {
+            var nonce: String
+            var expires_at: Date
+        }
+        return try AgentJSON.response(Answer(nonce: nonce, expires_at: expiresAt))
+    }
+
+    static func hash(_ nonce: String) -> [UInt8] {
+        Array(SHA256.hash(data: Data(nonce.utf8)))
+    }
+
+    /// `POST /v1/agent/token`: a new device token for a signature by the device key over a challenge.
+    private func renewToken(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await AgentJSON.decode(TokenRequest.self, from: request, maximumBytes: maximumBodyBytes)
+        let refused = Problem(
+            .unauthorized, "The renewal is refused: unknown or revoked device, or a challenge or signature that is not valid."
+        )
+        guard let device = DeviceID(body.deviceID) else {
+            throw Problem(.validationFailed, "device_id must be the device id (a UUID).", field: "/device_id")
+        }
+        let now = now()
+        // The challenge is spent whatever follows, so a signature cannot be tried twice against it.
+        let fresh = try await database.withoutTenant(logger: context.logger) { tx in
+            try await tx.agentChallenges.consume(nonceHash: Self.hash(body.nonce), now: now)
+        }
+        guard fresh else {
+            throw Problem(.unauthorized, "The challenge is unknown, used or expired: ask for a new one.", field: "/nonce")
+        }
+        let identity = try await database.readWithoutTenant(logger: context.logger) { tx in
+            try await tx.devices.signingIdentity(for: device)
+        }
+        guard let identity,
+            Self.verifies(
+                body.signature, by: identity.signingKey,
+                over: DeviceProof.renewalMessage(nonce: body.nonce, deviceID: device.description)
+            )
+        else { throw refused }
+        let token = DeviceToken.generate(for: device)
+        let expiresAt = now.addingTimeInterval(deviceTokenLifetime)
+        try await database.withTenant(identity.tenant, msp: identity.msp, logger: context.logger) { tx in
+            try await tx.devices.renewToken(identity.tenant, id: device, tokenHash: token.secretHash, expiresAt: expiresAt)
+        }
+        struct Answer: Encodable {
+            var device_token: String
+            var token_expires_at: Date
+        }
+        return try AgentJSON.response(Answer(device_token: token.string, token_expires_at: expiresAt))
+    }
+
+    /// Whether `signature` (unpadded base64url) is an Ed25519 signature of `message` by `publicKey`.
+    static func verifies(_ signature: String, by publicKey: Data, over message: Data) -> Bool {
+        guard let signature = Base64URL.decode(signature),
+            let key = try? Curve25519.Signing.PublicKey(rawRepresentation: publicKey)
+        else { return false }
+        return key.isValidSignature(signature, for: message)
     }
 
     // MARK: - Enrollment
@@ -101,6 +197,13 @@ struct AgentRoutes: Sendable {
         let encryptionKey = try AgentValidation.key(body.encryptionKey, curve: .x25519, field: "/encryption_key")
         let signingKey = try AgentValidation.key(body.signingKey, curve: .ed25519, field: "/signing_key")
 
+        let proofDevice = try body.proof.map { proof -> DeviceID in
+            guard let id = DeviceID(proof.deviceID) else {
+                throw Problem(.validationFailed, "proof.device_id must be the device id (a UUID).", field: "/proof/device_id")
+            }
+            return id
+        }
+
         let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
             try await tx.enrollmentTokens.credential(for: secret.id)
         }
@@ -112,58 +215,132 @@ struct AgentRoutes: Sendable {
             throw Problem(limited: error)
         }
         let now = now()
-        let answer = try await database.withTenant(tenant, msp: credential.msp, logger: context.logger) { tx in
-            guard try await tx.enrollmentTokens.use(tenant, id: secret.id, at: now) else { throw unauthorized }
-            let computer = try await tx.devices.findComputer(tenant, guid: guid, sid: sid, hostname: hostname)
-            let existing = try await tx.devices.findActive(
-                tenant, computer: computer, reportedGUID: guid, reportedSID: sid, hostname: hostname
-            )
-            let deviceToken = existing.map { DeviceToken.generate(for: $0.id) } ?? DeviceToken.generate()
-            let pin = OfflinePIN.generate()
-            let device = Device(
-                id: deviceToken.id, hostname: hostname, os: os, agentVersion: agentVersion, reportedSID: sid,
-                reportedGUID: guid, computer: computer, encryptionKey: encryptionKey.x, signingKey: signingKey.x,
-                pinSecretSealed: try services.sealer.seal(pin.secret, context: BundleService.pinSealingContext(deviceToken.id))
-                    .description,
-                enrolledAt: existing?.enrolledAt ?? now
-            )
-            do {
+        let answer: EnrollAnswer
+        do {
+            answer = try await database.withTenant(tenant, msp: credential.msp, logger: context.logger) { tx in
+                guard try await tx.enrollmentTokens.use(tenant, id: secret.id, at: now) else { throw unauthorized }
+                let computer = try await tx.devices.findComputer(tenant, guid: guid, sid: sid, hostname: hostname)
+                let existing: Device?
+                var claimed: [Device] = []
+                if let proof = body.proof, let proofDevice {
+                    existing = try await Self.provenDevice(
+                        proofDevice, proof: proof, encryptionKey: encryptionKey.x, signingKey: signingKey.x, tenant: tenant,
+                        in: tx, now: now
+                    )
+                } else {
+                    existing = nil
+                    // Without proof a newcomer never takes over: if an enrolled (or revoked) device stands for this
+                    // computer, the newcomer is a separate device that waits for an administrator.
+                    claimed = try await tx.devices.standingFor(
+                        tenant, computer: computer, reportedGUID: guid, reportedSID: sid, hostname: hostname, revoked: false
+                    )
+                    if claimed.isEmpty {
+                        claimed = try await tx.devices.standingFor(
+                            tenant, computer: computer, reportedGUID: guid, reportedSID: sid, hostname: hostname, revoked: true
+                        )
+                    }
+                }
+                guard !(try await tx.devices.isSigningKeyTaken(tenant, signingKey.x, excluding: existing?.id)) else {
+                    throw Self.signingKeyTaken
+                }
+                let deviceToken = existing.map { DeviceToken.generate(for: $0.id) } ?? DeviceToken.generate()
+                let pin = OfflinePIN.generate()
+                let device = Device(
+                    id: deviceToken.id, hostname: hostname, os: os, agentVersion: agentVersion, reportedSID: sid,
+                    reportedGUID: guid, computer: computer, encryptionKey: encryptionKey.x, signingKey: signingKey.x,
+                    pinSecretSealed: try services.sealer.seal(pin.secret, context: BundleService.pinSealingContext(deviceToken.id))
+                        .description,
+                    enrolledAt: existing?.enrolledAt ?? now, isPendingApproval: existing?.isPendingApproval ?? !claimed.isEmpty,
+                    tokenExpiresAt: now.addingTimeInterval(deviceTokenLifetime)
+                )
                 if existing != nil {
                     try await tx.devices.reenroll(device, in: tenant, tokenHash: deviceToken.secretHash, enrollmentToken: secret.id, at: now)
                 } else {
                     try await tx.quotas.admitOne(more: .devices, in: tenant, limit: quotas.devicesPerTenant)
                     try await tx.devices.create(device, in: tenant, tokenHash: deviceToken.secretHash, enrollmentToken: secret.id)
                 }
-            } catch StoreError.alreadyExists {
-                throw Problem(.validationFailed, "Another device of the tenant registered this signing key.", field: "/signing_key")
-            }
-            let keys = try await services.keyring.ensureKeys(of: tenant, in: tx, now: now)
-            try await tx.audit.append(
-                AuditRecord(
-                    occurredAt: now,
-                    actor: AuditRecord.Actor(
-                        id: secret.id.rawValue, name: "enrollment token", requestID: context.requestID,
-                        clientIP: context.remoteAddress?.ipAddress
+                let keys = try await services.keyring.ensureKeys(of: tenant, in: tx, now: now)
+                var after = device.auditSnapshot
+                if !claimed.isEmpty {
+                    after = Self.adding(claimed.map(\.id.description), as: "claims_devices", to: after)
+                }
+                try await tx.audit.append(
+                    AuditRecord(
+                        occurredAt: now,
+                        actor: AuditRecord.Actor(
+                            id: secret.id.rawValue, name: "enrollment token", requestID: context.requestID,
+                            clientIP: context.remoteAddress?.ipAddress
+                        ),
+                        action: existing != nil ? "device.reenrolled" : claimed.isEmpty ? "device.enrolled" : "device.enrollment_pending",
+                        targetType: "device",
+                        targetID: device.id.description,
+                        before: existing?.auditSnapshot,
+                        after: after
                     ),
-                    action: existing == nil ? "device.enrolled" : "device.reenrolled",
-                    targetType: "device",
-                    targetID: device.id.description,
-                    before: existing?.auditSnapshot,
-                    after: device.auditSnapshot
-                ),
-                to: .tenant(tenant)
-            )
-            return EnrollAnswer(
-                deviceID: device.id.description,
-                deviceToken: deviceToken.string,
-                tenantID: tenant.description,
-                issuer: BundleService.issuer(of: tenant),
-                signingKeys: .init(keys: SigningKeyring.published(keys, at: now)),
-                computer: computer.map { .init(guid: $0.description) },
-                reenrolled: existing != nil
-            )
+                    to: .tenant(tenant)
+                )
+                if existing != nil {
+                    // The streams opened with the old key material end everywhere.
+                    try await tx.changeFeed.append(tenant, event: .disconnect, devices: [device.id], data: "{}")
+                }
+                return EnrollAnswer(
+                    deviceID: device.id.description,
+                    deviceToken: deviceToken.string,
+                    tokenExpiresAt: device.tokenExpiresAt,
+                    status: device.isPendingApproval ? "pending_approval" : "active",
+                    tenantID: tenant.description,
+                    issuer: BundleService.issuer(of: tenant),
+                    signingKeys: .init(keys: SigningKeyring.published(keys, at: now)),
+                    computer: computer.map { .init(guid: $0.description) },
+                    reenrolled: existing != nil
+                )
+            }
+        } catch StoreError.alreadyExists {
+            // Another enrollment registered the same signing key meanwhile.
+            throw Self.signingKeyTaken
         }
-        return try AgentJSON.response(answer, status: answer.reenrolled ? .ok : .created)
+        let status: HTTPResponse.Status = answer.reenrolled ? .ok : answer.status == "active" ? .created : .accepted
+        return try AgentJSON.response(answer, status: status)
+    }
+
+    /// An audit snapshot (a JSON object) with one more member.
+    private static func adding(_ value: [String], as name: String, to snapshot: String) -> String {
+        var object = (try? JSONSerialization.jsonObject(with: Data(snapshot.utf8))) as? [String: Any] ?? [:]
+        object[name] = value
+        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
+        return data.map { String(decoding: $0, as: UTF8.self) } ?? snapshot
+    }
+
+    private static let signingKeyTaken = Problem(
+        .validationFailed, "Another device of the tenant registered this signing key; generate a new key pair.",
+        field: "/signing_key"
+    )
+
+    /// The device a re-enrollment proof names, once the proof holds: a fresh challenge signed by the device's
+    /// current key over the new keys.
+    private static func provenDevice(
+        _ id: DeviceID, proof: EnrollRequest.Proof, encryptionKey: Data, signingKey: Data, tenant: TenantID,
+        in tx: Transaction, now: Date
+    ) async throws -> Device {
+        guard try await tx.agentChallenges.consume(nonceHash: hash(proof.nonce), now: now) else {
+            throw Problem(.validationFailed, "The challenge is unknown, used or expired: ask for a new one.", field: "/proof/nonce")
+        }
+        let device: Device
+        do {
+            device = try await tx.devices.get(tenant, id: id)
+        } catch StoreError.notFound {
+            throw Problem(.validationFailed, "No device of this tenant has this id.", field: "/proof/device_id")
+        }
+        guard device.revokedAt == nil else {
+            throw Problem(.forbidden, "The device is revoked; only an administrator can restore it.", field: "/proof/device_id")
+        }
+        let message = DeviceProof.reenrollmentMessage(
+            nonce: proof.nonce, deviceID: id.description, encryptionKey: encryptionKey, signingKey: signingKey
+        )
+        guard verifies(proof.signature, by: device.signingKey, over: message) else {
+            throw Problem(.validationFailed, "The signature does not verify with the device's current key.", field: "/proof/signature")
+        }
+        return device
     }
 
     struct EnrollAnswer: Encodable {
@@ -177,6 +354,9 @@ struct AgentRoutes: Sendable {
 
         var deviceID: String
         var deviceToken: String
+        var tokenExpiresAt: Date
+        /// `active` or `pending_approval`.
+        var status: String
         var tenantID: String
         var issuer: String
         var signingKeys: KeySet
@@ -185,13 +365,16 @@ struct AgentRoutes: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case deviceID = "device_id", deviceToken = "device_token", tenantID = "tenant_id", issuer
-            case signingKeys = "signing_keys", computer
+            case signingKeys = "signing_keys", computer, status
+            case tokenExpiresAt = "token_expires_at"
         }
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(deviceID, forKey: .deviceID)
             try container.encode(deviceToken, forKey: .deviceToken)
+            try container.encode(tokenExpiresAt, forKey: .tokenExpiresAt)
+            try container.encode(status, forKey: .status)
             try container.encode(tenantID, forKey: .tenantID)
             try container.encode(issuer, forKey: .issuer)
             try container.encode(signingKeys, forKey: .signingKeys)

@@ -153,7 +153,8 @@ func buildRouter(
     AgentRoutes(
         database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
         enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
-        quotas: config.limits.quotas, emailsApprovers: config.smtp != nil, now: { Date() }
+        quotas: config.limits.quotas, deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds),
+        emailsApprovers: config.smtp != nil, now: { Date() }
     ).register(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
     )

@@ -34,6 +34,8 @@ package import Logging
 /// - `directory.sync.lease_seconds` (int 30–86400, default `300`): how long a claimed sync is held before another
 ///   replica may take it over; renewed every third of it while the sync runs.
 /// - Limits (HTTP timeouts, sync bounds, rate limits, quotas): the keys are listed on ``LimitsConfiguration``.
+/// - `agent.device_token_seconds` (int 300–2592000, default `86400`): how long a device token works; agents
+///   renew it with a signature by the device key before then (docs/agent-protocol.md, "Device tokens").
 /// - `smtp.*`: the SMTP server approvers are emailed through; email is off without `smtp.host`. The keys are listed
 ///   on ``SMTPConfiguration``; `smtp.password` is secret.
 package struct ServerConfiguration: Sendable {
@@ -55,6 +57,7 @@ package struct ServerConfiguration: Sendable {
     /// The SMTP server approvers are emailed through; `nil` when `smtp.host` is not set (email is off).
     package var smtp: SMTPConfiguration?
     package var limits = LimitsConfiguration()
+    package var deviceTokenSeconds: Int = 86_400
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -91,6 +94,7 @@ package struct ServerConfiguration: Sendable {
         )
         smtp = try SMTPConfiguration(reader: reader)
         limits = try LimitsConfiguration(reader: reader)
+        deviceTokenSeconds = try Self.int(reader, "agent.device_token_seconds", default: deviceTokenSeconds, in: 300...2_592_000)
     }
 
     /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.

@@ -34,11 +34,16 @@ actor EventHub: Service {
         /// Everything up to here was in the feed before the subscription; later entries arrive on `messages`.
         let position: Int64
         let messages: AsyncStream<HubMessage>
+        /// The client addresses of the device's event streams this one replaced (one stream per device).
+        let replaced: [String?]
     }
 
     private struct Subscriber {
         let device: DeviceID
         let tenant: TenantID
+        /// Whether this is the device's event stream, of which a replica keeps one (long polls are not).
+        let isStream: Bool
+        let client: String?
         let continuation: AsyncStream<HubMessage>.Continuation
     }
 
@@ -76,7 +81,14 @@ actor EventHub: Service {
     var connectedCount: Int { subscribers.count }
 
     /// Subscribes a device; the returned position is where a replay from the database must stop.
-    func subscribe(device: DeviceID, tenant: TenantID) async throws -> Subscription {
+    ///
+    /// - Parameters:
+    ///   - isStream: Whether this is the device's server-sent event stream: a newer one closes the older ones
+    ///     of the device on this replica (one event stream per device).
+    ///   - client: The client's address, reported when the subscription replaces another.
+    func subscribe(
+        device: DeviceID, tenant: TenantID, isStream: Bool = false, client: String? = nil
+    ) async throws -> Subscription {
         while position == nil {
             try await readFeed()
             if position == nil { try await Task.sleep(for: .milliseconds(20)) }
@@ -84,15 +96,26 @@ actor EventHub: Service {
         nextID += 1
         let id = nextID
         let (stream, continuation) = AsyncStream.makeStream(of: HubMessage.self, bufferingPolicy: .bufferingNewest(256))
+        var replaced: [String?] = []
+        if isStream {
+            for other in byDevice[device] ?? [] where subscribers[other]?.isStream == true {
+                replaced.append(subscribers[other]?.client)
+                unsubscribe(other)
+            }
+        }
         if draining {
             continuation.finish()
         } else {
-            subscribers[id] = Subscriber(device: device, tenant: tenant, continuation: continuation)
+            subscribers[id] = Subscriber(
+                device: device, tenant: tenant, isStream: isStream, client: client, continuation: continuation
+            )
             openStreams.increment()
             byDevice[device, default: []].insert(id)
             byTenant[tenant, default: []].insert(id)
         }
-        return Subscription(id: id, device: device, tenant: tenant, position: position ?? 0, messages: stream)
+        return Subscription(
+            id: id, device: device, tenant: tenant, position: position ?? 0, messages: stream, replaced: replaced
+        )
     }
 
     func unsubscribe(_ id: UInt64) {
@@ -174,6 +197,7 @@ actor EventHub: Service {
                 return
             }
             await readFeedLogged()
+            await hintSigningKeyTakeovers()
             if lastPrune.map({ clock.now - $0 >= Self.pruneInterval }) ?? true {
                 lastPrune = clock.now
                 await prune()
@@ -190,6 +214,25 @@ actor EventHub: Service {
             if removed > 0 { logger.info("pruned the change feed", metadata: ["entries": "\(removed)"]) }
         } catch {
             logger.warning("could not prune the change feed", metadata: ["error": "\(String(reflecting: error))"])
+        }
+    }
+
+    /// Appends a `signing_keys` hint for every tenant whose announced signing key took over since the last
+    /// check, so devices trust the new key from then on (a rotation's own hint came when it was announced).
+    /// Each takeover is claimed once across replicas.
+    private func hintSigningKeyTakeovers() async {
+        do {
+            let due = try await database.readWithoutTenant(logger: logger) { tx in try await tx.signingKeys.takeoversDue() }
+            for (tenant, msp) in due {
+                try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                    guard try await tx.signingKeys.claimTakeovers(tenant, at: Date()) else { return }
+                    try await tx.changeFeed.append(tenant, event: .bundle, devices: nil, data: #"{"reason":"signing_keys"}"#)
+                }
+            }
+        } catch is CancellationError {
+            return
+        } catch {
+            logger.warning("could not hint signing-key takeovers", metadata: ["error": "\(String(reflecting: error))"])
         }
     }
 
@@ -255,6 +298,10 @@ actor EventHub: Service {
     }
 
     private func deliver(_ entry: ChangeFeedEntry) {
+        if entry.event == .disconnect {
+            for device in entry.devices ?? [] { disconnect(device: device) }
+            return
+        }
         let message = HubMessage.event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
         deliveries.handedOut(entry.sequence)
         if let devices = entry.devices {
@@ -283,7 +330,8 @@ extension EventHub {
         }
     }
 
-    /// Closes the streams of a revoked device.
+    /// Closes the streams and long polls of a revoked device on this replica (every replica does so when it
+    /// reads the revocation's `disconnect` feed entry).
     func disconnect(device: DeviceID) {
         for id in byDevice[device] ?? [] { unsubscribe(id) }
     }

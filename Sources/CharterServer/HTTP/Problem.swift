@@ -9,7 +9,9 @@ struct Problem: Error, Sendable, Equatable {
     enum Kind: String, Sendable, CaseIterable {
         case malformedRequest = "malformed-request"
         case unauthorized
+        case tokenExpired = "token-expired"
         case forbidden
+        case pendingApproval = "device-pending-approval"
         case notFound = "not-found"
         case methodNotAllowed = "method-not-allowed"
         case conflict
@@ -25,8 +27,8 @@ struct Problem: Error, Sendable, Equatable {
         var status: Int {
             switch self {
             case .malformedRequest: 400
-            case .unauthorized: 401
-            case .forbidden: 403
+            case .unauthorized, .tokenExpired: 401
+            case .forbidden, .pendingApproval: 403
             case .notFound: 404
             case .methodNotAllowed: 405
             case .conflict, .quotaExceeded: 409
@@ -44,7 +46,9 @@ struct Problem: Error, Sendable, Equatable {
             switch self {
             case .malformedRequest: "Malformed request"
             case .unauthorized: "Authentication required"
+            case .tokenExpired: "Device token expired"
             case .forbidden: "Not allowed"
+            case .pendingApproval: "Device awaiting approval"
             case .notFound: "Not found"
             case .methodNotAllowed: "Method not allowed"
             case .conflict: "Conflict"

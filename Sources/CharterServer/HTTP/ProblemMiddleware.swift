@@ -38,6 +38,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             if problem.kind == .unauthorized {
                 let realm = request.uri.path.hasPrefix("/v1/agent/") ? "charter-agent" : "charter"
                 headers[.wwwAuthenticate] = "Bearer realm=\"\(realm)\""
+            } else if problem.kind == .tokenExpired {
+                headers[.wwwAuthenticate] = #"Bearer realm="charter-agent", error="invalid_token", error_description="expired""#
             }
             return Response(
                 status: .init(code: problem.kind.status),
@@ -105,10 +107,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         switch store {
         case .notFound:
             Problem(.notFound, "No such resource for this API key.")
-        case .alreadyExists(let constraint):
-            Problem(.conflict, "A resource with the same unique value already exists (\(constraint)).")
-        case .constraintViolated(let constraint):
-            Problem(.conflict, "The change conflicts with existing data (\(constraint)).")
+        // The constraint's name stays in the store: a client learns what conflicted from the detail a handler
+        // gives, never a table, constraint or SQLSTATE.
+        case .alreadyExists:
+            Problem(.conflict, "A resource with the same unique value already exists.")
+        case .constraintViolated:
+            Problem(.conflict, "The change conflicts with existing data.")
         case .versionMismatch(let current):
             Problem(
                 .preconditionFailed,

@@ -7,6 +7,8 @@ package struct ChangeFeedEntry: Hashable, Sendable {
     package enum Event: String, Hashable, Sendable {
         case bundle
         case decision
+        /// Not sent to agents: every replica closes the streams of the devices named (revocation).
+        case disconnect
     }
 
     package var sequence: Int64
@@ -126,6 +128,7 @@ package struct ChangeFeedRepository: Sendable {
             """
             SELECT seq, event, data FROM change_feed
             WHERE tenant_id = \(tenant.rawValue) AND seq > \(sequence) AND seq <= \(last)
+              AND event IN ('bundle', 'decision')
               AND (device_ids IS NULL OR \(device.rawValue) = ANY(device_ids))
             ORDER BY seq LIMIT \(limit)
             """

@@ -25,12 +25,18 @@ package struct Device: Hashable, Sendable {
     package var revokedAt: Date?
     /// The version of the device's current bundle, if one was made.
     package var bundleVersion: Int64?
+    /// Whether the device waits for an administrator's approval (it claimed an enrolled or revoked computer
+    /// without proof by that device's key).
+    package var isPendingApproval: Bool
+    /// When the device token stops working; the agent renews it before then.
+    package var tokenExpiresAt: Date
 
     package init(
         id: DeviceID, hostname: String, os: String?, agentVersion: String, reportedSID: String?,
         reportedGUID: ObjectGUID?, computer: ObjectGUID?, encryptionKey: Data, signingKey: Data,
         pinSecretSealed: String, enrolledAt: Date, reenrolledAt: Date? = nil, lastSeenAt: Date? = nil,
-        heldVersion: Int64? = nil, revokedAt: Date? = nil, bundleVersion: Int64? = nil
+        heldVersion: Int64? = nil, revokedAt: Date? = nil, bundleVersion: Int64? = nil, isPendingApproval: Bool = false,
+        tokenExpiresAt: Date
     ) {
         self.id = id
         self.hostname = hostname
@@ -48,6 +54,8 @@ package struct Device: Hashable, Sendable {
         self.heldVersion = heldVersion
         self.revokedAt = revokedAt
         self.bundleVersion = bundleVersion
+        self.isPendingApproval = isPendingApproval
+        self.tokenExpiresAt = tokenExpiresAt
     }
 }
 
@@ -79,18 +87,30 @@ package struct DeviceRepository: Sendable {
     /// What agent authentication needs to know of a device before any tenant is selected.
     package struct Credential: Sendable {
         package var tokenHash: [UInt8]
+        package var tokenExpiresAt: Date
+        /// The token a renewal replaced, valid until its own expiry.
+        package var previousTokenHash: [UInt8]?
+        package var previousTokenExpiresAt: Date?
+        package var isPendingApproval: Bool
+        package var tenant: TenantID
+        package var msp: MSPID
+    }
+
+    /// The key a device signs challenges with, and where it lives.
+    package struct SigningIdentity: Sendable {
+        package var signingKey: Data
         package var tenant: TenantID
         package var msp: MSPID
     }
 
     private typealias Row = (
         UUID, String, String?, String, String?, UUID?, UUID?, Data, Data, String, Date, Date?, Date?, Int64?, Date?,
-        Int64?
+        Int64?, Bool, Date
     )
     private static let columns = """
         SELECT d.id, d.hostname, d.os, d.agent_version, d.reported_sid, d.reported_guid, d.computer_guid,
                d.encryption_key, d.signing_key, d.pin_secret_sealed, d.enrolled_at, d.reenrolled_at, d.last_seen_at,
-               d.held_version, d.revoked_at, b.version
+               d.held_version, d.revoked_at, b.version, d.pending_approval, d.token_expires_at
         FROM devices d
         LEFT JOIN device_bundles b ON b.tenant_id = d.tenant_id AND b.device_id = d.id
         """
@@ -100,19 +120,96 @@ package struct DeviceRepository: Sendable {
             id: DeviceID(row.0), hostname: row.1, os: row.2, agentVersion: row.3, reportedSID: row.4,
             reportedGUID: row.5.map(ObjectGUID.init), computer: row.6.map(ObjectGUID.init), encryptionKey: row.7,
             signingKey: row.8, pinSecretSealed: row.9, enrolledAt: row.10, reenrolledAt: row.11, lastSeenAt: row.12,
-            heldVersion: row.13, revokedAt: row.14, bundleVersion: row.15
+            heldVersion: row.13, revokedAt: row.14, bundleVersion: row.15, isPendingApproval: row.16,
+            tokenExpiresAt: row.17
         )
     }
 
     /// A device that is not revoked, looked up across tenants.
     package func credential(for id: DeviceID) async throws -> Credential? {
         let rows = try await tx.query(
-            "SELECT token_hash, tenant_id, msp_id FROM charter_private.device_credential(\(id.rawValue))"
+            """
+            SELECT token_hash, token_expires_at, previous_token_hash, previous_token_expires_at, pending_approval,
+                   tenant_id, msp_id
+            FROM charter_private.device_session(\(id.rawValue))
+            """
         )
-        for try await (hash, tenant, msp) in rows.decode((Data, UUID, UUID).self) {
-            return Credential(tokenHash: Array(hash), tenant: TenantID(tenant), msp: MSPID(msp))
+        for try await (hash, expiresAt, previousHash, previousExpiresAt, pending, tenant, msp) in rows.decode(
+            (Data, Date, Data?, Date?, Bool, UUID, UUID).self
+        ) {
+            return Credential(
+                tokenHash: Array(hash), tokenExpiresAt: expiresAt, previousTokenHash: previousHash.map(Array.init),
+                previousTokenExpiresAt: previousExpiresAt, isPendingApproval: pending, tenant: TenantID(tenant),
+                msp: MSPID(msp)
+            )
         }
         return nil
+    }
+
+    /// The signing key of a device that is not revoked, looked up across tenants.
+    package func signingIdentity(for id: DeviceID) async throws -> SigningIdentity? {
+        let rows = try await tx.query(
+            "SELECT signing_key, tenant_id, msp_id FROM charter_private.device_signing_key(\(id.rawValue))"
+        )
+        for try await (key, tenant, msp) in rows.decode((Data, UUID, UUID).self) {
+            return SigningIdentity(signingKey: key, tenant: TenantID(tenant), msp: MSPID(msp))
+        }
+        return nil
+    }
+
+    /// Whether a device of the tenant other than `excluding` registered `signingKey`.
+    package func isSigningKeyTaken(_ tenant: TenantID, _ signingKey: Data, excluding: DeviceID?) async throws -> Bool {
+        let rows = try await tx.query(
+            """
+            SELECT 1 FROM devices
+            WHERE tenant_id = \(tenant.rawValue) AND signing_key = \(signingKey)
+              AND (\(excluding?.rawValue)::uuid IS NULL OR id <> \(excluding?.rawValue))
+            """
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Gives a device a new token (renewal); the one it replaces keeps working until its own expiry.
+    package func renewToken(_ tenant: TenantID, id: DeviceID, tokenHash: [UInt8], expiresAt: Date) async throws {
+        try await tx.query(
+            """
+            UPDATE devices SET previous_token_hash = token_hash, previous_token_expires_at = token_expires_at,
+                token_hash = \(Data(tokenHash)), token_expires_at = \(expiresAt)
+            WHERE tenant_id = \(tenant.rawValue) AND id = \(id.rawValue) AND revoked_at IS NULL
+            """
+        )
+    }
+
+    /// Approves a device that waits for approval.
+    ///
+    /// - Returns: Whether it was waiting.
+    package func approve(_ tenant: TenantID, id: DeviceID) async throws -> Bool {
+        let rows = try await tx.query(
+            """
+            UPDATE devices SET pending_approval = false
+            WHERE tenant_id = \(tenant.rawValue) AND id = \(id.rawValue) AND pending_approval AND revoked_at IS NULL
+            RETURNING id
+            """
+        )
+        for try await _ in rows { return true }
+        return false
+    }
+
+    /// Restores a revoked device; its token counts as expired, so the agent renews it by signature.
+    ///
+    /// - Returns: Whether it was revoked.
+    package func restore(_ tenant: TenantID, id: DeviceID, at now: Date) async throws -> Bool {
+        let rows = try await tx.query(
+            """
+            UPDATE devices SET revoked_at = NULL, token_expires_at = \(now), previous_token_hash = NULL,
+                previous_token_expires_at = NULL
+            WHERE tenant_id = \(tenant.rawValue) AND id = \(id.rawValue) AND revoked_at IS NOT NULL
+            RETURNING id
+            """
+        )
+        for try await _ in rows { return true }
+        return false
     }
 
     package func create(
@@ -122,11 +219,12 @@ package struct DeviceRepository: Sendable {
             """
             INSERT INTO devices (tenant_id, id, hostname, os, agent_version, reported_sid, reported_guid, computer_guid,
                                  encryption_key, signing_key, token_hash, pin_secret_sealed, enrollment_token_id,
-                                 enrolled_at, last_seen_at)
+                                 enrolled_at, last_seen_at, pending_approval, token_expires_at)
             VALUES (\(tenant.rawValue), \(device.id.rawValue), \(device.hostname), \(device.os), \(device.agentVersion),
                     \(device.reportedSID), \(device.reportedGUID?.rawValue), \(device.computer?.rawValue),
                     \(device.encryptionKey), \(device.signingKey), \(Data(tokenHash)), \(device.pinSecretSealed),
-                    \(enrollmentToken.rawValue), \(device.enrolledAt), \(device.enrolledAt))
+                    \(enrollmentToken.rawValue), \(device.enrolledAt), \(device.enrolledAt), \(device.isPendingApproval),
+                    \(device.tokenExpiresAt))
             """
         )
     }
@@ -143,7 +241,8 @@ package struct DeviceRepository: Sendable {
                 computer_guid = \(device.computer?.rawValue), encryption_key = \(device.encryptionKey),
                 signing_key = \(device.signingKey), token_hash = \(Data(tokenHash)),
                 pin_secret_sealed = \(device.pinSecretSealed), enrollment_token_id = \(enrollmentToken.rawValue),
-                reenrolled_at = \(now), last_seen_at = \(now), held_version = NULL
+                reenrolled_at = \(now), last_seen_at = \(now), held_version = NULL,
+                token_expires_at = \(device.tokenExpiresAt), previous_token_hash = NULL, previous_token_expires_at = NULL
             WHERE tenant_id = \(tenant.rawValue) AND id = \(device.id.rawValue) AND revoked_at IS NULL
             """
         )
@@ -155,25 +254,33 @@ package struct DeviceRepository: Sendable {
         )
     }
 
-    /// The device that is not revoked and stands for the same computer: linked to `computer`, or reporting
-    /// the same objectGUID or SID, or (when nothing else identifies it) the same host name.
-    package func findActive(
-        _ tenant: TenantID, computer: ObjectGUID?, reportedGUID: ObjectGUID?, reportedSID: String?, hostname: String
-    ) async throws -> Device? {
+    /// The devices that stand for the same computer: linked to `computer`, or reporting the same objectGUID or
+    /// SID, or (when nothing else identifies them) the same host name; newest first.
+    ///
+    /// - Parameters:
+    ///   - revoked: `false` for enrolled devices (not revoked, not waiting for approval), `true` for revoked ones.
+    ///   - excluding: A device to leave out.
+    package func standingFor(
+        _ tenant: TenantID, computer: ObjectGUID?, reportedGUID: ObjectGUID?, reportedSID: String?, hostname: String,
+        revoked: Bool, excluding: DeviceID? = nil
+    ) async throws -> [Device] {
         let rows = try await tx.query(
             """
             \(unescaped: Self.columns)
-            WHERE d.tenant_id = \(tenant.rawValue) AND d.revoked_at IS NULL
+            WHERE d.tenant_id = \(tenant.rawValue)
+              AND (CASE WHEN \(revoked) THEN d.revoked_at IS NOT NULL ELSE d.revoked_at IS NULL AND NOT d.pending_approval END)
+              AND (\(excluding?.rawValue)::uuid IS NULL OR d.id <> \(excluding?.rawValue))
               AND ((\(computer?.rawValue)::uuid IS NOT NULL AND d.computer_guid = \(computer?.rawValue))
                 OR (\(reportedGUID?.rawValue)::uuid IS NOT NULL AND d.reported_guid = \(reportedGUID?.rawValue))
                 OR (\(reportedSID)::text IS NOT NULL AND upper(d.reported_sid) = upper(\(reportedSID)))
                 OR (d.computer_guid IS NULL AND d.reported_guid IS NULL AND d.reported_sid IS NULL
                     AND lower(d.hostname) = lower(\(hostname))))
-            ORDER BY d.enrolled_at DESC LIMIT 1
+            ORDER BY d.enrolled_at DESC LIMIT 100
             """
         )
-        for try await row in rows.decode(Row.self) { return Self.device(row) }
-        return nil
+        var devices: [Device] = []
+        for try await row in rows.decode(Row.self) { devices.append(Self.device(row)) }
+        return devices
     }
 
     package func get(_ tenant: TenantID, id: DeviceID) async throws -> Device {

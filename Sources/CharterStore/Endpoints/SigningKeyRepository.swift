@@ -55,9 +55,10 @@ package struct SigningKeyRepository: Sendable {
     package func insert(_ key: StoredSigningKey, in tenant: TenantID) async throws {
         try await tx.query(
             """
-            INSERT INTO signing_keys (tenant_id, kid, public_key, private_key_sealed, created_at, activates_at, retires_at)
+            INSERT INTO signing_keys (tenant_id, kid, public_key, private_key_sealed, created_at, activates_at, retires_at,
+                                      takeover_hint_due)
             VALUES (\(tenant.rawValue), \(key.keyID), \(key.publicKey), \(key.privateKeySealed), \(key.createdAt),
-                    \(key.activatesAt), \(key.retiresAt))
+                    \(key.activatesAt), \(key.retiresAt), \(key.activatesAt > key.createdAt))
             """
         )
     }
@@ -67,6 +68,30 @@ package struct SigningKeyRepository: Sendable {
         try await tx.query(
             "UPDATE signing_keys SET retires_at = \(date) WHERE tenant_id = \(tenant.rawValue) AND kid = \(keyID)"
         )
+    }
+
+    /// The tenants (of every MSP) with a key that took over and whose devices were not told yet.
+    package func takeoversDue() async throws -> [(tenant: TenantID, msp: MSPID)] {
+        let rows = try await tx.query("SELECT tenant_id, msp_id FROM charter_private.signing_key_takeovers_due()")
+        var due: [(tenant: TenantID, msp: MSPID)] = []
+        for try await (tenant, msp) in rows.decode((UUID, UUID).self) { due.append((TenantID(tenant), MSPID(msp))) }
+        return due
+    }
+
+    /// Claims the tenant's keys that took over by `now` and were not hinted yet; only one caller gets them.
+    ///
+    /// - Returns: Whether there were any (the caller then appends the hint in the same transaction).
+    package func claimTakeovers(_ tenant: TenantID, at now: Date) async throws -> Bool {
+        let rows = try await tx.query(
+            """
+            UPDATE signing_keys SET takeover_hint_due = false
+            WHERE tenant_id = \(tenant.rawValue) AND takeover_hint_due AND activates_at <= \(now)
+            RETURNING kid
+            """
+        )
+        var claimed = false
+        for try await _ in rows { claimed = true }
+        return claimed
     }
 
     /// Serialises key creation within a tenant, so two requests cannot both create a first key.

@@ -65,6 +65,39 @@ struct BundleRejectionTests {
         expectRejection(.wrongType("JWT"), bundle)
     }
 
+    @Test(
+        "typ compares as a media type: case-insensitively, with or without application/",
+        arguments: [
+            ("charter-bundle+jwt", true), ("Charter-Bundle+JWT", true), ("application/charter-bundle+jwt", true),
+            ("APPLICATION/charter-bundle+JWT", true), ("charter-bundle", false), ("text/charter-bundle+jwt", false),
+            ("charter-bundle+jwt ", false), ("", false),
+        ]
+    )
+    func typeComparison(type: String, accepted: Bool) throws {
+        #expect(BundleVerifier.isBundleType(type) == accepted)
+        let claims = try JSONEncoder().encode(fixture.claims())
+        let bundle = try HandMadeBundle.make(payload: claims, signWith: fixture.tenantKey, type: type, to: fixture.deviceJWK)
+        if accepted {
+            #expect(throws: Never.self) { try fixture.verifier.verify(bundle, now: fixture.now) }
+        } else {
+            expectRejection(.wrongType(type), bundle)
+        }
+    }
+
+    @Test("a signing_keys entry whose kid is not its thumbprint makes the claims malformed")
+    func signingKeyIDMismatch() throws {
+        var members = try HandMadeBundle.claimsMembers(fixture.claims())
+        guard case .array(var keys) = members["signing_keys"], case .object(var first) = keys[0] else {
+            Issue.record("the fixture has signing keys")
+            return
+        }
+        first["kid"] = .string(JWK(Curve25519.Signing.PrivateKey().publicKey).thumbprint)
+        keys[0] = .object(first)
+        members["signing_keys"] = .array(keys)
+        let bundle = try HandMadeBundle.make(members: members, signWith: fixture.tenantKey, to: fixture.deviceJWK)
+        expectRejection(.malformedClaims(claim: "signing_keys"), bundle)
+    }
+
     @Test("a bundle signed by a key the agent does not pin is refused")
     func unknownKey() throws {
         let rogue = Curve25519.Signing.PrivateKey()
