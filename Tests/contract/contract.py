@@ -77,7 +77,7 @@ def enroll(base, token, hostname):
         "signing_key": public_jwk(ed25519.Ed25519PrivateKey.generate(), "Ed25519", "sig"),
     }
     response = requests.post(f"{base}/v1/agent/enroll", json=body, timeout=30)
-    if response.status_code not in (200, 201):
+    if response.status_code not in (200, 201, 202):
         raise SystemExit(f"setup: enroll answered {response.status_code}: {response.text}")
     return response.json()
 
@@ -160,6 +160,10 @@ def build_world(base, msp, key):
     doomed_enrollment = api.call("POST", f"{t}/enrollment-tokens", {"name": "contract, to revoke"})["token"]["id"]
     device = enroll(base, enrollment["secret"], "CONTRACT-1")
     doomed_device = enroll(base, enrollment["secret"], "CONTRACT-2")["device_id"]
+    # A second enrollment for CONTRACT-1 without proof by its key waits for approval.
+    pending_device = enroll(base, enrollment["secret"], "CONTRACT-1")["device_id"]
+    revoked_device = enroll(base, enrollment["secret"], "CONTRACT-3")["device_id"]
+    api.call("DELETE", f"{t}/devices/{revoked_device}")
 
     agent = requests.Session()
     agent.headers["Authorization"] = f"Bearer {device['device_token']}"
@@ -198,6 +202,8 @@ def build_world(base, msp, key):
         "doomed_enrollment_token": doomed_enrollment,
         "device": device["device_id"],
         "doomed_device": doomed_device,
+        "pending_device": pending_device,
+        "revoked_device": revoked_device,
         "requests": request_ids,
         "webhook": webhook["webhook"]["id"],
         "doomed_webhook": doomed_webhook,
@@ -266,6 +272,8 @@ def configuration(msp, world):
     for op in ("getDevice", "answerPINChallenge"):
         operation(op, id=world["device"])
     operation("revokeDevice", id=world["doomed_device"])
+    operation("approveDevice", id=world["pending_device"])
+    operation("restoreDevice", id=world["revoked_device"])
     operation("getRequest", id=world["requests"][0])
     operation("approveRequest", id=world["requests"][1])
     operation("denyRequest", id=world["requests"][2])

@@ -13,12 +13,12 @@
 -- concurrent calls and a second renewal never lock it out; a copied token still dies at its expiry.
 ALTER TABLE devices
     ADD COLUMN pending_approval boolean NOT NULL DEFAULT false,
-    ADD COLUMN token_expires_at timestamptz,
+    -- Tokens issued before expiry existed last one more day: agents renew them by signature meanwhile. (A
+    -- default fills the rows; an UPDATE would see none, since row-level security binds the owner too.)
+    ADD COLUMN token_expires_at timestamptz NOT NULL DEFAULT now() + interval '1 day',
     ADD COLUMN previous_token_hash bytea CHECK (length(previous_token_hash) = 32),
     ADD COLUMN previous_token_expires_at timestamptz;
--- Tokens issued before expiry existed last one more day: agents renew them by signature meanwhile.
-UPDATE devices SET token_expires_at = now() + interval '1 day';
-ALTER TABLE devices ALTER COLUMN token_expires_at SET NOT NULL;
+ALTER TABLE devices ALTER COLUMN token_expires_at DROP DEFAULT;
 
 -- Single-use challenges an agent signs (token renewal, re-enrollment proof), by the SHA-256 of the nonce.
 -- Issued before the caller is known, so they belong to no tenant.
@@ -33,7 +33,10 @@ ALTER TABLE change_feed DROP CONSTRAINT change_feed_event_check;
 ALTER TABLE change_feed ADD CONSTRAINT change_feed_event_check CHECK (event IN ('bundle', 'decision', 'disconnect'));
 
 ALTER TABLE signing_keys ADD COLUMN takeover_hint_due boolean NOT NULL DEFAULT false;
+-- A data change across tenants: row-level security is lifted for the owner within this transaction only.
+ALTER TABLE signing_keys NO FORCE ROW LEVEL SECURITY;
 UPDATE signing_keys SET takeover_hint_due = true WHERE activates_at > now();
+ALTER TABLE signing_keys FORCE ROW LEVEL SECURITY;
 CREATE INDEX signing_keys_takeover_idx ON signing_keys (activates_at) WHERE takeover_hint_due;
 
 -- What agent authentication needs of a device before the tenant is known, now with the token's expiry
@@ -81,18 +84,10 @@ GRANT EXECUTE ON FUNCTION charter_private.device_session(uuid), charter_private.
 -- them (migration 0011); signing_keys is read across tenants for the first time here.
 GRANT SELECT ON signing_keys TO charter_definer;
 CREATE POLICY definer_access ON signing_keys TO charter_definer USING (current_user = 'charter_definer');
+GRANT CREATE ON SCHEMA charter_private TO charter_definer;
 ALTER FUNCTION charter_private.device_session(uuid) OWNER TO charter_definer;
 ALTER FUNCTION charter_private.device_signing_key(uuid) OWNER TO charter_definer;
 ALTER FUNCTION charter_private.signing_key_takeovers_due() OWNER TO charter_definer;
--- Replaced by device_session.
-DROP FUNCTION charter_private.device_credential(uuid);
-
--- Functions that read across tenants belong to charter_definer, which row-level security admits only inside
--- them (migration 0011); signing_keys is read across tenants for the first time here.
-GRANT SELECT ON signing_keys TO charter_definer;
-CREATE POLICY definer_access ON signing_keys TO charter_definer USING (current_user = 'charter_definer');
-ALTER FUNCTION charter_private.device_session(uuid) OWNER TO charter_definer;
-ALTER FUNCTION charter_private.device_signing_key(uuid) OWNER TO charter_definer;
-ALTER FUNCTION charter_private.signing_key_takeovers_due() OWNER TO charter_definer;
+REVOKE CREATE ON SCHEMA charter_private FROM charter_definer;
 -- Replaced by device_session.
 DROP FUNCTION charter_private.device_credential(uuid);
