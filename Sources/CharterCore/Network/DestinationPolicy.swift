@@ -108,6 +108,6 @@ package struct OutboundRefusal: Error, Hashable, Sendable, CustomStringConvertib
     }
 
     package var description: String {
-        "refused by the outbound policy: \(host) is \(address), a \(reason.rawValue) address"
+        "refused by the outbound policy: \(host) is \(address) (\(reason.rawValue))"
     }
 }

@@ -1,4 +1,5 @@
 import CharterBundle
+import CharterCore
 import CharterDirectory
 package import CharterStore
 import Foundation
@@ -70,8 +71,9 @@ package func buildService(
     if let endpoints {
         services.append(
             WebhookDeliveryService(
-                database: database, sealer: endpoints.sealer, pollInterval: .seconds(1),
-                retryBase: TimeInterval(config.webhookRetryBaseSeconds), logger: logger
+                database: database, sealer: endpoints.sealer, outbound: outboundGuard(config), pollInterval: .seconds(1),
+                retryBase: TimeInterval(config.webhookRetryBaseSeconds), timeout: .seconds(config.webhookTimeoutSeconds),
+                logger: logger
             )
         )
     }
@@ -177,6 +179,12 @@ package func directorySyncEngine(
     syncLogger[metadataKey: "component"] = "directory-sync"
     return DirectorySyncEngine(
         database: database, sealer: sealer, threadPool: .ldap, logger: syncLogger,
-        leaseDuration: .seconds(config.directorySyncLeaseSeconds)
+        leaseDuration: .seconds(config.directorySyncLeaseSeconds), destinations: outboundGuard(config).policy
     )
+}
+
+/// The outbound policy for tenant-named destinations: `outbound.allowed_cidrs` over the default refusals,
+/// with the addresses of this host and the one the service listens on.
+package func outboundGuard(_ config: ServerConfiguration) -> OutboundGuard {
+    OutboundGuard(allowedNetworks: config.outboundAllowedNetworks, listeningHost: config.host)
 }
