@@ -307,7 +307,8 @@ enum TemporaryPEMFile {
 }
 
 extension NIOThreadPool {
-    /// Threads for libldap's blocking calls, started once and shared by the process like `.singleton`.
+    /// Threads for libldap's blocking calls (and the service's other network waits: resolving tenant-named
+    /// hosts), started once and shared by the process like `.singleton`.
     ///
     /// `.singleton` has a thread per core; a full sync alone keeps two of them waiting on the DC (its two
     /// halves), so on a small host a second sync, or a half's ranged member reads, would wait for a thread

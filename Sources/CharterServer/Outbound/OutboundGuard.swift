@@ -1,4 +1,5 @@
 package import CharterCore
+import CharterDirectory
 package import NIOPosix
 
 #if canImport(Glibc)
@@ -18,13 +19,17 @@ package struct OutboundGuard: Sendable {
 
     /// The policy for a service listening on `listeningHost`: refuses the special-purpose ranges, the
     /// listening address and every address of the host's interfaces, except in `allowedNetworks`.
-    package init(allowedNetworks: [IPNetwork], listeningHost: String, threadPool: NIOThreadPool = .singleton) {
+    ///
+    /// Name resolution blocks, so it runs on `threadPool`: by default the threads that wait on directory
+    /// servers (`NIOThreadPool.ldap`), not `.singleton`, whose few threads other blocking work may hold for
+    /// longer than a delivery's deadline.
+    package init(allowedNetworks: [IPNetwork], listeningHost: String, threadPool: NIOThreadPool = .ldap) {
         var own = Self.interfaceAddresses()
         if let listening = IPAddress(listeningHost) { own.insert(listening) }
         self.init(policy: DestinationPolicy(allowedNetworks: allowedNetworks, ownAddresses: own), threadPool: threadPool)
     }
 
-    package init(policy: DestinationPolicy, threadPool: NIOThreadPool = .singleton) {
+    package init(policy: DestinationPolicy, threadPool: NIOThreadPool = .ldap) {
         self.policy = policy
         self.threadPool = threadPool
     }

@@ -67,11 +67,9 @@ final class HostilePeer: Sendable {
     func paths() throws -> [String] { try events().filter { $0.event == "request" }.compactMap(\.path) }
 
     deinit {
-        // SIGKILL: a blocked SIGTERM would leave `waitUntilExit` waiting for ever.
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        // SIGKILL (a child may inherit SIGTERM blocked), and no `waitUntilExit`, which would block a
+        // cooperative thread; Foundation reaps the child.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
 }
