@@ -43,6 +43,7 @@ let package = Package(
         .target(
             name: "CharterDirectory",
             dependencies: [
+                "CharterCore",
                 "CLDAP",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -125,6 +126,7 @@ let package = Package(
         .testTarget(
             name: "CharterDirectoryTests",
             dependencies: [
+                "CharterCore",
                 "CharterDirectory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -162,7 +164,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Fixtures/smtp_sink.py")]
+            resources: [.copy("Fixtures/smtp_sink.py"), .copy("Fixtures/hostile_peer.py")]
         ),
     ]
 )

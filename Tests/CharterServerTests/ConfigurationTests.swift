@@ -1,3 +1,4 @@
+import CharterCore
 import CharterServer
 import Foundation
 import Logging
@@ -72,6 +73,39 @@ struct ConfigurationTests {
         #expect(config.port == 6060)
         #expect(config.host == "0.0.0.0")
         #expect(config.databaseURL == "postgres://a@b/c")
+    }
+
+    // MARK: - Outbound
+
+    @Test("outbound.allowed_cidrs is empty by default and reads a list from the environment or a file")
+    func allowedCIDRs() async throws {
+        #expect(try await Self.load(Self.database).outboundAllowedNetworks.isEmpty)
+        let environment = try await Self.load(
+            Self.database.merging(["CHARTER_OUTBOUND_ALLOWED_CIDRS": "10.20.0.0/16, fd12:3456::/48"]) { $1 }
+        )
+        #expect(environment.outboundAllowedNetworks.map(\.description) == ["10.20.0.0/16", "fd12:3456::/48"])
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("charter-\(UUID()).json")
+        try Data(#"{"outbound": {"allowed_cidrs": ["127.0.0.0/8", "::1"]}, "database": {"url": "postgres://a@b/c"}}"#.utf8)
+            .write(to: path)
+        defer { try? FileManager.default.removeItem(at: path) }
+        let file = try ServerConfiguration(reader: try await ConfigurationSources.reader(file: path.path, environment: [:]))
+        #expect(file.outboundAllowedNetworks.map(\.description) == ["127.0.0.0/8", "::1/128"])
+        #expect(file.webhookTimeoutSeconds == 10)
+    }
+
+    @Test(
+        "a malformed CIDR or webhook timeout stops start-up naming the variable",
+        arguments: [
+            ("CHARTER_OUTBOUND_ALLOWED_CIDRS", "10.0.0.0/33"), ("CHARTER_OUTBOUND_ALLOWED_CIDRS", "localhost"),
+            ("CHARTER_OUTBOUND_ALLOWED_CIDRS", "10.0.0.0/8,010.1.2.3"), ("CHARTER_WEBHOOKS_TIMEOUT_SECONDS", "0"),
+            ("CHARTER_WEBHOOKS_TIMEOUT_SECONDS", "121"),
+        ]
+    )
+    func badOutbound(variable: String, value: String) async throws {
+        let error = await #expect(throws: ConfigurationError.self) {
+            try await Self.load(Self.database.merging([variable: value]) { $1 })
+        }
+        #expect(try #require(error).description.hasPrefix("configuration: \(variable) "))
     }
 
     // MARK: - SMTP

@@ -19,7 +19,7 @@ struct DirectorySyncLimitsTests {
     func engine(_ database: Database, limits: DirectorySyncEngine.Limits = .init()) throws -> DirectorySyncEngine {
         try DirectorySyncEngine(
             database: database, sealer: TestDomain.sealer(), threadPool: .ldap, logger: TestApp.logger,
-            leaseOwner: "tests-\(UUID())", limits: limits
+            leaseOwner: "tests-\(UUID())", limits: limits, destinations: TestApp.destinations
         )
     }
 

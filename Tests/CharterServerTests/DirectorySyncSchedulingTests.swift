@@ -17,7 +17,7 @@ struct DirectorySyncSchedulingTests {
     func engine(_ database: Database, owner: String) throws -> DirectorySyncEngine {
         try DirectorySyncEngine(
             database: database, sealer: TestDomain.sealer(), threadPool: .ldap, logger: TestApp.logger,
-            leaseOwner: owner
+            leaseOwner: owner, destinations: TestApp.destinations
         )
     }
 

@@ -142,7 +142,7 @@ extension DirectorySyncTests {
         let ldap = try await LDAPConnection.connect(
             LDAPConfiguration(
                 urls: [url], transportSecurity: .plain, bindDN: domain.bindDN, password: domain.password,
-                connectTimeout: .seconds(5), operationTimeout: .seconds(5)
+                connectTimeout: .seconds(5), operationTimeout: .seconds(5), destinations: TestApp.destinations
             ),
             threadPool: domain.threadPool, logger: domain.logger
         )

@@ -24,7 +24,7 @@ struct DirectorySyncTests {
     ) throws -> DirectorySyncEngine {
         try DirectorySyncEngine(
             database: database, sealer: TestDomain.sealer(), threadPool: .ldap, logger: TestApp.logger,
-            leaseOwner: owner, readerOptions: readerOptions
+            leaseOwner: owner, readerOptions: readerOptions, destinations: TestApp.destinations
         )
     }
 

@@ -1,3 +1,5 @@
+package import CharterCore
+
 /// How to reach and authenticate to a directory: URLs in failover order, transport security,
 /// trust roots, bind credentials and timeouts.
 package struct LDAPConfiguration: Sendable, Hashable {
@@ -34,6 +36,9 @@ package struct LDAPConfiguration: Sendable, Hashable {
     package var connectTimeout: Duration
     /// The longest any single operation (bind, one page of a search, a write) may take.
     package var operationTimeout: Duration
+    /// The addresses libldap may connect to: each address it connects to is checked before TLS or any LDAP
+    /// message, so a refused one never sees the bind.
+    package var destinations: DestinationPolicy
 
     package init(
         urls: [String],
@@ -43,7 +48,8 @@ package struct LDAPConfiguration: Sendable, Hashable {
         bindDN: String,
         password: String,
         connectTimeout: Duration = .seconds(10),
-        operationTimeout: Duration = .seconds(60)
+        operationTimeout: Duration = .seconds(60),
+        destinations: DestinationPolicy
     ) {
         self.urls = urls
         self.transportSecurity = transportSecurity
@@ -53,6 +59,7 @@ package struct LDAPConfiguration: Sendable, Hashable {
         self.password = password
         self.connectTimeout = connectTimeout
         self.operationTimeout = operationTimeout
+        self.destinations = destinations
     }
 
     /// Checks that there is a URL and that every URL's scheme fits the transport security.

@@ -1,3 +1,4 @@
+import CharterCore
 import CLDAP
 package import Logging
 package import NIOPosix
@@ -125,8 +126,16 @@ package final class LDAPConnection: Sendable {
 /// and from then on every use happens inside `withLock`.
 struct LDAPHandle: @unchecked Sendable {
     let pointer: OpaquePointer
+    /// Checks every address libldap connects to; lives as long as the handle (`nil` in the short-lived
+    /// wrappers that only borrow `pointer` for error helpers).
+    var peerGuard: PeerGuard? = nil
 
     /// Initialises a handle for `url`, applies options and TLS, and binds. Blocks.
+    ///
+    /// libldap resolves the URL's host and connects; its connect callback hands each connected address to the
+    /// configuration's destination policy before TLS or any LDAP message, and a refused address is closed
+    /// unused (libldap then tries the host's next address). So the address checked is the address used, and
+    /// the bind password only ever goes to an allowed one.
     static func open(url: String, configuration: LDAPConfiguration) throws(LDAPError) -> LDAPHandle {
         var ld: OpaquePointer?
         let rc = ldap_initialize(&ld, url)
@@ -134,8 +143,10 @@ struct LDAPHandle: @unchecked Sendable {
             throw LDAPError(
                 code: .init(rawValue: rc), operation: "initialize", diagnosticMessage: "bad URL \(url)", url: url)
         }
-        let handle = LDAPHandle(pointer: ld)
+        let peerGuard = PeerGuard(policy: configuration.destinations, host: Self.host(of: url))
+        let handle = LDAPHandle(pointer: ld, peerGuard: peerGuard)
         do throws(LDAPError) {
+            try handle.check(ldap_set_option(ld, LDAP_OPT_CONNECT_CB, peerGuard.callback), "set connect callback")
             try handle.configure(configuration)
             if configuration.transportSecurity == .startTLS {
                 try handle.check(ldap_start_tls_s(ld, nil, nil), "startTLS")
@@ -148,9 +159,19 @@ struct LDAPHandle: @unchecked Sendable {
         } catch var error {
             handle.unbind()
             error.url = url
+            if error.isConnectionFailure, let refusal = peerGuard.lastRefusal {
+                error = LDAPError(code: .connectError, operation: "connect", url: url, refusal: refusal)
+            }
             throw error
         }
         return handle
+    }
+
+    /// The host part of an LDAP URL, for messages.
+    static func host(of url: String) -> String {
+        var rest = Substring(url)
+        if let scheme = rest.firstRange(of: "://") { rest = rest[scheme.upperBound...] }
+        return String(rest.prefix { $0 != "/" && $0 != "?" })
     }
 
     private func configure(_ configuration: LDAPConfiguration) throws(LDAPError) {
@@ -216,6 +237,48 @@ struct LDAPHandle: @unchecked Sendable {
     }
 }
 
+/// The destination policy as libldap's connect callback (`LDAP_OPT_CONNECT_CB`).
+///
+/// `@unchecked Sendable` is safe because `callback` is written once here and then only read by libldap, on
+/// the thread that holds the handle; `lastRefusal` is behind a `Mutex`.
+final class PeerGuard: @unchecked Sendable {
+    let policy: DestinationPolicy
+    let host: String
+    /// libldap keeps this pointer (not a copy) until the handle is freed, so it lives as long as the guard.
+    let callback: UnsafeMutablePointer<ldap_conncb>
+    private let refusal = Mutex<OutboundRefusal?>(nil)
+
+    init(policy: DestinationPolicy, host: String) {
+        self.policy = policy
+        self.host = host
+        callback = .allocate(capacity: 1)
+        callback.initialize(to: ldap_conncb())
+        callback.pointee.lc_add = { _, _, _, address, context in
+            guard let argument = context?.pointee.lc_arg else { return -1 }
+            let peerGuard = Unmanaged<PeerGuard>.fromOpaque(argument).takeUnretainedValue()
+            return peerGuard.admits(address) ? 0 : -1
+        }
+        callback.pointee.lc_del = { _, _, _ in }
+        callback.pointee.lc_arg = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    deinit {
+        callback.deinitialize(count: 1)
+        callback.deallocate()
+    }
+
+    /// The last address refused, if any.
+    var lastRefusal: OutboundRefusal? { refusal.withLock { $0 } }
+
+    /// Whether the policy allows the connected peer; addresses of other families (or none) are refused.
+    private func admits(_ address: UnsafeMutablePointer<sockaddr>?) -> Bool {
+        guard let address, let peer = IPAddress(socketAddress: address) else { return false }
+        guard case .refused(let reason) = policy.decide(peer) else { return true }
+        refusal.withLock { $0 = OutboundRefusal(host: host, address: peer, reason: reason) }
+        return false
+    }
+}
+
 /// A private temporary file holding CA certificates.
 enum TemporaryPEMFile {
     static func write(_ text: String) throws(LDAPError) -> String {
@@ -244,7 +307,8 @@ enum TemporaryPEMFile {
 }
 
 extension NIOThreadPool {
-    /// Threads for libldap's blocking calls, started once and shared by the process like `.singleton`.
+    /// Threads for libldap's blocking calls (and the service's other network waits: resolving tenant-named
+    /// hosts), started once and shared by the process like `.singleton`.
     ///
     /// `.singleton` has a thread per core; a full sync alone keeps two of them waiting on the DC (its two
     /// halves), so on a small host a second sync, or a half's ranged member reads, would wait for a thread

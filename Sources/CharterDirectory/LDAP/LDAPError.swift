@@ -1,3 +1,4 @@
+package import CharterCore
 import CLDAP
 
 /// A failed LDAP operation: the result code, what the server said, and where.
@@ -17,18 +18,24 @@ package struct LDAPError: Error, Hashable, Sendable, CustomStringConvertible {
     package var matchedDN: String
     /// The URL of the server that answered, when known.
     package var url: String?
+    /// Set when the connection failed because every address of the URL was refused by the configuration's
+    /// ``LDAPConfiguration/destinations``.
+    package var refusal: OutboundRefusal?
 
     package init(
-        code: Code, operation: String, diagnosticMessage: String = "", matchedDN: String = "", url: String? = nil
+        code: Code, operation: String, diagnosticMessage: String = "", matchedDN: String = "", url: String? = nil,
+        refusal: OutboundRefusal? = nil
     ) {
         self.code = code
         self.operation = operation
         self.diagnosticMessage = diagnosticMessage
         self.matchedDN = matchedDN
         self.url = url
+        self.refusal = refusal
     }
 
     package var description: String {
+        if let refusal { return "LDAP \(operation) failed: \(refusal)" + (url.map { " [\($0)]" } ?? "") }
         var text = "LDAP \(operation) failed: \(code)"
         if !diagnosticMessage.isEmpty { text += " (\(diagnosticMessage))" }
         if !matchedDN.isEmpty { text += ", matched DN \(matchedDN)" }

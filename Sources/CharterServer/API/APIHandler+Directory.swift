@@ -102,6 +102,14 @@ extension APIHandler {
                 percent: body.deletionThresholdPercent ?? before.deletionThreshold.percent
             )
             if let enabled = body.enabled { changed.isEnabled = enabled }
+            guard sealed != nil || changed.hasSameDestination(as: before) else {
+                throw Problem(
+                    .validationFailed,
+                    "Changing urls, tls_mode, ca_pem or bind_dn needs bind_password in the same request: the stored "
+                        + "password is only ever sent where it was given for.",
+                    field: "/bind_password"
+                )
+            }
             changed.updatedAt = now
             let after = try await repository.update(changed, expectedVersion: expected)
             try await tx.audit.append(

@@ -1,4 +1,5 @@
 import CharterBundle
+import CharterCore
 import CharterDirectory
 package import CharterStore
 import Foundation
@@ -78,8 +79,9 @@ package func buildService(
     if let endpoints {
         services.append(
             WebhookDeliveryService(
-                database: database, sealer: endpoints.sealer, pollInterval: .seconds(1),
-                retryBase: TimeInterval(config.webhookRetryBaseSeconds), logger: logger
+                database: database, sealer: endpoints.sealer, outbound: outboundGuard(config), pollInterval: .seconds(1),
+                retryBase: TimeInterval(config.webhookRetryBaseSeconds), timeout: .seconds(config.webhookTimeoutSeconds),
+                logger: logger
             )
         )
     }
@@ -214,6 +216,13 @@ package func directorySyncEngine(
         leaseDuration: .seconds(config.directorySyncLeaseSeconds),
         limits: .init(
             deadline: .seconds(config.limits.syncDeadlineSeconds), maximumObjects: config.limits.syncMaximumObjects
-        )
+        ),
+        destinations: outboundGuard(config).policy
     )
+}
+
+/// The outbound policy for tenant-named destinations: `outbound.allowed_cidrs` over the default refusals,
+/// with the addresses of this host and the one the service listens on.
+package func outboundGuard(_ config: ServerConfiguration) -> OutboundGuard {
+    OutboundGuard(allowedNetworks: config.outboundAllowedNetworks, listeningHost: config.host)
 }

@@ -1,4 +1,5 @@
 import CharterBundle
+package import CharterCore
 package import Configuration
 import SystemPackage
 import Foundation
@@ -25,6 +26,11 @@ package import Logging
 ///   are expired (any replica may; each request expires once).
 /// - `webhooks.retry_base_seconds` (int 1–3600, default `10`): the first retry delay of a failed webhook
 ///   delivery; each further one doubles (at most an hour), 10 attempts in all.
+/// - `webhooks.timeout_seconds` (int 1–120, default `10`): one deadline over a delivery's DNS lookup, connect,
+///   TLS, request, response headers and body.
+/// - `outbound.allowed_cidrs` (list of CIDRs, comma-separated in the environment, default none): networks that
+///   webhook receivers and directory servers may be on although the outbound policy refuses them by default
+///   (loopback, link-local, private, CGNAT, multicast, the service's own addresses); see docs/operations.md.
 /// - `kek` (string, secret): key-encryption keys that seal secrets at rest (directory bind passwords), in
 ///   SecretSealer's form `kid:base64key[,kid:base64key...]`, the first one active. Without it (and without
 ///   `kek_file`) directory connections cannot be created or synced.
@@ -50,6 +56,9 @@ package struct ServerConfiguration: Sendable {
     package var shutdownDrainSeconds: Int = 15
     package var requestExpiryPollSeconds: Int = 15
     package var webhookRetryBaseSeconds: Int = 10
+    package var webhookTimeoutSeconds: Int = 10
+    /// Networks tenant-named destinations may be on although the outbound policy refuses them by default.
+    package var outboundAllowedNetworks: [IPNetwork] = []
     /// SecretSealer's configuration (`kid:base64key,...`), validated; `nil` when none was given.
     package var kek: String?
     package var directorySyncPollSeconds: Int = 30
@@ -84,6 +93,8 @@ package struct ServerConfiguration: Sendable {
         webhookRetryBaseSeconds = try Self.int(
             reader, "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds, in: 1...3600
         )
+        webhookTimeoutSeconds = try Self.int(reader, "webhooks.timeout_seconds", default: webhookTimeoutSeconds, in: 1...120)
+        outboundAllowedNetworks = try Self.networks(reader, "outbound.allowed_cidrs")
         logLevel = try Self.logLevel(reader)
         kek = try Self.kek(reader)
         directorySyncPollSeconds = try Self.int(
@@ -125,6 +136,19 @@ package struct ServerConfiguration: Sendable {
             throw ConfigurationError(key: key, problem: "must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(raw)'")
         }
         return parsed
+    }
+
+    /// A list of CIDR blocks: an array in a file, comma-separated in the environment.
+    static func networks(_ reader: ConfigReader, _ key: String) throws -> [IPNetwork] {
+        let raw =
+            reader.stringArray(forKey: ConfigKey(key))
+            ?? reader.string(forKey: ConfigKey(key)).map { $0.split(separator: ",").map(String.init) } ?? []
+        return try raw.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.map { text in
+            guard let network = IPNetwork(text) else {
+                throw ConfigurationError(key: key, problem: "must list CIDR blocks such as 10.20.0.0/16 or fd00::/8, not '\(text)'")
+            }
+            return network
+        }
     }
 
     /// `log.level`, or `defaultLevel` when it is not set (`serve`: info; one-shot commands: warning).

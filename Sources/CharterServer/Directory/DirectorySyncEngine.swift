@@ -77,6 +77,10 @@ package struct DirectorySyncEngine: Sendable {
     let actor: AuditRecord.Actor
     /// Page size and ranged retrieval of the reader (tests ask for AD's 1500-value ranges from Samba).
     let readerOptions: DirectoryReader.Options
+    /// The addresses a connection's URLs may lead to (the service's outbound policy).
+    let destinations: DestinationPolicy
+    /// The longest one LDAP operation (the bind, one page) may take.
+    let operationTimeout: Duration
     /// An incremental sync turns full when the last full sync is older than this (seconds): deletions that
     /// tombstones missed (tombstone lifetime passed, objects moved out of scope) are swept then.
     let fullSyncInterval: TimeInterval = 86_400
@@ -86,7 +90,8 @@ package struct DirectorySyncEngine: Sendable {
         database: Database, sealer: SecretSealer, threadPool: NIOThreadPool, logger: Logger,
         leaseOwner: String = "charter-\(UUID().uuidString.lowercased())", leaseDuration: Duration = .seconds(300),
         actor: AuditRecord.Actor = AuditRecord.Actor(id: nil, name: "directory sync"),
-        readerOptions: DirectoryReader.Options = DirectoryReader.Options(), limits: Limits = Limits()
+        readerOptions: DirectoryReader.Options = DirectoryReader.Options(), limits: Limits = Limits(),
+        destinations: DestinationPolicy, operationTimeout: Duration = .seconds(60)
     ) {
         self.limits = limits
         self.database = database
@@ -97,6 +102,8 @@ package struct DirectorySyncEngine: Sendable {
         self.leaseDuration = leaseDuration
         self.actor = actor
         self.readerOptions = readerOptions
+        self.destinations = destinations
+        self.operationTimeout = operationTimeout
     }
 
     /// Runs one sync and returns the recorded run (succeeded, failed or needs_confirmation).
@@ -210,6 +217,13 @@ package struct DirectorySyncEngine: Sendable {
         } catch {
             run.status = .failed
             run.error = Self.message(for: error)
+            logger.warning(
+                "directory sync failed",
+                metadata: [
+                    "tenant.id": "\(request.tenantID)", "directory.connection": "\(request.connectionID)",
+                    "sync.run": "\(run.id)", "error": "\(error)",
+                ]
+            )
         }
         return try await record(run, of: started)
     }
@@ -344,7 +358,8 @@ package struct DirectorySyncEngine: Sendable {
         } catch {
             throw DirectorySyncError.passwordUnavailable(connection.id)
         }
-        let configuration = Self.ldapConfiguration(connection, password: password)
+        var configuration = Self.ldapConfiguration(connection, password: password, destinations: destinations)
+        configuration.operationTimeout = operationTimeout
         let ldap = try await LDAPConnection.connect(configuration, threadPool: threadPool, logger: logger)
         defer { ldap.close() }
         let maximumObjects = limits.maximumObjects
@@ -398,7 +413,9 @@ package struct DirectorySyncEngine: Sendable {
     }
 
     /// The LDAP settings of a connection.
-    static func ldapConfiguration(_ connection: DirectoryConnection, password: String) -> LDAPConfiguration {
+    static func ldapConfiguration(
+        _ connection: DirectoryConnection, password: String, destinations: DestinationPolicy
+    ) -> LDAPConfiguration {
         let security: LDAPConfiguration.TransportSecurity =
             switch connection.tlsMode {
             case .ldaps: .ldaps
@@ -408,14 +425,21 @@ package struct DirectorySyncEngine: Sendable {
         return LDAPConfiguration(
             urls: connection.urls, transportSecurity: security,
             trustRoots: connection.caPEM.map { .pem($0) } ?? .system, bindDN: connection.bindDN, password: password,
-            connectTimeout: .seconds(10), operationTimeout: .seconds(60)
+            connectTimeout: .seconds(10), operationTimeout: .seconds(60), destinations: destinations
         )
     }
 
-    /// The text recorded for a failed run: the LDAP server's diagnostic, never SQL.
+    /// The text recorded for a failed run, which the tenant reads: a category (the operation and libldap's
+    /// name for the result code, or the policy's reason), never the server's diagnostic text or SQL. The log
+    /// has the full error.
     static func message(for error: any Error) -> String {
         switch error {
-        case let error as LDAPError: "LDAP: \(error.description)"
+        case let error as LDAPError:
+            if let refusal = error.refusal {
+                "LDAP: \(error.operation) refused by the outbound policy (\(refusal.reason.rawValue) address)"
+            } else {
+                "LDAP: \(error.operation) failed: \(error.code)"
+            }
         case let error as ActiveDirectoryError: "Active Directory: \(error)"
         case DirectorySyncError.passwordUnavailable:
             "The bind password cannot be opened with the configured key-encryption keys (CHARTER_KEK)."

@@ -7,6 +7,8 @@ import Foundation
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+import NIOSSL
 import ServiceLifecycle
 
 /// Webhook events and the signature of a delivery.
@@ -33,25 +35,62 @@ enum Webhooks {
     }
 }
 
-/// Sends queued webhook deliveries: claims due ones (a lease keeps other replicas off them), posts them,
-/// records each attempt, and retries failures with exponential backoff (base × 2^attempt, at most an hour,
-/// with jitter) until `maximumAttempts`. Shutting down, it sends and records the delivery in hand and hands the
-/// rest of its claim back, so no other replica waits out the lease for them.
+/// Sends queued webhook deliveries: claims due ones under a token (a lease keeps other replicas off them, the
+/// token keeps a late writer from recording over the current claim holder), posts them, records each attempt,
+/// and retries failures with exponential backoff (base × 2^attempt, at most an hour, with jitter) until
+/// `maximumAttempts`. Shutting down, or when the rest of a batch could outlast its lease, it hands the rest of
+/// its claim back, so no other replica waits out the lease for them.
+///
+/// Each delivery resolves the receiver's host through the ``OutboundGuard`` and connects to the address it
+/// checked (an `HTTPClient` of its own whose `dnsOverride` maps the host to that address, so TLS still
+/// verifies the host name), follows no redirect, and has one deadline (`timeout`) over the lookup, connect,
+/// TLS, request, response headers and body; it reads at most ``maximumResponseBytes`` of the body.
 struct WebhookDeliveryService: Service {
     static let maximumAttempts = 10
-    static let claimLease: TimeInterval = 120
+    /// Response body bytes read before the connection is dropped; the outcome depends only on the status.
+    static let maximumResponseBytes = 4096
+    static let batchSize = 50
+    /// Left in a lease, after a delivery's deadline, for recording its outcome.
+    static let recordingMargin: TimeInterval = 15
 
     let database: Database
     let sealer: SecretSealer
+    let outbound: OutboundGuard
     let pollInterval: Duration
     let retryBase: TimeInterval
+    /// The deadline of one delivery.
+    let timeout: Duration
+    let eventLoopGroup: any EventLoopGroup
     let logger: Logger
 
+    init(
+        database: Database, sealer: SecretSealer, outbound: OutboundGuard, pollInterval: Duration,
+        retryBase: TimeInterval, timeout: Duration = .seconds(10),
+        eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup, logger: Logger
+    ) {
+        self.database = database
+        self.sealer = sealer
+        self.outbound = outbound
+        self.pollInterval = pollInterval
+        self.retryBase = retryBase
+        self.timeout = timeout
+        self.eventLoopGroup = eventLoopGroup
+        self.logger = logger
+    }
+
+    /// How long a claim holds: at least two delivery deadlines and the recording margin, so a batch always
+    /// sends at least one delivery; the batch stops before its lease could run out (see ``deliverDue()``).
+    var claimLease: TimeInterval { max(120, 2 * timeoutSeconds + Self.recordingMargin) }
+
+    private var timeoutSeconds: TimeInterval {
+        let (seconds, attoseconds) = timeout.components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+
     func run() async throws {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton)
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
-                try await deliverDue(with: http)
+                try await deliverDue()
             } catch is CancellationError {
                 break
             } catch {
@@ -60,64 +99,206 @@ struct WebhookDeliveryService: Service {
             // Only the wait is cut short by shutdown.
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
         }
-        try await http.shutdown()
     }
 
-    func deliverDue(with http: HTTPClient) async throws {
+    func deliverDue() async throws {
         let tenants = try await database.readWithoutTenant(logger: logger) { tx in
             try await tx.webhooks.tenantsWithDueDeliveries()
         }
         for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
-            let now = Date()
-            let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                try await tx.webhooks.claimDue(tenant, limit: 50, lease: Self.claimLease, at: now)
-            }
-            for (index, (delivery, url, sealed)) in claimed.enumerated() {
-                if Task.isShuttingDownGracefully {
-                    let rest = claimed[index...].map(\.delivery.id)
-                    try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                        try await tx.webhooks.release(tenant, deliveries: rest, at: Date())
-                    }
-                    return
-                }
-                let outcome = await send(delivery, to: url, secretSealed: sealed, with: http)
-                let attempts = delivery.attempts + 1
-                let status: WebhookDelivery.Status =
-                    outcome.delivered ? .delivered : (attempts >= Self.maximumAttempts ? .failed : .pending)
-                let delay = min(retryBase * pow(2, Double(attempts - 1)), 3600) * Double.random(in: 0.8...1.2)
+            try await deliverDue(of: tenant, msp: msp)
+        }
+    }
+
+    /// Claims one batch of the tenant's deliveries due at `claimedAt` and sends them, stopping early (and
+    /// handing the rest back) when shutting down or when the next delivery could outlast the claim's lease.
+    func deliverDue(of tenant: TenantID, msp: MSPID, at claimedAt: Date = Date()) async throws {
+        let token = UUID()
+        let lease = claimLease
+        let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+            try await tx.webhooks.claimDue(tenant, limit: Self.batchSize, lease: lease, token: token, at: claimedAt)
+        }
+        let leaseEnds = claimedAt.addingTimeInterval(lease)
+        for (index, (delivery, url, sealed)) in claimed.enumerated() {
+            let outlastsLease = Date().addingTimeInterval(timeoutSeconds + Self.recordingMargin) > leaseEnds
+            if Task.isShuttingDownGracefully || outlastsLease {
+                let rest = claimed[index...].map(\.delivery.id)
                 try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                    try await tx.webhooks.record(
-                        tenant, delivery: delivery.id, status: status, statusCode: outcome.statusCode,
-                        error: outcome.error, retryAt: Date().addingTimeInterval(delay), at: Date()
-                    )
+                    try await tx.webhooks.release(tenant, deliveries: rest, token: token, at: Date())
                 }
+                return
+            }
+            let outcome = await send(delivery, to: url, secretSealed: sealed)
+            let attempts = delivery.attempts + 1
+            let status: WebhookDelivery.Status =
+                outcome.isDelivered ? .delivered : (attempts >= Self.maximumAttempts ? .failed : .pending)
+            let delay = min(retryBase * pow(2, Double(attempts - 1)), 3600) * Double.random(in: 0.8...1.2)
+            let recorded = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                try await tx.webhooks.record(
+                    tenant, delivery: delivery.id, token: token, status: status, statusCode: outcome.statusCode,
+                    error: outcome.error, retryAt: Date().addingTimeInterval(delay), at: Date()
+                )
+            }
+            if !recorded {
+                logger.warning(
+                    "webhook delivery outcome dropped: claim taken over",
+                    metadata: ["tenant.id": "\(tenant)", "webhook.delivery": "\(delivery.id)"]
+                )
             }
         }
     }
 
-    private func send(
-        _ delivery: WebhookDelivery, to url: String, secretSealed: String, with http: HTTPClient
-    ) async -> (delivered: Bool, statusCode: Int?, error: String?) {
+    /// How one attempt went, as the tenant reads it.
+    struct Outcome: Sendable, Hashable {
+        var statusCode: Int?
+        /// A failure category (``WebhookDeliveryService/category(for:)``), `nil` when delivered.
+        var error: String?
+        var isDelivered: Bool { error == nil }
+    }
+
+    func send(_ delivery: WebhookDelivery, to url: String, secretSealed: String) async -> Outcome {
+        let secret: Data
         do {
-            let secret = try sealer.open(secretSealed, context: Webhooks.sealingContext(delivery.webhook))
-            let body = Data(delivery.payload.utf8)
-            var request = HTTPClientRequest(url: url)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.headers.add(name: "User-Agent", value: "Charter-Webhooks/1")
-            request.headers.add(name: "Charter-Event", value: delivery.event)
-            request.headers.add(name: "Charter-Delivery", value: delivery.id.uuidString.lowercased())
-            request.headers.add(
-                name: "Charter-Signature",
-                value: Webhooks.signature(body: body, secret: secret, timestamp: Int64(Date().timeIntervalSince1970))
-            )
-            request.body = .bytes(ByteBuffer(bytes: body))
-            let response = try await http.execute(request, timeout: .seconds(10))
-            _ = try? await response.body.collect(upTo: 64 * 1024)
-            let code = Int(response.status.code)
-            return ((200..<300).contains(code), code, (200..<300).contains(code) ? nil : "HTTP \(code)")
+            secret = try sealer.open(secretSealed, context: Webhooks.sealingContext(delivery.webhook))
         } catch {
-            return (false, nil, String(describing: error).prefix(500).description)
+            logger.error("webhook secret cannot be opened", metadata: ["webhook.id": "\(delivery.webhook)"])
+            return Outcome(error: "the webhook's secret cannot be opened with the configured keys")
+        }
+        let deadline = ContinuousClock.now + timeout
+        do {
+            let code = try await Self.withDeadline(deadline) {
+                try await post(delivery, to: url, secret: secret, deadline: deadline)
+            }
+            guard (200..<300).contains(code) else {
+                let text = (300..<400).contains(code) ? "HTTP status \(code) (redirects are not followed)" : "HTTP status \(code)"
+                return Outcome(statusCode: code, error: text)
+            }
+            return Outcome(statusCode: code)
+        } catch {
+            logger.warning(
+                "webhook delivery attempt failed",
+                metadata: [
+                    "webhook.id": "\(delivery.webhook)", "webhook.delivery": "\(delivery.id)",
+                    "error": "\(String(reflecting: error))",
+                ]
+            )
+            return Outcome(error: Self.category(for: error, timeout: timeoutSeconds))
+        }
+    }
+
+    /// Resolves and checks the receiver, posts the signed delivery to the checked address and reads the
+    /// answer; returns its status code.
+    private func post(_ delivery: WebhookDelivery, to url: String, secret: Data, deadline: ContinuousClock.Instant)
+        async throws -> Int
+    {
+        // The host exactly as AsyncHTTPClient reads it from the URL (Foundation's parser, brackets trimmed),
+        // so the override below is the one it applies.
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            var host = parsed.host, !host.isEmpty
+        else { throw WebhookURLError() }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let address = try await outbound.resolve(host).description
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.timeout = .init(connect: .init(timeout), read: .init(timeout))
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.dnsOverride = [host: address, "[\(host)]": address]
+        let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
+        do {
+            let code = try await exchange(delivery, url: url, secret: secret, client: client, deadline: deadline)
+            try await client.shutdown()
+            return code
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+    }
+
+    private func exchange(
+        _ delivery: WebhookDelivery, url: String, secret: Data, client: HTTPClient, deadline: ContinuousClock.Instant
+    ) async throws -> Int {
+        let body = Data(delivery.payload.utf8)
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.headers.add(name: "User-Agent", value: "Charter-Webhooks/1")
+        request.headers.add(name: "Charter-Event", value: delivery.event)
+        request.headers.add(name: "Charter-Delivery", value: delivery.id.uuidString.lowercased())
+        request.headers.add(
+            name: "Charter-Signature",
+            value: Webhooks.signature(body: body, secret: secret, timestamp: Int64(Date().timeIntervalSince1970))
+        )
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .init(ContinuousClock.now.duration(to: deadline)))
+        var read = 0
+        for try await chunk in response.body {
+            read += chunk.readableBytes
+            if read >= Self.maximumResponseBytes { break }
+        }
+        return Int(response.status.code)
+    }
+
+    /// Runs `body` until `deadline`; past it, `body` is cancelled and ``DeliveryTimeout`` thrown.
+    static func withDeadline<Value: Sendable>(
+        _ deadline: ContinuousClock.Instant, _ body: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else { throw DeliveryTimeout() }
+            return value
+        }
+    }
+
+    /// What the tenant reads of a failed attempt: a category, never the receiver's answer or a raw error
+    /// text (those go to the log).
+    static func category(for error: any Error, timeout: TimeInterval) -> String {
+        let timedOut = "timed out (deadline \(Int(timeout.rounded())) s)"
+        switch error {
+        case let refusal as OutboundRefusal:
+            return "refused by the outbound policy (\(refusal.reason.rawValue) address)"
+        case is NameResolutionError:
+            return "DNS: the host name does not resolve"
+        case is WebhookURLError:
+            return "the URL is not an absolute http or https URL"
+        case is DeliveryTimeout, is CancellationError:
+            return timedOut
+        case let error as HTTPClientError:
+            switch error {
+            case .deadlineExceeded, .connectTimeout, .readTimeout, .writeTimeout, .tlsHandshakeTimeout:
+                return timedOut
+            case .remoteConnectionClosed:
+                return "connection closed by the receiver"
+            default:
+                return "the HTTP exchange failed"
+            }
+        case is NIOSSLError, is BoringSSLError, is NIOSSLExtraError:
+            return "TLS failed"
+        case let error as ChannelError:
+            if case .connectTimeout = error { return timedOut }
+            return "connection failed"
+        case let error as NIOConnectionError:
+            return error.connectionErrors.first.map { category(for: $0.error, timeout: timeout) } ?? "connection failed"
+        case let error as IOError:
+            switch error.errnoCode {
+            case ECONNREFUSED: return "connection refused"
+            case ECONNRESET, EPIPE: return "connection reset"
+            case EHOSTUNREACH, ENETUNREACH: return "host unreachable"
+            case ETIMEDOUT: return timedOut
+            default: return "connection failed"
+            }
+        default:
+            return "delivery failed"
         }
     }
 }
+
+/// A delivery that did not finish within its deadline.
+struct DeliveryTimeout: Error {}
+
+/// A stored webhook URL that is not an absolute http or https URL.
+struct WebhookURLError: Error {}

@@ -55,6 +55,15 @@ package struct DirectoryConnection: Sendable, Hashable {
         self.updatedAt = updatedAt
     }
 
+    /// Whether `other` sends the bind password to the same place under the same trust: the same URLs, TLS
+    /// mode, CA and bind DN.
+    ///
+    /// The sealed password is bound to these; a change to any of them needs the password again, or a tenant
+    /// admin could point the stored password at a listener of their own.
+    package func hasSameDestination(as other: DirectoryConnection) -> Bool {
+        urls == other.urls && tlsMode == other.tlsMode && caPEM == other.caPEM && bindDN == other.bindDN
+    }
+
     /// The context string bound into the sealed password, so a sealed value cannot be moved to another row.
     package static func sealingContext(tenant: TenantID, connection: DirectoryConnectionID) -> String {
         "charter.directory-connection.bind-password/\(tenant)/\(connection)"

@@ -95,14 +95,14 @@ package struct WebhookRepository: Sendable {
         )
     }
 
-    /// Claims up to `limit` due deliveries of the tenant for `lease`: another replica does not take them
-    /// until the lease ends.
-    package func claimDue(_ tenant: TenantID, limit: Int, lease: TimeInterval, at now: Date) async throws
+    /// Claims up to `limit` due deliveries of the tenant for `lease` under `token`: another replica does not
+    /// take them until the lease ends, and only `token` can record their outcome (see ``record``).
+    package func claimDue(_ tenant: TenantID, limit: Int, lease: TimeInterval, token: UUID, at now: Date) async throws
         -> [(delivery: WebhookDelivery, url: String, secretSealed: String)]
     {
         let rows = try await tx.query(
             """
-            UPDATE webhook_deliveries d SET next_attempt_at = \(now.addingTimeInterval(lease))
+            UPDATE webhook_deliveries d SET next_attempt_at = \(now.addingTimeInterval(lease)), claim_token = \(token)
             FROM webhooks w
             WHERE d.id IN (SELECT id FROM webhook_deliveries
                            WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
@@ -127,30 +127,41 @@ package struct WebhookRepository: Sendable {
         return claimed
     }
 
-    /// Hands claimed deliveries back unsent (a replica shutting down): due again at `now`, for any replica.
-    package func release(_ tenant: TenantID, deliveries: [UUID], at now: Date) async throws {
+    /// Hands deliveries claimed under `token` back unsent (a replica shutting down, or a batch that would
+    /// outlast its lease): due again at `now`, for any replica. Deliveries claimed since by another are left.
+    package func release(_ tenant: TenantID, deliveries: [UUID], token: UUID, at now: Date) async throws {
         try await tx.query(
             """
-            UPDATE webhook_deliveries SET next_attempt_at = \(now)
+            UPDATE webhook_deliveries SET next_attempt_at = \(now), claim_token = NULL
             WHERE tenant_id = \(tenant.rawValue) AND id = ANY(\(deliveries)) AND status = 'pending'
+              AND claim_token = \(token)
             """
         )
     }
 
-    /// Records an attempt: delivered, failed for good, or due again at `retryAt`.
+    /// Records an attempt made under the claim `token`: delivered, failed for good, or due again at `retryAt`.
+    ///
+    /// - Returns: `false`, recording nothing, when the claim is no longer current (its lease ran out and
+    ///   another replica claimed the delivery, or already recorded it): a late writer never overwrites the
+    ///   current holder's outcome.
+    @discardableResult
     package func record(
-        _ tenant: TenantID, delivery: UUID, status: WebhookDelivery.Status, statusCode: Int?, error: String?,
-        retryAt: Date, at now: Date
-    ) async throws {
-        try await tx.query(
+        _ tenant: TenantID, delivery: UUID, token: UUID, status: WebhookDelivery.Status, statusCode: Int?,
+        error: String?, retryAt: Date, at now: Date
+    ) async throws -> Bool {
+        let rows = try await tx.query(
             """
             UPDATE webhook_deliveries
             SET attempts = attempts + 1, status = \(status.rawValue), last_status_code = \(statusCode),
-                last_error = \(error), next_attempt_at = \(retryAt),
+                last_error = \(error), next_attempt_at = \(retryAt), claim_token = NULL,
                 delivered_at = CASE WHEN \(status.rawValue) = 'delivered' THEN \(now) ELSE NULL END
-            WHERE tenant_id = \(tenant.rawValue) AND id = \(delivery)
+            WHERE tenant_id = \(tenant.rawValue) AND id = \(delivery) AND status = 'pending'
+              AND claim_token = \(token)
+            RETURNING id
             """
         )
+        for try await _ in rows.decode(UUID.self) { return true }
+        return false
     }
 
     package func deliveries(_ tenant: TenantID, of webhook: UUID, limit: Int) async throws -> [WebhookDelivery] {

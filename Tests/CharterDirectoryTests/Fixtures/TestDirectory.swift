@@ -1,3 +1,4 @@
+import CharterCore
 import CharterDirectory
 import Foundation
 import Logging
@@ -17,6 +18,8 @@ struct TestDirectory {
     let baseDN: String
     let logger = Logger(label: "charter.directory.tests")
     let threadPool = NIOThreadPool.ldap
+    /// The test DC runs on loopback (127.0.0.2), which the outbound policy refuses unless allowed, as here.
+    static let destinations = DestinationPolicy(allowedNetworks: [IPNetwork("127.0.0.0/8"), IPNetwork("::1/128")].compactMap { $0 })
 
     init() {
         let environment = ProcessInfo.processInfo.environment
@@ -39,7 +42,8 @@ struct TestDirectory {
             bindDN: bindDN,
             password: password ?? self.password,
             connectTimeout: timeout,
-            operationTimeout: timeout
+            operationTimeout: timeout,
+            destinations: Self.destinations
         )
     }
 

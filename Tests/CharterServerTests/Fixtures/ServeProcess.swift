@@ -34,6 +34,8 @@ final class ServeProcess: Sendable {
             environment["CHARTER_KEK"] = TestDomain.kek
             environment["CHARTER_DIRECTORY_SYNC_POLL_SECONDS"] = "0"
             environment["CHARTER_LOG_LEVEL"] = "warning"
+            // The test DC and webhook receivers run on loopback, which the outbound policy refuses by default.
+            environment["CHARTER_OUTBOUND_ALLOWED_CIDRS"] = "127.0.0.0/8,::1/128"
             environment["CHARTER_SHUTDOWN_DRAIN_SECONDS"] = String(drainSeconds)
             environment["CHARTER_SHUTDOWN_GRACE_SECONDS"] = "5"
             environment.merge(extra) { _, new in new }

@@ -25,9 +25,17 @@ enum TestApp {
         return value
     }
 
+    /// Loopback, where the tests' Samba DC (127.0.0.2) and webhook receivers (127.0.0.1) run: the outbound
+    /// policy refuses it unless allowed, as here.
+    static let loopback: [IPNetwork] = ["127.0.0.0/8", "::1/128"].compactMap { IPNetwork($0) }
+
+    /// The outbound policy of the tests: the default one with loopback allowed.
+    static let destinations = DestinationPolicy(allowedNetworks: loopback)
+
     static var config: ServerConfiguration {
         var config = ServerConfiguration(databaseURL: env("CHARTER_TEST_DATABASE_URL"))
         config.maxBodyBytes = 4096
+        config.outboundAllowedNetworks = loopback
         return config
     }
 

@@ -38,7 +38,10 @@ struct TestDomain {
     func connect() async throws -> LDAPConnection {
         do {
             return try await LDAPConnection.connect(
-                LDAPConfiguration(urls: [url], transportSecurity: .plain, bindDN: bindDN, password: password),
+                LDAPConfiguration(
+                    urls: [url], transportSecurity: .plain, bindDN: bindDN, password: password,
+                    destinations: TestApp.destinations
+                ),
                 threadPool: threadPool, logger: logger
             )
         } catch let error as LDAPError where error.isConnectionFailure {
