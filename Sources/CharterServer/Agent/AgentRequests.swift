@@ -15,26 +15,7 @@ struct EnrollRequest: Decodable {
     var encryptionKey: JSONValue
     var signingKey: JSONValue
     /// Proof by the current key of the device to re-enroll (docs/agent-protocol.md, "Re-enrollment").
-    var proof: Proof?
-
-    /// A signature by a device's current Ed25519 key over ``DeviceProof/reenrollmentMessage(nonce:deviceID:encryptionKey:signingKey:)``.
-    struct Proof: Decodable {
-        var deviceID: String
-        var nonce: String
-        var signature: String
-
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case deviceID = "device_id", nonce, signature
-        }
-
-        init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            deviceID = try container.decode(String.self, forKey: .deviceID)
-            nonce = try container.decode(String.self, forKey: .nonce)
-            signature = try container.decode(String.self, forKey: .signature)
-        }
-    }
+    var proof: SignedChallenge?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case enrollmentToken = "enrollment_token"
@@ -59,15 +40,17 @@ struct EnrollRequest: Decodable {
         agentVersion = try container.decode(String.self, forKey: .agentVersion)
         encryptionKey = try container.decode(JSONValue.self, forKey: .encryptionKey)
         signingKey = try container.decode(JSONValue.self, forKey: .signingKey)
-        proof = try container.decodeIfPresent(Proof.self, forKey: .proof)
+        proof = try container.decodeIfPresent(SignedChallenge.self, forKey: .proof)
     }
 }
 
-/// `POST /v1/agent/token` (docs/agent-protocol.md, "Device tokens").
-struct TokenRequest: Decodable {
+/// A signature by a device's current Ed25519 key over a challenge: the body of `POST /v1/agent/token` (over
+/// ``DeviceProof/renewalMessage(nonce:deviceID:)``, docs/agent-protocol.md "Device tokens") and the `proof` of
+/// a re-enrollment (over ``DeviceProof/reenrollmentMessage(nonce:deviceID:encryptionKey:signingKey:)``).
+struct SignedChallenge: Decodable {
     var deviceID: String
     var nonce: String
-    /// Unpadded base64url Ed25519 signature over ``DeviceProof/renewalMessage(nonce:deviceID:)``.
+    /// Unpadded base64url Ed25519 signature.
     var signature: String
 
     enum CodingKeys: String, CodingKey, CaseIterable {

@@ -130,7 +130,7 @@ struct AgentRoutes: Sendable {
 
     /// `POST /v1/agent/token`: a new device token for a signature by the device key over a challenge.
     private func renewToken(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await AgentJSON.decode(TokenRequest.self, from: request, maximumBytes: maximumBodyBytes)
+        let body = try await AgentJSON.decode(SignedChallenge.self, from: request, maximumBytes: maximumBodyBytes)
         let refused = Problem(
             .unauthorized, "The renewal is refused: unknown or revoked device, or a challenge or signature that is not valid."
         )
@@ -319,7 +319,7 @@ struct AgentRoutes: Sendable {
     /// The device a re-enrollment proof names, once the proof holds: a fresh challenge signed by the device's
     /// current key over the new keys.
     private static func provenDevice(
-        _ id: DeviceID, proof: EnrollRequest.Proof, encryptionKey: Data, signingKey: Data, tenant: TenantID,
+        _ id: DeviceID, proof: SignedChallenge, encryptionKey: Data, signingKey: Data, tenant: TenantID,
         in tx: Transaction, now: Date
     ) async throws -> Device {
         guard try await tx.agentChallenges.consume(nonceHash: hash(proof.nonce), now: now) else {
