@@ -93,6 +93,16 @@ def test_smtp_configures_the_service_only_and_its_password_comes_from_the_secret
             assert "CHARTER_SMTP_PASSWORD" not in {e["name"] for e in container.get("env", [])}, kind
 
 
+def test_outbound_allowed_networks_reach_the_service_joined(helm):
+    data = helm.template().one("ConfigMap")["data"]
+    assert "CHARTER_OUTBOUND_ALLOWED_CIDRS" not in data, "public destinations only by default"
+    assert data["CHARTER_WEBHOOKS_TIMEOUT_SECONDS"] == "10"
+    data = helm.template("default", "config.outbound.allowedCidrs={10.20.0.0/16,fd00:1::/64}").one("ConfigMap")["data"]
+    assert data["CHARTER_OUTBOUND_ALLOWED_CIDRS"] == "10.20.0.0/16,fd00:1::/64"
+    with pytest.raises(RenderError):
+        helm.template("default", "config.outbound.allowedCidrs={10.20.0.0}")
+
+
 def test_smtp_needs_a_sender_and_a_password_with_a_user(helm):
     with pytest.raises(RenderError, match="smtp.from is required"):
         helm.template("minimal-values", "smtp.host=smtp.example.com")
