@@ -47,7 +47,8 @@ struct AgentRoutes: Sendable {
             middleware: IdempotencyMiddleware(
                 database: database,
                 owner: { request, context in
-                    let caller = try await authenticate(request, context: context)
+                    // The handler authenticates again and counts the request against the rate limits then.
+                    let caller = try await identify(request, context: context)
                     return IdempotencyOwner(msp: caller.msp, tenant: caller.tenant, credential: caller.device.rawValue)
                 },
                 now: now
@@ -68,9 +69,20 @@ struct AgentRoutes: Sendable {
         let msp: MSPID
     }
 
+    /// The device a request's token names, counted against the device's and the tenant's rate limits (429).
+    func authenticate(_ request: Request, context: AppRequestContext) async throws -> Caller {
+        let caller = try await identify(request, context: context)
+        do throws(RateLimiter.Limited) {
+            try rateLimiter.admit(.device(caller.device), .tenant(caller.tenant))
+        } catch {
+            throw Problem(limited: error)
+        }
+        return caller
+    }
+
     /// The device a request's token names: 401 for an unknown, replaced or revoked token, 401 `token-expired` for
     /// an expired one, 403 `device-pending-approval` for a device an administrator has not approved.
-    func authenticate(_ request: Request, context: AppRequestContext) async throws -> Caller {
+    func identify(_ request: Request, context: AppRequestContext) async throws -> Caller {
         let unauthorized = Problem(.unauthorized, "A valid device token is required: send 'Authorization: Bearer chtd_…'.")
         guard let token = DeviceToken(authorization: request.headers[.authorization]) else { throw unauthorized }
         let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
@@ -95,11 +107,6 @@ struct AgentRoutes: Sendable {
                 .pendingApproval,
                 "The device waits for an administrator's approval: another device stands for this computer. Retry later."
             )
-        }
-        do throws(RateLimiter.Limited) {
-            try rateLimiter.admit(.device(token.id), .tenant(credential.tenant))
-        } catch {
-            throw Problem(limited: error)
         }
         return Caller(device: token.id, tenant: credential.tenant, msp: credential.msp)
     }
