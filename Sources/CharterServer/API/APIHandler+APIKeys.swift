@@ -82,7 +82,7 @@ extension APIHandler {
             try await tx.apiKeys.list(scope: keyScope, after: cursor, limit: limit + 1)
         }
         let page = keys.prefix(limit)
-        let next = keys.count > limit ? page.last.map { Cursor.encode($0.id.description) } : nil
+        let next = keys.count > limit ? page.last.map { $0.id.description } : nil
         return .init(items: page.map(Components.Schemas.APIKey.init), nextCursor: next)
     }
 

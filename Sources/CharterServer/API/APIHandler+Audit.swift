@@ -102,7 +102,7 @@ extension APIHandler {
 
     private static func page(_ events: [AuditEvent], limit: Int) throws -> Components.Schemas.AuditEventList {
         let page = events.prefix(limit)
-        let next = events.count > limit ? page.last.map { Cursor.encode(String($0.sequence)) } : nil
+        let next = events.count > limit ? page.last.map { String($0.sequence) } : nil
         return .init(items: try page.map(Components.Schemas.AuditEvent.init), nextCursor: next)
     }
 }

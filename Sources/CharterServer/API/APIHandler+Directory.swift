@@ -18,7 +18,7 @@ extension APIHandler {
             try await tx.directoryConnections(of: tenant).list(after: cursor, limit: limit + 1)
         }
         let page = connections.prefix(limit)
-        let next = connections.count > limit ? page.last.map { Cursor.encode($0.id.description) } : nil
+        let next = connections.count > limit ? page.last.map { $0.id.description } : nil
         return .ok(.init(body: .json(.init(items: page.map(Components.Schemas.DirectoryConnection.init), nextCursor: next))))
     }
 
@@ -191,7 +191,7 @@ extension APIHandler {
             try await tx.syncRuns(of: tenant).list(connection: connection, after: cursor, limit: limit + 1)
         }
         let page = runs.prefix(limit)
-        let next = runs.count > limit ? page.last.map { Cursor.encode($0.id.description) } : nil
+        let next = runs.count > limit ? page.last.map { $0.id.description } : nil
         return .ok(.init(body: .json(.init(items: page.map(Components.Schemas.SyncRun.init), nextCursor: next))))
     }
 
@@ -334,7 +334,7 @@ extension APIHandler {
             )
         }
         let page = entries.prefix(limit)
-        let next = entries.count > limit ? page.last.map { Cursor.encode($0.guid.description) } : nil
+        let next = entries.count > limit ? page.last.map { $0.guid.description } : nil
         return .init(items: page.map(Components.Schemas.DirectoryObject.init), nextCursor: next)
     }
 

@@ -23,7 +23,7 @@ extension APIHandler {
             try await tx.enrollmentTokens.list(tenant, after: cursor, limit: limit + 1)
         }
         let page = tokens.prefix(limit)
-        let next = tokens.count > limit ? page.last.map { Cursor.encode($0.id.description) } : nil
+        let next = tokens.count > limit ? page.last.map { $0.id.description } : nil
         return .ok(.init(body: .json(.init(items: page.map { .init($0, now: now) }, nextCursor: next))))
     }
 
@@ -111,7 +111,7 @@ extension APIHandler {
             try await tx.devices.list(tenant, after: cursor, limit: limit + 1)
         }
         let page = devices.prefix(limit)
-        let next = devices.count > limit ? page.last.map { Cursor.encode($0.id.description) } : nil
+        let next = devices.count > limit ? page.last.map { $0.id.description } : nil
         return .ok(.init(body: .json(.init(items: page.map(Components.Schemas.Device.init), nextCursor: next))))
     }
 

@@ -101,7 +101,7 @@ extension APIHandler {
     private static func page(_ requests: [StoredRequest], limit: Int) -> Components.Schemas.RequestList {
         let page = requests.prefix(limit)
         let next = requests.count > limit ? page.last.map {
-            Cursor.encode("\(Int64(($0.createdAt.timeIntervalSince1970 * 1_000_000).rounded()))_\($0.id.uuidString)")
+            "\(Int64(($0.createdAt.timeIntervalSince1970 * 1_000_000).rounded()))_\($0.id.uuidString)"
         } : nil
         return .init(items: page.map(Components.Schemas.Request.init), nextCursor: next)
     }

@@ -14,7 +14,7 @@ extension APIHandler {
             try await tx.tenants.list(msp: msp, after: cursor, limit: limit + 1)
         }
         let page = tenants.prefix(limit)
-        let next = tenants.count > limit ? page.last.map { Cursor.encode($0.id.description) } : nil
+        let next = tenants.count > limit ? page.last.map { $0.id.description } : nil
         return .ok(.init(body: .json(.init(items: page.map(Components.Schemas.Tenant.init), nextCursor: next))))
     }
 

@@ -62,8 +62,6 @@ extension Input {
 /// Clients treat them as opaque, but the document gives their form, and every cursor of that form names a
 /// position (the page after it), so a well-formed cursor is never refused; a malformed one is a 400.
 enum Cursor {
-    static func encode(_ value: String) -> String { value }
-
     static func decodeID<Tag>(_ cursor: String?, as type: Identifier<Tag>.Type) throws -> Identifier<Tag>? {
         guard let cursor else { return nil }
         guard let id = Identifier<Tag>(cursor) else { throw malformed }
