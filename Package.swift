@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.24.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
@@ -62,9 +63,23 @@ let package = Package(
             resources: [.copy("Migrations")]
         ),
         .target(
+            name: "CharterServices",
+            dependencies: [
+                "CharterBundle",
+                "CharterCore",
+                "CharterDirectory",
+                "CharterStore",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "CharterServer",
             dependencies: [
                 "CharterBundle",
+                "CharterServices",
                 "CharterCore",
                 "CharterDirectory",
                 "CharterStore",

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import HTTPTypes
@@ -67,6 +68,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         switch error {
         case let problem as Problem:
             return problem
+        case let refused as any RefusalConvertible:
+            return problem(for: refused.refusal)
         case let denial as AccessDenial:
             return problem(for: denial)
         case let store as StoreError:
@@ -88,6 +91,26 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         default:
             return Problem(.internalError, "An unexpected error occurred; the request id identifies it in the logs.")
         }
+    }
+
+    private static func problem(for refusal: Refusal) -> Problem {
+        let issues = refusal.issues.map { Problem.Issue(pointer: $0.pointer, detail: $0.detail) }
+        let (kind, retryAfter): (Problem.Kind, Int?) =
+            switch refusal.reason {
+            case .invalid: (.validationFailed, nil)
+            case .malformed: (.malformedRequest, nil)
+            case .notFound: (.notFound, nil)
+            case .conflict: (.conflict, nil)
+            case .quotaExceeded: (.quotaExceeded, nil)
+            case .versionMismatch: (.preconditionFailed, nil)
+            case .forbidden: (.forbidden, nil)
+            case .unauthenticated: (.unauthorized, nil)
+            case .credentialExpired: (.tokenExpired, nil)
+            case .pendingApproval: (.pendingApproval, nil)
+            case .busy(let seconds): (.tooManyRequests, seconds)
+            case .unavailable(let seconds): (.serviceUnavailable, seconds ?? retryAfterSeconds)
+            }
+        return Problem(kind, refusal.detail, field: refusal.field, issues: issues, retryAfterSeconds: retryAfter)
     }
 
     private static func problem(for denial: AccessDenial) -> Problem {
