@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import Hummingbird
 import Logging
 
@@ -19,10 +20,50 @@ struct RequestScope: Sendable {
         AuditRecord.Actor(id: principal.id.rawValue, name: principal.name, requestID: requestID, clientIP: clientIP)
     }
 
+    /// The caller as the services layer sees it.
+    var caller: Caller {
+        Caller(principal: principal, actor: actor, logger: logger)
+    }
+
     /// The current scope; a handler reached without authentication is a wiring bug, answered as 401.
     static func require() throws -> RequestScope {
         guard let current else { throw Problem(.unauthorized, "A valid API key is required.") }
         return current
+    }
+}
+
+/// A handler's caller, allowed what it asked for on one tenant: the one authorisation preamble of tenant routes.
+struct TenantCall: Sendable {
+    var scope: RequestScope
+    var tenant: TenantID
+    var msp: MSPID
+    var caller: Caller { scope.caller }
+    var logger: Logger { scope.logger }
+
+    /// Parses the tenant path parameter and checks `permission` on it (out of scope → 404, weak role → 403).
+    static func authorize(_ permission: Permission, tenant raw: String) throws -> TenantCall {
+        let scope = try RequestScope.require()
+        let tenant = try Input.tenantID(raw)
+        let msp = scope.principal.scope.mspID
+        try scope.principal.authorize(permission, tenant: tenant, of: msp)
+        return TenantCall(scope: scope, tenant: tenant, msp: msp)
+    }
+}
+
+/// A handler's caller, allowed what it asked for on one MSP: the one authorisation preamble of MSP routes.
+struct MSPCall: Sendable {
+    var scope: RequestScope
+    var msp: MSPID
+    var caller: Caller { scope.caller }
+    var logger: Logger { scope.logger }
+
+    /// Parses the MSP path parameter and checks `permission` on it; a tenant-scoped key passes only where
+    /// `allowTenantScope` says so.
+    static func authorize(_ permission: Permission, msp raw: String, allowTenantScope: Bool = false) throws -> MSPCall {
+        let scope = try RequestScope.require()
+        let msp = try Input.mspID(raw)
+        try scope.principal.authorizeMSP(permission, msp: msp, allowTenantScope: allowTenantScope)
+        return MSPCall(scope: scope, msp: msp)
     }
 }
 
