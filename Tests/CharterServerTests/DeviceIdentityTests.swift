@@ -1,10 +1,12 @@
 import CharterBundle
 import CharterCore
 import CharterServer
+import CharterStore
 import Crypto
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import PostgresNIO
 import Testing
 
 /// Issue 14, item 3: an endpoint's identity cannot be taken over with an enrollment token, a revoked device
@@ -202,6 +204,40 @@ struct DeviceIdentityTests {
             expectProblem(try await client.call(.get, "/v1/agent/bundle", key: String(old.dropLast(4)) + "AAAA"), 401)
             let malformed = try await client.call(.post, "/v1/agent/token", body: #"{"device_id":"x","nonce":"y","signature":"z"}"#)
             expectProblem(malformed, 422, field: "/device_id")
+        }
+    }
+
+    @Test("a challenge is minted without a row; only a valid signature spends it, once; a forged nonce is refused")
+    func statelessChallenges() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            let token = try await EndpointTests.createToken(client, tenant: world.tenants[0], key: world.tenantKeys[0])
+            var device = TestDevice()
+            try await device.enroll(client, token: token.secret, hostname: "PC-9")
+            let nonce = try await Self.nonce(client)
+            #expect(try await Self.storedChallenges(nonce) == 0, "asking for a challenge writes nothing")
+            expectProblem(try await Self.renew(client, device, signer: TestDevice(), nonce: nonce), 401)
+            #expect(try await Self.storedChallenges(nonce) == 0, "a signature that fails does not spend it")
+            #expect(try await Self.renew(client, device, nonce: nonce).status == .ok)
+            #expect(try await Self.storedChallenges(nonce) == 1)
+            expectProblem(try await Self.renew(client, device, nonce: nonce), 401, field: "/nonce")
+            var forged = try #require(Base64URL.decode(try await Self.nonce(client)))
+            forged[forged.startIndex + 1] ^= 0x40
+            expectProblem(try await Self.renew(client, device, nonce: Base64URL.encode(forged)), 401, field: "/nonce")
+            expectProblem(try await Self.renew(client, device, nonce: "AAAA"), 401, field: "/nonce")
+        }
+    }
+
+    /// How many spent-challenge rows hold `nonce`'s hash.
+    static func storedChallenges(_ nonce: String) async throws -> Int64 {
+        try await TestApp.withOwner { database in
+            try await database.withoutTenant(logger: TestApp.logger) { tx in
+                let hash = Data(SHA256.hash(data: Data(nonce.utf8)))
+                let rows = try await tx.query("SELECT count(*) FROM agent_challenges WHERE nonce_hash = \(hash)")
+                var count: Int64 = -1
+                for try await value in rows.decode(Int64.self) { count = value }
+                return count
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import CharterCore
+@testable import CharterServer
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -46,7 +47,13 @@ struct RequestValidationTests {
         try await TestApp.run { client in
             expectProblem(try await client.call(.get, "/v1/tenants/not-a-uuid", key: world.mspKey), 400, field: "tenant")
             expectProblem(try await client.call(.get, "/v1/msps/\(world.msp)/tenants?limit=0", key: world.mspKey), 400, field: "limit")
-            expectProblem(try await client.call(.get, "/v1/msps/\(world.msp)/tenants?limit=abc", key: world.mspKey), 400)
+            expectProblem(try await client.call(.get, "/v1/msps/\(world.msp)/tenants?limit=abc", key: world.mspKey), 400, field: "limit")
+            expectProblem(
+                try await client.call(.get, "/v1/msps/\(world.msp)/tenants?limit=99999999999999999999", key: world.mspKey),
+                400, field: "limit"
+            )
+            let subsettings = "/v1/tenants/\(world.tenants[0])/subsettings?position=4211254415142019923968"
+            expectProblem(try await client.call(.post, subsettings, key: world.mspKey, body: "{}"), 400, field: "position")
             expectProblem(try await client.call(.get, "/v1/msps/\(world.msp)/tenants?cursor=%%%", key: world.mspKey), 400, field: "cursor")
             expectProblem(try await client.call(.get, "/v1/tenants/\(world.tenants[0])/audit-events?from=yesterday", key: world.mspKey), 400)
             expectProblem(try await client.call(.patch, "/v1/tenants/\(world.tenants[0])", key: world.mspKey,
@@ -68,6 +75,28 @@ struct RequestValidationTests {
             expectProblem(try await client.call(.get, "/v1/tenants/\(world.tenants[0])/audit-events?action=%00", key: world.mspKey),
                           400)
         }
+    }
+}
+
+@Suite("Wire rules")
+struct WireRulesTests {
+    @Test("the middleware checks exactly the query parameters openapi.yaml types as integers")
+    func integerQueryParameters() throws {
+        let document = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .appendingPathComponent("../../Sources/CharterServer/openapi.yaml"),
+            encoding: .utf8
+        )
+        // A parameter is declared as `name:` then `in: query` and its schema on the following lines.
+        let lines = document.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        var integers: Set<String> = []
+        for (index, line) in lines.enumerated() where line.contains("in: query") {
+            guard let name = lines[index - 1].split(separator: "name:").last?.trimmingCharacters(in: .whitespaces)
+            else { continue }
+            let declaration = lines[index..<min(index + 4, lines.count)].joined(separator: " ")
+            if declaration.contains("type: integer") { integers.insert(name) }
+        }
+        #expect(integers == WireRulesMiddleware.integerQueryParameters)
     }
 }
 

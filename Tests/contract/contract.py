@@ -307,11 +307,8 @@ def main():
         f"Authorization: Bearer {key}",
         "--checks",
         ",".join(CHECKS),
-        # The stateful phase (chains of calls along inferred links) is off until the two failures it found are
-        # fixed: a 503 from GET /v1/whoami and a 400 "Expected an integer." from a keyed POST
-        # .../subsettings (seed 20261206, one worker; issue 14's closing note).
         "--phases",
-        "examples,coverage,fuzzing",
+        os.environ.get("CHARTER_CONTRACT_PHASES", "examples,coverage,fuzzing,stateful"),
         "--max-examples",
         os.environ.get("CHARTER_CONTRACT_EXAMPLES", "25"),
         "--seed",

@@ -119,6 +119,12 @@ public struct SecretSealer: Sendable {
         try self.init(keys: keys, activeKeyID: activeKeyID)
     }
 
+    /// Every key, the active one first (for keys derived from the key-encryption keys).
+    var orderedKeys: [SymmetricKey] {
+        keys.sorted { a, b in a.key == activeKeyID || (b.key != activeKeyID && a.key.rawValue < b.key.rawValue) }
+            .map(\.value)
+    }
+
     /// The ids of every key this sealer can open with, sorted.
     public var keyIDs: [KeyID] {
         keys.keys.sorted { $0.rawValue < $1.rawValue }

@@ -113,22 +113,20 @@ struct AgentRoutes: Sendable {
 
     // MARK: - Challenges and token renewal
 
-    /// How long a challenge may be signed and used.
-    static let challengeSeconds: TimeInterval = 300
-
     /// `POST /v1/agent/challenge`: a single-use nonce for a device to sign (renewal, re-enrollment proof).
+    /// Minted without touching the database (``ServerChallenges``).
     private func challenge(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let nonce = SymmetricKey(size: .bits256).withUnsafeBytes { Base64URL.encode($0) }
-        let now = now()
-        let expiresAt = now.addingTimeInterval(Self.challengeSeconds)
-        try await database.withoutTenant(logger: context.logger) { tx in
-            try await tx.agentChallenges.issue(nonceHash: Self.hash(nonce), expiresAt: expiresAt, now: now)
-        }
+        let (nonce, expiresAt) = try EndpointServices.require(endpoints).challenges.mint(now: now())
         struct Answer: Encodable {
             var nonce: String
             var expires_at: Date
         }
         return try AgentJSON.response(Answer(nonce: nonce, expires_at: expiresAt))
+    }
+
+    /// The answer for a challenge that is malformed, forged, expired or already used.
+    static func staleChallenge(field: String, status: Problem.Kind) -> Problem {
+        Problem(status, "The challenge is unknown, used or expired: ask for a new one.", field: field)
     }
 
     static func hash(_ nonce: String) -> [UInt8] {
@@ -145,12 +143,9 @@ struct AgentRoutes: Sendable {
             throw Problem(.validationFailed, "device_id must be the device id (a UUID).", field: "/device_id")
         }
         let now = now()
-        // The challenge is spent whatever follows, so a signature cannot be tried twice against it.
-        let fresh = try await database.withoutTenant(logger: context.logger) { tx in
-            try await tx.agentChallenges.consume(nonceHash: Self.hash(body.nonce), now: now)
-        }
-        guard fresh else {
-            throw Problem(.unauthorized, "The challenge is unknown, used or expired: ask for a new one.", field: "/nonce")
+        let services = try EndpointServices.require(endpoints)
+        guard let challengeExpiry = services.challenges.expiry(of: body.nonce, now: now) else {
+            throw Self.staleChallenge(field: "/nonce", status: .unauthorized)
         }
         let identity = try await database.readWithoutTenant(logger: context.logger) { tx in
             try await tx.devices.signingIdentity(for: device)
@@ -164,6 +159,9 @@ struct AgentRoutes: Sendable {
         let token = DeviceToken.generate(for: device)
         let expiresAt = now.addingTimeInterval(deviceTokenLifetime)
         try await database.withTenant(identity.tenant, msp: identity.msp, logger: context.logger) { tx in
+            // Spent only now, with a signature that holds: a used challenge cannot be replayed.
+            guard try await tx.agentChallenges.spend(nonceHash: Self.hash(body.nonce), expiresAt: challengeExpiry, now: now)
+            else { throw Self.staleChallenge(field: "/nonce", status: .unauthorized) }
             try await tx.devices.renewToken(identity.tenant, id: device, tokenHash: token.secretHash, expiresAt: expiresAt)
         }
         struct Answer: Encodable {
@@ -232,7 +230,7 @@ struct AgentRoutes: Sendable {
                 if let proof = body.proof, let proofDevice {
                     existing = try await Self.provenDevice(
                         proofDevice, proof: proof, encryptionKey: encryptionKey.x, signingKey: signingKey.x, tenant: tenant,
-                        in: tx, now: now
+                        challenges: services.challenges, in: tx, now: now
                     )
                 } else {
                     existing = nil
@@ -327,10 +325,10 @@ struct AgentRoutes: Sendable {
     /// current key over the new keys.
     private static func provenDevice(
         _ id: DeviceID, proof: SignedChallenge, encryptionKey: Data, signingKey: Data, tenant: TenantID,
-        in tx: Transaction, now: Date
+        challenges: ServerChallenges, in tx: Transaction, now: Date
     ) async throws -> Device {
-        guard try await tx.agentChallenges.consume(nonceHash: hash(proof.nonce), now: now) else {
-            throw Problem(.validationFailed, "The challenge is unknown, used or expired: ask for a new one.", field: "/proof/nonce")
+        guard let challengeExpiry = challenges.expiry(of: proof.nonce, now: now) else {
+            throw staleChallenge(field: "/proof/nonce", status: .validationFailed)
         }
         let device: Device
         do {
@@ -346,6 +344,9 @@ struct AgentRoutes: Sendable {
         )
         guard verifies(proof.signature, by: device.signingKey, over: message) else {
             throw Problem(.validationFailed, "The signature does not verify with the device's current key.", field: "/proof/signature")
+        }
+        guard try await tx.agentChallenges.spend(nonceHash: hash(proof.nonce), expiresAt: challengeExpiry, now: now) else {
+            throw staleChallenge(field: "/proof/nonce", status: .validationFailed)
         }
         return device
     }

@@ -6,9 +6,12 @@ struct EndpointServices: Sendable {
     let sealer: SecretSealer
     let keyring: SigningKeyring
     let bundles: BundleService
+    /// The challenges devices sign, keyed by the key-encryption keys.
+    let challenges: ServerChallenges
 
     init(sealer: SecretSealer) {
         self.sealer = sealer
+        self.challenges = ServerChallenges(sealer: sealer)
         self.keyring = SigningKeyring(sealer: sealer)
         self.bundles = BundleService(keyring: keyring, sealer: sealer)
     }

@@ -1,31 +1,28 @@
 package import Foundation
 import PostgresNIO
 
-/// Single-use challenges that agents sign to prove they hold a device key (token renewal, re-enrollment).
+/// The challenges devices have spent (token renewal, re-enrollment proof), by the SHA-256 of the nonce.
 ///
-/// Only the SHA-256 of a nonce is stored; a challenge is consumed by the first use, valid or not, and
-/// expired ones are removed whenever a new one is issued.
+/// Challenges are minted without a row (``CharterBundle/ServerChallenges``); a row is written only when a valid
+/// signature over one is presented, so each is used at most once, and it lives until the challenge would have
+/// expired anyway.
 package struct AgentChallengeRepository: Sendable {
     let tx: Transaction
 
-    /// Stores a new challenge, after removing expired ones.
-    package func issue(nonceHash: [UInt8], expiresAt: Date, now: Date) async throws {
-        try await tx.query("DELETE FROM agent_challenges WHERE expires_at <= \(now)")
-        try await tx.query(
-            "INSERT INTO agent_challenges (nonce_hash, expires_at) VALUES (\(Data(nonceHash)), \(expiresAt))"
-        )
-    }
-
-    /// Consumes a challenge.
+    /// Records a challenge as used, after removing rows of expired ones.
     ///
-    /// - Returns: Whether it existed and had not expired.
-    package func consume(nonceHash: [UInt8], now: Date) async throws -> Bool {
+    /// - Returns: `false` when it had been used before.
+    package func spend(nonceHash: [UInt8], expiresAt: Date, now: Date) async throws -> Bool {
+        try await tx.query("DELETE FROM agent_challenges WHERE expires_at <= \(now)")
         let rows = try await tx.query(
-            "DELETE FROM agent_challenges WHERE nonce_hash = \(Data(nonceHash)) RETURNING expires_at"
+            """
+            INSERT INTO agent_challenges (nonce_hash, expires_at) VALUES (\(Data(nonceHash)), \(expiresAt))
+            ON CONFLICT (nonce_hash) DO NOTHING RETURNING 1
+            """
         )
-        var valid = false
-        for try await expiresAt in rows.decode(Date.self) { valid = expiresAt > now }
-        return valid
+        var inserted = false
+        for try await _ in rows { inserted = true }
+        return inserted
     }
 }
 
