@@ -207,6 +207,47 @@ struct DeviceIdentityTests {
         }
     }
 
+    @Test("a token holder flooding pending devices for one computer is stopped by the token's uses and the device quota")
+    func pendingFlood() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        let guid = UUID().uuidString.lowercased()
+        var config = TestApp.sealingConfig
+        config.limits.quotas.devicesPerTenant = 4
+        try await TestApp.run(config) { client in
+            let token = try await EndpointTests.createToken(client, tenant: tenant, key: key)
+            var real = TestDevice()
+            try await real.enroll(client, token: token.secret, hostname: "PC-1", extra: #""computer_guid":"\#(guid)","#)
+            var statuses: [Int] = []
+            for index in 0..<5 {
+                let answer = try await client.call(
+                    .post, "/v1/agent/enroll",
+                    body: TestDevice().enrollBody(token: token.secret, hostname: "evil-\(index)", extra: #""computer_guid":"\#(guid)","#)
+                )
+                statuses.append(Int(answer.status.code))
+            }
+            #expect(statuses == [202, 202, 202, 409, 409], "pending devices count against the tenant's device quota")
+            #expect(try await real.fetch(client).status == 200, "the real device keeps working")
+
+            let limited = try await EndpointTests.createToken(client, tenant: tenant, key: key, body: #"{"name":"once","max_uses":1}"#)
+            let devices = "/v1/tenants/\(tenant)/devices"
+            let pending = try await client.call(.get, devices, key: key).items.filter { $0["status"] as? String == "pending_approval" }
+            #expect(pending.count == 3)
+            for item in pending {
+                let id = try #require(item["id"] as? String)
+                #expect(try await client.call(.delete, "\(devices)/\(id)", key: key).status == .noContent)
+            }
+            var intruder = TestDevice()
+            try await intruder.enroll(client, token: limited.secret, hostname: "evil-x", extra: #""computer_guid":"\#(guid)","#, status: 202)
+            let usedUp = try await client.call(
+                .post, "/v1/agent/enroll",
+                body: TestDevice().enrollBody(token: limited.secret, hostname: "evil-y", extra: #""computer_guid":"\#(guid)","#)
+            )
+            expectProblem(usedUp, 401, field: "/enrollment_token")
+        }
+    }
+
     @Test("a challenge is minted without a row; only a valid signature spends it, once; a forged nonce is refused")
     func statelessChallenges() async throws {
         let world = try await TestApp.makeWorld(tenants: 1)

@@ -91,7 +91,9 @@ struct WireRulesTests {
         let lines = document.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         var integers: Set<String> = []
         for (index, line) in lines.enumerated() where line.contains("in: query") {
-            guard let name = lines[index - 1].split(separator: "name:").last?.trimmingCharacters(in: .whitespaces)
+            let declared = line.contains("name:") ? line : lines[index - 1]
+            guard let name = declared.split(separator: "name:").last?.split(separator: ",").first?
+                .trimmingCharacters(in: .whitespaces)
             else { continue }
             let declaration = lines[index..<min(index + 4, lines.count)].joined(separator: " ")
             if declaration.contains("type: integer") { integers.insert(name) }
