@@ -12,10 +12,10 @@ struct DirectoryHostilePeerTests {
     let domain = TestDomain()
 
     @Test(
-        "a server that never answers the bind, answers with malformed BER or sends a 10 MB value fails cleanly",
+        "a server that never answers the bind, answers with malformed BER, sends a 10 MB value or pages slowly fails cleanly",
         arguments: [
             ("ldap-silent", "LDAP: bind failed: "), ("ldap-malformed", "LDAP: bind failed: "),
-            ("ldap-huge", "Active Directory: "),
+            ("ldap-huge", "Active Directory: "), ("ldap-slow", "LDAP: search failed: "),
         ]
     )
     func hostileServer(mode: String, category: String) async throws {

@@ -15,6 +15,7 @@ connection ends. Modes:
   ldap-silent     reads LDAP requests and never answers (a bind that is never answered)
   ldap-malformed  answers the bind with a message that is not valid BER
   ldap-huge       accepts the bind, then answers every search with one entry holding a 10 MB value
+  ldap-slow       accepts the bind, then answers every search with one small entry every 300 ms, never done
 """
 
 import asyncio
@@ -85,6 +86,13 @@ async def serve_ldap(reader, writer, counts):
                 reply = b"\x30\x07\x02\x01" + bytes([message_id]) + b"\x61\x7f\x0a\x01"
             else:
                 reply = ldap_result(0x61, message_id)
+        elif operation == 0x63 and MODE == "ldap-slow":  # search, paged as slowly as a server can
+            while True:
+                reply = ldap_entry(message_id, b"slow")
+                writer.write(reply)
+                counts["sent"] += len(reply)
+                await writer.drain()
+                await asyncio.sleep(0.3)
         elif operation == 0x63:  # search
             reply = ldap_entry(message_id, b"x" * (10 * 1024 * 1024)) + ldap_result(0x65, message_id)
         else:
