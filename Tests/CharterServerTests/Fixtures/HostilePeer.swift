@@ -28,7 +28,7 @@ final class HostilePeer: Sendable {
 
     /// Starts a peer in `mode` (see the script's documentation) and waits until it listens.
     static func start(_ mode: String) async throws -> HostilePeer {
-        let interpreter = ProcessInfo.processInfo.environment["CHARTER_PYTHON"] ?? "/usr/bin/python3"
+        let interpreter = TestEnvironment.python ?? "/usr/bin/python3"
         let script = try #require(
             Bundle.module.url(forResource: "hostile_peer", withExtension: "py"), "hostile_peer.py is not in the test bundle"
         )

@@ -28,7 +28,7 @@ final class SMTPSink: Sendable {
         let description: String
     }
 
-    static var interpreter: String? { ProcessInfo.processInfo.environment["CHARTER_PYTHON"] }
+    static var interpreter: String? { TestEnvironment.python }
     static var isAvailable: Bool { interpreter != nil }
     static let unavailable: Comment = "needs CHARTER_PYTHON with aiosmtpd 1.4 (scripts/test installs it and sets it)"
 
