@@ -20,4 +20,23 @@ package enum StoppableDomainController {
             ended.status == 0, "\(script) \(arguments.joined(separator: " ")) failed: \(ended.status.map(String.init) ?? "no exit status")"
         )
     }
+
+    /// Starts a DC at `address` in a new folder named `prefix-<random>`, runs `body` with the folder, then stops
+    /// the DC and removes the folder, also when `body` throws (`body` may stop the DC itself: a second stop is
+    /// harmless).
+    package static func with(
+        address: String, prefix: String, _ body: (_ folder: String) async throws -> Void
+    ) async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID())").path
+        try await run(["start", folder], address: address)
+        do {
+            try await body(folder)
+        } catch {
+            try? await run(["stop", folder], address: address)
+            try? FileManager.default.removeItem(atPath: folder)
+            throw error
+        }
+        try await run(["stop", folder], address: address)
+        try? FileManager.default.removeItem(atPath: folder)
+    }
 }

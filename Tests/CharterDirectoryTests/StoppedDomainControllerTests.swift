@@ -11,18 +11,9 @@ struct StoppedDomainControllerTests {
     @Test("the read fails with a typed connection error and delivers no completed result")
     func stoppedMidRead() async throws {
         let address = ProcessInfo.processInfo.environment["CHARTER_TEST_STOPPABLE_DC_ADDRESS"] ?? "127.0.0.3"
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charter-stoppable-dc-\(UUID())")
-            .path
-        try await StoppableDomainController.run(["start", folder], address: address)
-        do {
+        try await StoppableDomainController.with(address: address, prefix: "charter-stoppable-dc") { folder in
             try await readWhileStopping(address: address, folder: folder)
-        } catch {
-            try? await StoppableDomainController.run(["stop", folder], address: address)
-            try? FileManager.default.removeItem(atPath: folder)
-            throw error
         }
-        try await StoppableDomainController.run(["stop", folder], address: address)
-        try? FileManager.default.removeItem(atPath: folder)
     }
 
     func readWhileStopping(address: String, folder: String) async throws {

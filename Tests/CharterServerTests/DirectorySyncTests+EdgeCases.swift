@@ -119,17 +119,9 @@ extension DirectorySyncTests {
     func domainControllerStoppedMidSync() async throws {
         // A DC of its own, so stopping it cannot disturb other tests (the reader's test uses 127.0.0.3).
         let address = ProcessInfo.processInfo.environment["CHARTER_TEST_STOPPABLE_SYNC_DC_ADDRESS"] ?? "127.0.0.4"
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charter-sync-dc-\(UUID())").path
-        try await StoppableDomainController.run(["start", folder], address: address)
-        do {
+        try await StoppableDomainController.with(address: address, prefix: "charter-sync-dc") { folder in
             try await syncWhileStopping(address: address, folder: folder)
-        } catch {
-            try? await StoppableDomainController.run(["stop", folder], address: address)
-            try? FileManager.default.removeItem(atPath: folder)
-            throw error
         }
-        try await StoppableDomainController.run(["stop", folder], address: address)
-        try? FileManager.default.removeItem(atPath: folder)
     }
 
     private func syncWhileStopping(address: String, folder: String) async throws {
