@@ -135,14 +135,30 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
-        .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore"]),
-        .testTarget(name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterBundle"]),
-        .testTarget(name: "CharterBundleTests", dependencies: ["CharterBundle"], resources: [.copy("Interop")]),
+        // The fixtures the test targets share (postgres-nio's _ConnectionPoolTestUtils is the model); only test
+        // targets depend on it.
+        .target(
+            name: "CharterTestSupport",
+            dependencies: [
+                "CharterCore",
+                "CharterDirectory",
+                "CharterStore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
+        .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore", "CharterTestSupport"]),
+        .testTarget(name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterBundle", "CharterTestSupport"]),
+        .testTarget(
+            name: "CharterBundleTests", dependencies: ["CharterBundle", "CharterTestSupport"], resources: [.copy("Interop")]
+        ),
         .testTarget(
             name: "CharterDirectoryTests",
             dependencies: [
                 "CharterCore",
                 "CharterDirectory",
+                "CharterTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -152,6 +168,7 @@ let package = Package(
             dependencies: [
                 "CharterStore",
                 "CharterCore",
+                "CharterTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -165,6 +182,7 @@ let package = Package(
                 "CharterDirectory",
                 "CharterStore",
                 "CharterCore",
+                "CharterTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),

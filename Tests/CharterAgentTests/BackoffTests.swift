@@ -1,19 +1,6 @@
 import CharterAgent
 import Testing
 
-/// A deterministic generator (SplitMix64), so that jitter tests are repeatable.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite("Backoff")
 struct BackoffTests {
     @Test("the event-stream backoff doubles from 1 s and stops at 60 s")

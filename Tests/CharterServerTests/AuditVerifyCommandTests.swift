@@ -15,22 +15,14 @@ import Testing
 struct AuditVerifyCommandTests {
     /// Runs `charter audit verify --tenant … --json`; the exit status and the JSON it printed.
     static func verify(_ tenant: TenantID) async throws -> (status: Int32, json: [String: Any]) {
-        let process = Process()
-        process.executableURL = ServeProcess.executable
-        process.arguments = ["audit", "verify", "--tenant", tenant.description, "--json"]
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHARTER_") }
-        environment["CHARTER_DATABASE_MIGRATION_URL"] = TestApp.env("CHARTER_TEST_MIGRATION_DATABASE_URL")
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        // Read and waited for on the blocking pool: a cooperative thread blocked here stalls other tests.
-        let data = try await NIOThreadPool.singleton.runIfActive {
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            return data
-        }
-        return (process.terminationStatus, (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
+        environment["CHARTER_DATABASE_MIGRATION_URL"] = TestDatabase.ownerURL
+        let ended = try await ChildProcess.run(
+            ServeProcess.executable.path, ["audit", "verify", "--tenant", tenant.description, "--json"],
+            environment: environment
+        )
+        let status = try #require(ended.status, "charter audit verify ended without an exit status")
+        return (status, (try? JSONSerialization.jsonObject(with: ended.output)) as? [String: Any] ?? [:])
     }
 
     @Test("an intact log verifies; changing one event's action is found at that event and exits 1")

@@ -7,18 +7,6 @@ import Testing
 /// must be exactly the rows a closure of the whole graph gives.
 @Suite("Directory sync closure updates")
 struct DirectorySyncClosureTests {
-    /// A deterministic generator, so a failing seed can be replayed.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     /// Groups nested up to a few levels with cycles, users in a few groups each, some primary groups.
     static func graph(seed: UInt64, groups: Int = 40, users: Int = 120) -> (MembershipGraph, [ObjectGUID]) {
         var random = SplitMix64(state: seed)

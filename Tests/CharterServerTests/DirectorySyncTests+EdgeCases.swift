@@ -3,13 +3,8 @@ import CharterDirectory
 import CharterServer
 import CharterStore
 import Foundation
-import NIOPosix
 import Synchronization
 import Testing
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// Through the whole engine: a group whose members come in AD's 1500-value ranges, a primary group that is not
 /// Domain Users, and a DC that stops in the middle of a sync.
@@ -124,17 +119,9 @@ extension DirectorySyncTests {
     func domainControllerStoppedMidSync() async throws {
         // A DC of its own, so stopping it cannot disturb other tests (the reader's test uses 127.0.0.3).
         let address = ProcessInfo.processInfo.environment["CHARTER_TEST_STOPPABLE_SYNC_DC_ADDRESS"] ?? "127.0.0.4"
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charter-sync-dc-\(UUID())").path
-        try await StoppableDomainController.run(["start", folder], address: address)
-        do {
+        try await StoppableDomainController.with(address: address, prefix: "charter-sync-dc") { folder in
             try await syncWhileStopping(address: address, folder: folder)
-        } catch {
-            try? await StoppableDomainController.run(["stop", folder], address: address)
-            try? FileManager.default.removeItem(atPath: folder)
-            throw error
         }
-        try await StoppableDomainController.run(["stop", folder], address: address)
-        try? FileManager.default.removeItem(atPath: folder)
     }
 
     private func syncWhileStopping(address: String, folder: String) async throws {
@@ -205,43 +192,4 @@ final class Counter: Sendable {
     /// Adds one and returns the new count.
     func increment() -> Int { count.withLock { $0 += 1; return $0 } }
     var value: Int { count.withLock { $0 } }
-}
-
-/// A throwaway Samba DC of a test's own, started and stopped with `scripts/samba-dc` on another loopback address.
-enum StoppableDomainController {
-    /// `scripts/samba-dc`, found from this file through symlinks.
-    static var script: String {
-        if let path = ProcessInfo.processInfo.environment["CHARTER_SAMBA_DC_SCRIPT"] { return path }
-        return URL(fileURLWithPath: #filePath).resolvingSymlinksInPath()
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/samba-dc").path
-    }
-
-    /// Runs `scripts/samba-dc` and waits for it on the thread pool (Foundation's `Process` can hang waiting on
-    /// Linux from a concurrency thread).
-    static func run(_ arguments: [String], address: String) async throws {
-        let argv = ["/bin/bash", script] + arguments
-        let environment = ProcessInfo.processInfo.environment.merging(["SAMBA_DC_ADDRESS": address]) { $1 }
-            .map { "\($0.key)=\($0.value)" }
-        let status = try await NIOThreadPool.singleton.runIfActive { () -> Int32 in
-            var cArguments = argv.map { strdup($0) } + [nil]
-            var cEnvironment = environment.map { strdup($0) } + [nil]
-            defer { (cArguments + cEnvironment).forEach { free($0) } }
-            var pid: pid_t = 0
-            guard posix_spawn(&pid, "/bin/bash", nil, nil, &cArguments, &cEnvironment) == 0 else { return -1 }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-            return status
-        }
-        try #require(status == 0, "\(script) \(arguments.joined(separator: " ")) failed with status \(status)")
-    }
-}
-
-extension LDAPConnection {
-    @discardableResult
-    func addContact(_ cn: String, in parent: String) async throws -> String {
-        let dn = "CN=\(DistinguishedName.escape(cn)),\(parent)"
-        try await add(dn, attributes: [("objectClass", ["contact"])])
-        return dn
-    }
 }

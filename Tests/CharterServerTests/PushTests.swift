@@ -130,7 +130,7 @@ extension PushTests {
         do {
             // Its connections carry a name of their own, so only they are cut: other tests share the server.
             let name = "charter-cut-\(UUID().uuidString.prefix(8))"
-            let url = TestApp.env("CHARTER_TEST_DATABASE_URL")
+            let url = TestDatabase.appURL
             let replica = try await ServeProcess.start(
                 environment: ["CHARTER_DATABASE_URL": url + (url.contains("?") ? "&" : "?") + "application_name=\(name)"],
                 http: http

@@ -20,7 +20,7 @@ struct ServiceRoleTests {
                 try await database.client.query(PostgresQuery(unsafeSQL: sql), logger: TestApp.logger)
             }
             try await run("CREATE ROLE \(role) LOGIN PASSWORD '\(password)' IN ROLE \((["charter_app"] + extraRoles).joined(separator: ", "))")
-            var components = try #require(URLComponents(string: TestApp.env("CHARTER_TEST_DATABASE_URL")))
+            var components = try #require(URLComponents(string: TestDatabase.appURL))
             components.user = role
             components.password = password
             let url = try #require(components.string)

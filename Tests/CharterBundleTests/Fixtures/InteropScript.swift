@@ -11,7 +11,7 @@ enum InteropScript {
     }
 
     static var interpreter: String {
-        ProcessInfo.processInfo.environment["CHARTER_PYTHON"] ?? "python3"
+        TestEnvironment.python ?? "python3"
     }
 
     static func run(_ mode: String, _ input: [String: JSONValue]) async throws -> [String: JSONValue] {
@@ -25,32 +25,16 @@ enum InteropScript {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let inputFile = directory.appendingPathComponent("input.json")
-        let outputFile = directory.appendingPathComponent("output.json")
-        let errorFile = directory.appendingPathComponent("error.txt")
         try JSONValue.object(input).canonicalData.write(to: inputFile)
-        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: errorFile.path, contents: nil)
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [interpreter, script.path, mode, inputFile.path]
-        process.standardOutput = try FileHandle(forWritingTo: outputFile)
-        process.standardError = try FileHandle(forWritingTo: errorFile)
-        // Waits for the exit without blocking a thread of the cooperative pool, which other tests need meanwhile.
-        try await withCheckedThrowingContinuation { (exited: CheckedContinuation<Void, any Error>) in
-            process.terminationHandler = { _ in exited.resume() }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                exited.resume(throwing: Failure(description: "cannot start /usr/bin/env to run \(interpreter): \(error)"))
-            }
+        let ended = try await ChildProcess.run("/usr/bin/env", [interpreter, script.path, mode, inputFile.path])
+        guard ended.spawned else {
+            throw Failure(description: "cannot start /usr/bin/env to run \(interpreter)")
         }
-        let output = try Data(contentsOf: outputFile)
-        let errorText = String(decoding: try Data(contentsOf: errorFile), as: UTF8.self)
-        switch process.terminationStatus {
+        let errorText = ended.errorOutput
+        switch ended.status {
         case 0:
-            return try JSONDecoder().decode([String: JSONValue].self, from: output)
+            return try JSONDecoder().decode([String: JSONValue].self, from: ended.output)
         case 3:
             throw Failure(
                 description: "joserfc is missing for \(interpreter): \(errorText)"
@@ -63,7 +47,7 @@ enum InteropScript {
             )
         default:
             throw Failure(
-                description: "jose_interop.py \(mode) failed (exit \(process.terminationStatus)): \(errorText)"
+                description: "jose_interop.py \(mode) failed (exit \(ended.status.map(String.init) ?? "by a signal")): \(errorText)"
             )
         }
     }

@@ -16,43 +16,25 @@ final class HostilePeer: Sendable {
         var sent: Int?
     }
 
-    let port: Int
-    let directory: URL
-    private let process: Process
+    private let server: ScriptServer
+    var port: Int { server.port }
+    var directory: URL { server.directory }
 
-    private init(port: Int, directory: URL, process: Process) {
-        self.port = port
-        self.directory = directory
-        self.process = process
+    private init(server: ScriptServer) {
+        self.server = server
     }
 
     /// Starts a peer in `mode` (see the script's documentation) and waits until it listens.
     static func start(_ mode: String) async throws -> HostilePeer {
-        let interpreter = ProcessInfo.processInfo.environment["CHARTER_PYTHON"] ?? "/usr/bin/python3"
+        let interpreter = TestEnvironment.python ?? "/usr/bin/python3"
         let script = try #require(
             Bundle.module.url(forResource: "hostile_peer", withExtension: "py"), "hostile_peer.py is not in the test bundle"
         )
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("charter-peer-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let errors = directory.appendingPathComponent("stderr.txt")
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: interpreter)
-        process.arguments = [script.path, mode, directory.path]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        // Starting takes well under a second; 30 s only bounds a hang.
-        let portFile = directory.appendingPathComponent("port")
-        for _ in 0..<300 where process.isRunning {
-            if let text = try? String(contentsOf: portFile, encoding: .utf8), let port = Int(text) {
-                return HostilePeer(port: port, directory: directory, process: process)
-            }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        if process.isRunning { process.terminate() }
-        let output = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        throw Failure(description: "the hostile peer (\(mode)) did not start with \(interpreter): \(output)")
+        let server = try await ScriptServer.start(
+            interpreter, prefix: "charter-peer", arguments: { [script.path, mode, $0.path] },
+            failure: { "the hostile peer (\(mode)) did not start with \(interpreter): \($0)" }
+        )
+        return HostilePeer(server: server)
     }
 
     /// The events logged so far.
@@ -65,11 +47,4 @@ final class HostilePeer: Sendable {
 
     /// The paths of the HTTP requests received so far.
     func paths() throws -> [String] { try events().filter { $0.event == "request" }.compactMap(\.path) }
-
-    deinit {
-        // SIGKILL (a child may inherit SIGTERM blocked), and no `waitUntilExit`, which would block a
-        // cooperative thread; Foundation reaps the child.
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(at: directory)
-    }
 }

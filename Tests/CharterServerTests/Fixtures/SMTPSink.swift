@@ -28,21 +28,18 @@ final class SMTPSink: Sendable {
         let description: String
     }
 
-    static var interpreter: String? { ProcessInfo.processInfo.environment["CHARTER_PYTHON"] }
+    static var interpreter: String? { TestEnvironment.python }
     static var isAvailable: Bool { interpreter != nil }
     static let unavailable: Comment = "needs CHARTER_PYTHON with aiosmtpd 1.4 (scripts/test installs it and sets it)"
 
-    let port: Int
+    private let server: ScriptServer
+    var port: Int { server.port }
+    var directory: URL { server.directory }
     /// The sink's self-signed certificate (for 127.0.0.1 and localhost), to trust as `smtp.ca_file`.
-    let certificate: String
-    let directory: URL
-    private let process: Process
+    var certificate: String { server.directory.appendingPathComponent("cert.pem").path }
 
-    private init(port: Int, directory: URL, process: Process) {
-        self.port = port
-        self.directory = directory
-        self.certificate = directory.appendingPathComponent("cert.pem").path
-        self.process = process
+    private init(server: ScriptServer) {
+        self.server = server
     }
 
     /// Starts a sink and waits until it listens.
@@ -61,36 +58,23 @@ final class SMTPSink: Sendable {
         let script = try #require(
             Bundle.module.url(forResource: "smtp_sink", withExtension: "py"), "smtp_sink.py is not in the test bundle"
         )
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("charter-smtp-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        var arguments = [
-            script.path, "--out", directory.path, "--cert-dir", directory.path, "--tls", tls, "--mechanisms", mechanisms,
-            "--fail-data", String(failingData),
-        ]
-        if let credentials { arguments += ["--user", credentials.user, "--password", credentials.password] }
-        for address in rejecting { arguments += ["--reject", address] }
-        let errors = directory.appendingPathComponent("stderr.txt")
-        _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: interpreter)
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
-        // Starting takes well under a second; 30 s only bounds a hang.
-        let portFile = directory.appendingPathComponent("port")
-        for _ in 0..<300 where process.isRunning {
-            if let text = try? String(contentsOf: portFile, encoding: .utf8), let port = Int(text) {
-                return SMTPSink(port: port, directory: directory, process: process)
+        let server = try await ScriptServer.start(
+            interpreter, prefix: "charter-smtp",
+            arguments: { directory in
+                var arguments = [
+                    script.path, "--out", directory.path, "--cert-dir", directory.path, "--tls", tls, "--mechanisms",
+                    mechanisms, "--fail-data", String(failingData),
+                ]
+                if let credentials { arguments += ["--user", credentials.user, "--password", credentials.password] }
+                for address in rejecting { arguments += ["--reject", address] }
+                return arguments
+            },
+            failure: {
+                "the SMTP sink did not start: \($0)"
+                    + "hint: \(interpreter) -m pip install aiosmtpd==1.4.6, and make sure openssl is installed"
             }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        if process.isRunning { process.terminate() }
-        let output = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        throw Failure(
-            description: "the SMTP sink did not start: \(output)"
-                + "hint: \(interpreter) -m pip install aiosmtpd==1.4.6, and make sure openssl is installed"
         )
+        return SMTPSink(server: server)
     }
 
     /// The messages received so far, oldest first.
@@ -113,13 +97,5 @@ final class SMTPSink: Sendable {
             try await Task.sleep(for: .milliseconds(100))
         }
         throw Failure(description: "no matching message reached the SMTP sink within 30 s")
-    }
-
-    deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: directory)
     }
 }

@@ -30,7 +30,7 @@ final class ServeProcess: Sendable {
             process.executableURL = executable
             process.arguments = ["serve", "--port", String(port)]
             var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHARTER_") }
-            environment["CHARTER_DATABASE_URL"] = TestApp.env("CHARTER_TEST_DATABASE_URL")
+            environment["CHARTER_DATABASE_URL"] = TestDatabase.appURL
             environment["CHARTER_KEK"] = TestDomain.kek
             environment["CHARTER_DIRECTORY_SYNC_POLL_SECONDS"] = "0"
             environment["CHARTER_LOG_LEVEL"] = "warning"

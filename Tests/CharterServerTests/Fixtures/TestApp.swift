@@ -12,28 +12,20 @@ import Testing
 
 /// The real service against the PostgreSQL that scripts/test starts.
 enum TestApp {
-    static let logger: Logger = {
-        var logger = Logger(label: "charter.tests")
-        logger.logLevel = .warning
-        return logger
-    }()
+    static var logger: Logger { TestDatabase.logger }
 
-    static func env(_ name: String) -> String {
-        guard let value = ProcessInfo.processInfo.environment[name] else {
-            fatalError("\(name) is not set: run the tests through scripts/test, which starts PostgreSQL")
-        }
-        return value
-    }
+    /// The value of the environment variable `name` (a test run without it stops with a hint).
+    static func env(_ name: String) -> String { TestEnvironment.required(name) }
 
     /// Loopback, where the tests' Samba DC (127.0.0.2) and webhook receivers (127.0.0.1) run: the outbound
     /// policy refuses it unless allowed, as here.
-    static let loopback: [IPNetwork] = ["127.0.0.0/8", "::1/128"].compactMap { IPNetwork($0) }
+    static var loopback: [IPNetwork] { TestLoopback.networks }
 
     /// The outbound policy of the tests: the default one with loopback allowed.
-    static let destinations = DestinationPolicy(allowedNetworks: loopback)
+    static var destinations: DestinationPolicy { TestLoopback.destinations }
 
     static var config: ServerConfiguration {
-        var config = ServerConfiguration(databaseURL: env("CHARTER_TEST_DATABASE_URL"))
+        var config = ServerConfiguration(databaseURL: TestDatabase.appURL)
         config.maxBodyBytes = 4096
         config.outboundAllowedNetworks = loopback
         return config
@@ -42,20 +34,12 @@ enum TestApp {
     /// Runs `body` with the schema owner's database (migrated), for fixtures.
     @discardableResult
     static func withOwner<Result: Sendable>(_ body: @Sendable (Database) async throws -> Result) async throws -> Result {
-        let url = env("CHARTER_TEST_MIGRATION_DATABASE_URL")
-        let client = PostgresClient(configuration: try DatabaseURL.configuration(from: url), backgroundLogger: logger)
-        return try await client.whileRunning {
-            _ = try await Migrator(migrations: Migration.bundled()).migrate(client: client, logger: logger)
-            return try await body(Database(client: client))
-        }
+        try await TestDatabase.withOwner(body)
     }
 
     /// Runs `body` with the service role's database (bound by row-level security), as `charter serve` has it.
     static func withService<Result: Sendable>(_ body: @Sendable (Database) async throws -> Result) async throws -> Result {
-        let client = PostgresClient(
-            configuration: try DatabaseURL.configuration(from: env("CHARTER_TEST_DATABASE_URL")), backgroundLogger: logger
-        )
-        return try await client.whileRunning { try await body(Database(client: client)) }
+        try await TestDatabase.withService(body)
     }
 
     /// An MSP with an owner key and `tenants` tenants, each with an owner key of its own.
