@@ -55,7 +55,7 @@ struct DirectoryHostilePeerTests {
         let healthy = try await TestApp.withService { database in
             try await DirectorySyncEngine(
                 database: database, sealer: TestDomain.sealer(), threadPool: .ldap, logger: TestApp.logger,
-                destinations: TestApp.destinations, operationTimeout: .seconds(2)
+                destinations: TestApp.destinations, operationTimeout: .seconds(30)
             ).sync(.init(tenantID: tenant, mspID: world.msp, connectionID: real.id, kind: .full, trigger: .api))
         }
         #expect(healthy.status == .succeeded, "\(healthy.error ?? "")")
