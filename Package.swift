@@ -72,6 +72,8 @@ let package = Package(
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -122,6 +124,7 @@ let package = Package(
                 "CharterBundle",
                 "CharterCore",
                 "CharterServer",
+                "CharterServices",
                 "CharterStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -164,6 +167,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "CharterServicesTests",
+            dependencies: ["CharterServices", "CharterStore", "CharterCore"]
+        ),
+        .testTarget(
             name: "CharterStoreTests",
             dependencies: [
                 "CharterStore",
@@ -177,6 +184,7 @@ let package = Package(
             name: "CharterServerTests",
             dependencies: [
                 "CharterServer",
+                "CharterServices",
                 "CharterAgent",
                 "CharterBundle",
                 "CharterDirectory",

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CharterCore
 import CharterServer
+import CharterServices
 import CharterStore
 import Foundation
 import Logging
@@ -55,15 +56,15 @@ struct SyncCommand: AsyncParsableCommand {
         let configuration = config
         let showsProgress = !json
         let run = try await withDatabase(url: url, logger: logger) { database in
-            guard let engine = try directorySyncEngine(configuration, database: database, logger: logger) else {
-                throw ValidationError("no key-encryption key: set CHARTER_KEK or CHARTER_KEK_FILE")
-            }
-            let mspID = try await database.withoutTenant(logger: logger) { tx in try await tx.tenants.msp(of: tenantID) }
-            return try await engine.sync(
-                .init(
-                    tenantID: tenantID, mspID: mspID, connectionID: connectionID, kind: kind, trigger: .cli,
-                    confirmsDeletions: confirms, actor: AuditRecord.Actor(id: nil, name: cliActor)
-                )
+            let engine = try directorySyncEngine(configuration, database: database, logger: logger)
+            guard engine != nil else { throw ValidationError("no key-encryption key: set CHARTER_KEK or CHARTER_KEK_FILE") }
+            let directory = DirectoryService(
+                database: database, engine: engine, runner: nil,
+                connectionsPerTenant: configuration.limits.quotas.directoryConnectionsPerTenant
+            )
+            return try await directory.syncNow(
+                connectionID, of: tenantID, kind: kind, confirmsDeletions: confirms,
+                by: Caller(principal: nil, actor: AuditRecord.Actor(id: nil, name: cliActor), logger: logger)
             ) { objects in
                 if showsProgress { FileHandle.standardError.write(Data("\r\(objects) objects read".utf8)) }
             }

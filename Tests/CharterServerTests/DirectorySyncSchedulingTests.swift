@@ -1,6 +1,7 @@
 import CharterCore
 import CharterDirectory
 import CharterServer
+import CharterServices
 import CharterStore
 import Foundation
 import NIOPosix

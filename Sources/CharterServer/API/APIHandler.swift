@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import Hummingbird
@@ -14,10 +15,8 @@ struct APIHandler: APIProtocol {
     let database: Database
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
-    /// Seals bind passwords and runs syncs; `nil` without a key-encryption key (directory writes answer 503).
-    let directorySync: DirectorySyncEngine?
-    /// Runs API-started syncs in the background; `nil` without a key-encryption key.
-    let syncRunner: DirectorySyncRunner?
+    /// Directory connections, syncs and objects.
+    let directory: DirectoryService
     /// Enrollment, signing keys and PIN answers; `nil` without a key-encryption key (they answer 503).
     let endpoints: EndpointServices?
     /// The replica's event hub, told when a device is revoked so its streams close.
@@ -26,14 +25,12 @@ struct APIHandler: APIProtocol {
     let quotas: LimitsConfiguration.Quotas
 
     init(
-        database: Database, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
-        endpoints: EndpointServices? = nil, hub: EventHub? = nil,
+        database: Database, directory: DirectoryService, endpoints: EndpointServices? = nil, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.quotas = quotas
         self.database = database
-        self.directorySync = directorySync
-        self.syncRunner = syncRunner
+        self.directory = directory
         self.endpoints = endpoints
         self.hub = hub
         self.now = now

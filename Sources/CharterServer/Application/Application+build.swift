@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 import CharterDirectory
+package import CharterServices
 package import CharterStore
 import Foundation
 package import Hummingbird
@@ -65,9 +66,12 @@ package func buildService(
             maximumRunsPerTenant: config.limits.syncRunsPerTenant, logger: $0.logger
         )
     }
+    let directory = DirectoryService(
+        database: database, engine: directorySync, runner: syncRunner,
+        connectionsPerTenant: config.limits.quotas.directoryConnectionsPerTenant
+    )
     let router = buildRouter(
-        config, database: database, metrics: metrics, directorySync: directorySync, syncRunner: syncRunner,
-        endpoints: endpoints, hub: hub, drain: drain
+        config, database: database, metrics: metrics, directory: directory, endpoints: endpoints, hub: hub, drain: drain
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
@@ -137,8 +141,7 @@ func buildRouter(
     _ config: ServerConfiguration,
     database: Database,
     metrics: PrometheusCollectorRegistry,
-    directorySync: DirectorySyncEngine? = nil,
-    syncRunner: DirectorySyncRunner? = nil,
+    directory: DirectoryService,
     endpoints: EndpointServices? = nil,
     hub: EventHub,
     drain: DrainState
@@ -172,8 +175,7 @@ func buildRouter(
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(
-            database: database, directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
-            quotas: config.limits.quotas
+            database: database, directory: directory, endpoints: endpoints, hub: hub, quotas: config.limits.quotas
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

@@ -1,9 +1,9 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import Logging
 import Metrics
-import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
@@ -149,6 +149,11 @@ actor EventHub: Service {
                 group.addTask { await self.listen() }
                 group.addTask { await self.poll() }
                 group.addTask { await self.beat() }
+                group.addTask {
+                    // Every hub prunes soon after it starts (once the database client runs), then hourly.
+                    guard (try? await Task.sleep(for: self.pollInterval)) != nil else { return }
+                    await Periodic.run(every: Self.pruneInterval, startingNow: true) { await self.prune() }
+                }
                 await group.waitForAll()
             }
         }
@@ -161,16 +166,14 @@ actor EventHub: Service {
         try? await Task.sleep(for: .milliseconds(100))
         while !Task.isCancelled {
             do {
-                try await database.client.withOpenConnection { connection in
-                    try await connection.listen(on: ChangeFeedRepository.channel) { notifications in
-                        // These reads run on the listening connection and end before it goes back to the pool.
-                        await self.readFeedLogged(on: connection)
-                        backoff = .milliseconds(250)
-                        for try await notification in notifications {
-                            // A read since the notification was sent may have delivered its entry already.
-                            guard !self.hasDelivered(notification.payload) else { continue }
-                            await self.readFeedLogged(on: connection)
-                        }
+                try await database.listenToChangeFeed { listener, notifications in
+                    // These reads run on the listening connection and end before it goes back to the pool.
+                    await self.readFeedLogged(on: listener)
+                    backoff = .milliseconds(250)
+                    for try await sequence in notifications {
+                        // A read since the notification was sent may have delivered its entry already.
+                        guard !self.hasDelivered(sequence) else { continue }
+                        await self.readFeedLogged(on: listener)
                     }
                 }
             } catch is CancellationError {
@@ -187,21 +190,11 @@ actor EventHub: Service {
         }
     }
 
+    /// Reads the feed and claims signing-key takeovers every poll interval, in case a notification was lost.
     private func poll() async {
-        let clock = ContinuousClock()
-        var lastPrune: ContinuousClock.Instant?
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: pollInterval)
-            } catch {
-                return
-            }
+        await Periodic.run(every: pollInterval, startingNow: false) {
             await readFeedLogged()
             await hintSigningKeyTakeovers()
-            if lastPrune.map({ clock.now - $0 >= Self.pruneInterval }) ?? true {
-                lastPrune = clock.now
-                await prune()
-            }
         }
     }
 
@@ -237,19 +230,14 @@ actor EventHub: Service {
     }
 
     private func beat() async {
-        while !Task.isCancelled {
-            do {
-                try await Task.sleep(for: Self.heartbeatInterval)
-            } catch {
-                return
-            }
+        await Periodic.run(every: Self.heartbeatInterval, startingNow: false) {
             for subscriber in subscribers.values { subscriber.continuation.yield(.heartbeat) }
         }
     }
 
-    private func readFeedLogged(on connection: PostgresConnection? = nil) async {
+    private func readFeedLogged(on listener: ChangeFeedListener? = nil) async {
         do {
-            try await readFeed(on: connection)
+            try await readFeed(on: listener)
         } catch is CancellationError {
             return
         } catch {
@@ -257,20 +245,20 @@ actor EventHub: Service {
         }
     }
 
-    /// Reads the feed after ``position`` and delivers it, on `connection` (the listening one) or on a pooled one.
+    /// Reads the feed after ``position`` and delivers it, on the listener's connection or on a pooled one.
     ///
     /// The listener's reads and the poll's may overlap: an entry is delivered only when it lies after
     /// ``position``, which only grows, so none is delivered twice or out of order (and the feed makes an entry
     /// visible only after every entry before it).
-    private func readFeed(on connection: PostgresConnection? = nil) async throws {
+    private func readFeed(on listener: ChangeFeedListener? = nil) async throws {
         if position == nil {
-            let head = try await read(on: connection) { tx in try await tx.changeFeed.head() }
+            let head = try await read(on: listener) { tx in try await tx.changeFeed.head() }
             // Another read may have set it meanwhile, and subscriptions may have started from that.
             if position == nil { position = head }
         }
         var after = position ?? 0
         while true {
-            let entries = try await read(on: connection) { tx in
+            let entries = try await read(on: listener) { tx in
                 try await tx.changeFeed.entries(after: after, limit: 500)
             }
             for entry in entries where entry.sequence > position ?? 0 {
@@ -283,17 +271,15 @@ actor EventHub: Service {
     }
 
     private func read<Result: Sendable>(
-        on connection: PostgresConnection?, _ body: (Transaction) async throws -> Result
+        on listener: ChangeFeedListener?, _ body: (Transaction) async throws -> Result
     ) async throws -> Result {
-        guard let connection else {
-            return try await database.readWithoutTenant(logger: logger, body)
-        }
-        return try await database.readWithoutTenant(on: connection, logger: logger, body)
+        guard let listener else { return try await database.readWithoutTenant(logger: logger, body) }
+        return try await listener.read(logger: logger, body)
     }
 
     /// Whether the entry a notification names (its payload is the sequence number) was delivered already.
-    private func hasDelivered(_ payload: String) -> Bool {
-        guard let sequence = Int64(payload), let position else { return false }
+    private func hasDelivered(_ sequence: Int64?) -> Bool {
+        guard let sequence, let position else { return false }
         return sequence <= position
     }
 

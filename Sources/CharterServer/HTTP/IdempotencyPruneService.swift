@@ -1,3 +1,4 @@
+import CharterServices
 import CharterStore
 import Logging
 import ServiceLifecycle
@@ -11,17 +12,14 @@ struct IdempotencyPruneService: Service {
     let logger: Logger
 
     func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try await Task.sleep(for: Self.interval)
-                do {
-                    let pruned = try await database.readWithoutTenant(logger: logger) { tx in
-                        try await tx.idempotencyKeys.pruneExpired()
-                    }
-                    logger.debug("idempotency keys pruned", metadata: ["count": "\(pruned)"])
-                } catch {
-                    logger.warning("could not prune idempotency keys", metadata: ["error": "\(error)"])
+        await Periodic.run(every: Self.interval, startingNow: false) {
+            do {
+                let pruned = try await database.readWithoutTenant(logger: logger) { tx in
+                    try await tx.idempotencyKeys.pruneExpired()
                 }
+                logger.debug("idempotency keys pruned", metadata: ["count": "\(pruned)"])
+            } catch {
+                logger.warning("could not prune idempotency keys", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import Logging
@@ -31,24 +32,35 @@ struct EmailDeliveryService: Service {
     let client: SMTPClient
     let pollInterval: Duration
     let logger: Logger
-    /// How long claimed deliveries stay with this replica. Past half of it the rest of a claim is handed back,
-    /// since another replica may soon take it over.
+    /// How long claimed deliveries stay with this replica. A session may take up to half of it (SMTP gives each
+    /// step its own timeout, not the session one deadline): past half the lease the rest of a claim is handed back,
+    /// since another replica may take it over before a session started then ends.
     var claimLease: TimeInterval = 600
     /// Deliveries one tenant may have sent in any hour (`email.max_per_tenant_per_hour`); due ones beyond it are
     /// recorded as failed, unsent, with the reason.
     var maximumPerTenantPerHour = 500
 
+    /// The claims' rules (``DeliveryClaim``): one notification's session may take half the lease.
+    var claimPolicy: DeliveryClaim<[ClaimedDelivery]>.Policy {
+        .init(
+            lease: claimLease, attemptBudget: claimLease / 2,
+            retryBase: TimeInterval(client.configuration.retryBaseSeconds), maximumAttempts: Self.maximumAttempts
+        )
+    }
+
+    /// A claimed delivery (one recipient) and its notification.
+    typealias ClaimedDelivery = (delivery: EmailDelivery, notification: EmailNotification)
+
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        // Only the wait is cut short by shutdown: a message in hand is sent and recorded, the rest handed back.
+        await Periodic.run(every: pollInterval, startingNow: true) {
             do {
                 try await deliverDue()
             } catch is CancellationError {
-                break
+                return
             } catch {
                 logger.warning("email delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
             }
-            // Only the wait is cut short by shutdown: a message in hand is sent and recorded, the rest handed back.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
         }
     }
 
@@ -60,7 +72,8 @@ struct EmailDeliveryService: Service {
         for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
             let claimedAt = Date()
             let cap = maximumPerTenantPerHour
-            let (claimed, skipped): ([(delivery: EmailDelivery, notification: EmailNotification)], Int) =
+            let policy = claimPolicy
+            let (claimed, skipped): ([ClaimedDelivery], Int) =
                 try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
                     let sent = try await tx.email.sentCount(tenant, since: claimedAt.addingTimeInterval(-3600))
                     guard sent < cap else {
@@ -70,7 +83,7 @@ struct EmailDeliveryService: Service {
                         return ([], try await tx.email.skipDue(tenant, reason: reason, at: claimedAt))
                     }
                     let limit = min(Self.batchSize, cap - sent)
-                    return (try await tx.email.claimDue(tenant, limit: limit, lease: claimLease, at: claimedAt), 0)
+                    return (try await tx.email.claimDue(tenant, limit: limit, lease: policy.lease, at: claimedAt), 0)
                 }
             if skipped > 0 {
                 // One tenant's flood is cut here; the other tenants' mail goes out in this same pass.
@@ -82,27 +95,31 @@ struct EmailDeliveryService: Service {
             }
             let notifications = Dictionary(grouping: claimed, by: \.notification.id).values
                 .sorted { $0[0].notification.createdAt < $1[0].notification.createdAt }
-            for (index, group) in notifications.enumerated() {
-                // On shutdown, or past half the lease (another replica may soon take these over), the rest of the
-                // claim is handed back, due at once for the next pass of any replica.
-                let isShuttingDown = Task.isShuttingDownGracefully
-                if isShuttingDown || Date() >= claimedAt.addingTimeInterval(claimLease / 2) {
-                    let rest = notifications[index...].flatMap { $0.map(\.delivery.id) }
+            // One item of the claim is one notification, sent to its claimed recipients in one session.
+            var claim = DeliveryClaim(notifications, claimedAt: claimedAt, policy: policy)
+            sending: while true {
+                switch claim.next(now: Date(), isShuttingDown: Task.isShuttingDownGracefully) {
+                case .done:
+                    break sending
+                case .handBack(let rest):
+                    // Due at once for the next pass of any replica.
                     try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                        try await tx.email.release(tenant, deliveries: rest, at: Date())
+                        try await tx.email.release(tenant, deliveries: rest.flatMap { $0.map(\.delivery.id) }, at: Date())
                     }
-                    if isShuttingDown { return }
-                    break
-                }
-                let notification = group[0].notification
-                let results = await send(notification, to: group.map(\.delivery.recipient))
-                let now = Date()
-                try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                    for (delivery, _) in group {
-                        let result =
-                            results[delivery.recipient]
-                            ?? .failed(reason: "no outcome", replyCode: nil, isPermanent: false)
-                        try await record(result, of: delivery, about: notification, in: tenant, tx: tx, at: now)
+                    break sending
+                case .send(let group):
+                    let notification = group[0].notification
+                    let results = await send(notification, to: group.map(\.delivery.recipient))
+                    let now = Date()
+                    try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+                        for (delivery, _) in group {
+                            let result =
+                                results[delivery.recipient]
+                                ?? .failed(reason: "no outcome", replyCode: nil, isPermanent: false)
+                            try await record(
+                                result, of: delivery, about: notification, in: tenant, policy: policy, tx: tx, at: now
+                            )
+                        }
                     }
                 }
             }
@@ -141,7 +158,7 @@ struct EmailDeliveryService: Service {
     /// Records one recipient's attempt and logs it: sent, due again after the backoff, or failed for good.
     private func record(
         _ result: AttemptResult, of delivery: EmailDelivery, about notification: EmailNotification, in tenant: TenantID,
-        tx: Transaction, at now: Date
+        policy: DeliveryClaim<[ClaimedDelivery]>.Policy, tx: Transaction, at now: Date
     ) async throws {
         let attempts = delivery.attempts + 1
         let metadata: Logger.Metadata = [
@@ -150,8 +167,6 @@ struct EmailDeliveryService: Service {
             "email.delivery.id": "\(delivery.id.uuidString.lowercased())",
             "email.attempt": "\(attempts)",
         ]
-        let retryBase = TimeInterval(client.configuration.retryBaseSeconds)
-        let delay = min(retryBase * pow(2, Double(attempts - 1)), 3600) * Double.random(in: 0.8...1.2)
         switch result {
         case .sent(let replyCode):
             try await tx.email.record(
@@ -160,17 +175,24 @@ struct EmailDeliveryService: Service {
             logger.info("email sent", metadata: metadata)
             Counter(label: "charter_email_deliveries", dimensions: [("outcome", "sent")]).increment()
         case .failed(let reason, let replyCode, let isPermanent):
-            let givesUp = isPermanent || attempts >= Self.maximumAttempts
+            let verdict = policy.verdict(
+                afterAttempt: attempts, .failed(isPermanent: isPermanent), now: now, jitter: Double.random(in: 0.8...1.2)
+            )
+            let (status, retryAt, outcome): (EmailDelivery.Status, Date, String) =
+                switch verdict {
+                case .retry(let at): (.pending, at, "retry")
+                case .failed, .delivered: (.failed, now, "failed")
+                }
             try await tx.email.record(
-                tenant, delivery: delivery.id, status: givesUp ? .failed : .pending, replyCode: replyCode,
-                error: String(reason.prefix(500)), retryAt: now.addingTimeInterval(delay), at: now
+                tenant, delivery: delivery.id, status: status, replyCode: replyCode,
+                error: String(reason.prefix(500)), retryAt: retryAt, at: now
             )
             var failure = metadata
             failure["error"] = "\(reason)"
             logger.warning(
-                givesUp ? "email delivery failed for good" : "email delivery failed; will retry", metadata: failure
+                status == .failed ? "email delivery failed for good" : "email delivery failed; will retry",
+                metadata: failure
             )
-            let outcome = givesUp ? "failed" : "retry"
             Counter(label: "charter_email_deliveries", dimensions: [("outcome", outcome)]).increment()
         }
     }

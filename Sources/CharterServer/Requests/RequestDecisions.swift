@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 package import CharterStore
 package import Foundation
 package import Logging
@@ -170,14 +171,11 @@ package struct RequestExpiryService: Service {
     }
 
     package func run() async throws {
-        try? await cancelWhenGracefulShutdown {
-            while !Task.isCancelled {
-                try await Task.sleep(for: interval)
-                do {
-                    try await expireDue(now: Date())
-                } catch {
-                    logger.warning("could not expire requests", metadata: ["error": "\(error)"])
-                }
+        await Periodic.run(every: interval, startingNow: false) {
+            do {
+                try await expireDue(now: Date())
+            } catch {
+                logger.warning("could not expire requests", metadata: ["error": "\(error)"])
             }
         }
     }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CharterBundle
 import CharterCore
+import CharterServices
 import CharterStore
 import Crypto
 import Foundation
@@ -38,8 +39,9 @@ enum Webhooks {
 /// Sends queued webhook deliveries: claims due ones under a token (a lease keeps other replicas off them, the
 /// token keeps a late writer from recording over the current claim holder), posts them, records each attempt,
 /// and retries failures with exponential backoff (base × 2^attempt, at most an hour, with jitter) until
-/// `maximumAttempts`. Shutting down, or when the rest of a batch could outlast its lease, it hands the rest of
-/// its claim back, so no other replica waits out the lease for them.
+/// `maximumAttempts`. Shutting down, or when the next delivery could outlast its lease, it hands the rest of
+/// its claim back, so no other replica waits out the lease for them. ``DeliveryClaim`` makes these decisions,
+/// the same for webhooks and email.
 ///
 /// Each delivery resolves the receiver's host through the ``OutboundGuard`` and connects to the address it
 /// checked (an `HTTPClient` of its own whose `dnsOverride` maps the host to that address, so TLS still
@@ -79,8 +81,16 @@ struct WebhookDeliveryService: Service {
     }
 
     /// How long a claim holds: at least two delivery deadlines and the recording margin, so a batch always
-    /// sends at least one delivery; the batch stops before its lease could run out (see ``deliverDue()``).
+    /// sends at least one delivery; the batch stops before its lease could run out (see ``claimPolicy``).
     var claimLease: TimeInterval { max(120, 2 * timeoutSeconds + Self.recordingMargin) }
+
+    /// The claims' rules: a delivery starts only if its deadline and the recording margin fit in the lease.
+    var claimPolicy: DeliveryClaim<ClaimedDelivery>.Policy {
+        .init(
+            lease: claimLease, attemptBudget: timeoutSeconds + Self.recordingMargin, retryBase: retryBase,
+            maximumAttempts: Self.maximumAttempts
+        )
+    }
 
     private var timeoutSeconds: TimeInterval {
         let (seconds, attoseconds) = timeout.components
@@ -88,16 +98,15 @@ struct WebhookDeliveryService: Service {
     }
 
     func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+        // Only the wait is cut short by shutdown; the claim in hand hands back what it has not sent.
+        await Periodic.run(every: pollInterval, startingNow: true) {
             do {
                 try await deliverDue()
             } catch is CancellationError {
-                break
+                return
             } catch {
                 logger.warning("webhook delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
             }
-            // Only the wait is cut short by shutdown.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
         }
     }
 
@@ -110,41 +119,61 @@ struct WebhookDeliveryService: Service {
         }
     }
 
-    /// Claims one batch of the tenant's deliveries due at `claimedAt` and sends them, stopping early (and
-    /// handing the rest back) when shutting down or when the next delivery could outlast the claim's lease.
+    /// A claimed delivery with its receiver's URL and sealed secret.
+    typealias ClaimedDelivery = (delivery: WebhookDelivery, url: String, secretSealed: String)
+
+    /// Claims one batch of the tenant's deliveries due at `claimedAt` and sends them as ``DeliveryClaim``
+    /// says, handing the rest back when shutting down or when the next delivery could outlast the lease.
     func deliverDue(of tenant: TenantID, msp: MSPID, at claimedAt: Date = Date()) async throws {
         let token = UUID()
-        let lease = claimLease
+        let policy = claimPolicy
         let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-            try await tx.webhooks.claimDue(tenant, limit: Self.batchSize, lease: lease, token: token, at: claimedAt)
+            try await tx.webhooks.claimDue(tenant, limit: Self.batchSize, lease: policy.lease, token: token, at: claimedAt)
         }
-        let leaseEnds = claimedAt.addingTimeInterval(lease)
-        for (index, (delivery, url, sealed)) in claimed.enumerated() {
-            let outlastsLease = Date().addingTimeInterval(timeoutSeconds + Self.recordingMargin) > leaseEnds
-            if Task.isShuttingDownGracefully || outlastsLease {
-                let rest = claimed[index...].map(\.delivery.id)
+        var claim = DeliveryClaim(claimed, claimedAt: claimedAt, policy: policy)
+        while true {
+            switch claim.next(now: Date(), isShuttingDown: Task.isShuttingDownGracefully) {
+            case .done:
+                return
+            case .handBack(let rest):
                 try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                    try await tx.webhooks.release(tenant, deliveries: rest, token: token, at: Date())
+                    try await tx.webhooks.release(tenant, deliveries: rest.map(\.delivery.id), token: token, at: Date())
                 }
                 return
+            case .send(let item):
+                let outcome = await send(item.delivery, to: item.url, secretSealed: item.secretSealed)
+                try await record(outcome, of: item.delivery, in: tenant, msp: msp, token: token, policy: policy)
             }
-            let outcome = await send(delivery, to: url, secretSealed: sealed)
-            let attempts = delivery.attempts + 1
-            let status: WebhookDelivery.Status =
-                outcome.isDelivered ? .delivered : (attempts >= Self.maximumAttempts ? .failed : .pending)
-            let delay = min(retryBase * pow(2, Double(attempts - 1)), 3600) * Double.random(in: 0.8...1.2)
-            let recorded = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                try await tx.webhooks.record(
-                    tenant, delivery: delivery.id, token: token, status: status, statusCode: outcome.statusCode,
-                    error: outcome.error, retryAt: Date().addingTimeInterval(delay), at: Date()
-                )
+        }
+    }
+
+    /// Records an attempt under the claim's token: delivered, due again after the backoff, or failed for good.
+    private func record(
+        _ outcome: Outcome, of delivery: WebhookDelivery, in tenant: TenantID, msp: MSPID, token: UUID,
+        policy: DeliveryClaim<ClaimedDelivery>.Policy
+    ) async throws {
+        let now = Date()
+        let verdict = policy.verdict(
+            afterAttempt: delivery.attempts + 1, outcome.isDelivered ? .delivered : .failed(isPermanent: false),
+            now: now, jitter: Double.random(in: 0.8...1.2)
+        )
+        let (status, retryAt): (WebhookDelivery.Status, Date) =
+            switch verdict {
+            case .delivered: (.delivered, now)
+            case .retry(let at): (.pending, at)
+            case .failed: (.failed, now)
             }
-            if !recorded {
-                logger.warning(
-                    "webhook delivery outcome dropped: claim taken over",
-                    metadata: ["tenant.id": "\(tenant)", "webhook.delivery": "\(delivery.id)"]
-                )
-            }
+        let recorded = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
+            try await tx.webhooks.record(
+                tenant, delivery: delivery.id, token: token, status: status, statusCode: outcome.statusCode,
+                error: outcome.error, retryAt: retryAt, at: now
+            )
+        }
+        if !recorded {
+            logger.warning(
+                "webhook delivery outcome dropped: claim taken over",
+                metadata: ["tenant.id": "\(tenant)", "webhook.delivery": "\(delivery.id)"]
+            )
         }
     }
 

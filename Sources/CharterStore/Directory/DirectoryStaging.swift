@@ -33,6 +33,12 @@ package struct DirectoryStaging: Sendable {
         package var pendingDeletions: Int
         package var allowedDeletions: Int
         package var counts: SyncCounts
+
+        package init(pendingDeletions: Int, allowedDeletions: Int, counts: SyncCounts) {
+            self.pendingDeletions = pendingDeletions
+            self.allowedDeletions = allowedDeletions
+            self.counts = counts
+        }
     }
 
     /// Objects of the connection stored before this run.

@@ -92,13 +92,18 @@ package struct EmailRepository: Sendable {
     package func claimDue(_ tenant: TenantID, limit: Int, lease: TimeInterval, at now: Date) async throws
         -> [(delivery: EmailDelivery, notification: EmailNotification)]
     {
+        // The due rows are picked once, in a materialised CTE: as a subquery of the join, `LIMIT … SKIP LOCKED` may
+        // be run again for each joined row and claim more than `limit` (the per-tenant email cap relies on it).
         let rows = try await tx.query(
             """
+            WITH due AS MATERIALIZED (
+                SELECT id FROM email_deliveries
+                WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
+                ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            )
             UPDATE email_deliveries d SET next_attempt_at = \(now.addingTimeInterval(lease))
             FROM email_messages m
-            WHERE d.id IN (SELECT id FROM email_deliveries
-                           WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
-                           ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            WHERE d.id IN (SELECT id FROM due)
               AND m.tenant_id = d.tenant_id AND m.id = d.message_id
             RETURNING d.id, d.recipient, d.attempts, m.id, m.request_id, m.event, m.recipients, m.subject, m.body,
                       m.created_at

@@ -100,13 +100,18 @@ package struct WebhookRepository: Sendable {
     package func claimDue(_ tenant: TenantID, limit: Int, lease: TimeInterval, token: UUID, at now: Date) async throws
         -> [(delivery: WebhookDelivery, url: String, secretSealed: String)]
     {
+        // The due rows are picked once, in a materialised CTE: as a subquery of the join, `LIMIT … SKIP LOCKED` may
+        // be run again for each joined row and claim more than `limit` (the per-tenant email cap relies on it).
         let rows = try await tx.query(
             """
+            WITH due AS MATERIALIZED (
+                SELECT id FROM webhook_deliveries
+                WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
+                ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
+            )
             UPDATE webhook_deliveries d SET next_attempt_at = \(now.addingTimeInterval(lease)), claim_token = \(token)
             FROM webhooks w
-            WHERE d.id IN (SELECT id FROM webhook_deliveries
-                           WHERE tenant_id = \(tenant.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
-                           ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+            WHERE d.id IN (SELECT id FROM due)
               AND w.tenant_id = d.tenant_id AND w.id = d.webhook_id
             RETURNING d.id, d.webhook_id, d.event, d.payload, d.attempts, d.created_at, w.url, w.secret_sealed
             """

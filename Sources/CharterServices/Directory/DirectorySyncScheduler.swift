@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// Every poll it claims one due connection of any tenant through the job table
 /// (`charter_private.claim_directory_syncs`: `FOR UPDATE SKIP LOCKED` plus a lease), runs it with the engine
 /// (which renews the lease while it works and releases it with the next due time) and claims again until
-/// nothing is due; then it sleeps for the poll interval. A replica that dies stops renewing, its lease lapses
+/// nothing is due, every poll interval (``Periodic``). A replica that dies stops renewing, its lease lapses
 /// and another replica takes the connection over; the run it left `running` is recorded as failed on the next
 /// pass of any scheduler. On graceful shutdown it finishes the sync in hand and stops.
 package struct DirectorySyncScheduler: Service {
@@ -25,11 +25,8 @@ package struct DirectorySyncScheduler: Service {
     }
 
     package func run() async throws {
-        while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            await runDueSyncs()
-            // Only the wait is cut short by shutdown; a sync in hand runs to its end.
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: pollInterval) }
-        }
+        // Only the wait is cut short by shutdown; a sync in hand runs to its end.
+        await Periodic.run(every: pollInterval, startingNow: true) { _ = await runDueSyncs() }
     }
 
     /// Claims and runs due connections one at a time until none is due; returns the runs it made.

@@ -1,4 +1,4 @@
-package import CharterCore
+import CharterCore
 package import CharterStore
 package import Logging
 import ServiceLifecycle

@@ -2,6 +2,7 @@ package import CharterBundle
 package import CharterCore
 package import CharterDirectory
 package import CharterStore
+import AsyncAlgorithms
 import Foundation
 package import Logging
 package import NIOPosix
@@ -69,7 +70,7 @@ package struct DirectorySyncEngine: Sendable {
     /// Seals and opens bind passwords.
     package let sealer: SecretSealer
     let threadPool: NIOThreadPool
-    let logger: Logger
+    package let logger: Logger
     /// Who holds leases taken by this engine (one per process).
     package let leaseOwner: String
     package let leaseDuration: Duration
@@ -172,51 +173,44 @@ package struct DirectorySyncEngine: Sendable {
         onProgress: @escaping @Sendable (Int) async -> Void = { _ in }
     ) async throws -> SyncRun {
         let request = started.request
-        var run = started.run
+        let result: Result<SyncRunDecision.Outcome, any Error>
         do {
             if stopsOnGracefulShutdown, Task.isShuttingDownGracefully { throw DirectorySyncError.shutDown }
-            let outcome = try await withThrowingTaskGroup(of: Outcome?.self) { group in
-                group.addTask {
-                    try await renewLease(request)
-                    return nil
-                }
-                let deadline = limits.deadline
-                group.addTask {
-                    try await Task.sleep(for: deadline)
-                    throw DirectorySyncError.deadlineExceeded(deadline)
-                }
-                if stopsOnGracefulShutdown {
+            result = .success(
+                try await withThrowingTaskGroup(of: SyncRunDecision.Outcome?.self) { group in
                     group.addTask {
-                        try await gracefulShutdown()
-                        throw DirectorySyncError.shutDown
+                        try await renewLease(request)
+                        return nil
                     }
+                    let deadline = limits.deadline
+                    group.addTask {
+                        try await Task.sleep(for: deadline)
+                        throw DirectorySyncError.deadlineExceeded(deadline)
+                    }
+                    if stopsOnGracefulShutdown {
+                        group.addTask {
+                            try await gracefulShutdown()
+                            throw DirectorySyncError.shutDown
+                        }
+                    }
+                    group.addTask {
+                        try await apply(
+                            request, connection: started.connection, watermark: started.watermark,
+                            onProgress: onProgress
+                        )
+                    }
+                    defer { group.cancelAll() }
+                    while let result = try await group.next() {
+                        if let outcome = result { return outcome }
+                    }
+                    throw CancellationError()
                 }
-                group.addTask {
-                    try await apply(
-                        request, connection: started.connection, watermark: started.watermark, onProgress: onProgress
-                    )
-                }
-                defer { group.cancelAll() }
-                while let result = try await group.next() {
-                    if let outcome = result { return outcome }
-                }
-                throw CancellationError()
-            }
-            run.kind = outcome.kind
-            run.domainController = outcome.domainController
-            run.objectsRead = outcome.objectsRead
-            run.counts = outcome.counts
-            run.status = .succeeded
-        } catch let tripped as DirectoryStaging.DeletionGuardTripped {
-            run.status = .needsConfirmation
-            run.counts = tripped.counts
-            run.pendingDeletions = tripped.pendingDeletions
-            run.error =
-                "The sync would delete \(tripped.pendingDeletions) objects, more than the \(tripped.allowedDeletions) "
-                + "the connection's deletion threshold allows; nothing was changed. Confirm to apply."
+            )
         } catch {
-            run.status = .failed
-            run.error = Self.message(for: error)
+            result = .failure(error)
+        }
+        let run = SyncRunDecision.finish(started.run, with: result)
+        if run.status == .failed, case .failure(let error) = result {
             logger.warning(
                 "directory sync failed",
                 metadata: [
@@ -231,10 +225,7 @@ package struct DirectorySyncEngine: Sendable {
     /// Records a started run as failed without running it (the service stopped before it could), and releases
     /// the lease.
     package func fail(_ started: StartedRun, because error: any Error) async throws -> SyncRun {
-        var run = started.run
-        run.status = .failed
-        run.error = Self.message(for: error)
-        return try await record(run, of: started)
+        try await record(SyncRunDecision.finish(started.run, with: .failure(error)), of: started)
     }
 
     /// Stores a run's outcome, releases the lease with the next due time, audits it and hints the devices.
@@ -257,13 +248,11 @@ package struct DirectorySyncEngine: Sendable {
                 tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner,
                 nextRunAt: finished.finishedAt.map { $0 + interval } ?? Date()
             )
-            try await tx.audit.append(
-                AuditRecord(
-                    occurredAt: finished.finishedAt ?? Date(), actor: request.actor ?? actor, action: "directory.sync.\(finished.status.rawValue)",
-                    targetType: "directory_sync_run", targetID: finished.id.description,
-                    after: Self.auditSnapshot(finished)
-                ),
-                to: .tenant(request.tenantID)
+            try await tx.audit.record(
+                "directory.sync.\(finished.status.rawValue)", on: ("directory_sync_run", finished.id.description),
+                after: Self.auditSnapshot(finished),
+                by: Caller(principal: nil, actor: request.actor ?? actor, logger: logger),
+                at: finished.finishedAt ?? Date(), in: .tenant(request.tenantID)
             )
             // Which devices a directory change reaches is not worked out here: every device is hinted and
             // fetches, and only those whose content changed get a new version.
@@ -274,17 +263,9 @@ package struct DirectorySyncEngine: Sendable {
         return finished
     }
 
-    private struct Outcome: Sendable {
-        var kind: SyncRun.Kind
-        var domainController: String
-        var objectsRead: Int
-        var counts: SyncCounts
-    }
-
     /// Keeps the lease alive while the sync runs; ends only by cancellation or by losing the lease.
     private func renewLease(_ request: Request) async throws {
-        while true {
-            try await Task.sleep(for: leaseDuration / 3)
+        for await _ in AsyncTimerSequence(interval: leaseDuration / 3, clock: .continuous) {
             let held = try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
                 try await tx.directorySyncJobs.renew(
                     tenant: request.tenantID, connection: request.connectionID, owner: leaseOwner, lease: leaseDuration
@@ -292,6 +273,7 @@ package struct DirectorySyncEngine: Sendable {
             }
             guard held else { throw DirectorySyncError.alreadyRunning(request.connectionID) }
         }
+        throw CancellationError()
     }
 
     /// What a read returned, held until it is applied: one element per page.
@@ -306,7 +288,7 @@ package struct DirectorySyncEngine: Sendable {
     private func apply(
         _ request: Request, connection: DirectoryConnection, watermark: StoredWatermark?,
         onProgress: @Sendable (Int) async -> Void
-    ) async throws -> Outcome {
+    ) async throws -> SyncRunDecision.Outcome {
         let clock = ContinuousClock()
         let started = clock.now
         let read = try await self.read(request, connection: connection, watermark: watermark, onProgress: onProgress)
@@ -339,7 +321,7 @@ package struct DirectorySyncEngine: Sendable {
                 "sync.merge": "\(clock.now - readDone)",
             ]
         )
-        return Outcome(
+        return SyncRunDecision.Outcome(
             kind: read.kind, domainController: read.identity.serviceName, objectsRead: read.objectsRead, counts: counts
         )
     }
@@ -375,9 +357,11 @@ package struct DirectorySyncEngine: Sendable {
             objectsRead = batch.progress.objectsRead
             await onProgress(objectsRead)
         }
-        if request.kind == .incremental, let watermark,
-            watermark.lastFullSyncAt.addingTimeInterval(fullSyncInterval) > Date()
-        {
+        let kind = SyncRunDecision.readKind(
+            requested: request.kind, lastFullSyncAt: watermark?.lastFullSyncAt, now: Date(),
+            fullSyncInterval: fullSyncInterval
+        )
+        if kind == .incremental, let watermark {
             let reader = DirectoryReader(
                 connection: ldap, baseDN: connection.baseDN, options: readerOptions, logger: logger
             )
@@ -427,33 +411,6 @@ package struct DirectorySyncEngine: Sendable {
             trustRoots: connection.caPEM.map { .pem($0) } ?? .system, bindDN: connection.bindDN, password: password,
             connectTimeout: .seconds(10), operationTimeout: .seconds(60), destinations: destinations
         )
-    }
-
-    /// The text recorded for a failed run, which the tenant reads: a category (the operation and libldap's
-    /// name for the result code, or the policy's reason), never the server's diagnostic text or SQL. The log
-    /// has the full error.
-    static func message(for error: any Error) -> String {
-        switch error {
-        case let error as LDAPError:
-            if let refusal = error.refusal {
-                "LDAP: \(error.operation) refused by the outbound policy (\(refusal.reason.rawValue) address)"
-            } else {
-                "LDAP: \(error.operation) failed: \(error.code)"
-            }
-        case let error as ActiveDirectoryError: "Active Directory: \(error)"
-        case DirectorySyncError.passwordUnavailable:
-            "The bind password cannot be opened with the configured key-encryption keys (CHARTER_KEK)."
-        case DirectorySyncError.alreadyRunning: "The connection's lease was lost to another process."
-        case DirectorySyncError.deadlineExceeded(let deadline):
-            "The sync did not finish within its deadline of \(deadline.components.seconds) s "
-                + "(directory.sync.deadline_seconds); nothing was changed."
-        case DirectorySyncError.objectLimitExceeded(let limit):
-            "The directory returned more than \(limit) objects, the limit of one sync "
-                + "(directory.sync.max_objects); nothing was changed."
-        case DirectorySyncError.shutDown: "The service shut down before the sync finished; nothing was changed."
-        case let error as StoreError: "Database: \(error)"
-        default: "Sync failed: \(String(describing: type(of: error)))"
-        }
     }
 
     static func auditSnapshot(_ run: SyncRun) -> String {
