@@ -319,7 +319,7 @@ extension APIHandler {
     }
 
     private func search(
-        _ rawTenant: String, _ kinds: [DirectoryEntry.Kind], _ query: String?, _ rawLimit: Int?, _ rawCursor: String?
+        _ rawTenant: String, _ kinds: [DirectoryObjectKind], _ query: String?, _ rawLimit: Int?, _ rawCursor: String?
     ) async throws -> Components.Schemas.DirectoryObjectList {
         let (scope, tenant, msp) = try authorized(rawTenant, .read)
         let limit = try Input.limit(rawLimit)
@@ -339,7 +339,7 @@ extension APIHandler {
     }
 
     private func object(
-        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryEntry.Kind]
+        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryObjectKind]
     ) async throws -> Components.Schemas.DirectoryObject {
         let (scope, tenant, msp) = try authorized(rawTenant, .read)
         let guid = try DirectoryInput.guid(rawGUID)
@@ -350,7 +350,7 @@ extension APIHandler {
     }
 
     private func memberships(
-        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryEntry.Kind]
+        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryObjectKind]
     ) async throws -> Components.Schemas.DirectoryMemberships {
         let (scope, tenant, msp) = try authorized(rawTenant, .read)
         let guid = try DirectoryInput.guid(rawGUID)
