@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "CharterAgent", targets: ["CharterAgent"]),
         .library(name: "CharterBundle", targets: ["CharterBundle"]),
         .library(name: "CharterCore", targets: ["CharterCore"]),
+        .library(name: "CharterJSON", targets: ["CharterJSON"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
@@ -32,10 +33,12 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.29.0"),
     ],
     targets: [
-        .target(name: "CharterCore"),
+        .target(name: "CharterJSON"),
+        .target(name: "CharterCore", dependencies: ["CharterJSON"]),
         .target(
             name: "CharterBundle",
             dependencies: [
+                "CharterJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
@@ -54,6 +57,7 @@ let package = Package(
             name: "CharterStore",
             dependencies: [
                 "CharterCore",
+                "CharterJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -84,6 +88,7 @@ let package = Package(
                 "CharterServices",
                 "CharterCore",
                 "CharterDirectory",
+                "CharterJSON",
                 "CharterStore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -151,10 +156,11 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
-        .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore", "CharterTestSupport"]),
+        .testTarget(name: "CharterJSONTests", dependencies: ["CharterJSON"]),
+        .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore", "CharterJSON", "CharterTestSupport"]),
         .testTarget(name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterBundle", "CharterTestSupport"]),
         .testTarget(
-            name: "CharterBundleTests", dependencies: ["CharterBundle", "CharterTestSupport"], resources: [.copy("Interop")]
+            name: "CharterBundleTests", dependencies: ["CharterBundle", "CharterJSON", "CharterTestSupport"], resources: [.copy("Interop")]
         ),
         .testTarget(
             name: "CharterDirectoryTests",

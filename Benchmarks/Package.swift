@@ -5,7 +5,7 @@ import PackageDescription
 //
 // A path dependency on the main package would be named after the checkout's folder, so this package
 // compiles the modules it measures from the same sources through symlinks (`Sources/CharterCore` →
-// `../Sources/CharterCore`, `Sources/CharterBundle` → `../Sources/CharterBundle`).
+// `../Sources/CharterCore`, and so for `CharterJSON` and `CharterBundle`).
 let package = Package(
     name: "CharterBenchmarks",
     platforms: [.macOS(.v15)],
@@ -14,10 +14,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
     targets: [
-        .target(name: "CharterCore", path: "Sources/CharterCore"),
+        .target(name: "CharterJSON", path: "Sources/CharterJSON"),
+        .target(name: "CharterCore", dependencies: ["CharterJSON"], path: "Sources/CharterCore"),
         .target(
             name: "CharterBundle",
             dependencies: [
+                "CharterJSON",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ],

@@ -135,7 +135,7 @@ let typicalPIN = OfflinePIN.generate()
 let cachedResolver = PolicyResolver(global: global, subsettings: subsettings)
 let cachedDocuments = try Dictionary(
     ([nil] + typicalUsers).map { user in cachedResolver.resolve(for: user, on: typicalComputer, in: facts) }
-        .map { ($0.source, try BundlePolicy.EncodedDocument(canonicalData: $0.settings.canonicalData)) },
+        .map { ($0.source, BundlePolicy.EncodedDocument($0.settings.json)) },
     uniquingKeysWith: { first, _ in first }
 )
 
@@ -144,15 +144,15 @@ let cachedDocuments = try Dictionary(
 func typicalClaims(cached: Bool = false) throws -> BundleClaims {
     let resolver = cached ? cachedResolver : PolicyResolver(global: global, subsettings: subsettings)
     var documents = BundlePolicy.DocumentTable()
-    func document(_ policy: EffectivePolicy) throws -> String {
+    func document(_ policy: EffectivePolicy) -> String {
         if cached, let document = cachedDocuments[policy.source] { return documents.add(document) }
-        return try documents.add(canonicalData: policy.settings.canonicalData)
+        return documents.add(BundlePolicy.EncodedDocument(policy.settings.json))
     }
-    let computerDocument = try document(resolver.resolve(for: nil, on: typicalComputer, in: facts))
-    let users = try typicalIdentities.map { user in
+    let computerDocument = document(resolver.resolve(for: nil, on: typicalComputer, in: facts))
+    let users = typicalIdentities.map { user in
         BundlePolicy.User(
             sid: user.sid, guid: user.guid.description, upn: user.upn,
-            document: try document(resolver.resolve(for: user.guid, on: typicalComputer, in: facts))
+            document: document(resolver.resolve(for: user.guid, on: typicalComputer, in: facts))
         )
     }
     var typical = claims

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterJSON
 import Foundation
 import Testing
 

@@ -1,3 +1,4 @@
+import CharterCore
 import CharterDirectory
 import Foundation
 import Testing

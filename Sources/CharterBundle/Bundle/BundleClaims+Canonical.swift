@@ -1,3 +1,5 @@
+import CharterJSON
+
 extension BundleClaims {
     /// The canonical JSON text of ``jsonValue``, the signed payload, written member by member
     /// (in their byte order) without building the `JSONValue` tree of the claims first.

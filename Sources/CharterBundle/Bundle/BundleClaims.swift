@@ -1,3 +1,4 @@
+public import CharterJSON
 public import Foundation
 
 /// The claims of a policy bundle: who it is for, when it is valid, and what it carries.

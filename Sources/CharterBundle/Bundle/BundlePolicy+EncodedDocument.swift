@@ -1,3 +1,4 @@
+public import CharterJSON
 public import Foundation
 
 extension BundlePolicy {
@@ -20,11 +21,11 @@ extension BundlePolicy {
             self.canonicalData = value.canonicalData
         }
 
-        /// Takes a document that is already canonical JSON text, such as the service's
-        /// `Settings.canonicalData`.
+        /// Takes a document that is already canonical JSON text from elsewhere.
         ///
         /// The text is parsed once and must be exactly the canonical form of what it parses to, so
-        /// that a bundle never signs anything else.
+        /// that a bundle never signs anything else. A document held as a ``JSONValue`` (as the service
+        /// holds its settings) needs no such check: ``init(_:)`` writes it with the one canonical writer.
         ///
         /// - Parameter canonicalData: The canonical JSON text.
         /// - Throws: ``JOSEError/invalidJSON(part:)`` (part `document`) when the text is not JSON or

@@ -1,3 +1,4 @@
+public import CharterJSON
 internal import Foundation
 
 /// The policy part of a bundle: deduplicated effective-settings documents and who gets which.

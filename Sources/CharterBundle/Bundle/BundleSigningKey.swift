@@ -1,3 +1,4 @@
+public import CharterJSON
 public import Foundation
 
 /// A tenant's bundle-signing public key with its rotation status and validity.

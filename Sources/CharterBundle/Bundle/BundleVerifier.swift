@@ -1,3 +1,4 @@
+import CharterJSON
 public import Crypto
 public import Foundation
 

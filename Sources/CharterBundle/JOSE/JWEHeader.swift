@@ -1,3 +1,4 @@
+import CharterJSON
 public import Foundation
 
 /// The protected header of a JWE that Charter encrypts or accepts.

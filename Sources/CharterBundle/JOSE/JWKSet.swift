@@ -1,3 +1,4 @@
+import CharterJSON
 public import Foundation
 
 /// A JWK Set (RFC 7517 §5): `{"keys": [...]}`.

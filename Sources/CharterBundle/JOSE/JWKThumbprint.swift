@@ -1,3 +1,4 @@
+import CharterJSON
 internal import Crypto
 internal import Foundation
 

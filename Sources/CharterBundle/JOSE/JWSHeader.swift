@@ -1,3 +1,4 @@
+import CharterJSON
 internal import Foundation
 
 /// The protected header of a JWS that Charter signs or accepts.

@@ -1,3 +1,4 @@
+public import CharterJSON
 public import Foundation
 
 /// A device's offline-PIN parameters, carried in its bundle as the `pin` claim.

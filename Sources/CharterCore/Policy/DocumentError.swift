@@ -1,3 +1,5 @@
+package import CharterJSON
+
 /// One problem found in a settings or subsetting document: where it is and what is wrong.
 package struct DocumentIssue: Hashable, Sendable, CustomStringConvertible {
     /// The RFC 6901 pointer of the offending value (or of the missing member).

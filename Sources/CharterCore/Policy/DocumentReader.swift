@@ -1,6 +1,7 @@
+import CharterJSON
 import Foundation
 
-/// Reads values out of a ``DocumentValue`` tree strictly, collecting every problem with its JSON pointer.
+/// Reads values out of a ``JSONValue`` tree strictly, collecting every problem with its JSON pointer.
 ///
 /// Each accessor returns `nil` when the value is missing or wrong; wrong values are recorded in
 /// ``issues``, so a caller keeps reading and the user sees all problems at once.
@@ -14,11 +15,11 @@ struct DocumentReader {
     /// Reads an object whose members must all be in `allowed`, reporting unknown members and missing
     /// `required` ones.
     mutating func object(
-        _ value: DocumentValue,
+        _ value: JSONValue,
         at pointer: JSONPointer,
         allowed: [String],
         required: [String] = []
-    ) -> [String: DocumentValue]? {
+    ) -> [String: JSONValue]? {
         guard case .object(let members) = value else {
             report(pointer, "must be an object, found \(value.typeName)")
             return nil
@@ -32,7 +33,7 @@ struct DocumentReader {
         return members
     }
 
-    mutating func array(_ value: DocumentValue, at pointer: JSONPointer, maxCount: Int) -> [DocumentValue]? {
+    mutating func array(_ value: JSONValue, at pointer: JSONPointer, maxCount: Int) -> [JSONValue]? {
         guard case .array(let elements) = value else {
             report(pointer, "must be an array, found \(value.typeName)")
             return nil
@@ -44,7 +45,7 @@ struct DocumentReader {
         return elements
     }
 
-    mutating func string(_ value: DocumentValue, at pointer: JSONPointer, maxLength: Int = 1024) -> String? {
+    mutating func string(_ value: JSONValue, at pointer: JSONPointer, maxLength: Int = 1024) -> String? {
         guard case .string(let string) = value else {
             report(pointer, "must be a string, found \(value.typeName)")
             return nil
@@ -58,7 +59,7 @@ struct DocumentReader {
     }
 
     /// Reads a string that must not be empty once surrounding whitespace is trimmed; returns it trimmed.
-    mutating func nonEmptyString(_ value: DocumentValue, at pointer: JSONPointer, maxLength: Int = 1024) -> String? {
+    mutating func nonEmptyString(_ value: JSONValue, at pointer: JSONPointer, maxLength: Int = 1024) -> String? {
         guard let string = string(value, at: pointer, maxLength: maxLength) else { return nil }
         let trimmed = string.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else {
@@ -68,7 +69,7 @@ struct DocumentReader {
         return trimmed
     }
 
-    mutating func bool(_ value: DocumentValue, at pointer: JSONPointer) -> Bool? {
+    mutating func bool(_ value: JSONValue, at pointer: JSONPointer) -> Bool? {
         guard case .bool(let bool) = value else {
             report(pointer, "must be a boolean, found \(value.typeName)")
             return nil
@@ -76,13 +77,17 @@ struct DocumentReader {
         return bool
     }
 
-    mutating func integer(_ value: DocumentValue, at pointer: JSONPointer, in range: ClosedRange<Int>) -> Int? {
-        guard case .number(let number) = value else {
-            report(pointer, "must be an integer, found \(value.typeName)")
-            return nil
-        }
-        guard number.rounded() == number, let integer = Int(exactly: number) else {
+    mutating func integer(_ value: JSONValue, at pointer: JSONPointer, in range: ClosedRange<Int>) -> Int? {
+        let integer: Int
+        switch value {
+        case .integer(let value):
+            integer = Int(value)
+        case .number:
+            // The parser makes every number with an exact Int64 value an integer (`15.0` too).
             report(pointer, "must be an integer")
+            return nil
+        default:
+            report(pointer, "must be an integer, found \(value.typeName)")
             return nil
         }
         guard range.contains(integer) else {
@@ -93,7 +98,7 @@ struct DocumentReader {
     }
 
     mutating func enumeration<Value: RawRepresentable<String> & CaseIterable>(
-        _ value: DocumentValue,
+        _ value: JSONValue,
         at pointer: JSONPointer,
         as type: Value.Type = Value.self
     ) -> Value? {
@@ -106,7 +111,7 @@ struct DocumentReader {
         return result
     }
 
-    mutating func guid(_ value: DocumentValue, at pointer: JSONPointer) -> ObjectGUID? {
+    mutating func guid(_ value: JSONValue, at pointer: JSONPointer) -> ObjectGUID? {
         guard let string = string(value, at: pointer) else { return nil }
         guard let guid = ObjectGUID(string) else {
             report(pointer, "must be a GUID such as 4f3c2a1e-0000-4000-8000-000000000000")
@@ -117,10 +122,10 @@ struct DocumentReader {
 
     /// Reads an array of values that must be distinct, reading each element with `element`.
     mutating func uniqueArray<Element: Hashable>(
-        _ value: DocumentValue,
+        _ value: JSONValue,
         at pointer: JSONPointer,
         maxCount: Int,
-        element: (inout DocumentReader, DocumentValue, JSONPointer) -> Element?
+        element: (inout DocumentReader, JSONValue, JSONPointer) -> Element?
     ) -> [Element]? {
         guard let values = array(value, at: pointer, maxCount: maxCount) else { return nil }
         var result: [Element] = []

@@ -1,3 +1,5 @@
+import CharterJSON
+
 extension Settings {
     /// The `approval` section: who hears of pending requests and how long requests and approvals last.
     package struct Approval: Hashable, Sendable {
@@ -41,7 +43,7 @@ extension Settings {
             self.approvalValidityMinutes = approvalValidityMinutes
         }
 
-        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Approval? {
+        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Approval? {
             let before = reader.issues.count
             let keys = ["notify_roles", "notify_emails", "pending_lifetime_minutes", "approval_validity_minutes"]
             guard let members = reader.object(value, at: pointer, allowed: keys) else { return nil }
@@ -62,7 +64,7 @@ extension Settings {
                     at: pointer.appending("notify_emails"),
                     maxCount: maximumEmails,
                     element: {
-                        (reader: inout DocumentReader, item: DocumentValue, itemPointer: JSONPointer) -> String? in
+                        (reader: inout DocumentReader, item: JSONValue, itemPointer: JSONPointer) -> String? in
                         guard let email = reader.string(item, at: itemPointer, maxLength: 254) else { return nil }
                         guard isPlausibleEmail(email) else {
                             reader.report(itemPointer, "must be an email address such as it@example.com")
@@ -108,12 +110,12 @@ extension Settings {
             return labels.count >= 2 && labels.allSatisfy { !$0.isEmpty }
         }
 
-        var json: DocumentValue {
+        var json: JSONValue {
             .object([
                 "notify_roles": .array(notifyRoles.sorted().map { .string($0.rawValue) }),
                 "notify_emails": .array(notifyEmails.map { .string($0) }),
-                "pending_lifetime_minutes": .number(Double(pendingLifetimeMinutes)),
-                "approval_validity_minutes": .number(Double(approvalValidityMinutes)),
+                "pending_lifetime_minutes": .integer(Int64(pendingLifetimeMinutes)),
+                "approval_validity_minutes": .integer(Int64(approvalValidityMinutes)),
             ])
         }
     }

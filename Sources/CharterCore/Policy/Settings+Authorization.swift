@@ -1,3 +1,5 @@
+import CharterJSON
+
 extension Settings {
     /// The `run_as_admin` section: how requests to run one application as administrator are authorised.
     package struct RunAsAdmin: Hashable, Sendable {
@@ -10,7 +12,7 @@ extension Settings {
             self.allowsPINOverride = allowsPINOverride
         }
 
-        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> RunAsAdmin? {
+        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> RunAsAdmin? {
             let before = reader.issues.count
             guard
                 let members = reader.object(
@@ -34,7 +36,7 @@ extension Settings {
             return reader.issues.count == before ? result : nil
         }
 
-        var json: DocumentValue {
+        var json: JSONValue {
             .object(["mode": .string(mode.rawValue), "pin_overrides_denial": .bool(allowsPINOverride)])
         }
     }
@@ -64,7 +66,7 @@ extension Settings {
             self.serverDurationMinutes = serverDurationMinutes
         }
 
-        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> AdminSession?
+        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> AdminSession?
         {
             let before = reader.issues.count
             let keys = ["mode", "pin_overrides_denial", "workstation_duration_minutes", "server_duration_minutes"]
@@ -100,12 +102,12 @@ extension Settings {
             return reader.issues.count == before ? result : nil
         }
 
-        var json: DocumentValue {
+        var json: JSONValue {
             .object([
                 "mode": .string(mode.rawValue),
                 "pin_overrides_denial": .bool(allowsPINOverride),
-                "workstation_duration_minutes": .number(Double(workstationDurationMinutes)),
-                "server_duration_minutes": .number(Double(serverDurationMinutes)),
+                "workstation_duration_minutes": .integer(Int64(workstationDurationMinutes)),
+                "server_duration_minutes": .integer(Int64(serverDurationMinutes)),
             ])
         }
     }

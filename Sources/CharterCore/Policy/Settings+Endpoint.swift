@@ -1,3 +1,5 @@
+import CharterJSON
+
 extension Settings {
     /// The `endpoint` section: how agents behave when they cannot reach the service.
     package struct Endpoint: Hashable, Sendable {
@@ -18,7 +20,7 @@ extension Settings {
             self.fallbackPollIntervalSeconds = fallbackPollIntervalSeconds
         }
 
-        static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Endpoint? {
+        static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Endpoint? {
             let before = reader.issues.count
             let keys = ["offline_grace_period_hours", "fallback_poll_interval_seconds"]
             guard let members = reader.object(value, at: pointer, allowed: keys) else { return nil }
@@ -41,10 +43,10 @@ extension Settings {
             return reader.issues.count == before ? result : nil
         }
 
-        var json: DocumentValue {
+        var json: JSONValue {
             .object([
-                "offline_grace_period_hours": .number(Double(offlineGracePeriodHours)),
-                "fallback_poll_interval_seconds": .number(Double(fallbackPollIntervalSeconds)),
+                "offline_grace_period_hours": .integer(Int64(offlineGracePeriodHours)),
+                "fallback_poll_interval_seconds": .integer(Int64(fallbackPollIntervalSeconds)),
             ])
         }
     }

@@ -1,3 +1,5 @@
+import CharterJSON
+
 extension Settings {
     /// One entry of `pre_approved_applications`: an application that is allowed without asking, when its
     /// protection holds.
@@ -72,7 +74,7 @@ extension Settings {
         }
 
         static func readList(
-            _ value: DocumentValue,
+            _ value: JSONValue,
             at pointer: JSONPointer,
             reader: inout DocumentReader
         ) -> [PreApprovedApplication]? {
@@ -85,7 +87,7 @@ extension Settings {
         }
 
         static func read(
-            _ value: DocumentValue,
+            _ value: JSONValue,
             at pointer: JSONPointer,
             reader: inout DocumentReader
         ) -> PreApprovedApplication? {
@@ -150,7 +152,7 @@ extension Settings {
         }
 
         private static func readProtection(
-            _ value: DocumentValue,
+            _ value: JSONValue,
             at pointer: JSONPointer,
             reader: inout DocumentReader
         ) -> Protection? {
@@ -224,8 +226,8 @@ extension Settings {
             }
         }
 
-        var json: DocumentValue {
-            let protectionJSON: [String: DocumentValue] =
+        var json: JSONValue {
+            let protectionJSON: [String: JSONValue] =
                 switch protection {
                 case .none:
                     ["type": .string("none")]
@@ -236,9 +238,9 @@ extension Settings {
                 case .certificate(let requirement):
                     ["type": .string("certificate")].merging(
                         [
-                            "subject": requirement.subject.map(DocumentValue.string),
-                            "vendor": requirement.vendor.map(DocumentValue.string),
-                            "thumbprint": requirement.thumbprint.map(DocumentValue.string),
+                            "subject": requirement.subject.map(JSONValue.string),
+                            "vendor": requirement.vendor.map(JSONValue.string),
+                            "thumbprint": requirement.thumbprint.map(JSONValue.string),
                         ].compactMapValues { $0 },
                         uniquingKeysWith: { first, _ in first }
                     )

@@ -1,3 +1,4 @@
+package import CharterJSON
 package import Foundation
 
 /// A tenant's settings document (schema version 1): the global settings, and the shape every effective
@@ -53,7 +54,7 @@ package struct Settings: Hashable, Sendable {
     ///   invalid JSON, a missing or unsupported `schema_version`, unknown fields, wrong types, unknown
     ///   enumeration values, malformed hashes or paths, out-of-range durations, missing required fields.
     package static func decode(from data: Data) throws(DocumentError) -> Settings {
-        let value = try DocumentValue.parse(data)
+        let value = try JSONValue.parseDocument(data)
         var reader = DocumentReader()
         let settings = read(value, at: JSONPointer(), reader: &reader)
         if let settings, reader.issues.isEmpty {
@@ -62,7 +63,7 @@ package struct Settings: Hashable, Sendable {
         throw DocumentError(issues: reader.issues)
     }
 
-    static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Settings? {
+    static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader) -> Settings? {
         let allowed = ["schema_version"] + Section.allCases.map(\.rawValue)
         guard let members = reader.object(value, at: pointer, allowed: allowed, required: ["schema_version"]) else {
             return nil
@@ -78,8 +79,8 @@ package struct Settings: Hashable, Sendable {
     }
 
     /// This document as JSON, every field written out.
-    package var json: DocumentValue {
-        var members: [String: DocumentValue] = ["schema_version": .number(Double(Self.schemaVersion))]
+    package var json: JSONValue {
+        var members: [String: JSONValue] = ["schema_version": .integer(Int64(Self.schemaVersion))]
         for section in Section.allCases {
             members[section.rawValue] = json(of: section)
         }
@@ -90,7 +91,7 @@ package struct Settings: Hashable, Sendable {
     package var canonicalData: Data { json.canonicalData }
 
     /// The JSON of one section.
-    package func json(of section: Section) -> DocumentValue {
+    package func json(of section: Section) -> JSONValue {
         switch section {
         case .runAsAdmin: runAsAdmin.json
         case .adminSession: adminSession.json

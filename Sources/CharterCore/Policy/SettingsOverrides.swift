@@ -1,3 +1,4 @@
+package import CharterJSON
 package import Foundation
 
 /// A partial settings document: the sections a subsetting replaces.
@@ -45,7 +46,7 @@ package struct SettingsOverrides: Hashable, Sendable {
     ///   (e.g. `/run_as_admin/mode`). Inside a subsetting document the same problems carry the
     ///   `/overrides` prefix.
     package static func decode(from data: Data) throws(DocumentError) -> SettingsOverrides {
-        let value = try DocumentValue.parse(data)
+        let value = try JSONValue.parseDocument(data)
         var reader = DocumentReader()
         let overrides = read(value, at: JSONPointer(), reader: &reader)
         if let overrides, reader.issues.isEmpty {
@@ -54,7 +55,7 @@ package struct SettingsOverrides: Hashable, Sendable {
         throw DocumentError(issues: reader.issues)
     }
 
-    static func read(_ value: DocumentValue, at pointer: JSONPointer, reader: inout DocumentReader)
+    static func read(_ value: JSONValue, at pointer: JSONPointer, reader: inout DocumentReader)
         -> SettingsOverrides?
     {
         guard let members = reader.object(value, at: pointer, allowed: Settings.Section.allCases.map(\.rawValue))
@@ -64,7 +65,7 @@ package struct SettingsOverrides: Hashable, Sendable {
 
     /// Reads every section present in `members`; `nil` when any of them is invalid.
     static func readSections(
-        _ members: [String: DocumentValue],
+        _ members: [String: JSONValue],
         at pointer: JSONPointer,
         reader: inout DocumentReader
     ) -> SettingsOverrides? {
@@ -94,7 +95,7 @@ package struct SettingsOverrides: Hashable, Sendable {
     }
 
     /// The overrides as JSON: one member per present section.
-    package var json: DocumentValue {
+    package var json: JSONValue {
         let full = Settings().applying(self)
         return .object(Dictionary(uniqueKeysWithValues: sections.map { ($0.rawValue, full.json(of: $0)) }))
     }

@@ -1,3 +1,4 @@
+package import CharterJSON
 package import Foundation
 
 package enum SubsettingTag {}
@@ -76,7 +77,7 @@ package struct Subsetting: Hashable, Sendable {
     /// - Throws: ``DocumentError`` listing every problem; pointers are relative to the subsetting document,
     ///   so an override problem reads `/overrides/run_as_admin/mode`.
     package static func decode(from data: Data, id: SubsettingID) throws(DocumentError) -> Subsetting {
-        let value = try DocumentValue.parse(data)
+        let value = try JSONValue.parseDocument(data)
         var reader = DocumentReader()
         let subsetting = read(value, id: id, reader: &reader)
         if let subsetting, reader.issues.isEmpty {
@@ -85,7 +86,7 @@ package struct Subsetting: Hashable, Sendable {
         throw DocumentError(issues: reader.issues)
     }
 
-    private static func read(_ value: DocumentValue, id: SubsettingID, reader: inout DocumentReader) -> Subsetting? {
+    private static func read(_ value: JSONValue, id: SubsettingID, reader: inout DocumentReader) -> Subsetting? {
         let root = JSONPointer()
         let required = ["schema_version", "name", "target", "scope", "overrides"]
         guard
@@ -124,7 +125,7 @@ package struct Subsetting: Hashable, Sendable {
         )
     }
 
-    private static func readScope(_ value: DocumentValue, reader: inout DocumentReader) -> Scope? {
+    private static func readScope(_ value: JSONValue, reader: inout DocumentReader) -> Scope? {
         let pointer: JSONPointer = "/scope"
         let before = reader.issues.count
         guard let members = reader.object(value, at: pointer, allowed: ["groups", "ous"]) else { return nil }
@@ -152,9 +153,9 @@ package struct Subsetting: Hashable, Sendable {
     }
 
     /// The subsetting as its document (without the id), every field written out.
-    package var json: DocumentValue {
+    package var json: JSONValue {
         .object([
-            "schema_version": .number(Double(Settings.schemaVersion)),
+            "schema_version": .integer(Int64(Settings.schemaVersion)),
             "name": .string(name),
             "description": .string(description),
             "enabled": .bool(isEnabled),

@@ -1,3 +1,4 @@
+import CharterCore
 import Foundation
 
 extension DirectoryObject {
@@ -32,7 +33,7 @@ extension DirectoryObject {
         // `CN=Person,CN=Schema,…` (with the extended DN control `<GUID=…>;CN=Person,…`); a server that does not
         // return it is taken at the classes' word.
         let category = entry.string("objectCategory").map { ExtendedDN(parsing: $0).dn.lowercased() }
-        let kind: Kind
+        let kind: DirectoryObjectKind
         if classes.contains("computer") {
             guard category?.hasPrefix("cn=computer,") ?? true else { return nil }
             kind = .computer

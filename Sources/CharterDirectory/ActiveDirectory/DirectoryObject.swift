@@ -1,21 +1,13 @@
+package import CharterCore
 package import Foundation
 
 /// One Active Directory object Charter syncs: the domain root, an OU, a group, a user or a computer.
 ///
 /// Identity is `guid` (the objectGUID); `dn` and `parentDN` change on rename and move.
 package struct DirectoryObject: Sendable, Hashable {
-    /// What the object is, from its `objectClass`.
-    package enum Kind: String, Sendable, Hashable, CaseIterable {
-        /// The domain's root (`domainDNS`), the top container.
-        case domain
-        case organizationalUnit
-        case group
-        case user
-        case computer
-    }
-
     package var guid: UUID
-    package var kind: Kind
+    /// What the object is, from its `objectClass`.
+    package var kind: DirectoryObjectKind
     /// The DN as the server returned it.
     package var dn: String
     /// The DN of the container the object lies in (its OU placement); `nil` for a root.
@@ -45,7 +37,7 @@ package struct DirectoryObject: Sendable, Hashable {
     package var usnChanged: Int64
 
     package init(
-        guid: UUID, kind: Kind, dn: String, parentDN: String?, parentGUID: UUID? = nil, name: String,
+        guid: UUID, kind: DirectoryObjectKind, dn: String, parentDN: String?, parentGUID: UUID? = nil, name: String,
         samAccountName: String? = nil,
         userPrincipalName: String? = nil, dnsHostName: String? = nil, displayName: String? = nil,
         sid: SecurityIdentifier? = nil, isDisabled: Bool = false, primaryGroupID: UInt32? = nil,

@@ -187,7 +187,7 @@ extension APIHandler {
     }
 
     private func search(
-        _ rawTenant: String, _ kinds: [DirectoryEntry.Kind], _ query: String?, _ rawLimit: Int?, _ rawCursor: String?
+        _ rawTenant: String, _ kinds: [DirectoryObjectKind], _ query: String?, _ rawLimit: Int?, _ rawCursor: String?
     ) async throws -> Components.Schemas.DirectoryObjectList {
         let call = try TenantCall.authorize(.read, tenant: rawTenant)
         let limit = try Input.limit(rawLimit)
@@ -206,7 +206,7 @@ extension APIHandler {
     }
 
     private func object(
-        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryEntry.Kind]
+        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryObjectKind]
     ) async throws -> Components.Schemas.DirectoryObject {
         let call = try TenantCall.authorize(.read, tenant: rawTenant)
         let guid = try DirectoryInput.guid(rawGUID)
@@ -214,7 +214,7 @@ extension APIHandler {
     }
 
     private func memberships(
-        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryEntry.Kind]
+        _ rawTenant: String, _ rawGUID: String, _ kinds: [DirectoryObjectKind]
     ) async throws -> Components.Schemas.DirectoryMemberships {
         let call = try TenantCall.authorize(.read, tenant: rawTenant)
         let guid = try DirectoryInput.guid(rawGUID)

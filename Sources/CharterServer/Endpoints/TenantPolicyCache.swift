@@ -25,7 +25,7 @@ final class TenantPolicyCache: Sendable {
         /// The document of `policy`, encoded on first use.
         func document(for policy: EffectivePolicy) throws -> BundlePolicy.EncodedDocument {
             if let document = documents.withLock({ $0[policy.source] }) { return document }
-            let document = try BundlePolicy.EncodedDocument(canonicalData: policy.settings.canonicalData)
+            let document = BundlePolicy.EncodedDocument(policy.settings.json)
             documents.withLock { $0[policy.source] = document }
             return document
         }

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterJSON
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
@@ -53,7 +54,7 @@ struct DocumentBodyMiddleware: ServerMiddleware {
             return try await next(request, body, metadata)
         }
         let bytes = try await Data(collecting: body, upTo: maximumBytes)
-        if let value = try? DocumentValue.parse(bytes), let issue = Self.refusedMember(in: value, allowsNull: isDocument) {
+        if let value = try? JSONValue.parseDocument(bytes), let issue = Self.refusedMember(in: value, allowsNull: isDocument) {
             throw Problem(.malformedRequest, issue.message, field: issue.pointer.description)
         }
         guard isDocument else { return try await next(request, HTTPBody(bytes), metadata) }
@@ -81,7 +82,7 @@ struct DocumentBodyMiddleware: ServerMiddleware {
 
     /// The first member (in key order) that is `null` or a string holding U+0000, with what is wrong with it.
     static func refusedMember(
-        in value: DocumentValue, at pointer: JSONPointer = JSONPointer(), allowsNull: Bool
+        in value: JSONValue, at pointer: JSONPointer = JSONPointer(), allowsNull: Bool
     ) -> DocumentIssue? {
         switch value {
         case .string(let text) where text.unicodeScalars.contains("\u{0}"):

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterJSON
 import CharterStore
 import Foundation
 import OpenAPIRuntime
@@ -29,7 +30,7 @@ extension Components.Schemas.Subsetting {
 extension StoredSettings {
     /// What the audit log keeps of the settings: the version and the whole document.
     var auditSnapshot: String {
-        let document = DocumentValue.object(["version": .number(Double(version)), "document": settings.json])
+        let document = JSONValue.object(["version": .integer(Int64(version)), "document": settings.json])
         return String(decoding: document.canonicalData, as: UTF8.self)
     }
 }
@@ -37,10 +38,10 @@ extension StoredSettings {
 extension StoredSubsetting {
     /// What the audit log keeps of a subsetting: id, priority, version and the whole document.
     var auditSnapshot: String {
-        let document = DocumentValue.object([
+        let document = JSONValue.object([
             "id": .string(subsetting.id.description),
-            "priority": .number(Double(priority)),
-            "version": .number(Double(version)),
+            "priority": .integer(Int64(priority)),
+            "version": .integer(Int64(version)),
             "document": subsetting.json,
         ])
         return String(decoding: document.canonicalData, as: UTF8.self)
@@ -48,7 +49,7 @@ extension StoredSubsetting {
 
     /// What the audit log keeps of a reorder: the ids in order.
     static func orderSnapshot(_ list: [StoredSubsetting]) -> String {
-        let document = DocumentValue.object(["order": .array(list.map { .string($0.subsetting.id.description) })])
+        let document = JSONValue.object(["order": .array(list.map { .string($0.subsetting.id.description) })])
         return String(decoding: document.canonicalData, as: UTF8.self)
     }
 }

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterJSON
 import Foundation
 import OpenAPIRuntime
 
@@ -28,9 +29,9 @@ enum PolicyDocuments {
         from body: Data,
         id: SubsettingID,
         patching current: Subsetting? = nil
-    ) throws -> (Subsetting, DocumentValue) {
+    ) throws -> (Subsetting, JSONValue) {
         do throws(DocumentError) {
-            guard case .object(var members) = try DocumentValue.parse(body) else {
+            guard case .object(var members) = try JSONValue.parseDocument(body) else {
                 throw DocumentError(issues: [DocumentIssue(pointer: "", message: "must be an object")])
             }
             for member in readOnlySubsettingMembers {
@@ -39,7 +40,7 @@ enum PolicyDocuments {
             if let current, case .object(let currentMembers) = current.json {
                 members = currentMembers.merging(members) { _, patched in patched }
             }
-            let document = DocumentValue.object(members)
+            let document = JSONValue.object(members)
             return (try Subsetting.decode(from: document.canonicalData, id: id), document)
         } catch {
             throw rejection(error, of: "subsetting document")
@@ -58,18 +59,18 @@ enum PolicyDocuments {
                 _ = try Settings.decode(from: body)
                 return nil
             }
-            guard case .object(var members) = try DocumentValue.parse(body) else {
+            guard case .object(var members) = try JSONValue.parseDocument(body) else {
                 throw DocumentError(issues: [DocumentIssue(pointer: "", message: "must be an object")])
             }
             for member in readOnlySubsettingMembers { members[member] = nil }
             if patch {
-                let base: [String: DocumentValue] = [
-                    "schema_version": .number(1), "name": .string("patch"), "target": .string("user"),
+                let base: [String: JSONValue] = [
+                    "schema_version": .integer(1), "name": .string("patch"), "target": .string("user"),
                     "scope": .object(["groups": .array([.string(UUID().uuidString)])]), "overrides": .object([:]),
                 ]
                 members = base.merging(members) { _, patched in patched }
             }
-            _ = try Subsetting.decode(from: DocumentValue.object(members).canonicalData, id: .random())
+            _ = try Subsetting.decode(from: JSONValue.object(members).canonicalData, id: .random())
             return nil
         } catch {
             return rejection(error, of: settings ? "settings document" : "subsetting document")
@@ -97,17 +98,17 @@ enum PolicyDocuments {
     }
 
     /// A JSON object of Core's document tree as the generated types' free-form object.
-    static func object(_ value: DocumentValue) throws -> OpenAPIObjectContainer {
+    static func object(_ value: JSONValue) throws -> OpenAPIObjectContainer {
         guard case .object(let members) = value else { return OpenAPIObjectContainer() }
         return try OpenAPIObjectContainer(unvalidatedValue: members.mapValues(plain))
     }
 
-    private static func plain(_ value: DocumentValue) -> (any Sendable)? {
+    private static func plain(_ value: JSONValue) -> (any Sendable)? {
         switch value {
         case .null: nil
         case .bool(let bool): bool
-        case .number(let number):
-            if number.rounded() == number, abs(number) < 9_007_199_254_740_992 { Int(number) } else { number }
+        case .integer(let integer): Int(integer)
+        case .number(let number): number
         case .string(let string): string
         case .array(let values): values.map(plain)
         case .object(let members): members.mapValues(plain)

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterJSON
 import CharterStore
 
 /// Checks that a subsetting's scope names groups and OUs that exist in the tenant's synced directory.
@@ -13,7 +14,7 @@ enum ScopeCheck {
     ///   (e.g. `/scope/groups/0`) and whose `errors` lists them all.
     static func requireKnown(
         _ scope: Subsetting.Scope,
-        document: DocumentValue,
+        document: JSONValue,
         tenant: TenantID,
         tx: Transaction
     ) async throws {

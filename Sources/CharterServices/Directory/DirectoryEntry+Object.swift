@@ -5,16 +5,8 @@ import CharterStore
 extension DirectoryEntry {
     /// The stored form of an object the reader returned.
     init(_ object: DirectoryObject) {
-        let kind: Kind =
-            switch object.kind {
-            case .domain: .domain
-            case .organizationalUnit: .organizationalUnit
-            case .group: .group
-            case .user: .user
-            case .computer: .computer
-            }
         self.init(
-            guid: ObjectGUID(object.guid), kind: kind, dn: object.dn, parentGUID: object.parentGUID.map(ObjectGUID.init),
+            guid: ObjectGUID(object.guid), kind: object.kind, dn: object.dn, parentGUID: object.parentGUID.map(ObjectGUID.init),
             name: object.name, samAccountName: object.samAccountName, userPrincipalName: object.userPrincipalName,
             dnsHostName: object.dnsHostName, displayName: object.displayName, sid: object.sid?.description,
             isDisabled: object.isDisabled, primaryGroupID: object.primaryGroupID.map(Int64.init),

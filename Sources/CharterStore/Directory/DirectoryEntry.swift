@@ -5,17 +5,9 @@ package import Foundation
 ///
 /// Identity is ``guid`` (objectGUID); ``dn`` and ``parentGUID`` change on rename and move.
 package struct DirectoryEntry: Sendable, Hashable {
-    /// The kinds of stored object; raw values are the `kind` column.
-    package enum Kind: String, Sendable, Hashable, CaseIterable {
-        case domain
-        case organizationalUnit = "ou"
-        case group
-        case user
-        case computer
-    }
-
     package var guid: ObjectGUID
-    package var kind: Kind
+    /// Its raw value is the `kind` column.
+    package var kind: DirectoryObjectKind
     package var dn: String
     package var parentGUID: ObjectGUID?
     package var name: String
@@ -33,7 +25,7 @@ package struct DirectoryEntry: Sendable, Hashable {
     package var members: [DirectoryMember]?
 
     package init(
-        guid: ObjectGUID, kind: Kind, dn: String, parentGUID: ObjectGUID?, name: String, samAccountName: String? = nil,
+        guid: ObjectGUID, kind: DirectoryObjectKind, dn: String, parentGUID: ObjectGUID?, name: String, samAccountName: String? = nil,
         userPrincipalName: String? = nil, dnsHostName: String? = nil, displayName: String? = nil, sid: String? = nil,
         isDisabled: Bool = false, primaryGroupID: Int64? = nil, groupType: Int64? = nil, usnChanged: Int64 = 0,
         members: [DirectoryMember]? = nil

@@ -23,7 +23,7 @@ package struct DirectoryRepository: Sendable {
 
     private static func entry(_ row: Row) -> DirectoryEntry {
         DirectoryEntry(
-            guid: ObjectGUID(row.0), kind: DirectoryEntry.Kind(rawValue: row.1) ?? .user, dn: row.2,
+            guid: ObjectGUID(row.0), kind: DirectoryObjectKind(rawValue: row.1) ?? .user, dn: row.2,
             parentGUID: row.3.map(ObjectGUID.init), name: row.4, samAccountName: row.5, userPrincipalName: row.6,
             dnsHostName: row.7, displayName: row.8, sid: row.9, isDisabled: row.10, primaryGroupID: row.11,
             groupType: row.12.map(Int64.init), usnChanged: row.13
@@ -50,7 +50,7 @@ package struct DirectoryRepository: Sendable {
     /// A page of objects of some kinds ordered by GUID, after `cursor`, whose name, sAMAccountName, UPN or DN
     /// contains `query` (case-insensitive) when one is given.
     package func search(
-        kinds: [DirectoryEntry.Kind], matching query: String?, connection: DirectoryConnectionID? = nil,
+        kinds: [DirectoryObjectKind], matching query: String?, connection: DirectoryConnectionID? = nil,
         after cursor: ObjectGUID?, limit: Int
     ) async throws -> [DirectoryEntry] {
         let pattern = query.map { "%" + Self.escapeLike($0) + "%" }
@@ -71,7 +71,7 @@ package struct DirectoryRepository: Sendable {
     }
 
     /// One object by GUID, of one of `kinds`.
-    package func get(_ guid: ObjectGUID, kinds: [DirectoryEntry.Kind]) async throws -> DirectoryEntry {
+    package func get(_ guid: ObjectGUID, kinds: [DirectoryObjectKind]) async throws -> DirectoryEntry {
         let rows = try await tx.query(
             """
             SELECT \(unescaped: Self.columns) FROM directory_objects

@@ -77,7 +77,7 @@ package struct SyncCounts: Sendable, Hashable, Codable {
         }
     }
 
-    /// Keyed by ``DirectoryEntry/Kind`` raw value.
+    /// Keyed by ``DirectoryObjectKind`` raw value.
     package var byKind: [String: Tally]
 
     package init(byKind: [String: Tally] = [:]) {

@@ -24,7 +24,8 @@ package struct PolicyFactsRepository: Sendable {
         )
         var kinds: [ObjectGUID: DirectoryObjectKind] = [:]
         for try await (guid, kind) in rows.decode((UUID, String).self) {
-            kinds[ObjectGUID(guid)] = kind == "domain" ? .organizationalUnit : DirectoryObjectKind(rawValue: kind)
+            guard let kind = DirectoryObjectKind(rawValue: kind) else { continue }
+            kinds[ObjectGUID(guid)] = kind == .domain ? .organizationalUnit : kind
         }
         return kinds
     }

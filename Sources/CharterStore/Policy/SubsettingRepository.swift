@@ -1,4 +1,5 @@
 package import CharterCore
+import CharterJSON
 package import Foundation
 import PostgresNIO
 

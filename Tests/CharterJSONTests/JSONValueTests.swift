@@ -1,4 +1,4 @@
-import CharterBundle
+import CharterJSON
 import Foundation
 import Testing
 
@@ -56,5 +56,53 @@ struct JSONValueTests {
         #expect(value["a"]?.arrayValue == [1])
         #expect(value["s"]?.integerValue == nil)
         #expect(JSONValue.string("x")["s"] == nil)
+    }
+
+    @Test(
+        "well-formed text parses to the expected tree",
+        arguments: [
+            (
+                #"{"a": [1, -2.5e2, true, null, "x"]}"#,
+                JSONValue.object(["a": .array([.integer(1), .integer(-250), .bool(true), .null, .string("x")])])
+            ),
+            (#" "caf\u00e9 \ud83d\ude00 \"q\" \\ \/ \n" "#, .string("café 😀 \"q\" \\ / \n")),
+            ("0", .integer(0)),
+            ("[]", .array([])),
+            ("{}", .object([:])),
+        ]
+    )
+    func parses(text: String, expected: JSONValue) throws {
+        #expect(try JSONParser.parse(Data(text.utf8)) == expected)
+    }
+
+    @Test("canonical data sorts keys, escapes what JSON requires, and parses back to the same value")
+    func canonicalRoundTrip() throws {
+        let value = JSONValue.object([
+            "b": .string("line\nbreak \"quoted\" \u{1} tab\t é \u{8}\u{c}\u{1f}"),
+            "a": .array([.integer(15), .number(2.5), .bool(false), .null]),
+            "B": .object([:]),
+        ])
+        let data = value.canonicalData
+        #expect(
+            String(decoding: data, as: UTF8.self)
+                == #"{"B":{},"a":[15,2.5,false,null],"b":"line\nbreak \"quoted\" \u0001 tab\t é \b\f\u001f"}"#
+        )
+        #expect(try JSONParser.parse(data) == value)
+    }
+
+    @Test("object members sort by UTF-8 bytes, not by String order")
+    func memberOrder() {
+        // "\u{FF61}" sorts after "\u{10000}" in UTF-16 but before it in UTF-8 (EF BD A1 < F0 90 80 80).
+        let value: JSONValue = ["\u{10000}": 1, "\u{FF61}": 2, "Z": 3, "a": 4, "é": 6]
+        #expect(
+            String(decoding: value.canonicalData, as: UTF8.self)
+                == "{\"Z\":3,\"a\":4,\"é\":6,\"\u{FF61}\":2,\"\u{10000}\":1}"
+        )
+    }
+
+    @Test("integers are written exactly at the extremes")
+    func integers() {
+        let value: JSONValue = [.integer(.min), .integer(.max), 0, -1, 10, 1_000_000]
+        #expect(value.canonicalData == Data("[-9223372036854775808,9223372036854775807,0,-1,10,1000000]".utf8))
     }
 }

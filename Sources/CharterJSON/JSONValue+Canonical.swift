@@ -4,14 +4,17 @@ extension JSONValue {
     /// The JSON text of the value: object members sorted by their UTF-8 bytes, no whitespace,
     /// `/` and non-ASCII characters unescaped.
     ///
-    /// This is the form RFC 7638 asks for in thumbprints, and the form Charter signs. A
-    /// non-finite number, which JSON cannot express, is written as `null`.
+    /// This is the form RFC 7638 asks for in thumbprints, the form Charter signs, and the form Core
+    /// stores settings and subsetting documents in, so a bundle carries a stored document as it is and
+    /// equal documents hash equally. An integer is written with its digits, any other number as Swift
+    /// writes the `Double` (`1.5`, `1e+21`); a non-finite number, which JSON cannot express, is written
+    /// as `null`.
     public var canonicalData: Data {
         Data(canonicalBytes)
     }
 
     /// The canonical JSON text as bytes (see ``canonicalData``).
-    var canonicalBytes: [UInt8] {
+    package var canonicalBytes: [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(256)
         writeCanonical(to: &output)
@@ -19,7 +22,7 @@ extension JSONValue {
     }
 
     /// Appends the canonical JSON text of the value to `output`.
-    func writeCanonical(to output: inout [UInt8]) {
+    package func writeCanonical(to output: inout [UInt8]) {
         switch self {
         case .null:
             output.append(contentsOf: "null".utf8)
@@ -55,7 +58,7 @@ extension JSONValue {
     }
 
     /// Tells whether `a` sorts before `b` by UTF-8 bytes, the member order of the canonical form.
-    static func utf8Precedes(_ a: String, _ b: String) -> Bool {
+    package static func utf8Precedes(_ a: String, _ b: String) -> Bool {
         let fast = a.utf8.withContiguousStorageIfAvailable { a in
             b.utf8.withContiguousStorageIfAvailable { b in
                 let count = min(a.count, b.count)
@@ -72,7 +75,7 @@ extension JSONValue {
     }
 
     /// Appends the decimal digits of an integer.
-    static func write(integer value: Int64, to output: inout [UInt8]) {
+    package static func write(integer value: Int64, to output: inout [UInt8]) {
         if value < 0 {
             output.append(UInt8(ascii: "-"))
         }
@@ -90,7 +93,7 @@ extension JSONValue {
     }
 
     /// Appends a string literal: quotes, and escapes for `"`, `\` and control characters only.
-    static func write(string: String, to output: inout [UInt8]) {
+    package static func write(string: String, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\""))
         var string = string
         string.withUTF8 { utf8 in

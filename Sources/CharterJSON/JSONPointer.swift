@@ -1,5 +1,3 @@
-import Foundation
-
 /// An RFC 6901 JSON pointer, such as `/pre_approved_applications/2/protection/sha256`.
 ///
 /// Built by appending reference tokens; ``description`` escapes `~` as `~0` and `/` as `~1`.
@@ -17,9 +15,7 @@ package struct JSONPointer: Hashable, Sendable, CustomStringConvertible, Express
         self.tokens =
             value.isEmpty
             ? []
-            : value.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map {
-                $0.replacingOccurrences(of: "~1", with: "/").replacingOccurrences(of: "~0", with: "~")
-            }
+            : value.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(Self.unescape)
     }
 
     /// The pointer to member `key` of the object this pointer designates.
@@ -33,7 +29,15 @@ package struct JSONPointer: Hashable, Sendable, CustomStringConvertible, Express
     }
 
     package var description: String {
-        tokens.map { "/" + $0.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1") }
-            .joined()
+        tokens.map { "/" + Self.escape($0) }.joined()
+    }
+
+    private static func escape(_ token: String) -> String {
+        token.replacing("~", with: "~0").replacing("/", with: "~1")
+    }
+
+    /// Reverses ``escape(_:)``: `~1` first, then `~0`, as RFC 6901 §4 orders it (so `~01` is `~1`).
+    private static func unescape(_ token: Substring) -> String {
+        String(token).replacing("~1", with: "/").replacing("~0", with: "~")
     }
 }

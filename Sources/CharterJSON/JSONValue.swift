@@ -1,8 +1,9 @@
-/// Any JSON value, kept schema-agnostic.
+/// Any JSON value, kept schema-agnostic: the one JSON tree of Charter.
 ///
-/// Bundles carry settings documents whose schema belongs to the service, not to this module;
-/// `JSONValue` carries them losslessly enough for that purpose. Integers that fit in `Int64`
-/// stay integers; other numbers are `Double`.
+/// Core validates settings and subsetting documents from it, Bundle carries those documents and its
+/// JOSE structures in it; ``JSONParser`` reads it and ``canonicalData`` writes it. Integers that fit
+/// in `Int64` stay integers; other numbers are `Double`. Booleans are never numbers, so a strict
+/// reader can report `true` where a number was expected.
 public enum JSONValue: Sendable, Hashable, Codable {
     /// `null`.
     case null
@@ -83,6 +84,18 @@ public enum JSONValue: Sendable, Hashable, Codable {
     /// The elements when the value is an array, otherwise `nil`.
     public var arrayValue: [JSONValue]? {
         if case .array(let elements) = self { elements } else { nil }
+    }
+
+    /// The JSON type name used in messages ("string", "object", ...); integers are numbers.
+    package var typeName: String {
+        switch self {
+        case .null: "null"
+        case .bool: "boolean"
+        case .integer, .number: "number"
+        case .string: "string"
+        case .array: "array"
+        case .object: "object"
+        }
     }
 
     /// The member of an object by name, or `nil` when absent or not an object.

@@ -1,22 +1,29 @@
-/// A strict RFC 8259 parser from UTF-8 bytes straight into ``JSONValue``.
+/// The one JSON parser of Charter: strict RFC 8259, from UTF-8 bytes straight into ``JSONValue``.
 ///
-/// It replaces Foundation's `JSONDecoder` on the wire, which builds a `JSONValue` only by probing
-/// each node with thrown errors. It accepts exactly RFC 8259 JSON text and refuses:
+/// Core reads settings and subsetting documents with it, Bundle reads JOSE headers, claims and keys.
+/// It is written by hand rather than taken from Foundation because `JSONSerialization` and `JSONDecoder`
+/// silently keep one of two members with the same name, type numbers only by probing each node with
+/// thrown errors, and give neither the RFC 6901 pointer of a problem nor a depth limit of the caller's
+/// choosing. It accepts exactly RFC 8259 JSON text and refuses:
 /// a byte order mark, whitespace other than space, tab, LF and CR, trailing bytes, raw control
 /// characters or invalid UTF-8 in strings, unpaired surrogate escapes, numbers outside the grammar
-/// (`01`, `.5`, `1.`, `+1`, `NaN`) or too large for a `Double`, nesting deeper than
-/// ``maximumDepth``, and **duplicate member names** (RFC 7515 §5.2 and RFC 7519 §4 ask a JOSE
+/// (`01`, `.5`, `1.`, `+1`, `NaN`) or too large for a `Double`, nesting deeper than the caller's
+/// `maximumDepth`, and **duplicate member names** (RFC 7515 §5.2 and RFC 7519 §4 ask a JOSE
 /// recipient to reject them or keep the last; rejecting leaves no room for two readers to see
-/// different claims).
+/// different claims, and a policy document's author learns of the mistake).
 ///
 /// Numbers are typed as `JSONDecoder` typed them for ``JSONValue``: an integer literal that fits in
 /// `Int64` is ``JSONValue/integer(_:)``; a number with a fraction or exponent whose `Double` value is
 /// an exact `Int64` (`1e2`, `1.0`) is an integer too; the rest is ``JSONValue/number(_:)``.
-struct JSONParser {
-    /// Why a text is not acceptable JSON; `offset` is the byte position where parsing stopped.
-    struct Failure: Error, Hashable, CustomStringConvertible {
+///
+/// A ``Failure`` tells where parsing stopped twice over: the byte ``Failure/offset``, and the
+/// ``Failure/pointer`` of the value being read, built only while a failure unwinds, so a successful
+/// parse pays nothing for it.
+package struct JSONParser {
+    /// Why a text is not acceptable JSON, and where.
+    package struct Failure: Error, Hashable, CustomStringConvertible {
         /// What is wrong.
-        enum Reason: String, Hashable, Sendable {
+        package enum Reason: String, Hashable, Sendable {
             case unexpectedEnd = "unexpected end of text"
             case unexpectedByte = "unexpected byte"
             case invalidNumber = "invalid or unrepresentable number"
@@ -27,40 +34,64 @@ struct JSONParser {
             case trailingBytes = "bytes after the value"
         }
 
-        let reason: Reason
-        let offset: Int
+        package let reason: Reason
+        /// The byte position where parsing stopped.
+        package let offset: Int
+        /// The value being read when parsing stopped: for a repeated member, the member itself.
+        package private(set) var pointer: JSONPointer
 
-        var description: String { "\(reason.rawValue) at byte \(offset)" }
+        package init(reason: Reason, offset: Int, pointer: JSONPointer = JSONPointer()) {
+            self.reason = reason
+            self.offset = offset
+            self.pointer = pointer
+        }
+
+        package var description: String { "\(reason.rawValue) at byte \(offset)" }
+
+        /// The same failure, seen from the container whose member or element `token` it lies in.
+        func inside(_ token: String) -> Failure {
+            var failure = self
+            failure.pointer = JSONPointer([token] + pointer.tokens)
+            return failure
+        }
     }
 
-    /// The deepest nesting of arrays and objects accepted, as in Foundation's `JSONDecoder`.
-    static let maximumDepth = 512
+    /// The deepest nesting of arrays and objects accepted unless the caller asks otherwise, as in
+    /// Foundation's `JSONDecoder`.
+    package static let defaultMaximumDepth = 512
 
     private let bytes: UnsafeBufferPointer<UInt8>
     private var position = 0
+    private let maximumDepth: Int
     private var depth = 0
 
-    private init(bytes: UnsafeBufferPointer<UInt8>) {
+    private init(bytes: UnsafeBufferPointer<UInt8>, maximumDepth: Int) {
         self.bytes = bytes
+        self.maximumDepth = maximumDepth
     }
 
     /// Parses one JSON text.
     ///
-    /// - Parameter data: The UTF-8 bytes of the whole text.
+    /// - Parameters:
+    ///   - data: The UTF-8 bytes of the whole text.
+    ///   - maximumDepth: The deepest nesting of arrays and objects accepted.
     /// - Returns: The value.
     /// - Throws: ``Failure`` for anything that is not exactly one RFC 8259 JSON text.
-    static func parse(_ data: some Sequence<UInt8>) throws(Failure) -> JSONValue {
+    package static func parse(
+        _ data: some Sequence<UInt8>,
+        maximumDepth: Int = defaultMaximumDepth
+    ) throws(Failure) -> JSONValue {
         let result: Result<JSONValue, Failure>? = data.withContiguousStorageIfAvailable { buffer in
-            parse(buffer: buffer)
+            parse(buffer: buffer, maximumDepth: maximumDepth)
         }
         if let result {
             return try result.get()
         }
-        return try Array(data).withUnsafeBufferPointer { parse(buffer: $0) }.get()
+        return try Array(data).withUnsafeBufferPointer { parse(buffer: $0, maximumDepth: maximumDepth) }.get()
     }
 
-    private static func parse(buffer: UnsafeBufferPointer<UInt8>) -> Result<JSONValue, Failure> {
-        var parser = JSONParser(bytes: buffer)
+    private static func parse(buffer: UnsafeBufferPointer<UInt8>, maximumDepth: Int) -> Result<JSONValue, Failure> {
+        var parser = JSONParser(bytes: buffer, maximumDepth: maximumDepth)
         do throws(Failure) {
             parser.skipWhitespace()
             let value = try parser.parseValue()
@@ -125,7 +156,7 @@ struct JSONParser {
 
     private mutating func enter() throws(Failure) {
         depth += 1
-        guard depth <= Self.maximumDepth else {
+        guard depth <= maximumDepth else {
             throw failure(.tooDeep)
         }
         position += 1
@@ -141,7 +172,11 @@ struct JSONParser {
             return .array(elements)
         }
         while true {
-            elements.append(try parseValue())
+            do {
+                elements.append(try parseValue())
+            } catch {
+                throw error.inside(String(elements.count))
+            }
             skipWhitespace()
             switch try peek() {
             case UInt8(ascii: ","):
@@ -170,16 +205,10 @@ struct JSONParser {
             }
             let nameStart = position
             let name = try parseString()
-            skipWhitespace()
-            guard try peek() == UInt8(ascii: ":") else {
-                throw failure(.unexpectedByte)
-            }
-            position += 1
-            skipWhitespace()
-            let value = try parseValue()
-            guard members.updateValue(value, forKey: name) == nil else {
-                position = nameStart
-                throw failure(.duplicateMember)
+            do {
+                try parseMember(named: name, startingAt: nameStart, into: &members)
+            } catch {
+                throw error.inside(name)
             }
             skipWhitespace()
             switch try peek() {
@@ -192,6 +221,25 @@ struct JSONParser {
             default:
                 throw failure(.unexpectedByte)
             }
+        }
+    }
+
+    /// Reads `: value` after the name of a member and adds the member.
+    private mutating func parseMember(
+        named name: String,
+        startingAt nameStart: Int,
+        into members: inout [String: JSONValue]
+    ) throws(Failure) {
+        skipWhitespace()
+        guard try peek() == UInt8(ascii: ":") else {
+            throw failure(.unexpectedByte)
+        }
+        position += 1
+        skipWhitespace()
+        let value = try parseValue()
+        guard members.updateValue(value, forKey: name) == nil else {
+            position = nameStart
+            throw failure(.duplicateMember)
         }
     }
 
