@@ -198,7 +198,7 @@ package struct DirectoryService: Sendable {
 
     /// One page of the tenant's stored objects of `kinds` whose names contain `text`.
     package func objects(
-        _ kinds: [DirectoryEntry.Kind], matching text: String?, after cursor: ObjectGUID?, limit: Int,
+        _ kinds: [DirectoryObjectKind], matching text: String?, after cursor: ObjectGUID?, limit: Int,
         in tenant: TenantID, msp: MSPID, by caller: Caller
     ) async throws -> [DirectoryEntry] {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
@@ -207,7 +207,7 @@ package struct DirectoryService: Sendable {
     }
 
     package func object(
-        _ guid: ObjectGUID, kinds: [DirectoryEntry.Kind], in tenant: TenantID, msp: MSPID, by caller: Caller
+        _ guid: ObjectGUID, kinds: [DirectoryObjectKind], in tenant: TenantID, msp: MSPID, by caller: Caller
     ) async throws -> DirectoryEntry {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
             try await tx.directory(of: tenant).get(guid, kinds: kinds)
@@ -216,7 +216,7 @@ package struct DirectoryService: Sendable {
 
     /// The groups an object is in (direct ones at depth 1) and the OUs above it, domain first.
     package func memberships(
-        of guid: ObjectGUID, kinds: [DirectoryEntry.Kind], in tenant: TenantID, msp: MSPID, by caller: Caller
+        of guid: ObjectGUID, kinds: [DirectoryObjectKind], in tenant: TenantID, msp: MSPID, by caller: Caller
     ) async throws -> (groups: [DirectoryGroupMembership], ouPath: [DirectoryEntry]) {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
             let directory = tx.directory(of: tenant)
