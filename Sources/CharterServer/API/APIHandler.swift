@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import Hummingbird
@@ -8,10 +9,12 @@ import OpenAPIRuntime
 
 /// The admin API: one thin method per operation of `openapi.yaml`, split by resource into extensions.
 ///
-/// An operation reads the principal from ``RequestScope``, authorises through Core, converts its input,
-/// makes one store call (in a tenant- or MSP-scoped transaction) and converts the output.
+/// An operation authorises its caller (``TenantCall``, ``MSPCall``), converts its input, makes one call to a
+/// service of CharterServices and converts the output.
 struct APIHandler: APIProtocol {
     let database: Database
+    /// MSPs, tenants and API keys.
+    let tenancy: TenancyService
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
     /// Seals bind passwords and runs syncs; `nil` without a key-encryption key (directory writes answer 503).
@@ -26,12 +29,13 @@ struct APIHandler: APIProtocol {
     let quotas: LimitsConfiguration.Quotas
 
     init(
-        database: Database, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
+        database: Database, tenancy: TenancyService, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
         endpoints: EndpointServices? = nil, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.quotas = quotas
         self.database = database
+        self.tenancy = tenancy
         self.directorySync = directorySync
         self.syncRunner = syncRunner
         self.endpoints = endpoints
@@ -57,10 +61,8 @@ struct APIHandler: APIProtocol {
     }
 
     func getMSP(_ input: Operations.GetMSP.Input) async throws -> Operations.GetMSP.Output {
-        let scope = try RequestScope.require()
-        let msp = try Input.mspID(input.path.msp)
-        try scope.principal.authorizeMSP(.read, msp: msp, allowTenantScope: true)
-        let found = try await database.withMSP(msp, logger: scope.logger) { tx in try await tx.msps.get(msp) }
+        let call = try MSPCall.authorize(.read, msp: input.path.msp, allowTenantScope: true)
+        let found = try await tenancy.msp(call.msp, by: call.caller)
         return .ok(.init(body: .json(.init(id: found.id.description, name: found.name, createdAt: found.createdAt))))
     }
 }

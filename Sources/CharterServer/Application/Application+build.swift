@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 import CharterDirectory
+import CharterServices
 package import CharterStore
 import Foundation
 package import Hummingbird
@@ -172,7 +173,8 @@ func buildRouter(
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(
-            database: database, directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
+            database: database, tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
+            directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
             quotas: config.limits.quotas
         ).registerHandlers(
             on: api,
