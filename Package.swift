@@ -160,6 +160,7 @@ let package = Package(
             name: "CharterServerTests",
             dependencies: [
                 "CharterServer",
+                "CharterServices",
                 "CharterAgent",
                 "CharterBundle",
                 "CharterDirectory",

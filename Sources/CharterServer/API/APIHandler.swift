@@ -15,6 +15,8 @@ struct APIHandler: APIProtocol {
     let database: Database
     /// MSPs, tenants and API keys.
     let tenancy: TenancyService
+    /// Settings, subsettings and the effective policy.
+    let policy: PolicyService
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
     /// Seals bind passwords and runs syncs; `nil` without a key-encryption key (directory writes answer 503).
@@ -29,13 +31,14 @@ struct APIHandler: APIProtocol {
     let quotas: LimitsConfiguration.Quotas
 
     init(
-        database: Database, tenancy: TenancyService, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
+        database: Database, tenancy: TenancyService, policy: PolicyService, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
         endpoints: EndpointServices? = nil, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.quotas = quotas
         self.database = database
         self.tenancy = tenancy
+        self.policy = policy
         self.directorySync = directorySync
         self.syncRunner = syncRunner
         self.endpoints = endpoints

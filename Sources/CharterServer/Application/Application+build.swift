@@ -174,7 +174,7 @@ func buildRouter(
     do {
         try APIHandler(
             database: database, tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
-            directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
+            policy: PolicyService(database: database), directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
             quotas: config.limits.quotas
         ).registerHandlers(
             on: api,

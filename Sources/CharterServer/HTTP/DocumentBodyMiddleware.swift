@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime
