@@ -17,6 +17,12 @@ struct APIHandler: APIProtocol {
     let tenancy: TenancyService
     /// Settings, subsettings and the effective policy.
     let policy: PolicyService
+    /// Elevation requests: listed and decided by approvers.
+    let requests: RequestService
+    /// Webhooks and their deliveries.
+    let webhooks: WebhookService
+    /// The audit log: its events, exports and verification.
+    let audit: AuditService
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
     /// Seals bind passwords and runs syncs; `nil` without a key-encryption key (directory writes answer 503).
@@ -27,11 +33,12 @@ struct APIHandler: APIProtocol {
     let endpoints: EndpointServices?
     /// The replica's event hub, told when a device is revoked so its streams close.
     let hub: EventHub?
-    /// Directory connections and webhooks per tenant.
+    /// Directory connections per tenant.
     let quotas: LimitsConfiguration.Quotas
 
     init(
-        database: Database, tenancy: TenancyService, policy: PolicyService, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
+        database: Database, tenancy: TenancyService, policy: PolicyService,
+        requests: RequestService, webhooks: WebhookService, audit: AuditService, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
         endpoints: EndpointServices? = nil, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
@@ -39,6 +46,9 @@ struct APIHandler: APIProtocol {
         self.database = database
         self.tenancy = tenancy
         self.policy = policy
+        self.requests = requests
+        self.webhooks = webhooks
+        self.audit = audit
         self.directorySync = directorySync
         self.syncRunner = syncRunner
         self.endpoints = endpoints

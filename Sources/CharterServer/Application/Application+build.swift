@@ -66,16 +66,14 @@ package func buildService(
             maximumRunsPerTenant: config.limits.syncRunsPerTenant, logger: $0.logger
         )
     }
+    let requests = RequestService(database: database, emailsApprovers: config.smtp != nil)
     let router = buildRouter(
         config, database: database, metrics: metrics, directorySync: directorySync, syncRunner: syncRunner,
-        endpoints: endpoints, hub: hub, drain: drain
+        endpoints: endpoints, hub: hub, drain: drain, requests: requests
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
-        RequestExpiryService(
-            database: database, interval: .seconds(config.requestExpiryPollSeconds),
-            emailsApprovers: config.smtp != nil, logger: logger
-        ),
+        RequestExpiryService(requests: requests, interval: .seconds(config.requestExpiryPollSeconds), logger: logger),
     ]
     if let endpoints {
         services.append(
@@ -142,7 +140,8 @@ func buildRouter(
     syncRunner: DirectorySyncRunner? = nil,
     endpoints: EndpointServices? = nil,
     hub: EventHub,
-    drain: DrainState
+    drain: DrainState,
+    requests: RequestService
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.info))
@@ -157,7 +156,7 @@ func buildRouter(
         database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
         enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
         quotas: config.limits.quotas, deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds),
-        emailsApprovers: config.smtp != nil, now: { Date() }
+        requests: requests, now: { Date() }
     ).register(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
     )
@@ -174,7 +173,9 @@ func buildRouter(
     do {
         try APIHandler(
             database: database, tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
-            policy: PolicyService(database: database), directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
+            policy: PolicyService(database: database), requests: requests,
+            webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
+            audit: AuditService(database: database), directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
             quotas: config.limits.quotas
         ).registerHandlers(
             on: api,
