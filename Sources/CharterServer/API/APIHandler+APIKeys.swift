@@ -7,7 +7,9 @@ import OpenAPIRuntime
 extension APIHandler {
     func listMSPAPIKeys(_ input: Operations.ListMSPAPIKeys.Input) async throws -> Operations.ListMSPAPIKeys.Output {
         let call = try MSPCall.authorize(.manageAPIKeys, msp: input.path.msp)
-        let list = try await listKeys(.msp(call.msp), limit: input.query.limit, cursor: input.query.cursor, by: call.caller)
+        let list = try await listKeys(
+            .msp(call.msp), limit: input.query.limit, cursor: input.query.cursor, by: call.caller
+        )
         return .ok(.init(body: .json(list)))
     }
 
@@ -38,7 +40,8 @@ extension APIHandler {
     ) async throws -> Operations.CreateTenantAPIKey.Output {
         let call = try TenantCall.authorize(.manageAPIKeys, tenant: input.path.tenant)
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send application/json.") }
-        return .created(.init(body: .json(try await createKey(body, in: .tenant(call.msp, call.tenant), by: call.caller))))
+        let created = try await createKey(body, in: .tenant(call.msp, call.tenant), by: call.caller)
+        return .created(.init(body: .json(created)))
     }
 
     func revokeTenantAPIKey(

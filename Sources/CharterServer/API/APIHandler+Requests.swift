@@ -59,9 +59,10 @@ extension APIHandler {
     ) async throws -> Components.Schemas.Request {
         let call = try TenantCall.authorize(.approve, tenant: rawTenant)
         let id = try Self.requestID(rawID)
-        return .init(
-            try await requests.decide(id, approve: approve, comment: comment, of: call.tenant, msp: call.msp, by: call.caller)
+        let decided = try await requests.decide(
+            id, approve: approve, comment: comment, of: call.tenant, msp: call.msp, by: call.caller
         )
+        return .init(decided)
     }
 
     private static func requestID(_ raw: String) throws -> UUID {

@@ -27,7 +27,8 @@ extension APIHandler {
 
     func getWebhook(_ input: Operations.GetWebhook.Input) async throws -> Operations.GetWebhook.Output {
         let call = try TenantCall.authorize(.read, tenant: input.path.tenant)
-        let hook = try await webhooks.get(try Self.webhookID(input.path.id), of: call.tenant, msp: call.msp, by: call.caller)
+        let id = try Self.webhookID(input.path.id)
+        let hook = try await webhooks.get(id, of: call.tenant, msp: call.msp, by: call.caller)
         return .ok(.init(body: .json(.init(hook))))
     }
 

@@ -42,7 +42,9 @@ package enum PolicyError: RefusalConvertible {
         case .orderMismatch(.unknown(let id, let index)):
             return Refusal(.invalid, "The tenant has no subsetting \(id).", field: "/ids/\(index)")
         case .orderMismatch(.missing(let id)):
-            return Refusal(.invalid, "Subsetting \(id) is missing from the order; list every subsetting.", field: "/ids")
+            return Refusal(
+                .invalid, "Subsetting \(id) is missing from the order; list every subsetting.", field: "/ids"
+            )
         }
     }
 }

@@ -22,7 +22,9 @@ package struct PolicyService: Sendable {
 
     /// The tenant's global settings.
     package func settings(of tenant: TenantID, msp: MSPID, by caller: Caller) async throws -> StoredSettings {
-        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in try await tx.settings.get(tenant) }
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            try await tx.settings.get(tenant)
+        }
     }
 
     /// Replaces the global settings with `document`, when they are still at `expectedVersion` (any when `nil`).

@@ -21,7 +21,9 @@ package enum RequestError: RefusalConvertible, Equatable {
                 field: "/reason"
             )
         case .commentTooLong:
-            Refusal(.invalid, "comment may have at most \(RequestService.maximumCommentLength) characters.", field: "/comment")
+            Refusal(
+                .invalid, "comment may have at most \(RequestService.maximumCommentLength) characters.", field: "/comment"
+            )
         case .alreadyDecided(let status):
             Refusal(
                 .conflict,

@@ -20,7 +20,9 @@ package struct RequestService: Sendable {
         package var application: ElevationRequest.Application?
         package var reason: String?
 
-        package init(kind: ElevationKind, user: DeviceUser, application: ElevationRequest.Application?, reason: String?) {
+        package init(
+            kind: ElevationKind, user: DeviceUser, application: ElevationRequest.Application?, reason: String?
+        ) {
             self.kind = kind
             self.user = user
             self.application = application
@@ -97,10 +99,8 @@ package struct RequestService: Sendable {
             let device = try await tx.devices.get(tenant, id: device)
             let (stored, policy) = try await decide(submission, from: device, of: tenant, in: tx, now: now)
             try await tx.requests.create(stored)
-            try await tx.webhooks.enqueue(
-                tenant, event: RequestEvent.created, payload: stored.webhookPayload(event: RequestEvent.created, at: now),
-                at: now
-            )
+            let payload = stored.webhookPayload(event: RequestEvent.created, at: now)
+            try await tx.webhooks.enqueue(tenant, event: RequestEvent.created, payload: payload, at: now)
             if let approverEmails, stored.status == .pending {
                 try await approverEmails.enqueue(
                     .pending, about: stored, to: policy.settings.approval.notifyEmails, in: tx, at: now
@@ -193,10 +193,8 @@ package struct RequestService: Sendable {
                     comment: comment, at: now
                 )
             else { throw RequestError.alreadyDecided(before.status) }
-            try await tx.webhooks.enqueue(
-                tenant, event: RequestEvent.decided, payload: decided.webhookPayload(event: RequestEvent.decided, at: now),
-                at: now
-            )
+            let payload = decided.webhookPayload(event: RequestEvent.decided, at: now)
+            try await tx.webhooks.enqueue(tenant, event: RequestEvent.decided, payload: payload, at: now)
             // The audit append locks the tenant's chain and the hint the change feed, both until the commit: take
             // them last, so that concurrent decisions wait for as few round trips as possible.
             try await tx.audit.record(

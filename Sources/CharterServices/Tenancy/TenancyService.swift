@@ -43,7 +43,9 @@ package struct TenancyService: Sendable {
     }
 
     /// The MSP's tenants by id after `cursor`, at most `limit` of them.
-    package func tenants(of msp: MSPID, after cursor: TenantID?, limit: Int, by caller: Caller) async throws -> [Tenant] {
+    package func tenants(
+        of msp: MSPID, after cursor: TenantID?, limit: Int, by caller: Caller
+    ) async throws -> [Tenant] {
         try await database.withMSP(msp, logger: caller.logger) { tx in
             try await tx.tenants.list(msp: msp, after: cursor, limit: limit)
         }

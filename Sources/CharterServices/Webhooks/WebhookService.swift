@@ -32,7 +32,9 @@ package struct WebhookService: Sendable {
 
     /// The tenant's webhooks.
     package func list(of tenant: TenantID, msp: MSPID, by caller: Caller) async throws -> [Webhook] {
-        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in try await tx.webhooks.list(tenant) }
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            try await tx.webhooks.list(tenant)
+        }
     }
 
     /// One webhook.
@@ -49,8 +51,8 @@ package struct WebhookService: Sendable {
         url: String, events: [String], isEnabled: Bool, sealer: SecretSealer, of tenant: TenantID, msp: MSPID,
         by caller: Caller
     ) async throws -> Created {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
-            parsed.host != nil
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            ["http", "https"].contains(scheme), parsed.host != nil
         else { throw WebhookError.invalidURL }
         let id = UUID()
         var random = SystemRandomNumberGenerator()
