@@ -37,8 +37,9 @@ struct APIHandler: APIProtocol {
     let quotas: LimitsConfiguration.Quotas
 
     init(
-        database: Database, tenancy: TenancyService, policy: PolicyService,
-        requests: RequestService, webhooks: WebhookService, audit: AuditService, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
+        database: Database, tenancy: TenancyService, policy: PolicyService, requests: RequestService,
+        webhooks: WebhookService, audit: AuditService,
+        directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
         endpoints: EndpointServices? = nil, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
