@@ -1,4 +1,4 @@
-import Foundation
+package import Foundation
 
 /// Canonical JSON (sorted keys) of the before/after snapshots kept in the audit log.
 package enum AuditJSON {

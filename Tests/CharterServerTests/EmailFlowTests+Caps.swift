@@ -11,13 +11,13 @@ extension EmailFlowTests {
     func perTenantCap() async throws {
         try await TestApp.run(TestApp.sealingConfig) { client in
             let (flood, _) = try await Self.submitted(client) { request, tx in
-                try await RequestDecisions.email(
+                try await ApprovalEmailOutbox.email(
                     .pending, about: request, to: ["a@example.test", "b@example.test", "c@example.test"], in: tx,
                     at: Date()
                 )
             }
             let (quiet, _) = try await Self.submitted(client) { request, tx in
-                try await RequestDecisions.email(.pending, about: request, to: ["d@example.test"], in: tx, at: Date())
+                try await ApprovalEmailOutbox.email(.pending, about: request, to: ["d@example.test"], in: tx, at: Date())
             }
             let sink = try await SMTPSink.start(credentials: SMTPClientTests.credentials)
             var configuration = SMTPConfiguration(

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import CharterAgent
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import HummingbirdTesting
@@ -172,7 +173,10 @@ struct EmailFlowTests {
                 world, "UPDATE elevation_requests SET expires_at = now() - interval '1 second' WHERE tenant_id = \(tenant.rawValue)"
             )
             try await TestApp.withService { database in
-                try await RequestExpiryService(database: database, interval: .seconds(60), emailsApprovers: true, logger: TestApp.logger)
+                try await RequestExpiryService(
+                    requests: RequestService(database: database, emailsApprovers: true), interval: .seconds(60),
+                    logger: TestApp.logger
+                )
                     .expireDue(now: Date())
             }
             let expired = try await sink.wait { $0.body.contains(requestID) && $0.headers["Subject"]?.hasPrefix("Request expired:") == true }
@@ -191,7 +195,7 @@ struct EmailFlowTests {
         try await TestApp.run(TestApp.sealingConfig) { client in
             // As a pending request under a policy with notify_emails queues it, in the service's transaction.
             let (setup, id) = try await Self.submitted(client) { request, tx in
-                try await RequestDecisions.email(.pending, about: request, to: ["it@example.test"], in: tx, at: Date())
+                try await ApprovalEmailOutbox.email(.pending, about: request, to: ["it@example.test"], in: tx, at: Date())
             }
             let sink = try await SMTPSink.start(credentials: SMTPClientTests.credentials, failingData: 1)
             let nowhere = try await SMTPClientTests.silentServer { port, channel in
@@ -239,7 +243,7 @@ struct EmailFlowTests {
             try await TestApp.withService { database in
                 try await database.withTenant(setup.tenant, msp: setup.world.msp, logger: TestApp.logger) { tx in
                     let request = try await tx.requests.get(id)
-                    try await RequestDecisions.email(.expired, about: request, to: ["it@example.test"], in: tx, at: Date())
+                    try await ApprovalEmailOutbox.email(.expired, about: request, to: ["it@example.test"], in: tx, at: Date())
                 }
             }
             try await Self.asOwner(
@@ -259,10 +263,10 @@ struct EmailFlowTests {
             // Both due now, the pending one first.
             let (setup, _) = try await Self.submitted(client) { request, tx in
                 let now = Date()
-                try await RequestDecisions.email(
+                try await ApprovalEmailOutbox.email(
                     .pending, about: request, to: ["it@example.test"], in: tx, at: now.addingTimeInterval(-1)
                 )
-                try await RequestDecisions.email(.expired, about: request, to: ["it@example.test"], in: tx, at: now)
+                try await ApprovalEmailOutbox.email(.expired, about: request, to: ["it@example.test"], in: tx, at: now)
             }
             // A server that never greets: the first message takes the whole 2 s timeout, past half of a 3 s lease.
             try await SMTPClientTests.silentServer { port, _ in

@@ -1,5 +1,6 @@
 import CharterCore
 import CharterServer
+import CharterServices
 import CharterStore
 import Foundation
 import Testing

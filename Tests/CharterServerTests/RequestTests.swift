@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 import CharterServer
+import CharterServices
 import CharterStore
 import Foundation
 import HTTPTypes
@@ -185,7 +186,8 @@ struct RequestTests {
             }
             try await TestApp.withService { database in
                 let job = RequestExpiryService(
-                    database: database, interval: .seconds(60), emailsApprovers: false, logger: TestApp.logger
+                    requests: RequestService(database: database, emailsApprovers: false), interval: .seconds(60),
+                    logger: TestApp.logger
                 )
                 try await job.expireDue(now: Date())
                 try await job.expireDue(now: Date())

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import Logging
@@ -8,46 +9,31 @@ extension APIHandler {
     func listTenantAuditEvents(
         _ input: Operations.ListTenantAuditEvents.Input
     ) async throws -> Operations.ListTenantAuditEvents.Output {
-        let scope = try RequestScope.require()
-        let tenant = try Input.tenantID(input.path.tenant)
-        let msp = scope.principal.scope.mspID
-        try scope.principal.authorize(.read, tenant: tenant, of: msp)
-        _ = try Input.text(input.query.action, field: "action", maxLength: 100)
-        switch input.query.format {
+        let call = try TenantCall.authorize(.read, tenant: input.path.tenant)
+        let query = input.query
+        _ = try Input.text(query.action, field: "action", maxLength: 100)
+        let filter = AuditService.Filter(action: query.action, from: query.from, until: query.until)
+        switch query.format {
         case .csv:
-            return .ok(.init(body: .csv(exportAuditEvents(tenant, msp: msp, query: input.query, scope: scope, as: .csv))))
+            return .ok(.init(body: .csv(exportAuditEvents(filter, of: call, as: .csv))))
         case .jsonl:
-            return .ok(
-                .init(body: .applicationJsonl(exportAuditEvents(tenant, msp: msp, query: input.query, scope: scope, as: .jsonLines)))
-            )
+            return .ok(.init(body: .applicationJsonl(exportAuditEvents(filter, of: call, as: .jsonLines))))
         case .json, nil:
             break
         }
-        let limit = try Input.limit(input.query.limit)
-        let cursor = try Cursor.decodeSequence(input.query.cursor)
-        let events = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
-            try await tx.audit.list(
-                .tenant(tenant),
-                before: cursor,
-                limit: limit + 1,
-                action: input.query.action,
-                from: input.query.from,
-                until: input.query.until
-            )
-        }
+        let limit = try Input.limit(query.limit)
+        let events = try await audit.events(
+            of: call.tenant, msp: call.msp, matching: filter, before: try Cursor.decodeSequence(query.cursor),
+            limit: limit + 1, by: call.caller
+        )
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
     }
 
     func verifyTenantAuditEvents(
         _ input: Operations.VerifyTenantAuditEvents.Input
     ) async throws -> Operations.VerifyTenantAuditEvents.Output {
-        let scope = try RequestScope.require()
-        let tenant = try Input.tenantID(input.path.tenant)
-        let msp = scope.principal.scope.mspID
-        try scope.principal.authorize(.read, tenant: tenant, of: msp)
-        let verification = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
-            try await tx.audit.verify(.tenant(tenant))
-        }
+        let call = try TenantCall.authorize(.read, tenant: input.path.tenant)
+        let verification = try await audit.verify(call.tenant, msp: call.msp, by: call.caller)
         return .ok(
             .init(
                 body: .json(
@@ -65,14 +51,10 @@ extension APIHandler {
     func listMSPAuditEvents(
         _ input: Operations.ListMSPAuditEvents.Input
     ) async throws -> Operations.ListMSPAuditEvents.Output {
-        let scope = try RequestScope.require()
-        let msp = try Input.mspID(input.path.msp)
-        try scope.principal.authorizeMSP(.read, msp: msp)
+        let call = try MSPCall.authorize(.read, msp: input.path.msp)
         let limit = try Input.limit(input.query.limit)
         let cursor = try Cursor.decodeSequence(input.query.cursor)
-        let events = try await database.withMSP(msp, logger: scope.logger) { tx in
-            try await tx.audit.list(.msp(msp), before: cursor, limit: limit + 1)
-        }
+        let events = try await audit.events(ofMSP: call.msp, before: cursor, limit: limit + 1, by: call.caller)
         return .ok(.init(body: .json(try Self.page(events, limit: limit))))
     }
 
@@ -80,20 +62,16 @@ extension APIHandler {
     /// answer is written, never ahead of it (``AuditExportPages``); an error after the first page ends the
     /// stream early (the client sees a truncated body, never a mix of two formats).
     private func exportAuditEvents(
-        _ tenant: TenantID, msp: MSPID, query: Operations.ListTenantAuditEvents.Input.Query, scope: RequestScope,
-        as format: AuditExport.Format
+        _ filter: AuditService.Filter, of call: TenantCall, as format: AuditExport.Format
     ) -> HTTPBody {
-        let database = database
+        let (audit, tenant, msp, logger) = (audit, call.tenant, call.msp, call.logger)
         let pages = AuditExportPages(format: format, pageSize: AuditExportPages.defaultPageSize) { after, limit in
             do {
-                return try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
-                    try await tx.audit.list(
-                        .tenant(tenant), before: nil, after: after, limit: limit, action: query.action,
-                        from: query.from, until: query.until
-                    )
-                }
+                return try await audit.exportPage(
+                    of: tenant, msp: msp, matching: filter, after: after, limit: limit, logger: logger
+                )
             } catch {
-                scope.logger.warning("audit export ended early", metadata: ["error": "\(String(reflecting: error))"])
+                logger.warning("audit export ended early", metadata: ["error": "\(String(reflecting: error))"])
                 throw error
             }
         }

@@ -1,72 +1,67 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import OpenAPIRuntime
 
 extension APIHandler {
     func listRequests(_ input: Operations.ListRequests.Input) async throws -> Operations.ListRequests.Output {
-        let (scope, tenant, msp) = try authorized(input.path.tenant, .read)
+        let call = try TenantCall.authorize(.read, tenant: input.path.tenant)
         let query = input.query
         let filter = try Self.filter(
             status: query.status, kind: query.kind?.rawValue, user: query.user, computer: query.computer,
             from: query.from, until: query.until
         )
         let limit = try Input.limit(query.limit)
-        let cursor = try Self.requestCursor(query.cursor)
-        let requests = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
-            try await tx.requests.list(filter, after: cursor, limit: limit + 1)
-        }
-        return .ok(.init(body: .json(Self.page(requests, limit: limit))))
+        let found = try await requests.list(
+            of: call.tenant, msp: call.msp, matching: filter, after: try Self.requestCursor(query.cursor),
+            limit: limit + 1, by: call.caller
+        )
+        return .ok(.init(body: .json(Self.page(found, limit: limit))))
     }
 
     func listMSPRequests(_ input: Operations.ListMSPRequests.Input) async throws -> Operations.ListMSPRequests.Output {
-        let scope = try RequestScope.require()
-        let msp = try Input.mspID(input.path.msp)
-        try scope.principal.authorizeMSP(.read, msp: msp, allowTenantScope: false)
+        let call = try MSPCall.authorize(.read, msp: input.path.msp)
         let query = input.query
         let filter = try Self.filter(
             status: query.status, kind: query.kind?.rawValue, user: query.user, computer: query.computer,
             from: query.from, until: query.until
         )
         let limit = try Input.limit(query.limit)
-        let cursor = try Self.requestCursor(query.cursor)
-        let requests = try await database.withMSP(msp, logger: scope.logger) { tx in
-            try await tx.requests.list(filter, after: cursor, limit: limit + 1)
-        }
-        return .ok(.init(body: .json(Self.page(requests, limit: limit))))
+        let found = try await requests.list(
+            ofMSP: call.msp, matching: filter, after: try Self.requestCursor(query.cursor), limit: limit + 1,
+            by: call.caller
+        )
+        return .ok(.init(body: .json(Self.page(found, limit: limit))))
     }
 
     func getRequest(_ input: Operations.GetRequest.Input) async throws -> Operations.GetRequest.Output {
-        let (scope, tenant, msp) = try authorized(input.path.tenant, .read)
+        let call = try TenantCall.authorize(.read, tenant: input.path.tenant)
         let id = try Self.requestID(input.path.id)
-        let request = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
-            try await tx.requests.get(id)
-        }
+        let request = try await requests.get(id, of: call.tenant, msp: call.msp, by: call.caller)
         return .ok(.init(body: .json(.init(request))))
     }
 
     func approveRequest(_ input: Operations.ApproveRequest.Input) async throws -> Operations.ApproveRequest.Output {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
-        return .ok(.init(body: .json(try await decideRequest(input.path.tenant, input.path.id, approve: true, comment: body.comment))))
+        let decided = try await decideRequest(input.path.tenant, input.path.id, approve: true, comment: body.comment)
+        return .ok(.init(body: .json(decided)))
     }
 
     func denyRequest(_ input: Operations.DenyRequest.Input) async throws -> Operations.DenyRequest.Output {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
-        return .ok(.init(body: .json(try await decideRequest(input.path.tenant, input.path.id, approve: false, comment: body.comment))))
+        let decided = try await decideRequest(input.path.tenant, input.path.id, approve: false, comment: body.comment)
+        return .ok(.init(body: .json(decided)))
     }
 
     private func decideRequest(
         _ rawTenant: String, _ rawID: String, approve: Bool, comment: String?
     ) async throws -> Components.Schemas.Request {
-        let (scope, tenant, msp) = try authorized(rawTenant, .approve)
+        let call = try TenantCall.authorize(.approve, tenant: rawTenant)
         let id = try Self.requestID(rawID)
-        if let comment, comment.count > 2000 {
-            throw Problem(.validationFailed, "comment may have at most 2000 characters.", field: "/comment")
-        }
-        let now = now()
-        let decided = try await database.withTenant(tenant, msp: msp, logger: scope.logger) { tx in
-            try await RequestDecisions.decide(id, approve: approve, comment: comment, scope: scope, tenant: tenant, in: tx, now: now)
-        }
+        let decided = try await requests.decide(
+            id, approve: approve, comment: comment, of: call.tenant, msp: call.msp, by: call.caller
+        )
         return .init(decided)
     }
 

@@ -9,10 +9,20 @@ import OpenAPIRuntime
 
 /// The admin API: one thin method per operation of `openapi.yaml`, split by resource into extensions.
 ///
-/// An operation reads the principal from ``RequestScope``, authorises through Core, converts its input,
-/// makes one store call (in a tenant- or MSP-scoped transaction) and converts the output.
+/// An operation authorises its caller (``TenantCall``, ``MSPCall``), converts its input, makes one call to a
+/// service of CharterServices and converts the output.
 struct APIHandler: APIProtocol {
     let database: Database
+    /// MSPs, tenants and API keys.
+    let tenancy: TenancyService
+    /// Settings, subsettings and the effective policy.
+    let policy: PolicyService
+    /// Elevation requests: listed and decided by approvers.
+    let requests: RequestService
+    /// Webhooks and their deliveries.
+    let webhooks: WebhookService
+    /// The audit log: its events, exports and verification.
+    let audit: AuditService
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
     /// Directory connections, syncs and objects.
@@ -21,15 +31,22 @@ struct APIHandler: APIProtocol {
     let endpoints: EndpointServices?
     /// The replica's event hub, told when a device is revoked so its streams close.
     let hub: EventHub?
-    /// Directory connections and webhooks per tenant.
+    /// Directory connections per tenant.
     let quotas: LimitsConfiguration.Quotas
 
     init(
-        database: Database, directory: DirectoryService, endpoints: EndpointServices? = nil, hub: EventHub? = nil,
+        database: Database, tenancy: TenancyService, policy: PolicyService, requests: RequestService,
+        webhooks: WebhookService, audit: AuditService, directory: DirectoryService,
+        endpoints: EndpointServices? = nil, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.quotas = quotas
         self.database = database
+        self.tenancy = tenancy
+        self.policy = policy
+        self.requests = requests
+        self.webhooks = webhooks
+        self.audit = audit
         self.directory = directory
         self.endpoints = endpoints
         self.hub = hub
@@ -54,10 +71,8 @@ struct APIHandler: APIProtocol {
     }
 
     func getMSP(_ input: Operations.GetMSP.Input) async throws -> Operations.GetMSP.Output {
-        let scope = try RequestScope.require()
-        let msp = try Input.mspID(input.path.msp)
-        try scope.principal.authorizeMSP(.read, msp: msp, allowTenantScope: true)
-        let found = try await database.withMSP(msp, logger: scope.logger) { tx in try await tx.msps.get(msp) }
+        let call = try MSPCall.authorize(.read, msp: input.path.msp, allowTenantScope: true)
+        let found = try await tenancy.msp(call.msp, by: call.caller)
         return .ok(.init(body: .json(.init(id: found.id.description, name: found.name, createdAt: found.createdAt))))
     }
 }

@@ -1,5 +1,6 @@
 import CharterBundle
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import Hummingbird
@@ -53,7 +54,7 @@ struct RequestSubmission: Decodable {
     }
 
     /// The validated submission; every failure names its field.
-    func validated() throws -> RequestDecisions.Submission {
+    func validated() throws -> RequestService.Submission {
         guard let kind = ElevationKind(rawValue: kind) else {
             throw Problem(.validationFailed, "kind must be run_as_admin or admin_session.", field: "/kind")
         }
@@ -86,7 +87,7 @@ struct RequestSubmission: Decodable {
         if let reason, reason.count > 2000 {
             throw Problem(.validationFailed, "reason may have at most 2000 characters.", field: "/reason")
         }
-        return RequestDecisions.Submission(kind: kind, user: user, application: app, reason: reason)
+        return RequestService.Submission(kind: kind, user: user, application: app, reason: reason)
     }
 }
 
@@ -98,13 +99,9 @@ extension AgentRoutes {
         let caller = try await authenticate(request, context: context)
         let submission = try await AgentJSON.decode(RequestSubmission.self, from: request, maximumBytes: maximumBodyBytes)
             .validated()
-        let now = now()
-        let stored = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
-            let device = try await tx.devices.get(caller.tenant, id: caller.device)
-            return try await RequestDecisions.submit(
-                submission, from: device, of: caller.tenant, in: tx, now: now, emailsApprovers: emailsApprovers
-            )
-        }
+        let stored = try await requests.submit(
+            submission, from: caller.device, of: caller.tenant, msp: caller.msp, logger: context.logger
+        )
         return try AgentJSON.response(AgentRequestAnswer(stored), status: .created)
     }
 
@@ -114,38 +111,32 @@ extension AgentRoutes {
         guard let rawID = context.parameters.get("id"), let id = UUID(uuidString: rawID) else {
             throw Problem(.malformedRequest, "The id must be a request id (UUID).", field: "id")
         }
-        let wait: Int
-        if let raw = request.uri.queryParameters["wait"] {
-            guard let value = Int(String(raw)), (0...Self.maximumRequestWait).contains(value) else {
-                throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
-            }
-            wait = value
-        } else {
-            wait = 0
+        let wait = try Self.requestWait(request)
+        let (requests, logger) = (requests, context.logger)
+        let read = { @Sendable in
+            try await requests.get(id, ofDevice: caller.device, tenant: caller.tenant, msp: caller.msp, logger: logger)
         }
-        guard wait > 0 else {
-            return try AgentJSON.response(AgentRequestAnswer(try await read(id, caller: caller, context: context)))
-        }
+        guard wait > 0 else { return try AgentJSON.response(AgentRequestAnswer(try await read())) }
         // Subscribed before the first read, so a decision made in between is not missed.
         let stored = try await hub.withSubscription(device: caller.device, tenant: caller.tenant) { subscription in
-            let stored = try await read(id, caller: caller, context: context)
+            let stored = try await read()
             guard stored.status == .pending else { return stored }
             let requestID = id.uuidString.lowercased()
             let decided = await subscription.firstEvent(within: .seconds(wait)) { _, name, data in
                 name == "decision" && data.contains(requestID)
             }
-            return decided == nil ? stored : try await read(id, caller: caller, context: context)
+            return decided == nil ? stored : try await read()
         }
         return try AgentJSON.response(AgentRequestAnswer(stored))
     }
 
-    private func read(_ id: UUID, caller: Caller, context: AppRequestContext) async throws -> StoredRequest {
-        let stored = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
-            try await tx.requests.get(id)
+    /// The `wait` query parameter: seconds from 0 to ``maximumRequestWait``, 0 when absent.
+    private static func requestWait(_ request: Request) throws -> Int {
+        guard let raw = request.uri.queryParameters["wait"] else { return 0 }
+        guard let value = Int(String(raw)), (0...maximumRequestWait).contains(value) else {
+            throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
         }
-        // A device reads only its own requests; another's look like missing ones.
-        guard stored.device == caller.device else { throw Problem(.notFound, "No such request of this device.") }
-        return stored
+        return value
     }
 }
 

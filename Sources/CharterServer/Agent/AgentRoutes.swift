@@ -1,5 +1,6 @@
 import CharterBundle
 import CharterCore
+import CharterServices
 import CharterStore
 import Crypto
 import Foundation
@@ -31,8 +32,8 @@ struct AgentRoutes: Sendable {
     let quotas: LimitsConfiguration.Quotas
     /// How long a device token works before the agent must renew it (`agent.device_token_seconds`).
     let deviceTokenLifetime: TimeInterval
-    /// Whether SMTP is configured, so that pending requests are emailed to the policy's approvers.
-    let emailsApprovers: Bool
+    /// Elevation requests: submitted and read by devices.
+    let requests: RequestService
     let now: @Sendable () -> Date
 
     func register(on router: some RouterMethods<AppRequestContext>) {

@@ -70,15 +70,14 @@ package func buildService(
         database: database, engine: directorySync, runner: syncRunner,
         connectionsPerTenant: config.limits.quotas.directoryConnectionsPerTenant
     )
+    let requests = RequestService(database: database, emailsApprovers: config.smtp != nil)
     let router = buildRouter(
-        config, database: database, metrics: metrics, directory: directory, endpoints: endpoints, hub: hub, drain: drain
+        config, database: database, metrics: metrics, directory: directory, endpoints: endpoints, hub: hub, drain: drain,
+        requests: requests
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
-        RequestExpiryService(
-            database: database, interval: .seconds(config.requestExpiryPollSeconds),
-            emailsApprovers: config.smtp != nil, logger: logger
-        ),
+        RequestExpiryService(requests: requests, interval: .seconds(config.requestExpiryPollSeconds), logger: logger),
     ]
     if let endpoints {
         services.append(
@@ -144,7 +143,8 @@ func buildRouter(
     directory: DirectoryService,
     endpoints: EndpointServices? = nil,
     hub: EventHub,
-    drain: DrainState
+    drain: DrainState,
+    requests: RequestService
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.info))
@@ -159,7 +159,7 @@ func buildRouter(
         database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
         enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
         quotas: config.limits.quotas, deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds),
-        emailsApprovers: config.smtp != nil, now: { Date() }
+        requests: requests, now: { Date() }
     ).register(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
     )
@@ -175,7 +175,11 @@ func buildRouter(
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(
-            database: database, directory: directory, endpoints: endpoints, hub: hub, quotas: config.limits.quotas
+            database: database, tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
+            policy: PolicyService(database: database), requests: requests,
+            webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
+            audit: AuditService(database: database), directory: directory, endpoints: endpoints, hub: hub,
+            quotas: config.limits.quotas
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

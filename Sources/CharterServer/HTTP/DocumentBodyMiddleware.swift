@@ -1,5 +1,6 @@
 import CharterCore
 import CharterJSON
+import CharterServices
 import Foundation
 import HTTPTypes
 import OpenAPIRuntime

@@ -83,6 +83,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 // The request could not be turned into the operation's input: the client's fault.
                 if let decoding = server.underlyingError as? DecodingError { return problem(for: decoding) }
                 if let inner = server.underlyingError as? Problem { return inner }
+                if let refused = server.underlyingError as? any RefusalConvertible { return problem(for: refused.refusal) }
                 return Problem(.malformedRequest, server.causeDescription)
             }
             return problem(for: server.underlyingError)

@@ -1,5 +1,6 @@
 import CharterCore
 import CharterJSON
+import CharterServices
 import CharterStore
 import Foundation
 import OpenAPIRuntime
@@ -24,33 +25,6 @@ extension Components.Schemas.Subsetting {
             ),
             overrides: try PolicyDocuments.object(subsetting.overrides.json)
         )
-    }
-}
-
-extension StoredSettings {
-    /// What the audit log keeps of the settings: the version and the whole document.
-    var auditSnapshot: String {
-        let document = JSONValue.object(["version": .integer(Int64(version)), "document": settings.json])
-        return String(decoding: document.canonicalData, as: UTF8.self)
-    }
-}
-
-extension StoredSubsetting {
-    /// What the audit log keeps of a subsetting: id, priority, version and the whole document.
-    var auditSnapshot: String {
-        let document = JSONValue.object([
-            "id": .string(subsetting.id.description),
-            "priority": .integer(Int64(priority)),
-            "version": .integer(Int64(version)),
-            "document": subsetting.json,
-        ])
-        return String(decoding: document.canonicalData, as: UTF8.self)
-    }
-
-    /// What the audit log keeps of a reorder: the ids in order.
-    static func orderSnapshot(_ list: [StoredSubsetting]) -> String {
-        let document = JSONValue.object(["order": .array(list.map { .string($0.subsetting.id.description) })])
-        return String(decoding: document.canonicalData, as: UTF8.self)
     }
 }
 
@@ -94,5 +68,31 @@ extension Components.Schemas.EffectivePolicyMatch {
             enabled: match.isEnabled,
             path: path
         )
+    }
+}
+
+extension PolicyDocuments {
+    /// A settings document as the generated type: Core's canonical encoding (every field written out) read
+    /// back through the schema, so an answer cannot drift from the document's description of it.
+    static func settingsDocument(_ settings: Settings) throws -> Components.Schemas.SettingsDocument {
+        try JSONDecoder().decode(Components.Schemas.SettingsDocument.self, from: settings.json.canonicalData)
+    }
+
+    /// A JSON object of Core's document tree as the generated types' free-form object.
+    static func object(_ value: JSONValue) throws -> OpenAPIObjectContainer {
+        guard case .object(let members) = value else { return OpenAPIObjectContainer() }
+        return try OpenAPIObjectContainer(unvalidatedValue: members.mapValues(plain))
+    }
+
+    private static func plain(_ value: JSONValue) -> (any Sendable)? {
+        switch value {
+        case .null: nil
+        case .bool(let bool): bool
+        case .integer(let integer): Int(integer)
+        case .number(let number): number
+        case .string(let string): string
+        case .array(let values): values.map(plain)
+        case .object(let members): members.mapValues(plain)
+        }
     }
 }

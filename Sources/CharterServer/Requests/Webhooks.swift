@@ -19,13 +19,13 @@ import ServiceLifecycle
 /// "<t>.<body>" under the webhook's secret>`. A receiver recomputes the MAC, compares in constant time and
 /// refuses a `t` more than 5 minutes away from its clock (replay).
 enum Webhooks {
-    static let created = "request.created"
-    static let decided = "request.decided"
-    static let expired = "request.expired"
-    static let events = [created, decided, expired]
+    static let created = RequestEvent.created
+    static let decided = RequestEvent.decided
+    static let expired = RequestEvent.expired
+    static let events = RequestEvent.all
 
     static func sealingContext(_ id: UUID) -> String {
-        "webhooks/\(id.uuidString.lowercased())/secret"
+        WebhookService.sealingContext(id)
     }
 
     static func signature(body: Data, secret: Data, timestamp: Int64) -> String {

@@ -1,5 +1,6 @@
 package import CharterBundle
 package import CharterCore
+import CharterServices
 package import CharterDirectory
 package import CharterStore
 import AsyncAlgorithms

@@ -6,8 +6,8 @@ import CharterStore
 enum EffectivePolicyLookup {
     /// Without either object, the policy of an unknown user on an unknown computer: the global settings.
     ///
-    /// - Throws: ``Problem`` (404, naming the parameter) when `user` is not a user of the tenant's directory,
-    ///   or `computer` not a computer.
+    /// - Throws: ``PolicyError/notInDirectory(field:_:)`` (404, naming the parameter) when `user` is not a user
+    ///   of the tenant's directory, or `computer` not a computer.
     static func explain(
         user: ObjectGUID?,
         computer: ObjectGUID?,
@@ -18,7 +18,7 @@ enum EffectivePolicyLookup {
         let kinds = try await tx.policyFacts.kinds(of: objects, in: tenant)
         for (guid, kind, field) in [(user, DirectoryObjectKind.user, "user"), (computer, .computer, "computer")] {
             if let guid, kinds[guid] != kind {
-                throw Problem(.notFound, "The tenant's directory has no \(field) \(guid).", field: field)
+                throw PolicyError.notInDirectory(field: field, guid)
             }
         }
         let global = try await tx.settings.get(tenant).settings

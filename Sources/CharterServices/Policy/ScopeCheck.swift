@@ -10,8 +10,8 @@ enum ScopeCheck {
     /// - Parameters:
     ///   - scope: The decoded scope.
     ///   - document: The subsetting document it was decoded from; pointers index its `scope` arrays.
-    /// - Throws: ``Problem`` (422) whose `field` is the pointer of the first unknown or wrong-kind entry
-    ///   (e.g. `/scope/groups/0`) and whose `errors` lists them all.
+    /// - Throws: ``PolicyError/unknownScopeObjects(_:)`` (422) whose `field` is the pointer of the first unknown
+    ///   or wrong-kind entry (e.g. `/scope/groups/0`) and whose `errors` lists them all.
     static func requireKnown(
         _ scope: Subsetting.Scope,
         document: JSONValue,
@@ -20,7 +20,7 @@ enum ScopeCheck {
     ) async throws {
         let kinds = try await tx.policyFacts.kinds(of: scope.groups.union(scope.organizationalUnits), in: tenant)
         guard case .object(let members) = document, case .object(let scopeMembers)? = members["scope"] else { return }
-        var issues: [Problem.Issue] = []
+        var issues: [Refusal.Issue] = []
         for (key, expected, noun) in [
             ("groups", DirectoryObjectKind.group, "group"), ("ous", .organizationalUnit, "OU"),
         ] {
@@ -35,15 +35,10 @@ enum ScopeCheck {
                     } else {
                         "the tenant's directory has no \(noun) \(guid)"
                     }
-                issues.append(Problem.Issue(pointer: "/scope/\(key)/\(index)", detail: detail))
+                issues.append(Refusal.Issue(pointer: "/scope/\(key)/\(index)", detail: detail))
             }
         }
-        guard let first = issues.first else { return }
-        throw Problem(
-            .validationFailed,
-            "The scope names objects the directory does not have: \(first.pointer) \(first.detail).",
-            field: first.pointer,
-            issues: issues
-        )
+        guard !issues.isEmpty else { return }
+        throw PolicyError.unknownScopeObjects(issues)
     }
 }

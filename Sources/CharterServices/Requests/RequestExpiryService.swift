@@ -1,0 +1,31 @@
+package import Foundation
+package import Logging
+import ServiceLifecycle
+
+/// Expires pending requests past their policy's lifetime (``RequestService/expireDue(now:logger:)``) every
+/// `interval`. Every replica runs it; the conditional update lets exactly one of them expire each request.
+package struct RequestExpiryService: Service {
+    let requests: RequestService
+    let interval: Duration
+    let logger: Logger
+
+    package init(requests: RequestService, interval: Duration, logger: Logger) {
+        self.requests = requests
+        self.interval = interval
+        self.logger = logger
+    }
+
+    package func run() async throws {
+        await Periodic.run(every: interval, startingNow: false) {
+            do {
+                try await expireDue(now: Date())
+            } catch {
+                logger.warning("could not expire requests", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    package func expireDue(now: Date) async throws {
+        try await requests.expireDue(now: now, logger: logger)
+    }
+}

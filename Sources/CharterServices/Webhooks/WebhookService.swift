@@ -1,0 +1,117 @@
+package import CharterBundle
+package import CharterCore
+package import CharterStore
+package import Foundation
+
+/// A tenant's webhooks: the receivers of its requests' events (``RequestEvent``), created with a secret that
+/// signs their deliveries, sealed under the key-encryption key and shown once. Sending them is
+/// `WebhookDeliveryService`'s. Authorisation is the caller's.
+package struct WebhookService: Sendable {
+    /// A new webhook and the secret its deliveries are signed with.
+    package struct Created: Sendable {
+        package var webhook: Webhook
+        package var secret: Data
+    }
+
+    let database: Database
+    /// Webhooks a tenant may have.
+    let maximumPerTenant: Int
+    /// The clock; tests may pin it.
+    let now: @Sendable () -> Date
+
+    package init(database: Database, maximumPerTenant: Int, now: @escaping @Sendable () -> Date = { Date() }) {
+        self.database = database
+        self.maximumPerTenant = maximumPerTenant
+        self.now = now
+    }
+
+    /// The context a webhook's secret is sealed in.
+    package static func sealingContext(_ id: UUID) -> String {
+        "webhooks/\(id.uuidString.lowercased())/secret"
+    }
+
+    /// The tenant's webhooks.
+    package func list(of tenant: TenantID, msp: MSPID, by caller: Caller) async throws -> [Webhook] {
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            try await tx.webhooks.list(tenant)
+        }
+    }
+
+    /// One webhook.
+    package func get(_ id: UUID, of tenant: TenantID, msp: MSPID, by caller: Caller) async throws -> Webhook {
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            try await tx.webhooks.get(tenant, id: id)
+        }
+    }
+
+    /// Creates a webhook posting `events` to `url`, with a new secret sealed by `sealer`.
+    ///
+    /// - Throws: ``WebhookError/invalidURL``; `QuotaExceeded` past ``maximumPerTenant``.
+    package func create(
+        url: String, events: [String], isEnabled: Bool, sealer: SecretSealer, of tenant: TenantID, msp: MSPID,
+        by caller: Caller
+    ) async throws -> Created {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            ["http", "https"].contains(scheme), parsed.host != nil
+        else { throw WebhookError.invalidURL }
+        let id = UUID()
+        var random = SystemRandomNumberGenerator()
+        let secret = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) })
+        let now = now()
+        let hook = Webhook(
+            id: id, url: url, events: Array(Set(events)).sorted(),
+            secretSealed: try sealer.seal(secret, context: Self.sealingContext(id)).description, isEnabled: isEnabled,
+            createdAt: now
+        )
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            try await tx.quotas.admitOne(more: .webhooks, in: tenant, limit: maximumPerTenant)
+            try await tx.webhooks.create(hook, in: tenant, by: caller.principal?.id.rawValue)
+            try await tx.audit.record(
+                "webhook.created", on: ("webhook", id.uuidString.lowercased()), after: hook.auditSnapshot, by: caller,
+                at: now, in: .tenant(tenant)
+            )
+        }
+        return Created(webhook: hook, secret: secret)
+    }
+
+    /// Deletes a webhook and its deliveries.
+    package func delete(_ id: UUID, of tenant: TenantID, msp: MSPID, by caller: Caller) async throws {
+        let now = now()
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            let hook = try await tx.webhooks.delete(tenant, id: id)
+            try await tx.audit.record(
+                "webhook.deleted", on: ("webhook", id.uuidString.lowercased()), before: hook.auditSnapshot, by: caller,
+                at: now, in: .tenant(tenant)
+            )
+        }
+    }
+
+    /// The webhook's latest deliveries, at most `limit` of them.
+    package func deliveries(
+        of id: UUID, tenant: TenantID, msp: MSPID, limit: Int, by caller: Caller
+    ) async throws -> [WebhookDelivery] {
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            _ = try await tx.webhooks.get(tenant, id: id)
+            return try await tx.webhooks.deliveries(tenant, of: id, limit: limit)
+        }
+    }
+}
+
+/// What the webhook service refuses.
+package enum WebhookError: RefusalConvertible, Equatable {
+    /// The receiver is not an absolute http or https URL.
+    case invalidURL
+
+    package var refusal: Refusal {
+        switch self {
+        case .invalidURL: Refusal(.invalid, "url must be an absolute http or https URL.", field: "/url")
+        }
+    }
+}
+
+extension Webhook {
+    /// What the audit log keeps of a webhook: never its secret.
+    package var auditSnapshot: String {
+        AuditJSON.encode(["id": id.uuidString.lowercased(), "url": url, "events": events, "enabled": isEnabled])
+    }
+}
