@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 import CharterDirectory
+import CharterServices
 import CharterStore
 import Foundation
 import OpenAPIRuntime

@@ -1,5 +1,6 @@
 import CharterBundle
 import CharterCore
+import CharterServices
 import CharterStore
 import Crypto
 import Foundation

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 import Hummingbird
@@ -18,8 +19,10 @@ struct APIHandler: APIProtocol {
     let directorySync: DirectorySyncEngine?
     /// Runs API-started syncs in the background; `nil` without a key-encryption key.
     let syncRunner: DirectorySyncRunner?
-    /// Enrollment, signing keys and PIN answers; `nil` without a key-encryption key (they answer 503).
+    /// The key-encryption key's sealer for webhook secrets; `nil` without one (those writes answer 503).
     let endpoints: EndpointServices?
+    /// Enrollment tokens, devices, PIN answers and signing keys.
+    let endpointService: EndpointService
     /// The replica's event hub, told when a device is revoked so its streams close.
     let hub: EventHub?
     /// Directory connections and webhooks per tenant.
@@ -27,7 +30,7 @@ struct APIHandler: APIProtocol {
 
     init(
         database: Database, directorySync: DirectorySyncEngine? = nil, syncRunner: DirectorySyncRunner? = nil,
-        endpoints: EndpointServices? = nil, hub: EventHub? = nil,
+        endpoints: EndpointServices? = nil, endpointService: EndpointService, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.quotas = quotas
@@ -35,6 +38,7 @@ struct APIHandler: APIProtocol {
         self.directorySync = directorySync
         self.syncRunner = syncRunner
         self.endpoints = endpoints
+        self.endpointService = endpointService
         self.hub = hub
         self.now = now
     }

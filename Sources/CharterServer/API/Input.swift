@@ -80,14 +80,6 @@ enum Cursor {
     }
 }
 
-/// Canonical JSON (sorted keys) of the before/after snapshots kept in the audit log.
-enum AuditJSON {
-    static func encode(_ object: [String: any Sendable]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
-        return data.flatMap { String(data: $0, encoding: .utf8) } ?? "{}"
-    }
-}
-
 extension Input {
     /// A resource id from the path.
     static func id<Tag>(_ raw: String, field: String = "id") throws -> Identifier<Tag> {

@@ -1,5 +1,6 @@
 import CharterBundle
 import CharterCore
+import CharterServices
 import CharterStore
 import Crypto
 import Foundation
@@ -162,6 +163,215 @@ struct AuditUpload: Decodable {
             application = try container.decodeIfPresent(JSONValue.self, forKey: .application)
             details = try container.decodeIfPresent(JSONValue.self, forKey: .details)
         }
+    }
+}
+
+// MARK: - Validation
+
+extension EnrollRequest {
+    /// The validated enrollment; every failure names its field.
+    func validated() throws -> EndpointService.Enrollment {
+        guard let secret = EnrollmentTokenSecret(parsing: enrollmentToken) else {
+            throw EndpointError.invalidEnrollmentToken
+        }
+        // Checked in this order, so that the first bad member is the one reported.
+        let hostname = try AgentValidation.text(self.hostname, field: "/hostname", maximum: 253)
+        let agentVersion = try AgentValidation.text(self.agentVersion, field: "/agent_version", maximum: 64)
+        let os = try self.os.map { try AgentValidation.text($0, field: "/os", maximum: 200) }
+        let sid = try computerSID.map { try AgentValidation.sid($0, field: "/computer_sid") }
+        let guid = try computerGUID.map { raw -> ObjectGUID in
+            guard let guid = ObjectGUID(raw) else {
+                throw Problem(.validationFailed, "computer_guid must be an objectGUID in UUID form.", field: "/computer_guid")
+            }
+            return guid
+        }
+        let encryptionKey = try AgentValidation.key(self.encryptionKey, curve: .x25519, field: "/encryption_key")
+        let signingKey = try AgentValidation.key(self.signingKey, curve: .ed25519, field: "/signing_key")
+        let proof = try self.proof.map { proof in
+            guard let device = DeviceID(proof.deviceID) else {
+                throw Problem(.validationFailed, "proof.device_id must be the device id (a UUID).", field: "/proof/device_id")
+            }
+            return EndpointService.Enrollment.Proof(device: device, nonce: proof.nonce, signature: proof.signature)
+        }
+        return EndpointService.Enrollment(
+            secret: secret, hostname: hostname, os: os, agentVersion: agentVersion, computerSID: sid, computerGUID: guid,
+            encryptionKey: encryptionKey.x, signingKey: signingKey.x, proof: proof
+        )
+    }
+}
+
+extension CheckinRequest {
+    /// How many users one check-in may report.
+    static let maximumUsers = 200
+
+    /// The validated users; every failure names its field.
+    func validated() throws -> [DeviceUser] {
+        _ = try AgentValidation.text(agentVersion, field: "/agent_version", maximum: 64)
+        guard users.count <= Self.maximumUsers else {
+            throw Problem(.validationFailed, "At most \(Self.maximumUsers) users per check-in.", field: "/users")
+        }
+        if let bundleVersion, bundleVersion < 0 {
+            throw Problem(.validationFailed, "bundle_version cannot be negative.", field: "/bundle_version")
+        }
+        return try users.enumerated().map { index, user in try user.deviceUser(field: "/users/\(index)") }
+    }
+}
+
+extension AuditUpload {
+    /// How many events one upload may carry.
+    static let maximumEvents = 500
+
+    /// The events as the audit log keeps them, each once; every failure names its field.
+    func validated() throws -> [EndpointService.EndpointEvent] {
+        guard (1...Self.maximumEvents).contains(events.count) else {
+            throw Problem(.validationFailed, "Send 1 to \(Self.maximumEvents) events per call.", field: "/events")
+        }
+        var seen: Set<UUID> = []
+        var records: [EndpointService.EndpointEvent] = []
+        for (index, event) in events.enumerated() {
+            let snapshot = try event.snapshot(field: "/events/\(index)")
+            guard seen.insert(event.id).inserted else { continue }
+            records.append(.init(id: event.id, action: "endpoint." + event.type, after: snapshot))
+        }
+        return records
+    }
+}
+
+extension AuditUpload.EndpointEvent {
+    /// The canonical snapshot the audit log keeps of the event; `field` is the pointer of this entry.
+    func snapshot(field: String) throws -> String {
+        guard Self.isType(type) else {
+            throw Problem(
+                .validationFailed, "type must be dotted lower-case words such as run_as_admin.audit_only (at most 64 characters).",
+                field: field + "/type"
+            )
+        }
+        var snapshot: [String: JSONValue] = [
+            "event_id": .string(id.uuidString.lowercased()),
+            "occurred_at": .string(occurredAt.ISO8601Format()),
+        ]
+        if let user {
+            let user = try user.deviceUser(field: field + "/user")
+            var members: [String: JSONValue] = [:]
+            if let sid = user.sid { members["sid"] = .string(sid) }
+            if let guid = user.guid { members["guid"] = .string(guid.description) }
+            if let upn = user.upn { members["upn"] = .string(upn) }
+            snapshot["user"] = .object(members)
+        }
+        for (name, value) in [("application", application), ("details", details)] {
+            guard let value else { continue }
+            guard case .object = value, value.canonicalData.count <= 8192 else {
+                throw Problem(.validationFailed, "\(name) must be a JSON object of at most 8 KiB.", field: field + "/" + name)
+            }
+            snapshot[name] = value
+        }
+        return String(decoding: JSONValue.object(snapshot).canonicalData, as: UTF8.self)
+    }
+
+    /// `^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`, at most 64 characters.
+    static func isType(_ type: String) -> Bool {
+        guard (1...64).contains(type.utf8.count), let first = type.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
+        else { return false }
+        let words = type.split(separator: ".", omittingEmptySubsequences: false)
+        return words.allSatisfy { word in
+            !word.isEmpty && word.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "_")
+            }
+        }
+    }
+}
+
+// MARK: - Answers
+
+/// `POST /v1/agent/challenge`.
+struct ChallengeAnswer: Encodable {
+    var nonce: String
+    var expiresAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case nonce
+        case expiresAt = "expires_at"
+    }
+}
+
+/// `POST /v1/agent/token`.
+struct TokenAnswer: Encodable {
+    var deviceToken: String
+    var tokenExpiresAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case deviceToken = "device_token"
+        case tokenExpiresAt = "token_expires_at"
+    }
+}
+
+/// `POST /v1/agent/checkin`; `bundle_version` is left out before the first bundle.
+struct CheckinAnswer: Encodable {
+    var deviceID: String
+    var bundleVersion: Int64?
+    var checkinSeconds: Int
+
+    enum CodingKeys: String, CodingKey {
+        case deviceID = "device_id"
+        case bundleVersion = "bundle_version"
+        case checkinSeconds = "checkin_seconds"
+    }
+}
+
+/// `POST /v1/agent/audit`.
+struct AuditAnswer: Encodable {
+    var accepted: Int
+    var duplicates: Int
+}
+
+/// `POST /v1/agent/enroll`; `computer` is `null` while no directory computer is linked.
+struct EnrollAnswer: Encodable {
+    struct KeySet: Encodable {
+        var keys: [BundleSigningKey]
+    }
+
+    struct Computer: Encodable {
+        var guid: String
+    }
+
+    var deviceID: String
+    var deviceToken: String
+    var tokenExpiresAt: Date
+    /// `active` or `pending_approval`.
+    var status: String
+    var tenantID: String
+    var issuer: String
+    var signingKeys: KeySet
+    var computer: Computer?
+
+    enum CodingKeys: String, CodingKey {
+        case deviceID = "device_id", deviceToken = "device_token", tenantID = "tenant_id", issuer
+        case signingKeys = "signing_keys", computer, status
+        case tokenExpiresAt = "token_expires_at"
+    }
+
+    init(_ enrolled: EndpointService.Enrolled) {
+        deviceID = enrolled.device.id.description
+        deviceToken = enrolled.deviceToken
+        tokenExpiresAt = enrolled.device.tokenExpiresAt
+        status = enrolled.device.isPendingApproval ? "pending_approval" : "active"
+        tenantID = enrolled.tenant.description
+        issuer = enrolled.issuer
+        signingKeys = KeySet(keys: enrolled.signingKeys)
+        computer = enrolled.device.computer.map { Computer(guid: $0.description) }
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(deviceID, forKey: .deviceID)
+        try container.encode(deviceToken, forKey: .deviceToken)
+        try container.encode(tokenExpiresAt, forKey: .tokenExpiresAt)
+        try container.encode(status, forKey: .status)
+        try container.encode(tenantID, forKey: .tenantID)
+        try container.encode(issuer, forKey: .issuer)
+        try container.encode(signingKeys, forKey: .signingKeys)
+        try container.encode(computer, forKey: .computer)
     }
 }
 

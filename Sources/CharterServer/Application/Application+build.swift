@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 import CharterDirectory
+import CharterServices
 package import CharterStore
 import Foundation
 package import Hummingbird
@@ -152,10 +153,18 @@ func buildRouter(
     // Bodies are read only after authentication (the agent routes read theirs after the device token, enrollment
     // up to its own small limit); before it, only a declared length is checked.
     let rateLimiter = config.limits.rateLimiter()
+    let endpointService = EndpointService(
+        database: database, sealer: endpoints?.sealer,
+        limits: .init(
+            devicesPerTenant: config.limits.quotas.devicesPerTenant,
+            knownUsersPerDevice: config.limits.quotas.knownUsersPerDevice,
+            deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds)
+        ),
+        disconnect: { await hub.disconnect(device: $0) }
+    )
     AgentRoutes(
-        database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
+        database: database, endpoints: endpointService, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
         enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
-        quotas: config.limits.quotas, deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds),
         emailsApprovers: config.smtp != nil, now: { Date() }
     ).register(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
@@ -172,8 +181,8 @@ func buildRouter(
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(
-            database: database, directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints, hub: hub,
-            quotas: config.limits.quotas
+            database: database, directorySync: directorySync, syncRunner: syncRunner, endpoints: endpoints,
+            endpointService: endpointService, hub: hub, quotas: config.limits.quotas
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

@@ -1,4 +1,5 @@
 package import CharterCore
+import CharterServices
 package import CharterStore
 import Foundation
 package import Logging

@@ -1,6 +1,7 @@
 package import CharterBundle
 package import CharterCore
 package import CharterDirectory
+import CharterServices
 package import CharterStore
 import Foundation
 package import Logging

@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 package import CharterStore
 package import Foundation
 package import Logging
