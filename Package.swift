@@ -40,6 +40,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        .target(name: "CharterAgentWire", dependencies: ["CharterBundle"]),
         .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
         .target(
             name: "CharterDirectory",
@@ -79,6 +80,7 @@ let package = Package(
         .target(
             name: "CharterServer",
             dependencies: [
+                "CharterAgentWire",
                 "CharterBundle",
                 "CharterServices",
                 "CharterCore",
@@ -108,6 +110,7 @@ let package = Package(
         .target(
             name: "CharterAgent",
             dependencies: [
+                "CharterAgentWire",
                 "CharterBundle",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -137,7 +140,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore"]),
-        .testTarget(name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterBundle"]),
+        .testTarget(name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterAgentWire", "CharterBundle"]),
         .testTarget(name: "CharterBundleTests", dependencies: ["CharterBundle"], resources: [.copy("Interop")]),
         .testTarget(
             name: "CharterDirectoryTests",

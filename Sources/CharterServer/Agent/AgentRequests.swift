@@ -1,3 +1,4 @@
+import CharterAgentWire
 import CharterBundle
 import CharterCore
 import CharterServices
@@ -5,86 +6,10 @@ import CharterStore
 import Crypto
 import Foundation
 
-/// `POST /v1/agent/enroll` (docs/agent-protocol.md).
-struct EnrollRequest: Decodable {
-    var enrollmentToken: String
-    var hostname: String
-    var computerSID: String?
-    var computerGUID: String?
-    var os: String?
-    var agentVersion: String
-    var encryptionKey: JSONValue
-    var signingKey: JSONValue
-    /// Proof by the current key of the device to re-enroll (docs/agent-protocol.md, "Re-enrollment").
-    var proof: SignedChallenge?
+/// A user as an agent names it (``CheckinUser`` of the wire types).
+typealias AgentUser = CheckinUser
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case enrollmentToken = "enrollment_token"
-        case hostname
-        case computerSID = "computer_sid"
-        case computerGUID = "computer_guid"
-        case os
-        case agentVersion = "agent_version"
-        case encryptionKey = "encryption_key"
-        case signingKey = "signing_key"
-        case proof
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        enrollmentToken = try container.decode(String.self, forKey: .enrollmentToken)
-        hostname = try container.decode(String.self, forKey: .hostname)
-        computerSID = try container.decodeIfPresent(String.self, forKey: .computerSID)
-        computerGUID = try container.decodeIfPresent(String.self, forKey: .computerGUID)
-        os = try container.decodeIfPresent(String.self, forKey: .os)
-        agentVersion = try container.decode(String.self, forKey: .agentVersion)
-        encryptionKey = try container.decode(JSONValue.self, forKey: .encryptionKey)
-        signingKey = try container.decode(JSONValue.self, forKey: .signingKey)
-        proof = try container.decodeIfPresent(SignedChallenge.self, forKey: .proof)
-    }
-}
-
-/// A signature by a device's current Ed25519 key over a challenge: the body of `POST /v1/agent/token` (over
-/// ``DeviceProof/renewalMessage(nonce:deviceID:)``, docs/agent-protocol.md "Device tokens") and the `proof` of
-/// a re-enrollment (over ``DeviceProof/reenrollmentMessage(nonce:deviceID:encryptionKey:signingKey:)``).
-struct SignedChallenge: Decodable {
-    var deviceID: String
-    var nonce: String
-    /// Unpadded base64url Ed25519 signature.
-    var signature: String
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case deviceID = "device_id", nonce, signature
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        deviceID = try container.decode(String.self, forKey: .deviceID)
-        nonce = try container.decode(String.self, forKey: .nonce)
-        signature = try container.decode(String.self, forKey: .signature)
-    }
-}
-
-/// A user as an agent names it: at least one of SID, objectGUID and UPN.
-struct AgentUser: Codable {
-    var sid: String?
-    var guid: String?
-    var upn: String?
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case sid, guid, upn
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        sid = try container.decodeIfPresent(String.self, forKey: .sid)
-        guid = try container.decodeIfPresent(String.self, forKey: .guid)
-        upn = try container.decodeIfPresent(String.self, forKey: .upn)
-    }
-
+extension CheckinUser {
     /// The validated user; `field` is the pointer of this entry.
     func deviceUser(field: String) throws -> DeviceUser {
         let sid = try sid.map { try AgentValidation.sid($0, field: field + "/sid") }
@@ -102,67 +27,6 @@ struct AgentUser: Codable {
             throw Problem(.validationFailed, "A user needs at least one of sid, guid and upn.", field: field)
         }
         return user
-    }
-}
-
-/// `POST /v1/agent/checkin`.
-struct CheckinRequest: Decodable {
-    var agentVersion: String
-    var bundleVersion: Int64?
-    var users: [AgentUser]
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case agentVersion = "agent_version"
-        case bundleVersion = "bundle_version"
-        case users
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        agentVersion = try container.decode(String.self, forKey: .agentVersion)
-        bundleVersion = try container.decodeIfPresent(Int64.self, forKey: .bundleVersion)
-        users = try container.decodeIfPresent([AgentUser].self, forKey: .users) ?? []
-    }
-}
-
-/// `POST /v1/agent/audit`.
-struct AuditUpload: Decodable {
-    var events: [EndpointEvent]
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case events
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        events = try decoder.container(keyedBy: CodingKeys.self).decode([EndpointEvent].self, forKey: .events)
-    }
-
-    struct EndpointEvent: Decodable {
-        var id: UUID
-        var type: String
-        var occurredAt: Date
-        var user: AgentUser?
-        var application: JSONValue?
-        var details: JSONValue?
-
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case id, type
-            case occurredAt = "occurred_at"
-            case user, application, details
-        }
-
-        init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            id = try container.decode(UUID.self, forKey: .id)
-            type = try container.decode(String.self, forKey: .type)
-            occurredAt = try container.decode(Date.self, forKey: .occurredAt)
-            user = try container.decodeIfPresent(AgentUser.self, forKey: .user)
-            application = try container.decodeIfPresent(JSONValue.self, forKey: .application)
-            details = try container.decodeIfPresent(JSONValue.self, forKey: .details)
-        }
     }
 }
 
@@ -237,7 +101,7 @@ extension AuditUpload {
     }
 }
 
-extension AuditUpload.EndpointEvent {
+extension CharterAgentWire.AuditEvent {
     /// The canonical snapshot the audit log keeps of the event; `field` is the pointer of this entry.
     func snapshot(field: String) throws -> String {
         guard Self.isType(type) else {
@@ -284,94 +148,16 @@ extension AuditUpload.EndpointEvent {
 
 // MARK: - Answers
 
-/// `POST /v1/agent/challenge`.
-struct ChallengeAnswer: Encodable {
-    var nonce: String
-    var expiresAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case nonce
-        case expiresAt = "expires_at"
-    }
-}
-
-/// `POST /v1/agent/token`.
-struct TokenAnswer: Encodable {
-    var deviceToken: String
-    var tokenExpiresAt: Date
-
-    enum CodingKeys: String, CodingKey {
-        case deviceToken = "device_token"
-        case tokenExpiresAt = "token_expires_at"
-    }
-}
-
-/// `POST /v1/agent/checkin`; `bundle_version` is left out before the first bundle.
-struct CheckinAnswer: Encodable {
-    var deviceID: String
-    var bundleVersion: Int64?
-    var checkinSeconds: Int
-
-    enum CodingKeys: String, CodingKey {
-        case deviceID = "device_id"
-        case bundleVersion = "bundle_version"
-        case checkinSeconds = "checkin_seconds"
-    }
-}
-
-/// `POST /v1/agent/audit`.
-struct AuditAnswer: Encodable {
-    var accepted: Int
-    var duplicates: Int
-}
-
-/// `POST /v1/agent/enroll`; `computer` is `null` while no directory computer is linked.
-struct EnrollAnswer: Encodable {
-    struct KeySet: Encodable {
-        var keys: [BundleSigningKey]
-    }
-
-    struct Computer: Encodable {
-        var guid: String
-    }
-
-    var deviceID: String
-    var deviceToken: String
-    var tokenExpiresAt: Date
-    /// `active` or `pending_approval`.
-    var status: String
-    var tenantID: String
-    var issuer: String
-    var signingKeys: KeySet
-    var computer: Computer?
-
-    enum CodingKeys: String, CodingKey {
-        case deviceID = "device_id", deviceToken = "device_token", tenantID = "tenant_id", issuer
-        case signingKeys = "signing_keys", computer, status
-        case tokenExpiresAt = "token_expires_at"
-    }
-
+extension EnrollAnswer {
+    /// The answer to an enrollment; `computer` is `null` while no directory computer is linked.
     init(_ enrolled: EndpointService.Enrolled) {
-        deviceID = enrolled.device.id.description
-        deviceToken = enrolled.deviceToken
-        tokenExpiresAt = enrolled.device.tokenExpiresAt
-        status = enrolled.device.isPendingApproval ? "pending_approval" : "active"
-        tenantID = enrolled.tenant.description
-        issuer = enrolled.issuer
-        signingKeys = KeySet(keys: enrolled.signingKeys)
-        computer = enrolled.device.computer.map { Computer(guid: $0.description) }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(deviceID, forKey: .deviceID)
-        try container.encode(deviceToken, forKey: .deviceToken)
-        try container.encode(tokenExpiresAt, forKey: .tokenExpiresAt)
-        try container.encode(status, forKey: .status)
-        try container.encode(tenantID, forKey: .tenantID)
-        try container.encode(issuer, forKey: .issuer)
-        try container.encode(signingKeys, forKey: .signingKeys)
-        try container.encode(computer, forKey: .computer)
+        self.init(
+            deviceID: enrolled.device.id.description, deviceToken: enrolled.deviceToken,
+            tokenExpiresAt: enrolled.device.tokenExpiresAt,
+            status: enrolled.device.isPendingApproval ? "pending_approval" : "active", tenantID: enrolled.tenant.description,
+            issuer: enrolled.issuer, signingKeys: KeySet(keys: enrolled.signingKeys.map(\.jsonValue)),
+            computer: enrolled.device.computer.map { Computer(guid: $0.description) }
+        )
     }
 }
 

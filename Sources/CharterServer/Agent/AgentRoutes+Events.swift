@@ -1,3 +1,4 @@
+import CharterAgentWire
 import CharterBundle
 import CharterCore
 import CharterServices
@@ -115,12 +116,12 @@ extension AgentRoutes {
             return (subscription.position, live.map { [$0] } ?? [])
         }
         var last = max(position, lastEventID ?? 0)
-        var answer: [PollAnswer.Event] = []
+        var answer: [EventPoll.Event] = []
         for case .event(let id, let name, let data) in events {
-            answer.append(.init(id: String(id), event: name, data: JSONObjectText(text: data)))
+            answer.append(.init(id: String(id), event: name, data: try JSONDecoder().decode(JSONValue.self, from: Data(data.utf8))))
             last = max(last, id)
         }
-        return try AgentJSON.response(PollAnswer(events: answer, lastEventID: String(last)))
+        return try AgentJSON.response(EventPoll(events: answer, lastEventID: String(last)))
     }
 
     /// The most entries one reconnect replays; a device further behind gets a `resync` hint instead.
@@ -164,34 +165,6 @@ extension AgentRoutes {
         guard let raw, !raw.isEmpty else { return nil }
         guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)), id >= 0 else { return nil }
         return id
-    }
-}
-
-/// The long poll's answer.
-struct PollAnswer: Encodable {
-    struct Event: Encodable {
-        var id: String
-        var event: String
-        var data: JSONObjectText
-    }
-
-    var events: [Event]
-    var lastEventID: String
-
-    enum CodingKeys: String, CodingKey {
-        case events
-        case lastEventID = "last_event_id"
-    }
-}
-
-/// A JSON object kept as its text and written into an answer unchanged.
-struct JSONObjectText: Encodable {
-    let text: String
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        try container.encode(value)
     }
 }
 

@@ -1,3 +1,4 @@
+import CharterAgentWire
 import CharterBundle
 import CharterCore
 import CharterServices
@@ -91,7 +92,7 @@ struct AgentRoutes: Sendable {
     /// `POST /v1/agent/challenge`: a single-use nonce for a device to sign (renewal, re-enrollment proof).
     private func challenge(_ request: Request, context: AppRequestContext) async throws -> Response {
         let (nonce, expiresAt) = try await endpoints.issueChallenge(logger: context.logger)
-        return try AgentJSON.response(ChallengeAnswer(nonce: nonce, expiresAt: expiresAt))
+        return try AgentJSON.response(Challenge(nonce: nonce, expiresAt: expiresAt))
     }
 
     /// `POST /v1/agent/token`: a new device token for a signature by the device key over a challenge.
@@ -100,7 +101,7 @@ struct AgentRoutes: Sendable {
         let (token, expiresAt) = try await endpoints.renewToken(
             device: body.deviceID, nonce: body.nonce, signature: body.signature, logger: context.logger
         )
-        return try AgentJSON.response(TokenAnswer(deviceToken: token, tokenExpiresAt: expiresAt))
+        return try AgentJSON.response(DeviceTokenRenewal(deviceToken: token, tokenExpiresAt: expiresAt))
     }
 
     // MARK: - Enrollment
@@ -155,7 +156,7 @@ struct AgentRoutes: Sendable {
             caller, agentVersion: body.agentVersion, heldVersion: body.bundleVersion, users: users, logger: context.logger
         )
         return try AgentJSON.response(
-            CheckinAnswer(deviceID: caller.device.description, bundleVersion: version, checkinSeconds: Self.checkinSeconds)
+            CheckinResult(deviceID: caller.device.description, bundleVersion: version, checkinSeconds: Self.checkinSeconds)
         )
     }
 
@@ -164,6 +165,6 @@ struct AgentRoutes: Sendable {
         let caller = try await authenticate(request, context: context)
         let body = try await AgentJSON.decode(AuditUpload.self, from: request, maximumBytes: maximumBodyBytes)
         let accepted = try await endpoints.recordEvents(try body.validated(), from: caller, origin: origin(context))
-        return try AgentJSON.response(AuditAnswer(accepted: accepted, duplicates: body.events.count - accepted))
+        return try AgentJSON.response(AuditResult(accepted: accepted, duplicates: body.events.count - accepted))
     }
 }
