@@ -43,6 +43,7 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        .target(name: "CharterAgentWire", dependencies: ["CharterBundle"]),
         .systemLibrary(name: "CLDAP", pkgConfig: "ldap", providers: [.apt(["libldap2-dev"])]),
         .target(
             name: "CharterDirectory",
@@ -75,6 +76,7 @@ let package = Package(
                 "CharterJSON",
                 "CharterStore",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -85,6 +87,7 @@ let package = Package(
         .target(
             name: "CharterServer",
             dependencies: [
+                "CharterAgentWire",
                 "CharterBundle",
                 "CharterServices",
                 "CharterCore",
@@ -115,6 +118,7 @@ let package = Package(
         .target(
             name: "CharterAgent",
             dependencies: [
+                "CharterAgentWire",
                 "CharterBundle",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -159,7 +163,9 @@ let package = Package(
         ),
         .testTarget(name: "CharterJSONTests", dependencies: ["CharterJSON"]),
         .testTarget(name: "CharterCoreTests", dependencies: ["CharterCore", "CharterJSON", "CharterTestSupport"]),
-        .testTarget(name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterBundle", "CharterTestSupport"]),
+        .testTarget(
+            name: "CharterAgentTests", dependencies: ["CharterAgent", "CharterAgentWire", "CharterBundle", "CharterTestSupport"]
+        ),
         .testTarget(
             name: "CharterBundleTests", dependencies: ["CharterBundle", "CharterJSON", "CharterTestSupport"], resources: [.copy("Interop")]
         ),

@@ -1,3 +1,4 @@
+import CharterAgentWire
 import CharterBundle
 import Crypto
 import Foundation
@@ -23,8 +24,8 @@ struct WireTests {
             computerGUID: "9a1c4f2e-5b7d-4e8a-9c3b-2d1e0f6a7b8c",
             os: nil,
             agentVersion: "1.0.0",
-            encryptionKey: try PublicKeyJWK(curve: .x25519, x: encryption.publicKey.rawRepresentation, use: .encryption),
-            signingKey: try PublicKeyJWK(curve: .ed25519, x: signing.publicKey.rawRepresentation, use: .signature)
+            encryptionKey: try AgentClient.publicJWK(curve: .x25519, x: encryption.publicKey.rawRepresentation, use: .encryption),
+            signingKey: try AgentClient.publicJWK(curve: .ed25519, x: signing.publicKey.rawRepresentation, use: .signature)
         )
         let json = try members(body)
         #expect(Set(json.keys) == ["enrollment_token", "hostname", "computer_guid", "agent_version", "encryption_key", "signing_key"])
@@ -56,7 +57,7 @@ struct WireTests {
             user: .init(sid: "S-1-5-21-1-2-3-1104"),
             application: .init(fileName: "setup.exe", sha256: "ab")
         )
-        let json = try #require(try members(AuditRequest(events: [event]))["events"]?.arrayValue?.first)
+        let json = try #require(try members(AuditUpload(events: [event]))["events"]?.arrayValue?.first)
         #expect(json["occurred_at"] == "2026-11-29T10:15:02Z")
         #expect(json["application"] == .object(["file_name": "setup.exe", "sha256": "ab"]))
         #expect(json["user"] == .object(["sid": "S-1-5-21-1-2-3-1104"]))
@@ -159,5 +160,33 @@ struct WireTests {
             from: Data(#"{"id":"b","kind":"run_as_admin","status":"pending","logged":true,"pin_override":false,"explanation":"e","policy":"p"}"#.utf8)
         )
         #expect(pending.expiresAt == nil && pending.decidedAt == nil)
+    }
+
+    @Test("request bodies refuse a member the protocol does not name", arguments: [
+        #"{"agent_version":"1","users":[],"extra":1}"#,
+        #"{"agent_version":"1","users":[{"upn":"ann@corp.example","name":"Ann"}]}"#,
+    ])
+    func strictRequests(json: String) {
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(CheckinRequest.self, from: Data(json.utf8)) }
+    }
+
+    @Test("a check-in without users reads as none")
+    func checkinWithoutUsers() throws {
+        let request = try JSONDecoder().decode(CheckinRequest.self, from: Data(#"{"agent_version":"1"}"#.utf8))
+        #expect(request.users.isEmpty && request.bundleVersion == nil)
+    }
+
+    @Test("the enrollment answer writes computer as null and leaves nothing else out")
+    func enrollAnswerEncoding() throws {
+        let answer = EnrollAnswer(
+            deviceID: "d", deviceToken: "chtd_t", tokenExpiresAt: Date(timeIntervalSince1970: 1_795_947_302),
+            status: "active", tenantID: "t", issuer: "urn:charter:tenant:t", signingKeys: .init(keys: []), computer: nil
+        )
+        let json = try members(answer)
+        #expect(json["computer"] == .null)
+        #expect(
+            Set(json.keys) == ["device_id", "device_token", "token_expires_at", "status", "tenant_id", "issuer", "signing_keys", "computer"]
+        )
+        #expect(json["token_expires_at"] == "2026-11-29T10:15:02Z")
     }
 }

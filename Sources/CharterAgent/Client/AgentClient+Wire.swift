@@ -1,8 +1,10 @@
+// The request and answer bodies of docs/agent-protocol.md are defined once, in CharterAgentWire, for the
+// service and this client alike; they are part of this module's API (`CheckinUser`, `AuditEvent`, `Challenge`,
+// …), so it re-exports them. Requests carry exactly the documented members (the service refuses unknown
+// ones); answers ignore members they do not know.
+@_exported public import CharterAgentWire
 internal import CharterBundle
 internal import Foundation
-
-// The request and answer bodies of docs/agent-protocol.md. Requests carry exactly the documented
-// members (the service refuses unknown ones); answers ignore members they do not know.
 
 extension AgentClient {
     /// Encodes a request body: members sorted, dates as RFC 3339 UTC, nil members left out.
@@ -12,89 +14,17 @@ extension AgentClient {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return try encoder.encode(body)
     }
-}
 
-/// A public JWK with only the members enrollment accepts: `kty`, `crv`, `x` and `use`.
-struct PublicKeyJWK: Encodable {
-    let jwk: JWK
-
-    init(curve: JWK.Curve, x: Data, use: JWK.KeyUse) throws {
-        jwk = try JWK(curve: curve, x: x, use: use)
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        try jwk.encode(to: encoder)
+    /// A public JWK with only the members enrollment accepts: `kty`, `crv`, `x` and `use`.
+    static func publicJWK(curve: JWK.Curve, x: Data, use: JWK.KeyUse) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: JWK(curve: curve, x: x, use: use).jsonData)
     }
 }
 
-struct EnrollRequest: Encodable {
-    var enrollmentToken: String
-    var hostname: String
-    var computerSID: String?
-    var computerGUID: String?
-    var os: String?
-    var agentVersion: String
-    var encryptionKey: PublicKeyJWK
-    var signingKey: PublicKeyJWK
-    var proof: Proof?
+/// The enrollment answer's `signing_keys`.
+typealias SigningKeySet = EnrollAnswer.KeySet
 
-    struct Proof: Encodable {
-        var deviceID: String
-        var nonce: String
-        var signature: String
-
-        private enum CodingKeys: String, CodingKey {
-            case deviceID = "device_id", nonce, signature
-        }
-    }
-
-    private enum CodingKeys: String, CodingKey {
-        case enrollmentToken = "enrollment_token"
-        case hostname
-        case computerSID = "computer_sid"
-        case computerGUID = "computer_guid"
-        case os
-        case agentVersion = "agent_version"
-        case encryptionKey = "encryption_key"
-        case signingKey = "signing_key"
-        case proof
-    }
-}
-
-struct TokenRequest: Encodable {
-    var deviceID: String
-    var nonce: String
-    var signature: String
-
-    private enum CodingKeys: String, CodingKey {
-        case deviceID = "device_id", nonce, signature
-    }
-}
-
-struct EnrollAnswer: Decodable {
-    var deviceID: String
-    var deviceToken: String
-    var tokenExpiresAt: Date?
-    var tenantID: String
-    var issuer: String
-    var signingKeys: SigningKeySet
-    var computer: Enrollment.Computer?
-
-    private enum CodingKeys: String, CodingKey {
-        case deviceID = "device_id"
-        case deviceToken = "device_token"
-        case tokenExpiresAt = "token_expires_at"
-        case tenantID = "tenant_id"
-        case issuer
-        case signingKeys = "signing_keys"
-        case computer
-    }
-}
-
-/// The enrollment answer's `signing_keys`: a JWKS whose entries may carry `status`, `nbf` and `exp`.
-struct SigningKeySet: Decodable {
-    var keys: [JSONValue]
-
+extension EnrollAnswer.KeySet {
     /// The keys to pin: Ed25519 entries, as `active` when they carry no `status`; others are skipped.
     func pinnedKeys() throws(AgentError) -> [BundleSigningKey] {
         var pinned: [BundleSigningKey] = []
@@ -115,20 +45,4 @@ struct SigningKeySet: Decodable {
         }
         return pinned
     }
-}
-
-struct CheckinRequest: Encodable {
-    var agentVersion: String
-    var bundleVersion: Int64?
-    var users: [CheckinUser]
-
-    private enum CodingKeys: String, CodingKey {
-        case agentVersion = "agent_version"
-        case bundleVersion = "bundle_version"
-        case users
-    }
-}
-
-struct AuditRequest: Encodable {
-    var events: [AuditEvent]
 }

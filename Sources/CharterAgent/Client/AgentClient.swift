@@ -111,14 +111,14 @@ public struct AgentClient: Sendable {
         signingKey: Curve25519.Signing.PrivateKey = .init(),
         provingWith current: Enrollment? = nil
     ) async throws -> Enrollment {
-        var proof: EnrollRequest.Proof?
+        var proof: SignedChallenge?
         if let current {
             let challenge = try await challenge()
             let message = DeviceProof.reenrollmentMessage(
                 nonce: challenge.nonce, deviceID: current.deviceID,
                 encryptionKey: encryptionKey.publicKey.rawRepresentation, signingKey: signingKey.publicKey.rawRepresentation
             )
-            proof = EnrollRequest.Proof(
+            proof = SignedChallenge(
                 deviceID: current.deviceID, nonce: challenge.nonce,
                 signature: Base64URL.encode(try current.signingKey.signature(for: message))
             )
@@ -130,8 +130,8 @@ public struct AgentClient: Sendable {
             computerGUID: computerGUID,
             os: os,
             agentVersion: agentVersion,
-            encryptionKey: try PublicKeyJWK(curve: .x25519, x: encryptionKey.publicKey.rawRepresentation, use: .encryption),
-            signingKey: try PublicKeyJWK(curve: .ed25519, x: signingKey.publicKey.rawRepresentation, use: .signature),
+            encryptionKey: try Self.publicJWK(curve: .x25519, x: encryptionKey.publicKey.rawRepresentation, use: .encryption),
+            signingKey: try Self.publicJWK(curve: .ed25519, x: signingKey.publicKey.rawRepresentation, use: .signature),
             proof: proof
         )
         let response = try await send(.POST, "/v1/agent/enroll", json: body, authenticated: false)
@@ -179,7 +179,7 @@ public struct AgentClient: Sendable {
     public func renewToken(deviceID: String, signingKey: Curve25519.Signing.PrivateKey) async throws -> DeviceTokenRenewal {
         let challenge = try await challenge()
         let message = DeviceProof.renewalMessage(nonce: challenge.nonce, deviceID: deviceID)
-        let body = TokenRequest(
+        let body = SignedChallenge(
             deviceID: deviceID, nonce: challenge.nonce, signature: Base64URL.encode(try signingKey.signature(for: message))
         )
         let response = try await send(.POST, "/v1/agent/token", json: body, authenticated: false)
@@ -252,7 +252,7 @@ public struct AgentClient: Sendable {
     /// - Returns: How many were new and how many duplicates.
     /// - Throws: ``AgentError`` or a transport error.
     public func sendAudit(events: [AuditEvent]) async throws -> AuditResult {
-        let response = try await send(.POST, "/v1/agent/audit", json: AuditRequest(events: events))
+        let response = try await send(.POST, "/v1/agent/audit", json: AuditUpload(events: events))
         guard response.status == .ok else {
             throw await failure(response)
         }

@@ -1,3 +1,4 @@
+public import CharterAgentWire
 public import CharterBundle
 public import Crypto
 public import Foundation
@@ -7,15 +8,8 @@ public import Foundation
 /// > Warning: It holds the device token and both private keys; a real agent stores it with the
 /// > platform's protection (on Windows, DPAPI machine scope) and never logs it.
 public struct Enrollment: Sendable {
-    /// A directory computer the service linked the device to.
-    public struct Computer: Sendable, Hashable, Decodable {
-        /// The computer's objectGUID.
-        public var guid: String?
-        /// The computer's SID.
-        public var sid: String?
-        /// The computer's name.
-        public var name: String?
-    }
+    /// A directory computer the service linked the device to: its `guid`, `sid` and `name` as far as known.
+    public typealias Computer = EnrollAnswer.Computer
 
     /// The device id: the bundles' `sub` and `aud`.
     public var deviceID: String

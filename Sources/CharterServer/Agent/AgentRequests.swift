@@ -1,89 +1,15 @@
+import CharterAgentWire
 import CharterBundle
 import CharterCore
+import CharterServices
 import CharterStore
 import Crypto
 import Foundation
 
-/// `POST /v1/agent/enroll` (docs/agent-protocol.md).
-struct EnrollRequest: Decodable {
-    var enrollmentToken: String
-    var hostname: String
-    var computerSID: String?
-    var computerGUID: String?
-    var os: String?
-    var agentVersion: String
-    var encryptionKey: JSONValue
-    var signingKey: JSONValue
-    /// Proof by the current key of the device to re-enroll (docs/agent-protocol.md, "Re-enrollment").
-    var proof: SignedChallenge?
+/// A user as an agent names it (``CheckinUser`` of the wire types).
+typealias AgentUser = CheckinUser
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case enrollmentToken = "enrollment_token"
-        case hostname
-        case computerSID = "computer_sid"
-        case computerGUID = "computer_guid"
-        case os
-        case agentVersion = "agent_version"
-        case encryptionKey = "encryption_key"
-        case signingKey = "signing_key"
-        case proof
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        enrollmentToken = try container.decode(String.self, forKey: .enrollmentToken)
-        hostname = try container.decode(String.self, forKey: .hostname)
-        computerSID = try container.decodeIfPresent(String.self, forKey: .computerSID)
-        computerGUID = try container.decodeIfPresent(String.self, forKey: .computerGUID)
-        os = try container.decodeIfPresent(String.self, forKey: .os)
-        agentVersion = try container.decode(String.self, forKey: .agentVersion)
-        encryptionKey = try container.decode(JSONValue.self, forKey: .encryptionKey)
-        signingKey = try container.decode(JSONValue.self, forKey: .signingKey)
-        proof = try container.decodeIfPresent(SignedChallenge.self, forKey: .proof)
-    }
-}
-
-/// A signature by a device's current Ed25519 key over a challenge: the body of `POST /v1/agent/token` (over
-/// ``DeviceProof/renewalMessage(nonce:deviceID:)``, docs/agent-protocol.md "Device tokens") and the `proof` of
-/// a re-enrollment (over ``DeviceProof/reenrollmentMessage(nonce:deviceID:encryptionKey:signingKey:)``).
-struct SignedChallenge: Decodable {
-    var deviceID: String
-    var nonce: String
-    /// Unpadded base64url Ed25519 signature.
-    var signature: String
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case deviceID = "device_id", nonce, signature
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        deviceID = try container.decode(String.self, forKey: .deviceID)
-        nonce = try container.decode(String.self, forKey: .nonce)
-        signature = try container.decode(String.self, forKey: .signature)
-    }
-}
-
-/// A user as an agent names it: at least one of SID, objectGUID and UPN.
-struct AgentUser: Codable {
-    var sid: String?
-    var guid: String?
-    var upn: String?
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case sid, guid, upn
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        sid = try container.decodeIfPresent(String.self, forKey: .sid)
-        guid = try container.decodeIfPresent(String.self, forKey: .guid)
-        upn = try container.decodeIfPresent(String.self, forKey: .upn)
-    }
-
+extension CheckinUser {
     /// The validated user; `field` is the pointer of this entry.
     func deviceUser(field: String) throws -> DeviceUser {
         let sid = try sid.map { try AgentValidation.sid($0, field: field + "/sid") }
@@ -104,64 +30,134 @@ struct AgentUser: Codable {
     }
 }
 
-/// `POST /v1/agent/checkin`.
-struct CheckinRequest: Decodable {
-    var agentVersion: String
-    var bundleVersion: Int64?
-    var users: [AgentUser]
+// MARK: - Validation
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case agentVersion = "agent_version"
-        case bundleVersion = "bundle_version"
-        case users
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        agentVersion = try container.decode(String.self, forKey: .agentVersion)
-        bundleVersion = try container.decodeIfPresent(Int64.self, forKey: .bundleVersion)
-        users = try container.decodeIfPresent([AgentUser].self, forKey: .users) ?? []
+extension EnrollRequest {
+    /// The validated enrollment; every failure names its field.
+    func validated() throws -> EndpointService.Enrollment {
+        guard let secret = EnrollmentTokenSecret(parsing: enrollmentToken) else {
+            throw EndpointError.invalidEnrollmentToken
+        }
+        // Checked in this order, so that the first bad member is the one reported.
+        let hostname = try AgentValidation.text(self.hostname, field: "/hostname", maximum: 253)
+        let agentVersion = try AgentValidation.text(self.agentVersion, field: "/agent_version", maximum: 64)
+        let os = try self.os.map { try AgentValidation.text($0, field: "/os", maximum: 200) }
+        let sid = try computerSID.map { try AgentValidation.sid($0, field: "/computer_sid") }
+        let guid = try computerGUID.map { raw -> ObjectGUID in
+            guard let guid = ObjectGUID(raw) else {
+                throw Problem(.validationFailed, "computer_guid must be an objectGUID in UUID form.", field: "/computer_guid")
+            }
+            return guid
+        }
+        let encryptionKey = try AgentValidation.key(self.encryptionKey, curve: .x25519, field: "/encryption_key")
+        let signingKey = try AgentValidation.key(self.signingKey, curve: .ed25519, field: "/signing_key")
+        let proof = try self.proof.map { proof in
+            guard let device = DeviceID(proof.deviceID) else {
+                throw Problem(.validationFailed, "proof.device_id must be the device id (a UUID).", field: "/proof/device_id")
+            }
+            return EndpointService.Enrollment.Proof(device: device, nonce: proof.nonce, signature: proof.signature)
+        }
+        return EndpointService.Enrollment(
+            secret: secret, hostname: hostname, os: os, agentVersion: agentVersion, computerSID: sid, computerGUID: guid,
+            encryptionKey: encryptionKey.x, signingKey: signingKey.x, proof: proof
+        )
     }
 }
 
-/// `POST /v1/agent/audit`.
-struct AuditUpload: Decodable {
-    var events: [EndpointEvent]
+extension CheckinRequest {
+    /// How many users one check-in may report.
+    static let maximumUsers = 200
 
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case events
+    /// The validated users; every failure names its field.
+    func validated() throws -> [DeviceUser] {
+        _ = try AgentValidation.text(agentVersion, field: "/agent_version", maximum: 64)
+        guard users.count <= Self.maximumUsers else {
+            throw Problem(.validationFailed, "At most \(Self.maximumUsers) users per check-in.", field: "/users")
+        }
+        if let bundleVersion, bundleVersion < 0 {
+            throw Problem(.validationFailed, "bundle_version cannot be negative.", field: "/bundle_version")
+        }
+        return try users.enumerated().map { index, user in try user.deviceUser(field: "/users/\(index)") }
+    }
+}
+
+extension AuditUpload {
+    /// How many events one upload may carry.
+    static let maximumEvents = 500
+
+    /// The events as the audit log keeps them, each once; every failure names its field.
+    func validated() throws -> [EndpointService.EndpointEvent] {
+        guard (1...Self.maximumEvents).contains(events.count) else {
+            throw Problem(.validationFailed, "Send 1 to \(Self.maximumEvents) events per call.", field: "/events")
+        }
+        var seen: Set<UUID> = []
+        var records: [EndpointService.EndpointEvent] = []
+        for (index, event) in events.enumerated() {
+            let snapshot = try event.snapshot(field: "/events/\(index)")
+            guard seen.insert(event.id).inserted else { continue }
+            records.append(.init(id: event.id, action: "endpoint." + event.type, after: snapshot))
+        }
+        return records
+    }
+}
+
+extension CharterAgentWire.AuditEvent {
+    /// The canonical snapshot the audit log keeps of the event; `field` is the pointer of this entry.
+    func snapshot(field: String) throws -> String {
+        guard Self.isType(type) else {
+            throw Problem(
+                .validationFailed, "type must be dotted lower-case words such as run_as_admin.audit_only (at most 64 characters).",
+                field: field + "/type"
+            )
+        }
+        var snapshot: [String: JSONValue] = [
+            "event_id": .string(id.uuidString.lowercased()),
+            "occurred_at": .string(occurredAt.ISO8601Format()),
+        ]
+        if let user {
+            let user = try user.deviceUser(field: field + "/user")
+            var members: [String: JSONValue] = [:]
+            if let sid = user.sid { members["sid"] = .string(sid) }
+            if let guid = user.guid { members["guid"] = .string(guid.description) }
+            if let upn = user.upn { members["upn"] = .string(upn) }
+            snapshot["user"] = .object(members)
+        }
+        for (name, value) in [("application", application), ("details", details)] {
+            guard let value else { continue }
+            guard case .object = value, value.canonicalData.count <= 8192 else {
+                throw Problem(.validationFailed, "\(name) must be a JSON object of at most 8 KiB.", field: field + "/" + name)
+            }
+            snapshot[name] = value
+        }
+        return String(decoding: JSONValue.object(snapshot).canonicalData, as: UTF8.self)
     }
 
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        events = try decoder.container(keyedBy: CodingKeys.self).decode([EndpointEvent].self, forKey: .events)
+    /// `^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$`, at most 64 characters.
+    static func isType(_ type: String) -> Bool {
+        guard (1...64).contains(type.utf8.count), let first = type.utf8.first, (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(first)
+        else { return false }
+        let words = type.split(separator: ".", omittingEmptySubsequences: false)
+        return words.allSatisfy { word in
+            !word.isEmpty && word.utf8.allSatisfy { byte in
+                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+                    || byte == UInt8(ascii: "_")
+            }
+        }
     }
+}
 
-    struct EndpointEvent: Decodable {
-        var id: UUID
-        var type: String
-        var occurredAt: Date
-        var user: AgentUser?
-        var application: JSONValue?
-        var details: JSONValue?
+// MARK: - Answers
 
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case id, type
-            case occurredAt = "occurred_at"
-            case user, application, details
-        }
-
-        init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            id = try container.decode(UUID.self, forKey: .id)
-            type = try container.decode(String.self, forKey: .type)
-            occurredAt = try container.decode(Date.self, forKey: .occurredAt)
-            user = try container.decodeIfPresent(AgentUser.self, forKey: .user)
-            application = try container.decodeIfPresent(JSONValue.self, forKey: .application)
-            details = try container.decodeIfPresent(JSONValue.self, forKey: .details)
-        }
+extension EnrollAnswer {
+    /// The answer to an enrollment; `computer` is `null` while no directory computer is linked.
+    init(_ enrolled: EndpointService.Enrolled) {
+        self.init(
+            deviceID: enrolled.device.id.description, deviceToken: enrolled.deviceToken,
+            tokenExpiresAt: enrolled.device.tokenExpiresAt,
+            status: enrolled.device.isPendingApproval ? "pending_approval" : "active", tenantID: enrolled.tenant.description,
+            issuer: enrolled.issuer, signingKeys: KeySet(keys: enrolled.signingKeys.map(\.jsonValue)),
+            computer: enrolled.device.computer.map { Computer(guid: $0.description) }
+        )
     }
 }
 

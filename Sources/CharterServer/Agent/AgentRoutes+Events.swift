@@ -1,3 +1,4 @@
+import CharterAgentWire
 import CharterBundle
 import CharterCore
 import CharterServices
@@ -14,7 +15,8 @@ extension AgentRoutes {
         let accept = request.headers[.accept] ?? ""
         let lastEventID = try Self.lastEventID(request)
         if accept.contains("application/json"), !accept.contains("text/event-stream") {
-            return try await poll(caller, after: lastEventID, request: request, context: context)
+            let wait = try Self.pollWait(request)
+            return try await poll(caller, after: lastEventID, wait: wait, context: context)
         }
         if drain.isDraining {
             throw Problem(
@@ -22,25 +24,41 @@ extension AgentRoutes {
                 retryAfterSeconds: Int.random(in: 1...5)
             )
         }
+        let (subscription, replay) = try await subscribe(caller, after: lastEventID, context: context)
+        // Rows the hub has not handed out yet may already be in the replay: the stream skips what it sent.
+        let position = max(subscription.position, lastEventID ?? 0, Self.lastID(of: replay) ?? 0)
+        return stream(subscription, replay: replay, position: position, caller: caller)
+    }
+
+    /// Subscribes the device's event stream and reads what it missed; records a stream replaced from elsewhere.
+    private func subscribe(
+        _ caller: Caller, after lastEventID: Int64?, context: AppRequestContext
+    ) async throws -> (EventHub.Subscription, [HubMessage]) {
         let client = context.remoteAddress?.ipAddress
         let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant, isStream: true, client: client)
-        let replay: [HubMessage]
         do {
             // Another client holding the device's token (a copied credential) shows as a stream replaced from
             // elsewhere; a reconnect from the same address is routine.
             let foreign = subscription.replaced.filter { $0 != client }
             if !foreign.isEmpty {
-                try await auditReplacedStream(caller, client: client, replaced: foreign, context: context)
+                let origin = EndpointService.Origin(requestID: context.requestID, clientIP: client, logger: context.logger)
+                try await endpoints.recordReplacedStream(caller, replaced: foreign, origin: origin)
             }
-            replay = try await self.replay(caller, after: lastEventID, position: subscription.position, context: context)
+            let replay = try await self.replay(caller, after: lastEventID, position: subscription.position, context: context)
+            return (subscription, replay)
         } catch {
             await hub.unsubscribe(subscription.id)
             throw error
         }
-        let hub = self.hub
-        // Rows the hub has not handed out yet may already be in the replay: the stream skips what it sent.
-        let position = max(subscription.position, lastEventID ?? 0, Self.lastID(of: replay) ?? 0)
-        let ready = ServerSentEvent.encode(
+    }
+
+    /// The stream's response: `retry`, the replay and `ready`, then what the hub hands out after `position`.
+    private func stream(
+        _ subscription: EventHub.Subscription, replay: [HubMessage], position: Int64, caller: Caller
+    ) -> Response {
+        var opening = "retry: 5000\n\n"
+        for message in replay { opening += ServerSentEvent.encode(message) }
+        opening += ServerSentEvent.encode(
             id: position, name: "ready",
             data: #"{"device_id":"\#(caller.device)","heartbeat_seconds":\#(EventHub.heartbeatInterval.components.seconds)}"#
         )
@@ -49,64 +67,46 @@ extension AgentRoutes {
             HTTPField.Name("X-Accel-Buffering")!: "no",
         ]
         return Response(
-            status: .ok,
-            headers: headers,
-            body: ResponseBody { writer in
-                do {
-                    var opening = "retry: 5000\n\n"
-                    for message in replay { opening += ServerSentEvent.encode(message) }
-                    opening += ready
-                    try await writer.write(ByteBuffer(string: opening))
-                    for await message in subscription.messages {
-                        if case .event(let id, _, _) = message, id <= position { continue }
-                        try await writer.write(ByteBuffer(string: ServerSentEvent.encode(message)))
-                        if case .event(let id, _, _) = message { hub.deliveries.written(id) }
-                        if case .close = message { break }
-                    }
-                    await hub.unsubscribe(subscription.id)
-                    try await writer.finish(nil)
-                } catch {
-                    await hub.unsubscribe(subscription.id)
-                    throw error
-                }
-            }
+            status: .ok, headers: headers,
+            body: ResponseBody(Self.write(opening, then: subscription, after: position, hub: self.hub))
         )
     }
 
-    /// Records `device.stream_replaced`: the device's event stream from one address was replaced by one from another.
-    private func auditReplacedStream(
-        _ caller: Caller, client: String?, replaced: [String?], context: AppRequestContext
-    ) async throws {
-        let now = now()
-        try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
-            try await tx.audit.append(
-                AuditRecord(
-                    occurredAt: now,
-                    actor: AuditRecord.Actor(
-                        id: caller.device.rawValue, name: "device", requestID: context.requestID, clientIP: client
-                    ),
-                    action: "device.stream_replaced", targetType: "device", targetID: caller.device.description,
-                    after: AuditJSON.encode(["replaced_client_ips": replaced.map { $0 ?? "" }, "client_ip": client ?? ""])
-                ),
-                to: .tenant(caller.tenant)
-            )
+    /// Writes `opening`, then the subscription's messages after `position` until the hub closes it.
+    private static func write(
+        _ opening: String, then subscription: EventHub.Subscription, after position: Int64, hub: EventHub
+    ) -> @concurrent @Sendable (inout any ResponseBodyWriter) async throws -> Void {
+        { writer in
+            do {
+                try await writer.write(ByteBuffer(string: opening))
+                for await message in subscription.messages {
+                    if case .event(let id, _, _) = message, id <= position { continue }
+                    try await writer.write(ByteBuffer(string: ServerSentEvent.encode(message)))
+                    if case .event(let id, _, _) = message { hub.deliveries.written(id) }
+                    if case .close = message { break }
+                }
+                await hub.unsubscribe(subscription.id)
+                try await writer.finish(nil)
+            } catch {
+                await hub.unsubscribe(subscription.id)
+                throw error
+            }
         }
+    }
+
+    /// The long poll's `wait` (0–60 seconds, 25 when absent).
+    private static func pollWait(_ request: Request) throws -> Int {
+        guard let waitText = request.uri.queryParameters["wait"].map(String.init) else { return 25 }
+        guard let value = Int(waitText), (0...60).contains(value) else {
+            throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
+        }
+        return value
     }
 
     /// The long-polling fallback: answers as soon as there is an event after `after`, or after `wait` seconds.
     private func poll(
-        _ caller: Caller, after lastEventID: Int64?, request: Request, context: AppRequestContext
+        _ caller: Caller, after lastEventID: Int64?, wait: Int, context: AppRequestContext
     ) async throws -> Response {
-        let waitText = request.uri.queryParameters["wait"].map(String.init)
-        let wait: Int
-        if let waitText {
-            guard let value = Int(waitText), (0...60).contains(value) else {
-                throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
-            }
-            wait = value
-        } else {
-            wait = 25
-        }
         let (position, events) = try await hub.withSubscription(device: caller.device, tenant: caller.tenant) {
             subscription -> (Int64, [HubMessage]) in
             guard let lastEventID else { return (subscription.position, []) }
@@ -115,23 +115,13 @@ extension AgentRoutes {
             let live = await subscription.firstEvent(within: .seconds(wait)) { id, _, _ in id > lastEventID }
             return (subscription.position, live.map { [$0] } ?? [])
         }
-        struct Answer: Encodable {
-            struct Event: Encodable {
-                var id: String
-                var event: String
-                var data: JSONObjectText
-            }
-
-            var events: [Event]
-            var last_event_id: String
-        }
         var last = max(position, lastEventID ?? 0)
-        var answer: [Answer.Event] = []
+        var answer: [EventPoll.Event] = []
         for case .event(let id, let name, let data) in events {
-            answer.append(.init(id: String(id), event: name, data: JSONObjectText(text: data)))
+            answer.append(.init(id: String(id), event: name, data: try JSONDecoder().decode(JSONValue.self, from: Data(data.utf8))))
             last = max(last, id)
         }
-        return try AgentJSON.response(Answer(events: answer, last_event_id: String(last)))
+        return try AgentJSON.response(EventPoll(events: answer, lastEventID: String(last)))
     }
 
     /// The most entries one reconnect replays; a device further behind gets a `resync` hint instead.
@@ -145,14 +135,9 @@ extension AgentRoutes {
         _ caller: Caller, after: Int64?, position: Int64, context: AppRequestContext
     ) async throws -> [HubMessage] {
         guard let after else { return [] }
-        let (entries, prunedThrough) = try await database.withTenant(caller.tenant, msp: caller.msp, logger: context.logger) { tx in
-            (
-                try await tx.changeFeed.entries(
-                    of: caller.tenant, for: caller.device, after: after, through: .max, limit: Self.replayLimit
-                ),
-                try await tx.changeFeed.prunedThrough(of: caller.tenant)
-            )
-        }
+        let (entries, prunedThrough) = try await endpoints.missedEntries(
+            of: caller, after: after, limit: Self.replayLimit, logger: context.logger
+        )
         if after < prunedThrough || entries.count == Self.replayLimit {
             let decisions = entries.filter { $0.event == .decision }.map { entry in
                 HubMessage.event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
@@ -180,17 +165,6 @@ extension AgentRoutes {
         guard let raw, !raw.isEmpty else { return nil }
         guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)), id >= 0 else { return nil }
         return id
-    }
-}
-
-/// A JSON object kept as its text and written into an answer unchanged.
-struct JSONObjectText: Encodable {
-    let text: String
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        let value = try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
-        try container.encode(value)
     }
 }
 

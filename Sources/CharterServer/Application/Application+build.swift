@@ -155,10 +155,18 @@ func buildRouter(
     // Bodies are read only after authentication (the agent routes read theirs after the device token, enrollment
     // up to its own small limit); before it, only a declared length is checked.
     let rateLimiter = config.limits.rateLimiter()
+    let endpointService = EndpointService(
+        database: database, sealer: endpoints?.sealer,
+        limits: .init(
+            devicesPerTenant: config.limits.quotas.devicesPerTenant,
+            knownUsersPerDevice: config.limits.quotas.knownUsersPerDevice,
+            deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds)
+        ),
+        disconnect: { await hub.disconnect(device: $0) }
+    )
     AgentRoutes(
-        database: database, endpoints: endpoints, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
+        database: database, endpoints: endpointService, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
         enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
-        quotas: config.limits.quotas, deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds),
         requests: requests, now: { Date() }
     ).register(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
@@ -178,8 +186,8 @@ func buildRouter(
             database: database, tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
-            audit: AuditService(database: database), directory: directory, endpoints: endpoints, hub: hub,
-            quotas: config.limits.quotas
+            audit: AuditService(database: database), directory: directory, endpoints: endpoints,
+            endpointService: endpointService, hub: hub, quotas: config.limits.quotas
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

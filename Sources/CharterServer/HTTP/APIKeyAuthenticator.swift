@@ -1,5 +1,6 @@
 import CharterBundle
 package import CharterCore
+package import CharterServices
 import CharterStore
 import Crypto
 import Foundation
@@ -35,14 +36,4 @@ extension APIKeyTag: SecretTokenKind {
 extension SecretToken where Kind == APIKeyTag {
     /// The API key's id.
     package var keyID: APIKeyID { id }
-}
-
-/// Comparison whose duration does not depend on where two byte strings differ.
-enum ConstantTime {
-    static func equals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
-        guard lhs.count == rhs.count else { return false }
-        var difference: UInt8 = 0
-        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
-        return difference == 0
-    }
 }

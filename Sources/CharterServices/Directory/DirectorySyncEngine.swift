@@ -2,6 +2,7 @@ package import CharterBundle
 package import CharterCore
 import CharterServices
 package import CharterDirectory
+import CharterServices
 package import CharterStore
 import AsyncAlgorithms
 import Foundation

@@ -85,3 +85,13 @@ extension DeviceTag: SecretTokenKind {
 package typealias EnrollmentTokenSecret = SecretToken<EnrollmentTokenTag>
 /// The token a device authenticates with.
 package typealias DeviceToken = SecretToken<DeviceTag>
+
+/// Comparison whose duration does not depend on where two byte strings differ.
+package enum ConstantTime {
+    package static func equals(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+        guard lhs.count == rhs.count else { return false }
+        var difference: UInt8 = 0
+        for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
+        return difference == 0
+    }
+}

@@ -1,6 +1,6 @@
-import CharterBundle
-import CharterCore
-import CharterStore
+package import CharterBundle
+package import CharterCore
+package import CharterStore
 import Synchronization
 
 /// Each tenant's policy as bundles need it, kept while the policy stays the same: the resolver, and every
@@ -10,11 +10,11 @@ import Synchronization
 ///
 /// An entry is used only while the tenant's ``PolicyStamp`` (read in the bundle's own transaction) is the
 /// one it was built for, so a replica never issues from a policy another replica has replaced.
-final class TenantPolicyCache: Sendable {
+package final class TenantPolicyCache: Sendable {
     /// One tenant's resolver and the documents encoded so far, by the settings that won.
-    final class Entry: Sendable {
-        let stamp: PolicyStamp
-        let resolver: PolicyResolver
+    package final class Entry: Sendable {
+        package let stamp: PolicyStamp
+        package let resolver: PolicyResolver
         private let documents = Mutex<[EffectivePolicy.Source: BundlePolicy.EncodedDocument]>([:])
 
         init(stamp: PolicyStamp, resolver: PolicyResolver) {
@@ -23,7 +23,7 @@ final class TenantPolicyCache: Sendable {
         }
 
         /// The document of `policy`, encoded on first use.
-        func document(for policy: EffectivePolicy) throws -> BundlePolicy.EncodedDocument {
+        package func document(for policy: EffectivePolicy) throws -> BundlePolicy.EncodedDocument {
             if let document = documents.withLock({ $0[policy.source] }) { return document }
             let document = BundlePolicy.EncodedDocument(policy.settings.json)
             documents.withLock { $0[policy.source] = document }
@@ -32,12 +32,12 @@ final class TenantPolicyCache: Sendable {
     }
 
     /// Tenants kept at most; past it the cache starts over (an entry is rebuilt from one read).
-    static let capacity = 4096
+    package static let capacity = 4096
 
     private let entries = Mutex<[TenantID: Entry]>([:])
 
     /// The tenant's current policy, from the cache when its stamp still holds.
-    func current(of tenant: TenantID, in tx: Transaction) async throws -> Entry {
+    package func current(of tenant: TenantID, in tx: Transaction) async throws -> Entry {
         let stamp = try await tx.subsettings.stamp(tenant)
         if let entry = entries.withLock({ $0[tenant] }), entry.stamp == stamp { return entry }
         // The stamp of what is read next, which a write committed since the query above may have moved on.

@@ -1,8 +1,8 @@
-import CharterBundle
-import CharterCore
-import CharterStore
+package import CharterBundle
+package import CharterCore
+package import CharterStore
 import Crypto
-import Foundation
+package import Foundation
 import Synchronization
 
 /// A tenant's bundle-signing keys: the first one made on demand, rotation, the statuses bundles announce,
@@ -11,11 +11,11 @@ import Synchronization
 /// A key is `next` before its activation time, `active` from then until it retires, `retired` after. A
 /// rotation adds a key that activates after the announcement window and retires the current key at that
 /// same moment, so every bundle issued during the window, signed by the current key, announces the next.
-final class SigningKeyring: Sendable {
+package final class SigningKeyring: Sendable {
     private let sealer: SecretSealer
     private let issuers = Mutex<[String: BundleIssuer]>([:])
 
-    init(sealer: SecretSealer) {
+    package init(sealer: SecretSealer) {
         self.sealer = sealer
     }
 
@@ -23,14 +23,14 @@ final class SigningKeyring: Sendable {
         "signing_keys/\(tenant)/\(keyID)"
     }
 
-    static func status(of key: StoredSigningKey, at now: Date) -> BundleSigningKey.Status {
+    package static func status(of key: StoredSigningKey, at now: Date) -> BundleSigningKey.Status {
         if now < key.activatesAt { return .next }
         if let retiresAt = key.retiresAt, now >= retiresAt { return .retired }
         return .active
     }
 
     /// The tenant's keys, after making its first one if it has none.
-    func ensureKeys(of tenant: TenantID, in tx: Transaction, now: Date) async throws -> [StoredSigningKey] {
+    package func ensureKeys(of tenant: TenantID, in tx: Transaction, now: Date) async throws -> [StoredSigningKey] {
         let keys = try await tx.signingKeys.list(tenant)
         if keys.contains(where: { Self.status(of: $0, at: now) == .active }) { return keys }
         try await tx.signingKeys.lock(tenant)
@@ -43,14 +43,14 @@ final class SigningKeyring: Sendable {
 
     /// Adds the next key, active after `announcement`; the current key retires when it activates.
     ///
-    /// - Throws: ``Problem`` (409) when a rotation is already announced.
-    func rotate(
+    /// - Throws: ``EndpointError/rotationAlreadyAnnounced`` when a rotation is already announced.
+    package func rotate(
         _ tenant: TenantID, announcement: TimeInterval, in tx: Transaction, now: Date
     ) async throws -> StoredSigningKey {
         let keys = try await ensureKeys(of: tenant, in: tx, now: now)
         try await tx.signingKeys.lock(tenant)
         if keys.contains(where: { Self.status(of: $0, at: now) == .next }) {
-            throw Problem(.conflict, "A rotation is already announced; wait until the next key is active.")
+            throw EndpointError.rotationAlreadyAnnounced
         }
         let activatesAt = now.addingTimeInterval(announcement)
         let key = try makeKey(for: tenant, activatesAt: activatesAt, now: now)
@@ -72,7 +72,7 @@ final class SigningKeyring: Sendable {
     }
 
     /// The keys as published (JWKS, enrollment answer, `signing_keys` claim): every key that is not retired.
-    static func published(_ keys: [StoredSigningKey], at now: Date) -> [BundleSigningKey] {
+    package static func published(_ keys: [StoredSigningKey], at now: Date) -> [BundleSigningKey] {
         keys.compactMap { key in
             let status = status(of: key, at: now)
             guard status != .retired, let publicKey = try? Curve25519.Signing.PublicKey(rawRepresentation: key.publicKey)
@@ -82,19 +82,21 @@ final class SigningKeyring: Sendable {
     }
 
     /// Every key with its status now, retired ones included (the admin view).
-    static func all(_ keys: [StoredSigningKey], at now: Date) -> [(key: StoredSigningKey, status: BundleSigningKey.Status)] {
+    package static func all(_ keys: [StoredSigningKey], at now: Date) -> [(key: StoredSigningKey, status: BundleSigningKey.Status)] {
         keys.map { ($0, status(of: $0, at: now)) }
     }
 
     /// A short text that changes whenever the published keys or their statuses do.
-    static func state(_ keys: [StoredSigningKey], at now: Date) -> String {
+    package static func state(_ keys: [StoredSigningKey], at now: Date) -> String {
         published(keys, at: now).map { "\($0.keyID):\($0.status.rawValue)" }.joined(separator: ",")
     }
 
     /// An issuer for the tenant's active key.
-    func issuer(for tenant: TenantID, keys: [StoredSigningKey], at now: Date) throws -> BundleIssuer {
+    ///
+    /// - Throws: ``EndpointError/noActiveSigningKey`` when none is active.
+    package func issuer(for tenant: TenantID, keys: [StoredSigningKey], at now: Date) throws -> BundleIssuer {
         guard let active = keys.last(where: { Self.status(of: $0, at: now) == .active }) else {
-            throw Problem(.serviceUnavailable, "The tenant has no active signing key.")
+            throw EndpointError.noActiveSigningKey
         }
         if let cached = issuers.withLock({ $0[active.keyID] }) { return cached }
         let raw = try sealer.open(active.privateKeySealed, context: Self.sealingContext(tenant, keyID: active.keyID))

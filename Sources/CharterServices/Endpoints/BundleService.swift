@@ -1,36 +1,41 @@
-import CharterBundle
-import CharterCore
-import CharterStore
+package import CharterBundle
+package import CharterCore
+package import CharterStore
 import Crypto
-import Foundation
+package import Foundation
 
 /// Keeps every device's current bundle: works its content out again when the tenant's change feed or
 /// signing keys moved, raises `ver` only when the content differs, and re-issues an unchanged bundle once it
 /// is past `refresh_after`.
-struct BundleService: Sendable {
+package struct BundleService: Sendable {
     /// How long after issue an agent should fetch again (capped by the bundle's expiry).
-    static let refreshInterval: TimeInterval = 3600
+    package static let refreshInterval: TimeInterval = 3600
     /// How far `nbf` is back-dated, for endpoint clocks that run slow.
-    static let backdating: TimeInterval = 300
+    package static let backdating: TimeInterval = 300
     /// Users seen on a device longer ago than this leave its bundle.
-    static let userRetention: TimeInterval = 90 * 86_400
+    package static let userRetention: TimeInterval = 90 * 86_400
     /// The most users one bundle carries (the most recently seen).
-    static let maximumUsers = 200
+    package static let maximumUsers = 200
 
-    let keyring: SigningKeyring
-    let sealer: SecretSealer
-    let policies = TenantPolicyCache()
+    package let keyring: SigningKeyring
+    package let sealer: SecretSealer
+    package let policies = TenantPolicyCache()
 
-    static func issuer(of tenant: TenantID) -> String {
+    package init(keyring: SigningKeyring, sealer: SecretSealer) {
+        self.keyring = keyring
+        self.sealer = sealer
+    }
+
+    package static func issuer(of tenant: TenantID) -> String {
         "urn:charter:tenant:\(tenant)"
     }
 
-    static func pinSealingContext(_ device: DeviceID) -> String {
+    package static func pinSealingContext(_ device: DeviceID) -> String {
         "devices/\(device)/pin"
     }
 
     /// The device's current bundle, made or refreshed if needed.
-    func current(for device: Device, of tenant: TenantID, in tx: Transaction, now: Date) async throws -> StoredBundle {
+    package func current(for device: Device, of tenant: TenantID, in tx: Transaction, now: Date) async throws -> StoredBundle {
         let keys = try await keyring.ensureKeys(of: tenant, in: tx, now: now)
         let keyState = SigningKeyring.state(keys, at: now)
         let position = try await tx.changeFeed.bundlePosition(of: tenant)
