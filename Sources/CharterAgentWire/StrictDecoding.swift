@@ -1,16 +1,16 @@
 internal import Foundation
 
 /// Any member name, to find the ones a type does not know.
-struct AnyCodingKey: CodingKey {
-    let stringValue: String
-    let intValue: Int?
+package struct AnyCodingKey: CodingKey {
+    package let stringValue: String
+    package let intValue: Int?
 
-    init(stringValue: String) {
+    package init(stringValue: String) {
         self.stringValue = stringValue
         self.intValue = nil
     }
 
-    init?(intValue: Int) {
+    package init?(intValue: Int) {
         self.stringValue = String(intValue)
         self.intValue = intValue
     }
@@ -18,7 +18,7 @@ struct AnyCodingKey: CodingKey {
 
 extension Decoder {
     /// Refuses an object member that `Keys` does not name: request bodies carry exactly the documented members.
-    func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
+    package func rejectUnknownKeys<Keys: CodingKey & CaseIterable>(_ keys: Keys.Type) throws {
         let container = try container(keyedBy: AnyCodingKey.self)
         let known = Set(Keys.allCases.map(\.stringValue))
         if let unknown = container.allKeys.first(where: { !known.contains($0.stringValue) }) {

@@ -171,16 +171,6 @@ extension APIHandler {
 
     // MARK: - Shared steps
 
-    /// The request's scope, tenant and MSP once the principal may do `permission` on the tenant.
-    func authorized(_ rawTenant: String, _ permission: Permission) throws -> (RequestScope, TenantID, MSPID) {
-        let scope = try RequestScope.require()
-        let tenant = try Input.tenantID(rawTenant)
-        let msp = scope.principal.scope.mspID
-        try scope.principal.authorize(.read, tenant: tenant, of: msp)
-        try scope.principal.authorize(permission, tenant: tenant, of: msp)
-        return (scope, tenant, msp)
-    }
-
     /// Where a run can be read while it works.
     private static func location(of run: SyncRun, in tenant: TenantID) -> String {
         "/v1/tenants/\(tenant)/directory/sync-runs/\(run.id)"

@@ -1,3 +1,4 @@
+import CharterAgentWire
 import CharterBundle
 import CharterCore
 import CharterServices

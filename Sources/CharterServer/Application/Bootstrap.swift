@@ -20,6 +20,11 @@ package struct Bootstrap: Sendable {
         self.actor = AuditRecord.Actor(id: nil, name: actorName)
     }
 
+    /// The operator, as the services' audit helper names a caller.
+    private var caller: Caller {
+        Caller(principal: nil, actor: actor, logger: logger)
+    }
+
     /// Creates an MSP and an MSP-wide owner key; returns the MSP and the key's bearer token (shown once).
     package func createMSP(name rawName: String) async throws -> (MSP, token: String) {
         guard let name = DisplayName.validated(rawName) else { throw BootstrapError.invalidName }
@@ -27,10 +32,9 @@ package struct Bootstrap: Sendable {
         let msp = MSP(id: .random(), name: name, createdAt: now)
         let token = try await database.withMSP(msp.id, logger: logger) { tx in
             try await tx.msps.create(msp)
-            try await tx.audit.append(
-                AuditRecord(occurredAt: now, actor: actor, action: "msp.created", targetType: "msp",
-                            targetID: msp.id.description, after: AuditJSON.encode(["id": msp.id.description, "name": name])),
-                to: .msp(msp.id)
+            try await tx.audit.record(
+                "msp.created", on: ("msp", msp.id.description),
+                after: AuditJSON.encode(["id": msp.id.description, "name": name]), by: caller, at: now, in: .msp(msp.id)
             )
             return try await createKey(in: tx, name: "\(name) owner", role: .owner, scope: .msp(msp.id), at: now)
         }
@@ -46,10 +50,9 @@ package struct Bootstrap: Sendable {
             _ = try await tx.msps.get(msp)
             try await tx.tenants.create(tenant)
             try await tx.enterTenant(tenant.id)
-            try await tx.audit.append(
-                AuditRecord(occurredAt: now, actor: actor, action: "tenant.created", targetType: "tenant",
-                            targetID: tenant.id.description, after: tenant.auditSnapshot),
-                to: .tenant(tenant.id)
+            try await tx.audit.record(
+                "tenant.created", on: ("tenant", tenant.id.description), after: tenant.auditSnapshot, by: caller, at: now,
+                in: .tenant(tenant.id)
             )
         }
         return tenant
@@ -87,10 +90,8 @@ package struct Bootstrap: Sendable {
         )
         try await tx.apiKeys.create(key, secretHash: token.secretHash)
         let chain: AuditLog.Chain = scope.tenantID.map { .tenant($0) } ?? .msp(scope.mspID)
-        try await tx.audit.append(
-            AuditRecord(occurredAt: now, actor: actor, action: "api_key.created", targetType: "api_key",
-                        targetID: key.id.description, after: key.auditSnapshot),
-            to: chain
+        try await tx.audit.record(
+            "api_key.created", on: ("api_key", key.id.description), after: key.auditSnapshot, by: caller, at: now, in: chain
         )
         return token.string
     }

@@ -9,7 +9,7 @@ extension EndpointService {
     package func currentBundle(for caller: AuthenticatedDevice, logger: Logger) async throws -> StoredBundle {
         let bundles = try requireKeys().bundles
         let now = now()
-        return try await database.withTenant(caller.tenant, msp: caller.msp, logger: logger) { tx in
+        return try await database.withTenant(caller.binding, logger: logger) { tx in
             let device = try await tx.devices.get(caller.tenant, id: caller.device)
             return try await bundles.current(for: device, of: caller.tenant, in: tx, now: now)
         }
@@ -23,7 +23,7 @@ extension EndpointService {
         _ caller: AuthenticatedDevice, agentVersion: String, heldVersion: Int64?, users: [DeviceUser], logger: Logger
     ) async throws -> Int64? {
         let now = now()
-        return try await database.withTenant(caller.tenant, msp: caller.msp, logger: logger) { tx in
+        return try await database.withTenant(caller.binding, logger: logger) { tx in
             let added = try await tx.devices.checkIn(
                 caller.tenant, id: caller.device, agentVersion: agentVersion, heldVersion: heldVersion, users: users,
                 at: now
@@ -67,7 +67,7 @@ extension EndpointService {
     /// - Returns: How many were new.
     package func recordEvents(_ events: [EndpointEvent], from caller: AuthenticatedDevice, origin: Origin) async throws -> Int {
         let now = now()
-        return try await database.withTenant(caller.tenant, msp: caller.msp, logger: origin.logger) { tx in
+        return try await database.withTenant(caller.binding, logger: origin.logger) { tx in
             let device = try await tx.devices.get(caller.tenant, id: caller.device)
             let fresh = try await tx.devices.acceptEvents(caller.tenant, device: caller.device, ids: events.map(\.id), at: now)
             let actor = Caller(
@@ -99,7 +99,7 @@ extension EndpointService {
             ),
             logger: origin.logger
         )
-        try await database.withTenant(caller.tenant, msp: caller.msp, logger: origin.logger) { tx in
+        try await database.withTenant(caller.binding, logger: origin.logger) { tx in
             try await tx.audit.record(
                 "device.stream_replaced", on: ("device", caller.device.description),
                 after: AuditJSON.encode([
@@ -115,7 +115,7 @@ extension EndpointService {
     package func missedEntries(
         of caller: AuthenticatedDevice, after sequence: Int64, limit: Int, logger: Logger
     ) async throws -> (entries: [ChangeFeedEntry], prunedThrough: Int64) {
-        try await database.withTenant(caller.tenant, msp: caller.msp, logger: logger) { tx in
+        try await database.withTenant(caller.binding, logger: logger) { tx in
             (
                 try await tx.changeFeed.entries(
                     of: caller.tenant, for: caller.device, after: sequence, through: .max, limit: limit

@@ -46,13 +46,14 @@ package struct EndpointService: Sendable {
     /// A device whose token held: its transactions are confined to its tenant.
     package struct AuthenticatedDevice: Sendable, Hashable {
         package let device: DeviceID
-        package let tenant: TenantID
-        package let msp: MSPID
+        /// The tenant and MSP its credential was read with.
+        package let binding: TenantBinding
+        package var tenant: TenantID { binding.tenant }
+        package var msp: MSPID { binding.msp }
 
-        package init(device: DeviceID, tenant: TenantID, msp: MSPID) {
+        package init(device: DeviceID, binding: TenantBinding) {
             self.device = device
-            self.tenant = tenant
-            self.msp = msp
+            self.binding = binding
         }
     }
 
@@ -125,7 +126,7 @@ package struct EndpointService: Sendable {
         }
         guard expiresAt > now() else { throw EndpointError.deviceTokenExpired }
         guard !credential.isPendingApproval else { throw EndpointError.pendingApproval }
-        return AuthenticatedDevice(device: token.id, tenant: credential.tenant, msp: credential.msp)
+        return AuthenticatedDevice(device: token.id, binding: credential.binding)
     }
 
     /// A single-use nonce for a device to sign (renewal, re-enrollment proof), valid

@@ -29,6 +29,32 @@ package struct Database: Sendable {
         logger: Logger,
         _ body: (Transaction) async throws -> Result
     ) async throws -> Result {
+        try await tenantTransaction(tenant, msp: msp, logger: logger) { tx in
+            // The tenant row is visible only when it belongs to this MSP; the check keeps a tenant id of another
+            // MSP from ever becoming the session's tenant.
+            guard try await tx.tenants.exists(tenant) else { throw StoreError.notFound }
+            return try await body(tx)
+        }
+    }
+
+    /// Runs `body` in a transaction confined to a tenant and MSP that the database reported together (a
+    /// device's credential): unlike ``withTenant(_:msp:logger:_:)`` it spends no statement on checking that the
+    /// tenant belongs to the MSP, which the agent API would otherwise pay on every call.
+    @discardableResult
+    package func withTenant<Result: Sendable>(
+        _ binding: TenantBinding,
+        logger: Logger,
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        try await tenantTransaction(binding.tenant, msp: binding.msp, logger: logger, body)
+    }
+
+    private func tenantTransaction<Result: Sendable>(
+        _ tenant: TenantID,
+        msp: MSPID,
+        logger: Logger,
+        _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
         try await transaction(logger: logger) { connection in
             try await connection.statement(
                 """
@@ -37,11 +63,7 @@ package struct Database: Sendable {
                 """,
                 logger: logger
             )
-            let tx = Transaction(connection: connection, logger: logger)
-            // The tenant row is visible only when it belongs to this MSP; the check keeps a tenant id of another
-            // MSP from ever becoming the session's tenant.
-            guard try await tx.tenants.exists(tenant) else { throw StoreError.notFound }
-            return try await body(tx)
+            return try await body(Transaction(connection: connection, logger: logger))
         }
     }
 

@@ -92,8 +92,10 @@ package struct DeviceRepository: Sendable {
         package var previousTokenHash: [UInt8]?
         package var previousTokenExpiresAt: Date?
         package var isPendingApproval: Bool
-        package var tenant: TenantID
-        package var msp: MSPID
+        /// The device's tenant and its MSP, read together.
+        package var binding: TenantBinding
+        package var tenant: TenantID { binding.tenant }
+        package var msp: MSPID { binding.msp }
     }
 
     /// The key a device signs challenges with, and where it lives.
@@ -139,8 +141,8 @@ package struct DeviceRepository: Sendable {
         ) {
             return Credential(
                 tokenHash: Array(hash), tokenExpiresAt: expiresAt, previousTokenHash: previousHash.map(Array.init),
-                previousTokenExpiresAt: previousExpiresAt, isPendingApproval: pending, tenant: TenantID(tenant),
-                msp: MSPID(msp)
+                previousTokenExpiresAt: previousExpiresAt, isPendingApproval: pending,
+                binding: TenantBinding(tenant: TenantID(tenant), msp: MSPID(msp))
             )
         }
         return nil
