@@ -133,7 +133,7 @@ let typicalPIN = OfflinePIN.generate()
 // What the service keeps per tenant while its policy stands (`TenantPolicyCache`): the resolver, and each
 // effective policy's document encoded once.
 let cachedResolver = PolicyResolver(global: global, subsettings: subsettings)
-let cachedDocuments = try Dictionary(
+let cachedDocuments = Dictionary(
     ([nil] + typicalUsers).map { user in cachedResolver.resolve(for: user, on: typicalComputer, in: facts) }
         .map { ($0.source, BundlePolicy.EncodedDocument($0.settings.json)) },
     uniquingKeysWith: { first, _ in first }
