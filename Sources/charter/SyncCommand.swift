@@ -56,7 +56,9 @@ struct SyncCommand: AsyncParsableCommand {
         let configuration = config
         let showsProgress = !json
         let run = try await withDatabase(url: url, logger: logger) { database in
-            let engine = try directorySyncEngine(configuration, database: database, logger: logger)
+            let engine = directorySyncEngine(
+                configuration, sealer: try keyEncryptionKeys(configuration), database: database, logger: logger
+            )
             guard engine != nil else { throw ValidationError("no key-encryption key: set CHARTER_KEK or CHARTER_KEK_FILE") }
             let directory = DirectoryService(
                 database: database, engine: engine, runner: nil,

@@ -14,7 +14,7 @@ extension APIHandler {
 
     func createWebhook(_ input: Operations.CreateWebhook.Input) async throws -> Operations.CreateWebhook.Output {
         let call = try TenantCall.authorize(.configure, tenant: input.path.tenant)
-        let sealer = try EndpointServices.require(endpoints).sealer
+        let sealer = try endpointService.requireKeys().sealer
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
         let created = try await webhooks.create(
             url: body.url, events: body.events.map(\.rawValue), isEnabled: body.enabled ?? true, sealer: sealer,

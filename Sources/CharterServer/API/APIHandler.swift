@@ -27,8 +27,6 @@ struct APIHandler: APIProtocol {
     let now: @Sendable () -> Date
     /// Directory connections, syncs and objects.
     let directory: DirectoryService
-    /// The key-encryption key's sealer for webhook secrets; `nil` without one (those writes answer 503).
-    let endpoints: EndpointServices?
     /// Enrollment tokens, devices, PIN answers and signing keys.
     let endpointService: EndpointService
     /// The replica's event hub, told when a device is revoked so its streams close.
@@ -39,7 +37,7 @@ struct APIHandler: APIProtocol {
     init(
         database: Database, tenancy: TenancyService, policy: PolicyService, requests: RequestService,
         webhooks: WebhookService, audit: AuditService, directory: DirectoryService,
-        endpoints: EndpointServices? = nil, endpointService: EndpointService, hub: EventHub? = nil,
+        endpointService: EndpointService, hub: EventHub? = nil,
         quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.quotas = quotas
@@ -50,7 +48,6 @@ struct APIHandler: APIProtocol {
         self.webhooks = webhooks
         self.audit = audit
         self.directory = directory
-        self.endpoints = endpoints
         self.endpointService = endpointService
         self.hub = hub
         self.now = now

@@ -1,4 +1,4 @@
-import CharterBundle
+package import CharterBundle
 import CharterCore
 import CharterDirectory
 package import CharterServices
@@ -56,8 +56,8 @@ package func buildService(
     databaseLogger[metadataKey: "component"] = "postgres"
     let client = PostgresClient(configuration: postgres, backgroundLogger: databaseLogger)
     let database = Database(client: client, maximumConnections: config.poolSize)
-    let directorySync = try directorySyncEngine(config, database: database, logger: logger)
-    let endpoints = try endpointServices(config)
+    let sealer = try keyEncryptionKeys(config)
+    let directorySync = directorySyncEngine(config, sealer: sealer, database: database, logger: logger)
     let hub = EventHub(database: database, logger: logger)
     let drain = DrainState()
     let syncRunner = directorySync.map {
@@ -72,17 +72,17 @@ package func buildService(
     )
     let requests = RequestService(database: database, emailsApprovers: config.smtp != nil)
     let router = buildRouter(
-        config, database: database, metrics: metrics, directory: directory, endpoints: endpoints, hub: hub, drain: drain,
+        config, database: database, metrics: metrics, directory: directory, sealer: sealer, hub: hub, drain: drain,
         requests: requests
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
         RequestExpiryService(requests: requests, interval: .seconds(config.requestExpiryPollSeconds), logger: logger),
     ]
-    if let endpoints {
+    if let sealer {
         services.append(
             WebhookDeliveryService(
-                database: database, sealer: endpoints.sealer, outbound: outboundGuard(config), pollInterval: .seconds(1),
+                database: database, sealer: sealer, outbound: outboundGuard(config), pollInterval: .seconds(1),
                 retryBase: TimeInterval(config.webhookRetryBaseSeconds), timeout: .seconds(config.webhookTimeoutSeconds),
                 logger: logger
             )
@@ -141,7 +141,7 @@ func buildRouter(
     database: Database,
     metrics: PrometheusCollectorRegistry,
     directory: DirectoryService,
-    endpoints: EndpointServices? = nil,
+    sealer: SecretSealer? = nil,
     hub: EventHub,
     drain: DrainState,
     requests: RequestService
@@ -156,7 +156,7 @@ func buildRouter(
     // up to its own small limit); before it, only a declared length is checked.
     let rateLimiter = config.limits.rateLimiter()
     let endpointService = EndpointService(
-        database: database, sealer: endpoints?.sealer,
+        database: database, sealer: sealer,
         limits: .init(
             devicesPerTenant: config.limits.quotas.devicesPerTenant,
             knownUsersPerDevice: config.limits.quotas.knownUsersPerDevice,
@@ -186,8 +186,7 @@ func buildRouter(
             database: database, tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
-            audit: AuditService(database: database), directory: directory, endpoints: endpoints,
-            endpointService: endpointService, hub: hub, quotas: config.limits.quotas
+            audit: AuditService(database: database), directory: directory, endpointService: endpointService, hub: hub, quotas: config.limits.quotas
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),
@@ -199,30 +198,24 @@ func buildRouter(
     return router
 }
 
-/// The endpoint services, when a key-encryption key is configured (device secrets and signing keys are
-/// sealed with it).
-func endpointServices(_ config: ServerConfiguration) throws -> EndpointServices? {
+/// The key-encryption keys' sealer (device secrets, signing keys, bind passwords and webhook secrets are sealed
+/// with it), or `nil` when none is configured.
+///
+/// - Throws: ``ConfigurationError`` for a `kek` SecretSealer does not accept.
+package func keyEncryptionKeys(_ config: ServerConfiguration) throws -> SecretSealer? {
     guard let kek = config.kek else { return nil }
     do {
-        return EndpointServices(sealer: try SecretSealer(configuration: kek))
+        return try SecretSealer(configuration: kek)
     } catch {
         throw ConfigurationError(key: "kek", problem: "is not a valid key set (\(error))")
     }
 }
 
 /// The directory sync engine, when a key-encryption key is configured (bind passwords are sealed with it).
-///
-/// - Throws: ``ConfigurationError`` for a `kek` SecretSealer does not accept.
 package func directorySyncEngine(
-    _ config: ServerConfiguration, database: Database, logger: Logger
-) throws -> DirectorySyncEngine? {
-    guard let kek = config.kek else { return nil }
-    let sealer: SecretSealer
-    do {
-        sealer = try SecretSealer(configuration: kek)
-    } catch {
-        throw ConfigurationError(key: "kek", problem: "is not a valid key set (\(error))")
-    }
+    _ config: ServerConfiguration, sealer: SecretSealer?, database: Database, logger: Logger
+) -> DirectorySyncEngine? {
+    guard let sealer else { return nil }
     var syncLogger = logger
     syncLogger[metadataKey: "component"] = "directory-sync"
     return DirectorySyncEngine(

@@ -1,5 +1,5 @@
 package import CharterBundle
-import CharterCore
+package import CharterCore
 package import CharterStore
 package import Foundation
 
@@ -17,6 +17,11 @@ extension EnrollmentToken {
 extension Device {
     /// What the audit log keeps of a device: never its token hash or PIN secret.
     package var auditSnapshot: String {
+        auditSnapshot(claiming: [])
+    }
+
+    /// The snapshot of an enrollment that waits for approval, naming the devices it claims to stand for.
+    package func auditSnapshot(claiming claimed: [DeviceID]) -> String {
         var snapshot: [String: any Sendable] = [
             "id": id.description, "hostname": hostname, "agent_version": agentVersion,
             "encryption_key_thumbprint": Self.thumbprint(curve: .x25519, encryptionKey),
@@ -25,6 +30,7 @@ extension Device {
         if let computer { snapshot["computer"] = computer.description }
         if let revokedAt { snapshot["revoked_at"] = revokedAt.ISO8601Format() }
         if isPendingApproval { snapshot["pending_approval"] = true }
+        if !claimed.isEmpty { snapshot["claims_devices"] = claimed.map(\.description) }
         return AuditJSON.encode(snapshot)
     }
 

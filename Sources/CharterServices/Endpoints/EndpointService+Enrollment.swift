@@ -140,10 +140,7 @@ extension EndpointService {
             )
         }
         let signingKeys = try await keys.keyring.ensureKeys(of: tenant, in: tx, now: now)
-        var after = device.auditSnapshot
-        if !claimed.isEmpty {
-            after = Self.adding(claimed.map(\.id.description), as: "claims_devices", to: after)
-        }
+        let after = device.auditSnapshot(claiming: claimed.map(\.id))
         let action = existing != nil ? "device.reenrolled" : claimed.isEmpty ? "device.enrolled" : "device.enrollment_pending"
         try await tx.audit.record(
             action, on: ("device", device.id.description), before: existing?.auditSnapshot, after: after, by: caller,
@@ -157,14 +154,6 @@ extension EndpointService {
             device: device, deviceToken: deviceToken.string, tenant: tenant, issuer: BundleService.issuer(of: tenant),
             signingKeys: SigningKeyring.published(signingKeys, at: now), isReenrollment: existing != nil
         )
-    }
-
-    /// An audit snapshot (a JSON object) with one more member.
-    private static func adding(_ value: [String], as name: String, to snapshot: String) -> String {
-        var object = (try? JSONSerialization.jsonObject(with: Data(snapshot.utf8))) as? [String: Any] ?? [:]
-        object[name] = value
-        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-        return data.map { String(decoding: $0, as: UTF8.self) } ?? snapshot
     }
 
     /// The devices a newcomer without proof would stand beside: the enrolled ones for its computer, or else the

@@ -100,7 +100,7 @@ extension Database {
                 _ = try await tx.audit.append(
                     AuditRecord(occurredAt: now, actor: actor, action: "msp.created", targetType: "msp",
                                 targetID: msp.id.description,
-                                after: Self.json(["id": msp.id.description, "name": mspName])),
+                                after: AuditJSON.encode(["id": msp.id.description, "name": mspName])),
                     to: .msp(msp.id)
                 )
                 let apiKey = APIKey(
@@ -116,7 +116,7 @@ extension Database {
                 _ = try await tx.audit.append(
                     AuditRecord(occurredAt: now, actor: actor, action: "api_key.created", targetType: "api_key",
                                 targetID: key.keyID.description,
-                                after: Self.json([
+                                after: AuditJSON.encode([
                                     "id": key.keyID.description, "name": apiKey.principal.name,
                                     "role": Role.owner.rawValue, "msp_id": msp.id.description,
                                 ])),
@@ -128,10 +128,5 @@ extension Database {
             // Another replica inserted the same key id between our check and our insert; its transaction won.
             return .existed
         }
-    }
-
-    private static func json(_ object: [String: String]) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return String(decoding: data, as: UTF8.self)
     }
 }
