@@ -12,15 +12,13 @@ struct IdempotencyPruneService: Service {
     let logger: Logger
 
     func run() async throws {
-        await Periodic.run(every: Self.interval, startingNow: false) {
-            do {
-                let pruned = try await database.readWithoutTenant(logger: logger) { tx in
-                    try await tx.idempotencyKeys.pruneExpired()
-                }
-                logger.debug("idempotency keys pruned", metadata: ["count": "\(pruned)"])
-            } catch {
-                logger.warning("could not prune idempotency keys", metadata: ["error": "\(error)"])
+        await Periodic.run(
+            every: Self.interval, startingNow: false, logger: logger, failure: "could not prune idempotency keys"
+        ) {
+            let pruned = try await database.readWithoutTenant(logger: logger) { tx in
+                try await tx.idempotencyKeys.pruneExpired()
             }
+            logger.debug("idempotency keys pruned", metadata: ["count": "\(pruned)"])
         }
     }
 }

@@ -53,14 +53,10 @@ struct EmailDeliveryService: Service {
 
     func run() async throws {
         // Only the wait is cut short by shutdown: a message in hand is sent and recorded, the rest handed back.
-        await Periodic.run(every: pollInterval, startingNow: true) {
-            do {
-                try await deliverDue()
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("email delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
+        await Periodic.run(
+            every: pollInterval, startingNow: true, logger: logger, failure: "email delivery pass failed"
+        ) {
+            try await deliverDue()
         }
     }
 

@@ -99,14 +99,10 @@ struct WebhookDeliveryService: Service {
 
     func run() async throws {
         // Only the wait is cut short by shutdown; the claim in hand hands back what it has not sent.
-        await Periodic.run(every: pollInterval, startingNow: true) {
-            do {
-                try await deliverDue()
-            } catch is CancellationError {
-                return
-            } catch {
-                logger.warning("webhook delivery pass failed", metadata: ["error": "\(String(reflecting: error))"])
-            }
+        await Periodic.run(
+            every: pollInterval, startingNow: true, logger: logger, failure: "webhook delivery pass failed"
+        ) {
+            try await deliverDue()
         }
     }
 

@@ -1,4 +1,5 @@
 import AsyncAlgorithms
+package import Logging
 import ServiceLifecycle
 
 /// The one shape of periodic work in `charter serve`: a pass now (or not), then one every interval, on an
@@ -22,6 +23,23 @@ package enum Periodic {
         for await _ in AsyncTimerSequence(interval: interval, clock: .continuous).cancelOnGracefulShutdown() {
             guard !Task.isCancelled else { return }
             await pass()
+        }
+    }
+
+    /// Runs `pass` like ``run(every:startingNow:_:)``; a pass that fails is logged as `failure` (with the error)
+    /// and the next one runs on time. A pass ended by cancellation is not logged.
+    package static func run(
+        every interval: Duration, startingNow: Bool, logger: Logger, failure: Logger.Message,
+        _ pass: () async throws -> Void
+    ) async {
+        await run(every: interval, startingNow: startingNow) {
+            do {
+                try await pass()
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning(failure, metadata: ["error": "\(String(reflecting: error))"])
+            }
         }
     }
 }

@@ -16,12 +16,10 @@ package struct RequestExpiryService: Service {
     }
 
     package func run() async throws {
-        await Periodic.run(every: interval, startingNow: false) {
-            do {
-                try await expireDue(now: Date())
-            } catch {
-                logger.warning("could not expire requests", metadata: ["error": "\(error)"])
-            }
+        await Periodic.run(
+            every: interval, startingNow: false, logger: logger, failure: "could not expire requests"
+        ) {
+            try await expireDue(now: Date())
         }
     }
 
