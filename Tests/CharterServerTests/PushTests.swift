@@ -44,20 +44,7 @@ struct PushTests {
 
     @Test("a settings change through replica 1 reaches a device streaming from replica 2; Last-Event-ID replays; SIGTERM drains")
     func acrossReplicas() async throws {
-        let world = try await TestApp.makeWorld(tenants: 1)
-        let tenant = world.tenants[0]
-        let key = world.tenantKeys[0]
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool.concurrentHTTP1ConnectionsPerHostSoftLimit = 16
-        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        do {
-            let one = try await ServeProcess.start(http: http)
-            let two = try await ServeProcess.start(http: http)
-            let created = try await Self.admin(
-                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"push"}"#
-            )
-            let token = try #require(created.json["secret"] as? String)
-            let enrollment = try await AgentClient(httpClient: http, baseURL: one.baseURL).enroll(token: token, hostname: "PUSH-1")
+        try await StreamControlTests.withReplicas(hostname: "PUSH-1") { http, one, two, enrollment, tenant, key in
             var device = AgentDevice(enrollment: enrollment, client: AgentClient(httpClient: http, baseURL: two.baseURL))
             #expect(try await device.refreshBundle() != .notModified)
             #expect(device.heldVersion == 1)
@@ -106,12 +93,7 @@ struct PushTests {
                 sawRetry = false
             }
             #expect(sawRetry, "the stream ended cleanly during the drain")
-            #expect(try await one.terminate() == 0)
-        } catch {
-            try? await http.shutdown()
-            throw error
         }
-        try await http.shutdown()
     }
 }
 

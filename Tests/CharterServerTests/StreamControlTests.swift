@@ -52,8 +52,10 @@ struct StreamControlTests {
         }
     }
 
-    /// Starts two replicas, enrolls one device through the first, and runs `body`.
+    /// Starts two replicas, enrolls one device (`hostname`) through the first, runs `body`, and stops both
+    /// (each must exit 0, also when `body` stopped it already).
     static func withReplicas(
+        hostname: String = "STREAM-1",
         _ body: (HTTPClient, ServeProcess, ServeProcess, Enrollment, TenantID, String) async throws -> Void
     ) async throws {
         let world = try await TestApp.makeWorld(tenants: 1)
@@ -66,10 +68,10 @@ struct StreamControlTests {
             let one = try await ServeProcess.start(http: http)
             let two = try await ServeProcess.start(http: http)
             let created = try await PushTests.admin(
-                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"streams"}"#
+                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"replicas"}"#
             )
             let token = try #require(created.json["secret"] as? String)
-            let enrollment = try await AgentClient(httpClient: http, baseURL: one.baseURL).enroll(token: token, hostname: "STREAM-1")
+            let enrollment = try await AgentClient(httpClient: http, baseURL: one.baseURL).enroll(token: token, hostname: hostname)
             try await body(http, one, two, enrollment, tenant, key)
             #expect(try await one.terminate() == 0)
             #expect(try await two.terminate() == 0)

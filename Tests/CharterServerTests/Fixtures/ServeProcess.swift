@@ -59,7 +59,7 @@ final class ServeProcess: Sendable {
 
     /// Sends SIGTERM and waits for the exit status (a hang is bounded at 60 s).
     func terminate() async throws -> Int32 {
-        process.terminate()
+        if process.isRunning { process.terminate() }
         for _ in 0..<600 where process.isRunning {
             try await Task.sleep(for: .milliseconds(100))
         }
