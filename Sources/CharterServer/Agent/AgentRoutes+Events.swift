@@ -15,7 +15,7 @@ extension AgentRoutes {
         let accept = request.headers[.accept] ?? ""
         let lastEventID = try Self.lastEventID(request)
         if accept.contains("application/json"), !accept.contains("text/event-stream") {
-            let wait = try Self.pollWait(request)
+            let wait = try Self.waitSeconds(request, absent: 25)
             return try await poll(caller, after: lastEventID, wait: wait, context: context)
         }
         if drain.isDraining {
@@ -94,10 +94,14 @@ extension AgentRoutes {
         }
     }
 
-    /// The long poll's `wait` (0–60 seconds, 25 when absent).
-    private static func pollWait(_ request: Request) throws -> Int {
-        guard let waitText = request.uri.queryParameters["wait"].map(String.init) else { return 25 }
-        guard let value = Int(waitText), (0...60).contains(value) else {
+    /// How long a long poll (`/v1/agent/events`, `/v1/agent/requests/{id}`) may hold a request.
+    static let maximumWaitSeconds = 60
+
+    /// A long poll's `wait` query parameter: whole seconds from 0 to ``maximumWaitSeconds``, `absent` when the
+    /// request has none.
+    static func waitSeconds(_ request: Request, absent: Int) throws -> Int {
+        guard let raw = request.uri.queryParameters["wait"] else { return absent }
+        guard let value = Int(String(raw)), (0...maximumWaitSeconds).contains(value) else {
             throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
         }
         return value

@@ -93,9 +93,6 @@ struct RequestSubmission: Decodable {
 }
 
 extension AgentRoutes {
-    /// How long `GET /v1/agent/requests/{id}?wait=` may hold a request.
-    static let maximumRequestWait = 60
-
     func submitRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
         let caller = try await authenticate(request, context: context)
         let submission = try await AgentJSON.decode(RequestSubmission.self, from: request, maximumBytes: maximumBodyBytes)
@@ -112,7 +109,7 @@ extension AgentRoutes {
         guard let rawID = context.parameters.get("id"), let id = UUID(uuidString: rawID) else {
             throw Problem(.malformedRequest, "The id must be a request id (UUID).", field: "id")
         }
-        let wait = try Self.requestWait(request)
+        let wait = try Self.waitSeconds(request, absent: 0)
         let (requests, logger) = (requests, context.logger)
         let read = { @Sendable in
             try await requests.get(id, ofDevice: caller.device, tenant: caller.tenant, msp: caller.msp, logger: logger)
@@ -131,14 +128,6 @@ extension AgentRoutes {
         return try AgentJSON.response(AgentRequestAnswer(stored))
     }
 
-    /// The `wait` query parameter: seconds from 0 to ``maximumRequestWait``, 0 when absent.
-    private static func requestWait(_ request: Request) throws -> Int {
-        guard let raw = request.uri.queryParameters["wait"] else { return 0 }
-        guard let value = Int(String(raw)), (0...maximumRequestWait).contains(value) else {
-            throw Problem(.validationFailed, "wait must be a whole number of seconds from 0 to 60.", field: "wait")
-        }
-        return value
-    }
 }
 
 /// A request and its decision as the agent reads it (docs/agent-protocol.md, "Requests").
