@@ -12,7 +12,6 @@ import OpenAPIRuntime
 /// An operation authorises its caller (``TenantCall``, ``MSPCall``), converts its input, makes one call to a
 /// service of CharterServices and converts the output.
 struct APIHandler: APIProtocol {
-    let database: Database
     /// MSPs, tenants and API keys.
     let tenancy: TenancyService
     /// Settings, subsettings and the effective policy.
@@ -23,35 +22,12 @@ struct APIHandler: APIProtocol {
     let webhooks: WebhookService
     /// The audit log: its events, exports and verification.
     let audit: AuditService
-    /// The clock; tests may pin it.
-    let now: @Sendable () -> Date
     /// Directory connections, syncs and objects.
     let directory: DirectoryService
     /// Enrollment tokens, devices, PIN answers and signing keys.
     let endpointService: EndpointService
-    /// The replica's event hub, told when a device is revoked so its streams close.
-    let hub: EventHub?
-    /// Directory connections per tenant.
-    let quotas: LimitsConfiguration.Quotas
-
-    init(
-        database: Database, tenancy: TenancyService, policy: PolicyService, requests: RequestService,
-        webhooks: WebhookService, audit: AuditService, directory: DirectoryService,
-        endpointService: EndpointService, hub: EventHub? = nil,
-        quotas: LimitsConfiguration.Quotas = LimitsConfiguration.Quotas(), now: @escaping @Sendable () -> Date = { Date() }
-    ) {
-        self.quotas = quotas
-        self.database = database
-        self.tenancy = tenancy
-        self.policy = policy
-        self.requests = requests
-        self.webhooks = webhooks
-        self.audit = audit
-        self.directory = directory
-        self.endpointService = endpointService
-        self.hub = hub
-        self.now = now
-    }
+    /// The clock (the validity of tokens and keys in answers); tests may pin it.
+    var now: @Sendable () -> Date = { Date() }
 
     func whoami(_ input: Operations.Whoami.Input) async throws -> Operations.Whoami.Output {
         let principal = try RequestScope.require().principal

@@ -183,10 +183,10 @@ func buildRouter(
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(
-            database: database, tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
+            tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
-            audit: AuditService(database: database), directory: directory, endpointService: endpointService, hub: hub, quotas: config.limits.quotas
+            audit: AuditService(database: database), directory: directory, endpointService: endpointService
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),
