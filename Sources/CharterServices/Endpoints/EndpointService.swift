@@ -161,7 +161,7 @@ package struct EndpointService: Sendable {
         }
         let token = DeviceToken.generate(for: device)
         let expiresAt = now.addingTimeInterval(limits.deviceTokenLifetime)
-        try await database.withTenant(identity.tenant, msp: identity.msp, logger: logger) { tx in
+        try await database.withTenant(identity.binding, logger: logger) { tx in
             // Spent only now, with a signature that holds: a used challenge cannot be replayed.
             guard try await tx.agentChallenges.spend(nonceHash: Self.hash(nonce), expiresAt: challengeExpiry, now: now)
             else { throw EndpointError.staleChallenge }

@@ -101,8 +101,9 @@ package struct DeviceRepository: Sendable {
     /// The key a device signs challenges with, and where it lives.
     package struct SigningIdentity: Sendable {
         package var signingKey: Data
-        package var tenant: TenantID
-        package var msp: MSPID
+        /// The device's tenant and its MSP, read together.
+        package var binding: TenantBinding
+        package var tenant: TenantID { binding.tenant }
     }
 
     private typealias Row = (
@@ -154,7 +155,7 @@ package struct DeviceRepository: Sendable {
             "SELECT signing_key, tenant_id, msp_id FROM charter_private.device_signing_key(\(id.rawValue))"
         )
         for try await (key, tenant, msp) in rows.decode((Data, UUID, UUID).self) {
-            return SigningIdentity(signingKey: key, tenant: TenantID(tenant), msp: MSPID(msp))
+            return SigningIdentity(signingKey: key, binding: TenantBinding(tenant: TenantID(tenant), msp: MSPID(msp)))
         }
         return nil
     }
