@@ -48,6 +48,9 @@ package typealias AuditEventID = Identifier<AuditEventTag>
 
 package enum DeviceTag {}
 package enum EnrollmentTokenTag {}
+package enum ConnectorTag {}
 
 package typealias DeviceID = Identifier<DeviceTag>
 package typealias EnrollmentTokenID = Identifier<EnrollmentTokenTag>
+/// An on-premises directory connector (docs/connector-protocol.md).
+package typealias ConnectorID = Identifier<ConnectorTag>

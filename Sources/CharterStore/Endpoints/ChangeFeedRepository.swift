@@ -9,6 +9,9 @@ package struct ChangeFeedEntry: Hashable, Sendable {
         case decision
         /// Not sent to agents: every replica closes the streams of the devices named (revocation).
         case disconnect
+        /// A command for the connectors whose ids the entry names (in `devices`' column): its data is
+        /// `{"event": <server-sent event name>, "data": <its data object>}` (docs/connector-protocol.md).
+        case connector
     }
 
     package var sequence: Int64
