@@ -1,6 +1,7 @@
 import CharterBundle
 import CharterCore
 @testable import CharterServer
+import CharterServices
 import CharterStore
 import Foundation
 import PostgresNIO

@@ -5,7 +5,7 @@ package import Foundation
 
 /// A tenant's webhooks: the receivers of its requests' events (``RequestEvent``), created with a secret that
 /// signs their deliveries, sealed under the key-encryption key and shown once. Sending them is
-/// `WebhookDeliveryService`'s. Authorisation is the caller's.
+/// ``WebhookDeliveryService``'s. Authorisation is the caller's.
 package struct WebhookService: Sendable {
     /// A new webhook and the secret its deliveries are signed with.
     package struct Created: Sendable {

@@ -10,7 +10,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import ServiceLifecycle
 
 /// Webhook events and the signature of a delivery.
 ///
@@ -36,169 +35,35 @@ enum Webhooks {
     }
 }
 
-/// Sends queued webhook deliveries: claims due ones under a token (a lease keeps other replicas off them, the
-/// token keeps a late writer from recording over the current claim holder), posts them, records each attempt,
-/// and retries failures with exponential backoff (base × 2^attempt, at most an hour, with jitter) until
-/// `maximumAttempts`. Shutting down, or when the next delivery could outlast its lease, it hands the rest of
-/// its claim back, so no other replica waits out the lease for them. ``DeliveryClaim`` makes these decisions,
-/// the same for webhooks and email.
+/// The server's ``WebhookTransport``: posts a signed delivery over HTTP through the outbound policy.
 ///
 /// Each delivery resolves the receiver's host through the ``OutboundGuard`` and connects to the address it
 /// checked (an `HTTPClient` of its own whose `dnsOverride` maps the host to that address, so TLS still
 /// verifies the host name), follows no redirect, and has one deadline (`timeout`) over the lookup, connect,
 /// TLS, request, response headers and body; it reads at most ``maximumResponseBytes`` of the body.
-struct WebhookDeliveryService: Service {
-    static let maximumAttempts = 10
+struct HTTPWebhookTransport: WebhookTransport {
     /// Response body bytes read before the connection is dropped; the outcome depends only on the status.
     static let maximumResponseBytes = 4096
-    static let batchSize = 50
-    /// Left in a lease, after a delivery's deadline, for recording its outcome.
-    static let recordingMargin: TimeInterval = 15
 
-    let database: Database
-    let sealer: SecretSealer
     let outbound: OutboundGuard
-    let pollInterval: Duration
-    let retryBase: TimeInterval
     /// The deadline of one delivery.
     let timeout: Duration
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
-
-    init(
-        database: Database, sealer: SecretSealer, outbound: OutboundGuard, pollInterval: Duration,
-        retryBase: TimeInterval, timeout: Duration = .seconds(10),
-        eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup, logger: Logger
-    ) {
-        self.database = database
-        self.sealer = sealer
-        self.outbound = outbound
-        self.pollInterval = pollInterval
-        self.retryBase = retryBase
-        self.timeout = timeout
-        self.eventLoopGroup = eventLoopGroup
-        self.logger = logger
-    }
-
-    /// How long a claim holds: at least two delivery deadlines and the recording margin, so a batch always
-    /// sends at least one delivery; the batch stops before its lease could run out (see ``claimPolicy``).
-    var claimLease: TimeInterval { max(120, 2 * timeoutSeconds + Self.recordingMargin) }
-
-    /// The claims' rules: a delivery starts only if its deadline and the recording margin fit in the lease.
-    var claimPolicy: DeliveryClaim<ClaimedDelivery>.Policy {
-        .init(
-            lease: claimLease, attemptBudget: timeoutSeconds + Self.recordingMargin, retryBase: retryBase,
-            maximumAttempts: Self.maximumAttempts
-        )
-    }
 
     private var timeoutSeconds: TimeInterval {
         let (seconds, attoseconds) = timeout.components
         return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
     }
 
-    func run() async throws {
-        // Only the wait is cut short by shutdown; the claim in hand hands back what it has not sent.
-        await Periodic.run(
-            every: pollInterval, startingNow: true, logger: logger, failure: "webhook delivery pass failed"
-        ) {
-            try await deliverDue()
-        }
-    }
-
-    func deliverDue() async throws {
-        let tenants = try await database.readWithoutTenant(logger: logger) { tx in
-            try await tx.webhooks.tenantsWithDueDeliveries()
-        }
-        for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
-            try await deliverDue(of: tenant, msp: msp)
-        }
-    }
-
-    /// A claimed delivery with its receiver's URL and sealed secret.
-    typealias ClaimedDelivery = (delivery: WebhookDelivery, url: String, secretSealed: String)
-
-    /// Claims one batch of the tenant's deliveries due at `claimedAt` and sends them as ``DeliveryClaim``
-    /// says, handing the rest back when shutting down or when the next delivery could outlast the lease.
-    func deliverDue(of tenant: TenantID, msp: MSPID, at claimedAt: Date = Date()) async throws {
-        let token = UUID()
-        let policy = claimPolicy
-        let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-            try await tx.webhooks.claimDue(tenant, limit: Self.batchSize, lease: policy.lease, token: token, at: claimedAt)
-        }
-        var claim = DeliveryClaim(claimed, claimedAt: claimedAt, policy: policy)
-        while true {
-            switch claim.next(now: Date(), isShuttingDown: Task.isShuttingDownGracefully) {
-            case .done:
-                return
-            case .handBack(let rest):
-                try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                    try await tx.webhooks.release(tenant, deliveries: rest.map(\.delivery.id), token: token, at: Date())
-                }
-                return
-            case .send(let item):
-                let outcome = await send(item.delivery, to: item.url, secretSealed: item.secretSealed)
-                try await record(outcome, of: item.delivery, in: tenant, msp: msp, token: token, policy: policy)
-            }
-        }
-    }
-
-    /// Records an attempt under the claim's token: delivered, due again after the backoff, or failed for good.
-    private func record(
-        _ outcome: Outcome, of delivery: WebhookDelivery, in tenant: TenantID, msp: MSPID, token: UUID,
-        policy: DeliveryClaim<ClaimedDelivery>.Policy
-    ) async throws {
-        let now = Date()
-        let verdict = policy.verdict(
-            afterAttempt: delivery.attempts + 1, outcome.isDelivered ? .delivered : .failed(isPermanent: false),
-            now: now, jitter: Double.random(in: 0.8...1.2)
-        )
-        let (status, retryAt): (WebhookDelivery.Status, Date) =
-            switch verdict {
-            case .delivered: (.delivered, now)
-            case .retry(let at): (.pending, at)
-            case .failed: (.failed, now)
-            }
-        let recorded = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-            try await tx.webhooks.record(
-                tenant, delivery: delivery.id, token: token, status: status, statusCode: outcome.statusCode,
-                error: outcome.error, retryAt: retryAt, at: now
-            )
-        }
-        if !recorded {
-            logger.warning(
-                "webhook delivery outcome dropped: claim taken over",
-                metadata: ["tenant.id": "\(tenant)", "webhook.delivery": "\(delivery.id)"]
-            )
-        }
-    }
-
-    /// How one attempt went, as the tenant reads it.
-    struct Outcome: Sendable, Hashable {
-        var statusCode: Int?
-        /// A failure category (``WebhookDeliveryService/category(for:)``), `nil` when delivered.
-        var error: String?
-        var isDelivered: Bool { error == nil }
-    }
-
-    func send(_ delivery: WebhookDelivery, to url: String, secretSealed: String) async -> Outcome {
-        let secret: Data
-        do {
-            secret = try sealer.open(secretSealed, context: Webhooks.sealingContext(delivery.webhook))
-        } catch {
-            logger.error("webhook secret cannot be opened", metadata: ["webhook.id": "\(delivery.webhook)"])
-            return Outcome(error: "the webhook's secret cannot be opened with the configured keys")
-        }
+    func post(_ delivery: WebhookDelivery, to url: String, secret: Data) async -> WebhookAttempt {
         let deadline = ContinuousClock.now + timeout
         do {
-            let code = try await Self.withDeadline(deadline) {
-                try await post(delivery, to: url, secret: secret, deadline: deadline)
-            }
-            guard (200..<300).contains(code) else {
-                let text = (300..<400).contains(code) ? "HTTP status \(code) (redirects are not followed)" : "HTTP status \(code)"
-                return Outcome(statusCode: code, error: text)
-            }
-            return Outcome(statusCode: code)
+            return .answered(
+                statusCode: try await Self.withDeadline(deadline) {
+                    try await post(delivery, to: url, secret: secret, deadline: deadline)
+                }
+            )
         } catch {
             logger.warning(
                 "webhook delivery attempt failed",
@@ -207,7 +72,7 @@ struct WebhookDeliveryService: Service {
                     "error": "\(String(reflecting: error))",
                 ]
             )
-            return Outcome(error: Self.category(for: error, timeout: timeoutSeconds))
+            return .failed(category: Self.category(for: error, timeout: timeoutSeconds))
         }
     }
 
@@ -319,6 +184,23 @@ struct WebhookDeliveryService: Service {
         default:
             return "delivery failed"
         }
+    }
+}
+
+extension WebhookDeliveryService {
+    /// The webhook worker over HTTP (``HTTPWebhookTransport``) with `timeout` as each delivery's deadline.
+    init(
+        database: Database, sealer: SecretSealer, outbound: OutboundGuard, pollInterval: Duration,
+        retryBase: TimeInterval, timeout: Duration = .seconds(10),
+        eventLoopGroup: any EventLoopGroup = HTTPClient.defaultEventLoopGroup, logger: Logger
+    ) {
+        self.init(
+            database: database, sealer: sealer,
+            transport: HTTPWebhookTransport(
+                outbound: outbound, timeout: timeout, eventLoopGroup: eventLoopGroup, logger: logger
+            ),
+            pollInterval: pollInterval, retryBase: retryBase, logger: logger
+        )
     }
 }
 

@@ -1,16 +1,16 @@
-import CharterCore
-import CharterServices
-import CharterStore
-import Foundation
-import Logging
+package import CharterCore
+package import CharterStore
+package import Foundation
+package import Logging
 import Metrics
-import ServiceLifecycle
+package import ServiceLifecycle
 
 /// Sends queued emails to approvers: claims due deliveries (a lease keeps other replicas off them), sends each
 /// notification to its claimed recipients in one SMTP session, records every recipient's outcome, and retries
 /// failures with exponential backoff (base × 2^attempt, at most an hour, with jitter) until `maximumAttempts`.
 ///
-/// A recipient or message the server refuses with a 5xx reply fails at once: sending it again would fail again.
+/// The session itself is the ``EmailTransport``'s (the server's SMTP client). A recipient or message the server
+/// refuses with a 5xx reply fails at once: sending it again would fail again.
 /// Everything else (4xx replies, no connection, TLS or authentication failures, timeouts) is retried, since an
 /// operator can fix the relay or the configuration in the meantime. `charter_email_deliveries` counts attempts
 /// by outcome (`sent`, `retry`, `failed`, and `capped` for deliveries skipped over a tenant's hourly cap).
@@ -18,40 +18,59 @@ import ServiceLifecycle
 /// Tenants are served in turn, at most `batchSize` deliveries each per pass, and a tenant that has had
 /// `maximumPerTenantPerHour` deliveries sent in the last hour gets its due ones recorded as failed (unsent, not
 /// retried) instead of claimed, so one tenant's flood never holds back the others' mail.
-struct EmailDeliveryService: Service {
-    static let maximumAttempts = 10
-    static let batchSize = 50
+package struct EmailDeliveryService: Service {
+    package static let maximumAttempts = 10
+    package static let batchSize = 50
 
     /// How one attempt for one recipient ended.
-    enum AttemptResult: Hashable, Sendable {
+    package enum AttemptResult: Hashable, Sendable {
         case sent(replyCode: Int)
         case failed(reason: String, replyCode: Int?, isPermanent: Bool)
     }
 
     let database: Database
-    let client: SMTPClient
+    let transport: any EmailTransport
+    /// The first retry's delay (`smtp.retry_base_seconds`).
+    let retryBase: TimeInterval
     let pollInterval: Duration
     let logger: Logger
     /// How long claimed deliveries stay with this replica. A session may take up to half of it (SMTP gives each
     /// step its own timeout, not the session one deadline): past half the lease the rest of a claim is handed back,
     /// since another replica may take it over before a session started then ends.
-    var claimLease: TimeInterval = 600
+    package var claimLease: TimeInterval = 600
     /// Deliveries one tenant may have sent in any hour (`email.max_per_tenant_per_hour`); due ones beyond it are
     /// recorded as failed, unsent, with the reason.
-    var maximumPerTenantPerHour = 500
+    package var maximumPerTenantPerHour = 500
+
+    /// - Parameters:
+    ///   - transport: sends one notification to its claimed recipients in one session.
+    ///   - retryBase: the first retry's delay.
+    ///   - pollInterval: how often due deliveries are looked for.
+    ///   - maximumPerTenantPerHour: `email.max_per_tenant_per_hour`.
+    package init(
+        database: Database, transport: any EmailTransport, retryBase: TimeInterval, pollInterval: Duration,
+        logger: Logger, maximumPerTenantPerHour: Int = 500
+    ) {
+        self.database = database
+        self.transport = transport
+        self.retryBase = retryBase
+        self.pollInterval = pollInterval
+        self.logger = logger
+        self.maximumPerTenantPerHour = maximumPerTenantPerHour
+    }
 
     /// The claims' rules (``DeliveryClaim``): one notification's session may take half the lease.
-    var claimPolicy: DeliveryClaim<[ClaimedDelivery]>.Policy {
+    package var claimPolicy: DeliveryClaim<[ClaimedDelivery]>.Policy {
         .init(
-            lease: claimLease, attemptBudget: claimLease / 2,
-            retryBase: TimeInterval(client.configuration.retryBaseSeconds), maximumAttempts: Self.maximumAttempts
+            lease: claimLease, attemptBudget: claimLease / 2, retryBase: retryBase,
+            maximumAttempts: Self.maximumAttempts
         )
     }
 
     /// A claimed delivery (one recipient) and its notification.
-    typealias ClaimedDelivery = (delivery: EmailDelivery, notification: EmailNotification)
+    package typealias ClaimedDelivery = (delivery: EmailDelivery, notification: EmailNotification)
 
-    func run() async throws {
+    package func run() async throws {
         // Only the wait is cut short by shutdown: a message in hand is sent and recorded, the rest handed back.
         await Periodic.run(
             every: pollInterval, startingNow: true, logger: logger, failure: "email delivery pass failed"
@@ -61,7 +80,7 @@ struct EmailDeliveryService: Service {
     }
 
     /// Sends every delivery due now, tenant by tenant, one SMTP session per notification.
-    func deliverDue() async throws {
+    package func deliverDue() async throws {
         let tenants = try await database.readWithoutTenant(logger: logger) { tx in
             try await tx.email.tenantsWithDueDeliveries()
         }
@@ -105,7 +124,7 @@ struct EmailDeliveryService: Service {
                     break sending
                 case .send(let group):
                     let notification = group[0].notification
-                    let results = await send(notification, to: group.map(\.delivery.recipient))
+                    let results = await transport.deliver(notification, to: group.map(\.delivery.recipient))
                     let now = Date()
                     try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
                         for (delivery, _) in group {
@@ -120,35 +139,6 @@ struct EmailDeliveryService: Service {
                 }
             }
         }
-    }
-
-    /// Renders the notification and sends it to `recipients` in one session.
-    private func send(_ notification: EmailNotification, to recipients: [String]) async -> [String: AttemptResult] {
-        let configuration = client.configuration
-        let message = EmailMessage(
-            from: configuration.from, to: notification.recipients.filter(Mailbox.isEnvelopeAddress),
-            subject: notification.subject, body: notification.body, date: Date(),
-            messageID: "\(notification.id.uuidString.lowercased())@\(configuration.from.domain)"
-        )
-        let failure: AttemptResult
-        do {
-            let rendered = try message.rendered()
-            let outcomes = try await client.send(rendered, from: configuration.from.address, to: recipients)
-            return outcomes.mapValues { outcome in
-                switch outcome {
-                case .accepted(let reply): .sent(replyCode: reply.code)
-                case .refused(let error):
-                    .failed(reason: error.description, replyCode: error.replyCode, isPermanent: error.isPermanent)
-                }
-            }
-        } catch let error as EmailMessage.RenderingError {
-            failure = .failed(reason: error.description, replyCode: nil, isPermanent: true)
-        } catch let error as SMTPError {
-            failure = .failed(reason: error.description, replyCode: error.replyCode, isPermanent: false)
-        } catch {
-            failure = .failed(reason: String(describing: error), replyCode: nil, isPermanent: false)
-        }
-        return Dictionary(uniqueKeysWithValues: recipients.map { ($0, failure) })
     }
 
     /// Records one recipient's attempt and logs it: sent, due again after the backoff, or failed for good.
