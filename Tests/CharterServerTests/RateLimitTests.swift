@@ -61,6 +61,8 @@ struct RateLimitTests {
         let world = try await TestApp.makeWorld(tenants: 2)
         var config = TestApp.config
         config.limits.credentialRate = (perSecond: 1, burst: 2)
+        // The clock stands still: however slowly the machine runs the calls, no bucket refills between them.
+        config.limits.rateLimitClock = ManualClock().now
         try await TestApp.run(config) { client in
             let path = "/v1/tenants/\(world.tenants[0])"
             #expect(try await client.call(.get, path, key: world.tenantKeys[0]).status == .ok)
@@ -79,6 +81,8 @@ struct RateLimitTests {
         var config = TestApp.sealingConfig
         config.limits.credentialRate = (perSecond: 1, burst: 2)
         config.limits.enrollmentRate = (perSecond: 1, burst: 1)
+        // The clock stands still: however slowly the machine runs the calls, no bucket refills between them.
+        config.limits.rateLimitClock = ManualClock().now
         try await TestApp.run(config) { client in
             let token = try await EndpointTests.createToken(client, tenant: world.tenants[0], key: world.tenantKeys[0])
             var device = TestDevice()

@@ -56,6 +56,10 @@ package struct LimitsConfiguration: Sendable {
     package var maximumBuckets = 100_000
     package var quotas = Quotas()
     package var emailsPerTenantPerHour = 500
+    /// The rate limiter's clock, seconds on a monotonic clock; `nil` (always, in `charter serve`) is the
+    /// process's. Not a configuration key: tests pass a clock they move by hand, so whether a bucket refilled
+    /// never depends on how fast the machine ran the test.
+    package var rateLimitClock: (@Sendable () -> Double)?
 
     package init() {}
 
@@ -102,6 +106,6 @@ package struct LimitsConfiguration: Sendable {
         where rate.perSecond > 0 {
             rates[scope] = TokenBucket.Rate(perSecond: Double(rate.perSecond), burst: Double(rate.burst))
         }
-        return RateLimiter(rates: rates, maximumBuckets: maximumBuckets)
+        return RateLimiter(rates: rates, maximumBuckets: maximumBuckets, now: rateLimitClock)
     }
 }
