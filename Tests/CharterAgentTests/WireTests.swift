@@ -162,6 +162,18 @@ struct WireTests {
         #expect(pending.expiresAt == nil && pending.decidedAt == nil)
     }
 
+    @Test("a request body reads any kind, for the service to refuse an unknown one by name, and no unknown member")
+    func requestSubmission() throws {
+        let sudo = try JSONDecoder().decode(RequestSubmission.self, from: Data(#"{"kind":"sudo","user":{"upn":"a"}}"#.utf8))
+        #expect(sudo.kind == RequestKind(rawValue: "sudo") && sudo.kind != .runAsAdmin && sudo.application == nil)
+        for json in [
+            #"{"kind":"admin_session","user":{"upn":"a"},"extra":1}"#,
+            #"{"kind":"run_as_admin","user":{"upn":"a"},"application":{"file_name":"a.exe","size":1}}"#,
+        ] {
+            #expect(throws: DecodingError.self) { try JSONDecoder().decode(RequestSubmission.self, from: Data(json.utf8)) }
+        }
+    }
+
     @Test("request bodies refuse a member the protocol does not name", arguments: [
         #"{"agent_version":"1","users":[],"extra":1}"#,
         #"{"agent_version":"1","users":[{"upn":"ann@corp.example","name":"Ann"}]}"#,

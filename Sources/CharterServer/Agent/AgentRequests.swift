@@ -6,9 +6,6 @@ import CharterStore
 import Crypto
 import Foundation
 
-/// A user as an agent names it (``CheckinUser`` of the wire types).
-typealias AgentUser = CheckinUser
-
 extension CheckinUser {
     /// The validated user; `field` is the pointer of this entry.
     func deviceUser(field: String) throws -> DeviceUser {

@@ -7,56 +7,10 @@ import Foundation
 import Hummingbird
 import NIOCore
 
-/// `POST /v1/agent/requests`.
-struct RequestSubmission: Decodable {
-    struct Application: Decodable {
-        var fileName: String
-        var path: String?
-        var sha256: String?
-        var signerSubject: String?
-        var certificateThumbprint: String?
-        var vendor: String?
-
-        enum CodingKeys: String, CodingKey, CaseIterable {
-            case fileName = "file_name", path, sha256
-            case signerSubject = "signer_subject"
-            case certificateThumbprint = "certificate_thumbprint"
-            case vendor
-        }
-
-        init(from decoder: any Decoder) throws {
-            try decoder.rejectUnknownKeys(CodingKeys.self)
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            fileName = try container.decode(String.self, forKey: .fileName)
-            path = try container.decodeIfPresent(String.self, forKey: .path)
-            sha256 = try container.decodeIfPresent(String.self, forKey: .sha256)
-            signerSubject = try container.decodeIfPresent(String.self, forKey: .signerSubject)
-            certificateThumbprint = try container.decodeIfPresent(String.self, forKey: .certificateThumbprint)
-            vendor = try container.decodeIfPresent(String.self, forKey: .vendor)
-        }
-    }
-
-    var kind: String
-    var user: AgentUser
-    var application: Application?
-    var reason: String?
-
-    enum CodingKeys: String, CodingKey, CaseIterable {
-        case kind, user, application, reason
-    }
-
-    init(from decoder: any Decoder) throws {
-        try decoder.rejectUnknownKeys(CodingKeys.self)
-        let container = try decoder.container(keyedBy: CodingKeys.self)
-        kind = try container.decode(String.self, forKey: .kind)
-        user = try container.decode(AgentUser.self, forKey: .user)
-        application = try container.decodeIfPresent(Application.self, forKey: .application)
-        reason = try container.decodeIfPresent(String.self, forKey: .reason)
-    }
-
+extension RequestSubmission {
     /// The validated submission; every failure names its field.
     func validated() throws -> RequestService.Submission {
-        guard let kind = ElevationKind(rawValue: kind) else {
+        guard let kind = ElevationKind(rawValue: kind.rawValue) else {
             throw Problem(.validationFailed, "kind must be run_as_admin or admin_session.", field: "/kind")
         }
         let user = try user.deviceUser(field: "/user")
@@ -100,7 +54,7 @@ extension AgentRoutes {
         let stored = try await requests.submit(
             submission, from: caller.device, of: caller.tenant, msp: caller.msp, logger: context.logger
         )
-        return try AgentJSON.response(AgentRequestAnswer(stored), status: .created)
+        return try AgentJSON.response(RequestAnswer(stored), status: .created)
     }
 
     /// `GET /v1/agent/requests/{id}`, with `wait` (0–60 s) to hold the answer while the request is pending.
@@ -114,7 +68,7 @@ extension AgentRoutes {
         let read = { @Sendable in
             try await requests.get(id, ofDevice: caller.device, tenant: caller.tenant, msp: caller.msp, logger: logger)
         }
-        guard wait > 0 else { return try AgentJSON.response(AgentRequestAnswer(try await read())) }
+        guard wait > 0 else { return try AgentJSON.response(RequestAnswer(try await read())) }
         // Subscribed before the first read, so a decision made in between is not missed.
         let stored = try await hub.withSubscription(device: caller.device, tenant: caller.tenant) { subscription in
             let stored = try await read()
@@ -125,48 +79,39 @@ extension AgentRoutes {
             }
             return decided == nil ? stored : try await read()
         }
-        return try AgentJSON.response(AgentRequestAnswer(stored))
+        return try AgentJSON.response(RequestAnswer(stored))
     }
 
 }
 
-/// A request and its decision as the agent reads it (docs/agent-protocol.md, "Requests").
-struct AgentRequestAnswer: Encodable {
-    var id: String
-    var kind: String
-    var status: String
-    var logged: Bool
-    var pinOverride: Bool
-    var explanation: String
-    var policy: String
-    var sessionMinutes: Int?
-    var expiresAt: Date?
-    var decidedAt: Date?
-    var comment: String?
-
-    enum CodingKeys: String, CodingKey {
-        case id, kind, status, logged, explanation, policy, comment
-        case pinOverride = "pin_override"
-        case sessionMinutes = "session_minutes"
-        case expiresAt = "expires_at"
-        case decidedAt = "decided_at"
-    }
-
+extension RequestAnswer {
+    /// The answer about a stored request (docs/agent-protocol.md, "Requests").
     init(_ request: StoredRequest) {
-        id = request.id.uuidString.lowercased()
-        kind = request.kind.rawValue
-        status = request.status.rawValue
-        logged = request.isLogged
-        pinOverride = request.allowsPINOverride
-        explanation = request.decisionReason
-        policy =
+        let policy =
             switch request.source {
             case .global: "global"
             case .subsetting(_, let name): name
             }
-        sessionMinutes = request.sessionMinutes
-        expiresAt = request.expiresAt
-        decidedAt = request.decidedAt
-        comment = request.comment
+        self.init(
+            id: request.id.uuidString.lowercased(), kind: RequestKind(rawValue: request.kind.rawValue),
+            status: Status(request.status), logged: request.isLogged, pinOverride: request.allowsPINOverride,
+            explanation: request.decisionReason, policy: policy,
+            sessionMinutes: request.sessionMinutes, expiresAt: request.expiresAt, decidedAt: request.decidedAt,
+            comment: request.comment
+        )
+    }
+}
+
+extension RequestAnswer.Status {
+    /// The status a stored request is sent with.
+    init(_ status: StoredRequest.Status) {
+        self =
+            switch status {
+            case .allowed: .allowed
+            case .pending: .pending
+            case .approved: .approved
+            case .denied: .denied
+            case .expired: .expired
+            }
     }
 }
