@@ -93,3 +93,47 @@ struct AuditChainTests {
         }
     }
 }
+
+extension AuditChainTests {
+    /// The snapshot writer before issue 15 (`AuditJSON` over `JSONSerialization`), kept here to write events the
+    /// old way.
+    static func writtenTheOldWay(_ object: [String: Any]) throws -> String {
+        String(
+            decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]),
+            as: UTF8.self
+        )
+    }
+
+    @Test("an event whose snapshot the old writer made still verifies beside ones the canonical writer makes")
+    func oldSnapshotsVerify() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
+        let tenant = tenants[0]
+        let snapshot: [String: any Sendable] = [
+            "name": "Ärzte/Praxis \"Nord\"\t", "B": true, "a": 1, "a10": ["x", "y"], "a9": ["z": 2],
+        ]
+        let old = try Self.writtenTheOldWay(snapshot)
+        let canonical = AuditJSON.encode(snapshot)
+        #expect(old != canonical, "the two writers agree on this snapshot: \(old)")
+        #expect(canonical == #"{"B":true,"a":1,"a10":["x","y"],"a9":{"z":2},"name":"Ärzte/Praxis \"Nord\"\t"}"#)
+        try await TestDatabase.with(TestDatabase.appURL) { database in
+            let (verification, stored) = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) {
+                tx in
+                for (index, text) in [canonical, old, canonical].enumerated() {
+                    try await tx.audit.append(
+                        AuditRecord(
+                            occurredAt: Date(), actor: .system, action: "test.\(index)", targetType: "test",
+                            targetID: "\(index)", before: text, after: text
+                        ),
+                        to: .tenant(tenant)
+                    )
+                }
+                let stored = try await tx.audit.list(.tenant(tenant), before: nil, limit: 10)
+                return (try await tx.audit.verify(.tenant(tenant)), stored)
+            }
+            #expect(verification.eventsChecked == 3)
+            #expect(verification.firstBreak == nil)
+            // Stored and read back byte for byte, whichever writer made it.
+            #expect(stored.sorted { $0.sequence < $1.sequence }.map(\.record.after) == [canonical, old, canonical])
+        }
+    }
+}
