@@ -182,7 +182,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CharterServicesTests",
-            dependencies: ["CharterServices", "CharterStore", "CharterCore"]
+            dependencies: [
+                "CharterServices", "CharterStore", "CharterCore", "CharterTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .testTarget(
             name: "CharterStoreTests",

@@ -1,5 +1,6 @@
 import CharterCore
 import CharterServer
+import CharterServices
 import CharterStore
 import Configuration
 import Logging

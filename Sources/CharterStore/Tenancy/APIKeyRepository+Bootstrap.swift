@@ -1,7 +1,6 @@
 package import CharterCore
 import Crypto
 import Foundation
-package import Logging
 import PostgresNIO
 
 /// An API key given to the service in its configuration (`bootstrap.api_key`), so that a deployment (a Helm
@@ -64,69 +63,10 @@ extension APIKeyRepository {
     }
 }
 
-/// What ``Database/ensureBootstrapKey(_:mspName:actor:logger:)`` found or did.
+/// What `Database.ensureBootstrapKey(_:mspName:actor:logger:)` (CharterServices) found or did.
 package enum BootstrapKeyOutcome: Hashable, Sendable {
     /// A key with the id existed already (made earlier, by another replica, or revoked since): nothing changed.
     case existed
     /// A new MSP with an owner principal holding the key.
     case created(MSPID)
-}
-
-extension Database {
-    /// Makes sure the configured bootstrap key exists: if no key has its id, creates an MSP named `mspName`
-    /// with an owner principal that holds exactly this key, audited in the MSP's chain.
-    ///
-    /// Idempotent and safe from several replicas at once: a replica that loses the race sees the key's id
-    /// taken and changes nothing. A key that was revoked stays revoked.
-    ///
-    /// - Parameters:
-    ///   - key: the validated key.
-    ///   - mspName: the new MSP's display name, already validated.
-    ///   - actor: who the audit log names.
-    /// - Returns: whether the key existed or what was created.
-    /// - Throws: ``StoreError`` when the database refuses.
-    package func ensureBootstrapKey(
-        _ key: BootstrapAPIKey,
-        mspName: String,
-        actor: AuditRecord.Actor,
-        logger: Logger
-    ) async throws -> BootstrapKeyOutcome {
-        do {
-            let msp = MSP(id: .random(), name: mspName, createdAt: Date())
-            return try await withMSP(msp.id, logger: logger) { tx in
-                guard try await !tx.apiKeys.exists(key.keyID) else { return .existed }
-                let now = msp.createdAt
-                try await tx.msps.create(msp)
-                _ = try await tx.audit.append(
-                    AuditRecord(occurredAt: now, actor: actor, action: "msp.created", targetType: "msp",
-                                targetID: msp.id.description,
-                                after: AuditJSON.encode(["id": msp.id.description, "name": mspName])),
-                    to: .msp(msp.id)
-                )
-                let apiKey = APIKey(
-                    id: key.keyID,
-                    principal: Principal(id: .random(), name: "\(mspName) owner", role: .owner, scope: .msp(msp.id)),
-                    createdAt: now,
-                    createdBy: nil,
-                    expiresAt: nil,
-                    revokedAt: nil,
-                    lastUsedAt: nil
-                )
-                try await tx.apiKeys.create(apiKey, secretHash: key.secretHash)
-                _ = try await tx.audit.append(
-                    AuditRecord(occurredAt: now, actor: actor, action: "api_key.created", targetType: "api_key",
-                                targetID: key.keyID.description,
-                                after: AuditJSON.encode([
-                                    "id": key.keyID.description, "name": apiKey.principal.name,
-                                    "role": Role.owner.rawValue, "msp_id": msp.id.description,
-                                ])),
-                    to: .msp(msp.id)
-                )
-                return .created(msp.id)
-            }
-        } catch StoreError.alreadyExists {
-            // Another replica inserted the same key id between our check and our insert; its transaction won.
-            return .existed
-        }
-    }
 }

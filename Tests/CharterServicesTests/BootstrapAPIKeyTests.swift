@@ -1,5 +1,7 @@
 import CharterCore
+import CharterServices
 import CharterStore
+import CharterTestSupport
 import Foundation
 import PostgresNIO
 import Testing
