@@ -14,35 +14,39 @@ extension RequestSubmission {
             throw Problem(.validationFailed, "kind must be run_as_admin or admin_session.", field: "/kind")
         }
         let user = try user.deviceUser(field: "/user")
-        var app: ElevationRequest.Application?
-        if let application {
-            let fileName = try AgentValidation.text(application.fileName, field: "/application/file_name", maximum: 260)
-            let path = try application.path.map { try AgentValidation.text($0, field: "/application/path", maximum: 32_767) }
-            var sha256: String?
-            if let raw = application.sha256 {
-                guard let digest = HexDigest.normalized(raw, lengths: [64]) else {
-                    throw Problem(.validationFailed, "sha256 must be 64 hexadecimal digits.", field: "/application/sha256")
-                }
-                sha256 = digest
-            }
-            let subject = try application.signerSubject.map {
-                try AgentValidation.text($0, field: "/application/signer_subject", maximum: 1024)
-            }
-            let thumbprint = try application.certificateThumbprint.map {
-                try AgentValidation.text($0, field: "/application/certificate_thumbprint", maximum: 200)
-            }
-            let vendor = try application.vendor.map { try AgentValidation.text($0, field: "/application/vendor", maximum: 500) }
-            app = ElevationRequest.Application(
-                fileName: fileName, path: path, sha256: sha256, signerSubject: subject,
-                certificateThumbprint: thumbprint, vendor: vendor
-            )
-        } else if kind == .runAsAdmin {
+        let app = try application?.validated()
+        if app == nil, kind == .runAsAdmin {
             throw Problem(.validationFailed, "A run_as_admin request names its application.", field: "/application")
         }
         if let reason, reason.count > 2000 {
             throw Problem(.validationFailed, "reason may have at most 2000 characters.", field: "/reason")
         }
         return RequestService.Submission(kind: kind, user: user, application: app, reason: reason)
+    }
+}
+
+extension RequestSubmission.Application {
+    /// The validated application; every failure names its field.
+    func validated() throws -> ElevationRequest.Application {
+        let fileName = try AgentValidation.text(fileName, field: "/application/file_name", maximum: 260)
+        let path = try path.map { try AgentValidation.text($0, field: "/application/path", maximum: 32_767) }
+        let digest = try sha256.map { raw in
+            guard let digest = HexDigest.normalized(raw, lengths: [64]) else {
+                throw Problem(.validationFailed, "sha256 must be 64 hexadecimal digits.", field: "/application/sha256")
+            }
+            return digest
+        }
+        let subject = try signerSubject.map {
+            try AgentValidation.text($0, field: "/application/signer_subject", maximum: 1024)
+        }
+        let thumbprint = try certificateThumbprint.map {
+            try AgentValidation.text($0, field: "/application/certificate_thumbprint", maximum: 200)
+        }
+        let vendor = try vendor.map { try AgentValidation.text($0, field: "/application/vendor", maximum: 500) }
+        return ElevationRequest.Application(
+            fileName: fileName, path: path, sha256: digest, signerSubject: subject, certificateThumbprint: thumbprint,
+            vendor: vendor
+        )
     }
 }
 
