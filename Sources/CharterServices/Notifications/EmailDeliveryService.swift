@@ -108,8 +108,11 @@ package struct EmailDeliveryService: Service {
                 )
                 Counter(label: "charter_email_deliveries", dimensions: [("outcome", "capped")]).increment(by: skipped)
             }
+            // Oldest notification first; its recipients in the order it names them (the claim's rows come back in
+            // no particular order), so RCPT TO follows the To header.
             let notifications = Dictionary(grouping: claimed, by: \.notification.id).values
                 .sorted { $0[0].notification.createdAt < $1[0].notification.createdAt }
+                .map { group in group.sorted { Self.position(of: $0) < Self.position(of: $1) } }
             // One item of the claim is one notification, sent to its claimed recipients in one session.
             var claim = DeliveryClaim(notifications, claimedAt: claimedAt, policy: policy)
             sending: while true {
@@ -139,6 +142,11 @@ package struct EmailDeliveryService: Service {
                 }
             }
         }
+    }
+
+    /// Where a claimed delivery's recipient stands in its notification's list.
+    static func position(of claimed: ClaimedDelivery) -> Int {
+        claimed.notification.recipients.firstIndex(of: claimed.delivery.recipient) ?? .max
     }
 
     /// Records one recipient's attempt and logs it: sent, due again after the backoff, or failed for good.
