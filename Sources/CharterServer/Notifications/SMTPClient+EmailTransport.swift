@@ -1,7 +1,7 @@
 import CharterServices
-package import CharterStore
+import CharterStore
 import Foundation
-package import Logging
+import Logging
 
 extension SMTPClient: EmailTransport {
     /// Renders the notification and sends it to `recipients` in one session: a refused recipient fails alone, a

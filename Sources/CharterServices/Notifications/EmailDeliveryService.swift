@@ -1,9 +1,9 @@
-package import CharterCore
+import CharterCore
 package import CharterStore
 package import Foundation
 package import Logging
 import Metrics
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// Sends queued emails to approvers: claims due deliveries (a lease keeps other replicas off them), sends each
 /// notification to its claimed recipients in one SMTP session, records every recipient's outcome, and retries

@@ -3,7 +3,7 @@ package import CharterCore
 package import CharterStore
 package import Foundation
 package import Logging
-package import ServiceLifecycle
+import ServiceLifecycle
 
 /// Sends queued webhook deliveries: claims due ones under a token (a lease keeps other replicas off them, the
 /// token keeps a late writer from recording over the current claim holder), posts them, records each attempt,

@@ -1,5 +1,5 @@
 package import CharterJSON
-package import Foundation
+import Foundation
 
 /// The before/after snapshots the audit log keeps (and webhook payloads): Swift values written as canonical
 /// JSON by CharterJSON's one writer (members sorted by UTF-8 bytes, no whitespace), the form Charter stores,
