@@ -109,7 +109,7 @@ struct ConnectorCommand: AsyncParsableCommand {
             do {
                 configuration = try await options.load()
             } catch {
-                print("FAIL configuration: \(error)")
+                print("FAIL \(error)")
                 throw ExitCode.failure
             }
             print("ok   configuration: \(configuration.directory.urls.count) domain controllers, service \(configuration.serviceURL)")
