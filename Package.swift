@@ -193,12 +193,15 @@ let package = Package(
         .testTarget(
             name: "CharterConnectorTests",
             dependencies: [
+                "CharterAgent",
                 "CharterAgentWire",
                 "CharterConnector",
                 "CharterCore",
                 "CharterDirectory",
                 "CharterTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

@@ -78,7 +78,9 @@ package struct ConnectorService: Service {
                 }
             }
             group.addTask {
-                try await self.heartbeats(session, directory: directory, hints: heartbeatHints, interval: interval)
+                try await self.heartbeats(
+                    session, directory: directory, hints: heartbeatHints, interval: interval, work: work
+                )
             }
             group.addTask {
                 try await self.events(session, work: work, heartbeat: heartbeat)
@@ -95,7 +97,8 @@ package struct ConnectorService: Service {
     // MARK: - Heartbeats
 
     private func heartbeats(
-        _ session: ConnectorSession, directory: SiteDirectory, hints: AsyncStream<Void>, interval: SharedInt
+        _ session: ConnectorSession, directory: SiteDirectory, hints: AsyncStream<Void>, interval: SharedInt,
+        work: AsyncStream<Void>.Continuation
     ) async throws {
         var probe = DomainControllerProbe()
         var assignments: [ConnectorAssignment] = []
@@ -109,13 +112,18 @@ package struct ConnectorService: Service {
                 interval.value = max(1, answer.heartbeatSeconds)
                 let now = answer.connections.map { ConnectorAssignment(connectionID: $0.connectionID, name: $0.name, active: $0.active, leaseExpiresAt: nil) }
                 if now != assignments {
+                    // A connection this connector just became active for (a takeover) may have a run waiting.
+                    let activated = now.contains { current in
+                        current.active && !assignments.contains { $0.connectionID == current.connectionID && $0.active }
+                    }
+                    if activated { work.yield() }
                     assignments = now
                     logger.info(
                         "connector assignments",
                         metadata: ["connections": "\(now.map { "\($0.name)\($0.active ? " (active)" : "")" })"]
                     )
                 }
-            } catch let error where RunUploader.isTransient(error) {
+            } catch let error where RunUploader.isTransient(error) || Self.isRefusalToLog(error) {
                 logger.warning("connector heartbeat failed", metadata: ["error": "\(error)"])
             }
         }
@@ -178,7 +186,7 @@ package struct ConnectorService: Service {
                     logger.notice("connector event stream delivers nothing; long-polling instead")
                 }
                 try await Task.sleep(for: stream.reconnectionTime ?? .seconds(5))
-            } catch let error where error is StreamIdle || RunUploader.isTransient(error) {
+            } catch let error where error is StreamIdle || RunUploader.isTransient(error) || Self.isRefusalToLog(error) {
                 logger.info("connector event stream lost", metadata: ["error": "\(error)"])
                 if error is StreamIdle { silentStreams += 1 }
                 if silentStreams >= 3, !polling {
@@ -203,6 +211,17 @@ package struct ConnectorService: Service {
         }
     }
 
+    /// A `4xx` answer other than `401` (the identity is refused: stop) and `426` (handled by the caller), which
+    /// the service would give again: logged, and the loop goes on.
+    package static func isRefusalToLog(_ error: any Error) -> Bool {
+        var answer = error as? AgentError
+        if let stop = error as? RunUploader.Stop, case .refused(let refused) = stop { answer = refused }
+        guard let answer else { return false }
+        // An answer that breaks the protocol (no status) is logged too.
+        guard let status = answer.statusCode else { return true }
+        return (400...499).contains(status) && status != 401
+    }
+
     // MARK: - Work
 
     private func performWork(_ session: ConnectorSession, uploader: RunUploader) async throws {
@@ -213,6 +232,10 @@ package struct ConnectorService: Service {
                 for run in work.runs {
                     _ = try await uploader.perform(run)
                 }
+                return
+            } catch let error where Self.isRefusalToLog(error) {
+                // A refusal of this connector's call that a retry would not change: wait for the next hint.
+                logger.warning("connector work refused", metadata: ["error": "\(error)"])
                 return
             } catch let error where RunUploader.isTransient(error) {
                 logger.warning("connector work failed; retrying", metadata: ["error": "\(error)"])

@@ -39,7 +39,7 @@ package struct RunUploader: Sendable {
     }
 
     /// Why an upload stops before the read ends.
-    enum Stop: Error, CustomStringConvertible {
+    package enum Stop: Error, CustomStringConvertible {
         /// `404` or `409` `run-closed`.
         case closed
         /// More objects than the run allows.
@@ -49,7 +49,7 @@ package struct RunUploader: Sendable {
         /// The service refused a page or the completion.
         case refused(AgentError)
 
-        var description: String {
+        package var description: String {
             switch self {
             case .closed: "the run was closed"
             case .objectLimit(let limit): "the directory has more than \(limit) objects, the run's limit"
@@ -198,7 +198,7 @@ package struct RunUploader: Sendable {
     }
 
     /// Whether the same request may succeed later: a transport error, a `5xx` or a `429`.
-    static func isTransient(_ error: any Error) -> Bool {
+    package static func isTransient(_ error: any Error) -> Bool {
         switch error {
         case let error as AgentError:
             guard let status = error.statusCode else { return false }
