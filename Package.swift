@@ -204,7 +204,8 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
-            ]
+            ],
+            resources: [.copy("Fixtures/connector_peer.py")]
         ),
         .testTarget(
             name: "CharterDirectoryTests",
