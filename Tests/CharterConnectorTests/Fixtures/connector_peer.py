@@ -5,7 +5,7 @@ be provoked. The real service is tested against the connector in CharterServerTe
 usage: connector_peer.py DIRECTORY SCENARIO_JSON
 
 Writes its port to DIRECTORY/port once it listens, and appends one JSON line per request to DIRECTORY/log:
-{"method", "path", "protocol", "authorization", "content_encoding", "body"}; a page's body is logged as
+{"method", "path", "protocol", "authorization", "content_encoding", "body", "time"}; a page's body is logged as
 {"sha256", "page"} (the inflated JSON). SCENARIO_JSON members:
 
   token_seconds      lifetime of the token the enroll answer gives (default 86400)
@@ -102,6 +102,7 @@ class Handler(BaseHTTPRequestHandler):
             "authorization": self.headers.get("Authorization"),
             "content_encoding": self.headers.get("Content-Encoding"),
             "body": body,
+            "time": time.time(),
         }
 
     def authorized(self):
