@@ -73,7 +73,7 @@ struct ConnectorRunTests {
 
     /// An OU of the test's own with a known content: the OU, three users, a group, a computer.
     static func makeOU(_ prefix: String) async throws -> String {
-        let admin = try await directory.connect()
+        let admin = try await directory.connect(directory.configuration(timeout: .seconds(60)))
         defer { admin.close() }
         let ou = try await directory.makeOU(admin, prefix)
         let ada = try await admin.addUser("Ada", in: ou)
