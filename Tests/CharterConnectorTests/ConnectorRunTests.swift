@@ -189,4 +189,40 @@ struct ConnectorRunTests {
         #expect(Self.requests(log, "POST", "/complete").isEmpty)
         #expect(!Self.requests(log, "PUT", "").contains { ($0["path"] as? String)?.hasSuffix("/pages/2") == true })
     }
+
+    @Test("an incremental run continues a watermark of the DC that answers, and reads everything when the DC's invocationId differs")
+    func incrementalRuns() async throws {
+        let ou = try await Self.makeOU("connector-incremental")
+        let admin = try await Self.directory.connect(Self.directory.configuration(timeout: .seconds(60)))
+        defer { admin.close() }
+        let identity = try await DirectoryReader(connection: admin, baseDN: ou, logger: Self.directory.logger).readIdentity()
+        let added = try await admin.addUser("Dee", in: ou)
+        func incremental(_ id: String, invocationID: UUID) -> [String: Any] {
+            var run = Self.run(id)
+            run["kind"] = "incremental"
+            run["watermark"] = [
+                "dc_service_name": identity.serviceName, "invocation_id": invocationID.uuidString,
+                "usn": identity.highestCommittedUSN,
+            ]
+            return run
+        }
+        let log = try await Self.run(
+            scenario: ["runs": [incremental("run-4", invocationID: identity.invocationID), incremental("run-5", invocationID: UUID())]],
+            baseDN: ou,
+            until: { !Self.requests($0, "POST", "/runs/run-4/complete").isEmpty && !Self.requests($0, "POST", "/runs/run-5/complete").isEmpty }
+        )
+        let continued = try #require(Self.requests(log, "POST", "/runs/run-4/complete").first?["body"] as? [String: Any])
+        #expect(continued["kind"] as? String == "incremental")
+        let changed = Self.requests(log, "PUT", "").filter { ($0["path"] as? String)?.contains("/runs/run-4/") == true }
+            .flatMap { (($0["body"] as? [String: Any])?["page"] as? [String: Any])?["objects"] as? [[String: Any]] ?? [] }
+        #expect(changed.contains { ($0["dn"] as? String)?.lowercased() == added.lowercased() })
+        #expect(changed.count < 7, "an incremental read returns the changes, not the OU")
+        let dc = try #require(continued["domain_controller"] as? [String: Any])
+        #expect(dc["invocation_id"] as? String == identity.invocationID.uuidString)
+        #expect((dc["highest_committed_usn"] as? Int).map { Int64($0) >= identity.highestCommittedUSN } == true)
+
+        let restarted = try #require(Self.requests(log, "POST", "/runs/run-5/complete").first?["body"] as? [String: Any])
+        #expect(restarted["kind"] as? String == "full")
+        #expect(restarted["objects_read"] as? Int == 7)
+    }
 }
