@@ -225,4 +225,23 @@ struct ConnectorRunTests {
         #expect(restarted["kind"] as? String == "full")
         #expect(restarted["objects_read"] as? Int == 7)
     }
+
+    @Test("a connector the service no longer speaks to (426) stops calling for the hour and does not enroll again")
+    func updateRequired() async throws {
+        let ou = try await Self.makeOU("connector-update")
+        let log = try await Self.run(
+            scenario: ["update_required": true], baseDN: ou,
+            until: { log in
+                // Two seconds after its first refused call (heartbeats come every second otherwise).
+                guard let first = log.first(where: { $0["authorization"] != nil && !($0["path"] as? String ?? "").contains("/token") }),
+                    let at = first["time"] as? Double
+                else { return false }
+                return Date().timeIntervalSince1970 > at + 2
+            }
+        )
+        let refused = log.filter { $0["authorization"] != nil }
+        // At most the three loops' first calls (heartbeat, events, work): then it waits an hour.
+        #expect((1...3).contains(refused.count), "\(refused.map { $0["path"] ?? "" })")
+        #expect(Self.requests(log, "POST", "/v1/connector/enroll").count == 1)
+    }
 }

@@ -15,6 +15,7 @@ Writes its port to DIRECTORY/port once it listens, and appends one JSON line per
   fail_page_once     {"page": n, "status": s}: the first upload of page n answers s (with Retry-After: 0)
   close_page         n: uploading page n answers 409 run-closed
   expire_work_once   true: the first GET /v1/connector/work answers 401 token-expired
+  update_required    true: every call with a connector token answers 426 connector-update-required
 """
 
 import base64
@@ -109,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
         token = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
         if token not in STATE["tokens"]:
             self.problem(401, "unauthorized")
+            return False
+        if SCENARIO.get("update_required"):
+            self.problem(426, "connector-update-required", "this service speaks connector protocol 2 to 3")
             return False
         return True
 
