@@ -128,11 +128,31 @@ let package = Package(
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ]
         ),
+        .target(
+            name: "CharterConnector",
+            dependencies: [
+                "CharterAgent",
+                "CharterAgentWire",
+                "CharterBundle",
+                "CharterCore",
+                "CharterDirectory",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "charter",
             dependencies: [
                 "CharterAgent",
                 "CharterBundle",
+                "CharterConnector",
                 "CharterCore",
                 "CharterServer",
                 "CharterServices",
@@ -171,6 +191,23 @@ let package = Package(
             name: "CharterBundleTests", dependencies: ["CharterBundle", "CharterJSON", "CharterTestSupport"], resources: [.copy("Interop")]
         ),
         .testTarget(
+            name: "CharterConnectorTests",
+            dependencies: [
+                "CharterAgent",
+                "CharterAgentWire",
+                "CharterConnector",
+                "CharterCore",
+                "CharterDirectory",
+                "CharterTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures/connector_peer.py")]
+        ),
+        .testTarget(
             name: "CharterDirectoryTests",
             dependencies: [
                 "CharterCore",
@@ -204,6 +241,7 @@ let package = Package(
                 "CharterServices",
                 "CharterAgent",
                 "CharterBundle",
+                "CharterConnector",
                 "CharterDirectory",
                 "CharterStore",
                 "CharterCore",

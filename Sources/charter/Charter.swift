@@ -9,7 +9,7 @@ struct Charter: AsyncParsableCommand {
         discussion: "Configuration comes from CHARTER_* environment variables and an optional JSON file; see docs/operations.md.",
         subcommands: [
             Serve.self, Migrate.self, MSPCommand.self, TenantCommand.self, APIKeyCommand.self, SyncCommand.self,
-            AuditCommand.self, HealthcheckCommand.self, SleepCommand.self, AgentCommand.self,
+            AuditCommand.self, HealthcheckCommand.self, SleepCommand.self, AgentCommand.self, ConnectorCommand.self,
         ]
     )
 }

@@ -41,6 +41,12 @@ package struct DirectoryReader: Sendable {
         package var deletedGUIDs: [UUID]
         /// Totals so far, this batch included.
         package var progress: Progress
+
+        package init(objects: [DirectoryObject], deletedGUIDs: [UUID], progress: Progress) {
+            self.objects = objects
+            self.deletedGUIDs = deletedGUIDs
+            self.progress = progress
+        }
     }
 
     /// How far a read has come.
