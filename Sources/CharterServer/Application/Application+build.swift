@@ -164,6 +164,17 @@ func buildRouter(
         ),
         disconnect: { await hub.disconnect(device: $0) }
     )
+    let connectorService = ConnectorService(
+        database: database, sealer: sealer,
+        limits: .init(
+            connectorsPerTenant: config.limits.quotas.connectorsPerTenant,
+            tokenLifetime: TimeInterval(config.connectorTokenSeconds), leaseSeconds: config.connectorLeaseSeconds,
+            heartbeatSeconds: config.connectorHeartbeatSeconds
+        )
+    )
+    // Connector routes start with it (docs/connector-protocol.md): protocol header, `chtk_` token, rate limits.
+    let connectorAuthenticator = ConnectorAuthenticator(connectors: connectorService, rateLimiter: rateLimiter)
+    _ = connectorAuthenticator
     AgentRoutes(
         database: database, endpoints: endpointService, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
         enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
