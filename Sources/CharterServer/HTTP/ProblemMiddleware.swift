@@ -166,6 +166,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .devices: ("enrolled devices", "quota.devices_per_tenant")
             case .directoryConnections: ("directory connections", "quota.directory_connections_per_tenant")
             case .webhooks: ("webhooks", "quota.webhooks_per_tenant")
+            case .connectors: ("connectors", "quota.connectors_per_tenant")
             }
         return Problem(
             .quotaExceeded,

@@ -23,8 +23,6 @@ package enum ConnectorError: RefusalConvertible, Equatable {
     case invalidProofSignature
     /// Another connector of the tenant registered the signing key (409 `signing-key-taken`).
     case signingKeyTaken
-    /// The tenant has as many connectors as `quota.connectors_per_tenant` allows (409 `quota-exceeded`).
-    case quotaExceeded(limit: Int)
     /// No connector of the tenant has this id (404).
     case notFound
     /// Input that breaks a rule, with the pointer of the offending member (422).
@@ -68,8 +66,6 @@ package enum ConnectorError: RefusalConvertible, Equatable {
                 .conflict, "Another connector of the tenant registered this signing key; generate a new key pair.",
                 field: "/signing_key"
             )
-        case .quotaExceeded(let limit):
-            Refusal(.quotaExceeded, "The tenant already has \(limit) connectors, the most it may have; revoke one first.")
         case .notFound:
             Refusal(.notFound, "No such connector.")
         case .invalid(let detail, let field):
