@@ -357,7 +357,14 @@ struct ConnectorIdentityTests {
             let refused = try await Self.heartbeat(client, connector, headers: old)
             expectProblem(refused, 426)
             #expect(refused.json["code"] as? String == "connector-update-required")
-            expectProblem(try await client.call(.get, "/v1/connector/events", key: connector.token, headers: old), 426)
+            // Its stream is only the update hint.
+            var pollHeaders = old
+            pollHeaders[.accept] = "application/json"
+            let hint = try await client.call(.get, "/v1/connector/events?wait=0", key: connector.token, headers: pollHeaders)
+            #expect(hint.status == .ok, "\(hint.json)")
+            let events = (hint.json["events"] as? [[String: any Sendable]]) ?? []
+            #expect(events.map { $0["event"] as? String } == ["update"])
+            #expect((events.first?["data"] as? [String: any Sendable])?["minimum"] as? Double == 1)
             // Renewal still works for an outdated connector.
             #expect(try await Self.renew(client, connector).status == .ok)
             expectProblem(

@@ -27,10 +27,14 @@ struct ConnectorAuthenticator: Sendable {
 
     /// The connector a request's token names, counted against the connector's and the tenant's rate limits.
     ///
+    /// - Parameter allowsOutdated: Whether a connector below the protocol range is served (its
+    ///   ``AuthenticatedConnector/protocolVersion`` then says so): only the event stream, which tells it to update.
     /// - Throws: 426 `connector-update-required` for a protocol version below the service's range, 401 for a
     ///   missing, unknown, replaced or revoked token, 401 `token-expired` for an expired one, 429 beyond a limit.
-    func authenticate(_ request: Request, context: AppRequestContext) async throws -> AuthenticatedConnector {
-        let version = try protocolVersion(of: request)
+    func authenticate(
+        _ request: Request, context: AppRequestContext, allowsOutdated: Bool = false
+    ) async throws -> AuthenticatedConnector {
+        let version = try protocolVersion(of: request, allowsOutdated: allowsOutdated)
         let connector = try await connectors.identify(
             ConnectorToken(authorization: request.headers[.authorization]), protocolVersion: version,
             logger: context.logger
@@ -46,8 +50,9 @@ struct ConnectorAuthenticator: Sendable {
     /// The protocol version a request speaks: 1 when it does not say, the highest this service knows when it says
     /// a higher one.
     ///
+    /// - Parameter allowsOutdated: Whether a version below ``protocolRange`` is answered rather than refused.
     /// - Throws: 426 `connector-update-required` below ``protocolRange``; 400 for a header that is not a number.
-    func protocolVersion(of request: Request) throws -> Int {
+    func protocolVersion(of request: Request, allowsOutdated: Bool = false) throws -> Int {
         guard let header = request.headers[Self.protocolHeader] else { return 1 }
         guard let version = Int(header.trimmingCharacters(in: .whitespaces)) else {
             throw Problem(
@@ -55,7 +60,7 @@ struct ConnectorAuthenticator: Sendable {
                 field: ConnectorProtocol.header
             )
         }
-        guard version >= Self.protocolRange.minimum else {
+        guard version >= Self.protocolRange.minimum || allowsOutdated else {
             throw Problem(
                 .connectorUpdateRequired,
                 "This service speaks connector protocol \(Self.protocolRange.minimum)–\(Self.protocolRange.maximum); "

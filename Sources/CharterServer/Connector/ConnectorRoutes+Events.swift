@@ -16,10 +16,14 @@ extension ConnectorRoutes {
     /// `GET /v1/connector/events`: a server-sent event stream of the connector's commands, or with
     /// `Accept: application/json` a long poll (docs/connector-protocol.md, "Commands").
     func events(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let connector = try await authenticator.authenticate(request, context: context)
+        let connector = try await authenticator.authenticate(request, context: context, allowsOutdated: true)
         let accept = request.headers[.accept] ?? ""
         let lastEventID = try AgentRoutes.lastEventID(request)
-        if accept.contains("application/json"), !accept.contains("text/event-stream") {
+        let isPoll = accept.contains("application/json") && !accept.contains("text/event-stream")
+        if connector.protocolVersion < protocolRange.minimum {
+            return try updateHint(isPoll: isPoll, lastEventID: lastEventID)
+        }
+        if isPoll {
             let wait = try AgentRoutes.waitSeconds(request, absent: 25)
             return try await poll(connector, after: lastEventID, wait: wait, context: context)
         }
@@ -44,6 +48,23 @@ extension ConnectorRoutes {
         // Rows the hub has not handed out yet may already be in the replay: the stream skips what it sent.
         let position = max(subscription.position, lastEventID ?? 0, replay.compactMap(\.sequence).max() ?? 0)
         return stream(subscription, replay: replay, position: position, connector: connector)
+    }
+
+    /// The one answer a connector below the protocol range gets on its stream: the `update` event, then the end
+    /// (it retries hourly, docs/connector-protocol.md, "Versions").
+    private func updateHint(isPoll: Bool, lastEventID: Int64?) throws -> Response {
+        let data = #"{"maximum":\#(protocolRange.maximum),"minimum":\#(protocolRange.minimum)}"#
+        let last = String(lastEventID ?? 0)
+        if isPoll {
+            let event = EventPoll.Event(
+                id: last, event: "update", data: try JSONDecoder().decode(JSONValue.self, from: Data(data.utf8))
+            )
+            return try AgentJSON.response(EventPoll(events: [event], lastEventID: last))
+        }
+        return Response(
+            status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: "retry: 3600000\n\nevent: update\ndata: \(data)\n\n"))
+        )
     }
 
     /// The stream's response: `retry`, the replay and `ready`, then what the hub hands out after `position`.

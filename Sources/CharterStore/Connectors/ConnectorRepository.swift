@@ -246,7 +246,9 @@ package struct ConnectorRepository: Sendable {
                 WHERE s.tenant_id = \(tenant.rawValue) AND s.connector_id = \(connector.rawValue) AND c.mode = 'connector'
             ), held AS (
                 INSERT INTO connector_leases AS l (tenant_id, connection_id, connector_id, expires_at)
+                -- In one order for every connector, so two heartbeats cannot wait for each other's rows.
                 SELECT \(tenant.rawValue), connection_id, \(connector.rawValue), \(expiresAt) FROM served
+                ORDER BY connection_id
                 ON CONFLICT (tenant_id, connection_id) DO UPDATE
                     SET connector_id = excluded.connector_id, expires_at = excluded.expires_at
                     WHERE l.connector_id = excluded.connector_id OR l.expires_at <= \(now)
