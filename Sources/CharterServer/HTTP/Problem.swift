@@ -49,7 +49,7 @@ struct Problem: Error, Sendable, Equatable {
             switch self {
             case .malformedRequest: "Malformed request"
             case .unauthorized: "Authentication required"
-            case .tokenExpired: "Device token expired"
+            case .tokenExpired: "Token expired"
             case .forbidden: "Not allowed"
             case .pendingApproval: "Device awaiting approval"
             case .notFound: "Not found"
