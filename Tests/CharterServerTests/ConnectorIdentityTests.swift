@@ -438,3 +438,33 @@ struct ConnectorIdentityTests {
         }
     }
 }
+
+extension ConnectorIdentityTests {
+    @Test("a tenant enrolls at most quota.connectors_per_tenant connectors that are not revoked")
+    func quota() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        var config = TestApp.sealingConfig
+        config.limits.quotas.connectorsPerTenant = 1
+        try await TestApp.run(config) { client in
+            let token = try await Self.connectorToken(client, tenant: tenant, key: key, extra: #""max_uses":3,"#)
+            var first = TestConnector()
+            try await first.enroll(client, token: token.secret)
+            let second = TestConnector()
+            let refused = try await client.call(.post, "/v1/connector/enroll", body: second.enrollBody(token: token.secret))
+            expectProblem(refused, 409)
+            #expect(refused.json["code"] as? String == "quota-exceeded")
+            #expect((refused.json["detail"] as? String)?.contains("quota.connectors_per_tenant") == true)
+            // Re-enrolling the existing one is not counted.
+            var rekeyed = TestConnector()
+            let proof = try await Self.proof(client, current: first, next: rekeyed)
+            try await rekeyed.enroll(client, token: token.secret, extra: proof, status: 200)
+            #expect(
+                try await client.call(.post, "/v1/tenants/\(tenant)/connectors/\(first.id)/revoke", key: key).status == .ok
+            )
+            var third = TestConnector()
+            try await third.enroll(client, token: token.secret)
+        }
+    }
+}

@@ -9,6 +9,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
+import NIOFoundationCompat
 import NIOHTTP1
 import PostgresNIO
 import Testing
@@ -252,6 +253,38 @@ struct ConnectorStreamTests {
             let revoked = try await client.call(.post, "/v1/tenants/\(tenant)/connectors/\(second.id)/revoke", key: key)
             #expect(revoked.status == .ok)
             #expect(Self.assignments(try await ConnectorIdentityTests.heartbeat(client, first))[shared]?.active == true)
+        }
+    }
+}
+
+extension ConnectorStreamTests {
+    @Test("revoking a connector through replica 1 closes its stream on replica 2")
+    func revocationReachesEveryReplica() async throws {
+        try await StreamControlTests.withReplicas(hostname: "CONNECTOR-1") { http, one, two, _, tenant, key in
+            let created = try await PushTests.admin(
+                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key,
+                body: #"{"name":"site","purpose":"connector"}"#
+            )
+            let secret = try #require(created.json["secret"] as? String)
+            let connector = TestConnector()
+            var request = HTTPClientRequest(url: one.baseURL + "/v1/connector/enroll")
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: connector.enrollBody(token: secret)))
+            let response = try await http.execute(request, timeout: .seconds(30))
+            let data = Data(buffer: try await response.body.collect(upTo: 1 << 20))
+            #expect(response.status == .created)
+            let enrolled = try #require((try JSONSerialization.jsonObject(with: data)) as? [String: Any])
+            let id = try #require(enrolled["connector_id"] as? String)
+            let token = try #require(enrolled["connector_token"] as? String)
+
+            var stream = try await RawStream(http, url: two.baseURL, token: token)
+            try await stream.read(until: "event: ready")
+            let revoked = try await PushTests.admin(
+                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/connectors/\(id)/revoke", key: key
+            )
+            #expect(revoked.status == 200)
+            #expect(await stream.ends(), "the stream on replica 2 stayed open")
         }
     }
 }

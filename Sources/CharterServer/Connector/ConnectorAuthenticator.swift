@@ -53,22 +53,28 @@ struct ConnectorAuthenticator: Sendable {
     /// - Parameter allowsOutdated: Whether a version below ``protocolRange`` is answered rather than refused.
     /// - Throws: 426 `connector-update-required` below ``protocolRange``; 400 for a header that is not a number.
     func protocolVersion(of request: Request, allowsOutdated: Bool = false) throws -> Int {
-        guard let header = request.headers[Self.protocolHeader] else { return 1 }
+        try Self.protocolVersion(request.headers[Self.protocolHeader], allowsOutdated: allowsOutdated)
+    }
+
+    /// The protocol version a `Charter-Connector-Protocol` header value says (see
+    /// ``protocolVersion(of:allowsOutdated:)``).
+    static func protocolVersion(_ header: String?, allowsOutdated: Bool = false) throws -> Int {
+        guard let header else { return 1 }
         guard let version = Int(header.trimmingCharacters(in: .whitespaces)) else {
             throw Problem(
                 .malformedRequest, "\(ConnectorProtocol.header) must be a protocol version number, such as 1.",
                 field: ConnectorProtocol.header
             )
         }
-        guard version >= Self.protocolRange.minimum || allowsOutdated else {
+        guard version >= protocolRange.minimum || allowsOutdated else {
             throw Problem(
                 .connectorUpdateRequired,
-                "This service speaks connector protocol \(Self.protocolRange.minimum)–\(Self.protocolRange.maximum); "
+                "This service speaks connector protocol \(protocolRange.minimum)–\(protocolRange.maximum); "
                     + "update the connector.",
                 field: ConnectorProtocol.header
             )
         }
-        return min(version, Self.protocolRange.maximum)
+        return min(version, protocolRange.maximum)
     }
 
     static let protocolHeader = HTTPField.Name(ConnectorProtocol.header)!
