@@ -1,4 +1,3 @@
-package import CharterCore
 
 /// What the connector operations (enrollment, connector tokens, heartbeats, the admin API) refuse; the texts
 /// are the details docs/connector-protocol.md and the admin API promise.

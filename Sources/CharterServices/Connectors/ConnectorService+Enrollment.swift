@@ -1,5 +1,5 @@
 import CharterAgentWire
-package import CharterBundle
+import CharterBundle
 package import CharterCore
 package import CharterStore
 package import Foundation
