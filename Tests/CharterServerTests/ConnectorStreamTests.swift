@@ -258,33 +258,46 @@ struct ConnectorStreamTests {
 }
 
 extension ConnectorStreamTests {
-    @Test("revoking a connector through replica 1 closes its stream on replica 2")
+    /// Enrolls a new connector through `url` with `secret`: its id and token.
+    static func enroll(_ http: HTTPClient, url: String, secret: String) async throws -> (id: String, token: String) {
+        var request = HTTPClientRequest(url: url + "/v1/connector/enroll")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: TestConnector().enrollBody(token: secret)))
+        let response = try await http.execute(request, timeout: .seconds(30))
+        let data = Data(buffer: try await response.body.collect(upTo: 1 << 20))
+        #expect(response.status == .created)
+        let enrolled = try #require((try JSONSerialization.jsonObject(with: data)) as? [String: Any])
+        return (try #require(enrolled["connector_id"] as? String), try #require(enrolled["connector_token"] as? String))
+    }
+
+    @Test("revoking a connector through replica 1 closes its stream on replica 2; SIGTERM drains the others")
     func revocationReachesEveryReplica() async throws {
         try await StreamControlTests.withReplicas(hostname: "CONNECTOR-1") { http, one, two, _, tenant, key in
             let created = try await PushTests.admin(
                 http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key,
-                body: #"{"name":"site","purpose":"connector"}"#
+                body: #"{"name":"site","purpose":"connector","max_uses":2}"#
             )
             let secret = try #require(created.json["secret"] as? String)
-            let connector = TestConnector()
-            var request = HTTPClientRequest(url: one.baseURL + "/v1/connector/enroll")
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: connector.enrollBody(token: secret)))
-            let response = try await http.execute(request, timeout: .seconds(30))
-            let data = Data(buffer: try await response.body.collect(upTo: 1 << 20))
-            #expect(response.status == .created)
-            let enrolled = try #require((try JSONSerialization.jsonObject(with: data)) as? [String: Any])
-            let id = try #require(enrolled["connector_id"] as? String)
-            let token = try #require(enrolled["connector_token"] as? String)
+            let revokedOne = try await Self.enroll(http, url: one.baseURL, secret: secret)
+            let kept = try await Self.enroll(http, url: one.baseURL, secret: secret)
 
-            var stream = try await RawStream(http, url: two.baseURL, token: token)
+            var stream = try await RawStream(http, url: two.baseURL, token: revokedOne.token)
             try await stream.read(until: "event: ready")
+            var other = try await RawStream(http, url: two.baseURL, token: kept.token)
+            try await other.read(until: "event: ready")
             let revoked = try await PushTests.admin(
-                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/connectors/\(id)/revoke", key: key
+                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/connectors/\(revokedOne.id)/revoke", key: key
             )
             #expect(revoked.status == 200)
             #expect(await stream.ends(), "the stream on replica 2 stayed open")
+
+            // A replica shutting down tells the connector's stream when to come back, then closes it.
+            #expect(try await two.terminate() == 0)
+            #expect(await other.ends(limit: .seconds(10)), "the stream stayed open through the drain")
+            // The opening's `retry:`, then the drain's.
+            #expect(other.text.components(separatedBy: "retry: ").count - 1 == 2)
+            #expect(!other.text.contains("event: bundle"))
         }
     }
 }

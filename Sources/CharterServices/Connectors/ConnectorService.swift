@@ -151,11 +151,14 @@ package struct ConnectorService: Sendable {
     ) async throws -> [ConnectorRepository.Assignment] {
         let now = now()
         return try await database.withTenant(connector.binding, logger: origin.logger) { tx in
-            try await tx.connectors.recordHeartbeat(
-                connector.tenant, id: connector.connector, hostname: hostname, version: version,
-                protocolVersion: connector.protocolVersion, ip: origin.clientIP, domainControllers: domainControllers,
-                at: now
-            )
+            // Revoked since its token was read: it holds nothing.
+            guard
+                try await tx.connectors.recordHeartbeat(
+                    connector.tenant, id: connector.connector, hostname: hostname, version: version,
+                    protocolVersion: connector.protocolVersion, ip: origin.clientIP,
+                    domainControllers: domainControllers, at: now
+                )
+            else { throw ConnectorError.invalidConnectorToken }
             return try await tx.connectors.holdLeases(
                 connector.tenant, connector: connector.connector,
                 until: now.addingTimeInterval(TimeInterval(limits.leaseSeconds)), now: now

@@ -214,18 +214,24 @@ package struct ConnectorRepository: Sendable {
     }
 
     /// Records a heartbeat: when and from where the connector was heard, its host name and version, and what it
-    /// found of its domain controllers (a JSON array).
+    /// found of its domain controllers (a JSON array). The row stays locked until commit, so a revocation waits
+    /// for the leases this transaction takes and then ends them.
+    ///
+    /// - Returns: Whether the connector is still enrolled (not revoked meanwhile).
     package func recordHeartbeat(
         _ tenant: TenantID, id: ConnectorID, hostname: String, version: String, protocolVersion: Int, ip: String?,
         domainControllers: String, at now: Date
-    ) async throws {
-        try await tx.query(
+    ) async throws -> Bool {
+        let rows = try await tx.query(
             """
             UPDATE connectors SET last_seen_at = \(now), last_seen_ip = \(ip), hostname = \(hostname),
                 version = \(version), protocol_version = \(protocolVersion), domain_controllers = \(domainControllers)::jsonb
             WHERE tenant_id = \(tenant.rawValue) AND id = \(id.rawValue) AND revoked_at IS NULL
+            RETURNING id
             """
         )
+        for try await _ in rows { return true }
+        return false
     }
 
     /// For every `connector`-mode connection that names the connector, in one statement: renews the lease when
