@@ -71,6 +71,7 @@ let package = Package(
         .target(
             name: "CharterServices",
             dependencies: [
+                "CharterAgentWire",
                 "CharterBundle",
                 "CharterCore",
                 "CharterDirectory",

@@ -81,10 +81,16 @@ extension DeviceTag: SecretTokenKind {
     package static let prefix = "chtd_"
 }
 
+extension ConnectorTag: SecretTokenKind {
+    package static let prefix = "chtk_"
+}
+
 /// The token an administrator hands to agents for enrollment.
 package typealias EnrollmentTokenSecret = SecretToken<EnrollmentTokenTag>
 /// The token a device authenticates with.
 package typealias DeviceToken = SecretToken<DeviceTag>
+/// The token an on-premises connector authenticates with.
+package typealias ConnectorToken = SecretToken<ConnectorTag>
 
 /// Comparison whose duration does not depend on where two byte strings differ.
 package enum ConstantTime {

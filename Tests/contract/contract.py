@@ -82,6 +82,20 @@ def enroll(base, token, hostname):
     return response.json()
 
 
+def enroll_connector(base, token, name):
+    body = {
+        "enrollment_token": token,
+        "name": name,
+        "hostname": "connector.contract.example",
+        "version": "contract-1",
+        "signing_key": public_jwk(ed25519.Ed25519PrivateKey.generate(), "Ed25519", "sig"),
+    }
+    response = requests.post(f"{base}/v1/connector/enroll", json=body, timeout=30)
+    if response.status_code != 201:
+        raise SystemExit(f"setup: connector enroll answered {response.status_code}: {response.text}")
+    return response.json()["connector_id"]
+
+
 def wait_for_run(api, tenant, run_id):
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
@@ -164,6 +178,11 @@ def build_world(base, msp, key):
     pending_device = enroll(base, enrollment["secret"], "CONTRACT-1")["device_id"]
     revoked_device = enroll(base, enrollment["secret"], "CONTRACT-3")["device_id"]
     api.call("DELETE", f"{t}/devices/{revoked_device}")
+    connector_enrollment = api.call(
+        "POST", f"{t}/enrollment-tokens", {"name": "contract connectors", "purpose": "connector", "max_uses": 2}
+    )
+    connector = enroll_connector(base, connector_enrollment["secret"], "Contract connector")
+    doomed_connector = enroll_connector(base, connector_enrollment["secret"], "Contract connector to revoke")
 
     agent = requests.Session()
     agent.headers["Authorization"] = f"Bearer {device['device_token']}"
@@ -204,6 +223,8 @@ def build_world(base, msp, key):
         "doomed_device": doomed_device,
         "pending_device": pending_device,
         "revoked_device": revoked_device,
+        "connector": connector,
+        "doomed_connector": doomed_connector,
         "requests": request_ids,
         "webhook": webhook["webhook"]["id"],
         "doomed_webhook": doomed_webhook,
@@ -274,6 +295,8 @@ def configuration(msp, world):
     operation("revokeDevice", id=world["doomed_device"])
     operation("approveDevice", id=world["pending_device"])
     operation("restoreDevice", id=world["revoked_device"])
+    operation("getConnector", id=world["connector"])
+    operation("revokeConnector", id=world["doomed_connector"])
     operation("getRequest", id=world["requests"][0])
     operation("approveRequest", id=world["requests"][1])
     operation("denyRequest", id=world["requests"][2])

@@ -31,7 +31,8 @@ extension APIHandler {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
         let request = EndpointService.TokenRequest(
             name: try Input.name(body.name), expiresAt: body.expiresAt, maximumUses: body.maxUses,
-            neverExpires: body.noExpiry ?? false, unlimitedUses: body.unlimitedUses ?? false
+            neverExpires: body.noExpiry ?? false, unlimitedUses: body.unlimitedUses ?? false,
+            purpose: body.purpose.map { $0 == .connector ? .connector : .device } ?? .device
         )
         let (token, secret) = try await endpointService.createEnrollmentToken(
             request, in: call.tenant, msp: call.msp, by: call.caller
@@ -141,7 +142,7 @@ extension Components.Schemas.EnrollmentToken {
         self.init(
             id: token.id.description, name: token.name, expiresAt: token.expiresAt, maxUses: token.maximumUses,
             uses: token.uses, createdAt: token.createdAt, revokedAt: token.revokedAt, lastUsedAt: token.lastUsedAt,
-            status: status
+            status: status, purpose: token.purpose == .connector ? .connector : .device
         )
     }
 }

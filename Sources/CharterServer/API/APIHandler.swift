@@ -26,6 +26,8 @@ struct APIHandler: APIProtocol {
     let directory: DirectoryService
     /// Enrollment tokens, devices, PIN answers and signing keys.
     let endpointService: EndpointService
+    /// On-premises connectors: listed, read and revoked by administrators.
+    let connectorService: ConnectorService
     /// The clock (the validity of tokens and keys in answers); tests may pin it.
     var now: @Sendable () -> Date = { Date() }
 

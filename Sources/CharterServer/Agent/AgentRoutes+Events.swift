@@ -164,7 +164,7 @@ extension AgentRoutes {
     }
 
     /// `Last-Event-ID` (header) or `last_event_id` (query); an id this service never sent counts as none.
-    private static func lastEventID(_ request: Request) throws -> Int64? {
+    static func lastEventID(_ request: Request) throws -> Int64? {
         let raw = request.headers[HTTPField.Name("Last-Event-ID")!] ?? request.uri.queryParameters["last_event_id"].map(String.init)
         guard let raw, !raw.isEmpty else { return nil }
         guard let id = Int64(raw.trimmingCharacters(in: .whitespaces)), id >= 0 else { return nil }

@@ -164,6 +164,24 @@ func buildRouter(
         ),
         disconnect: { await hub.disconnect(device: $0) }
     )
+    let connectorService = ConnectorService(
+        database: database, sealer: sealer,
+        limits: .init(
+            connectorsPerTenant: config.limits.quotas.connectorsPerTenant,
+            tokenLifetime: TimeInterval(config.connectorTokenSeconds), leaseSeconds: config.connectorLeaseSeconds,
+            heartbeatSeconds: config.connectorHeartbeatSeconds
+        ),
+        disconnect: { await hub.disconnect(connector: $0) }
+    )
+    // Connector routes start with it (docs/connector-protocol.md): protocol header, `chtk_` token, rate limits.
+    let connectorAuthenticator = ConnectorAuthenticator(connectors: connectorService, rateLimiter: rateLimiter)
+    ConnectorRoutes(
+        connectors: connectorService, authenticator: connectorAuthenticator, hub: hub, drain: drain,
+        maximumBodyBytes: config.maxBodyBytes, enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes,
+        rateLimiter: rateLimiter
+    ).register(
+        on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
+    )
     AgentRoutes(
         database: database, endpoints: endpointService, hub: hub, drain: drain, maximumBodyBytes: config.maxBodyBytes,
         enrollMaximumBodyBytes: config.limits.enrollMaximumBodyBytes, rateLimiter: rateLimiter,
@@ -186,7 +204,8 @@ func buildRouter(
             tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
-            audit: AuditService(database: database), directory: directory, endpointService: endpointService
+            audit: AuditService(database: database), directory: directory, endpointService: endpointService,
+            connectorService: connectorService
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

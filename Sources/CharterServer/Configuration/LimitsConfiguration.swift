@@ -28,6 +28,7 @@ package import Configuration
 /// - `quota.devices_per_tenant` (int 1–10000000, default `100000`): enrolled, unrevoked devices of a tenant.
 /// - `quota.directory_connections_per_tenant` (int 1–1000, default `20`).
 /// - `quota.webhooks_per_tenant` (int 1–1000, default `25`).
+/// - `quota.connectors_per_tenant` (int 1–1000, default `20`): on-premises connectors of a tenant, not revoked.
 /// - `quota.known_users_per_device` (int 1–100000, default `1000`): users a device's check-ins are remembered
 ///   for; beyond it the least recently seen are forgotten.
 /// - `email.max_per_tenant_per_hour` (int 1–1000000, default `500`): approval-email deliveries (one per
@@ -39,6 +40,7 @@ package struct LimitsConfiguration: Sendable {
         package var directoryConnectionsPerTenant = 20
         package var webhooksPerTenant = 25
         package var knownUsersPerDevice = 1000
+        package var connectorsPerTenant = 20
 
         package init() {}
     }
@@ -84,6 +86,7 @@ package struct LimitsConfiguration: Sendable {
             reader, "quota.directory_connections_per_tenant", quotas.directoryConnectionsPerTenant, 1...1000
         )
         quotas.webhooksPerTenant = try int(reader, "quota.webhooks_per_tenant", quotas.webhooksPerTenant, 1...1000)
+        quotas.connectorsPerTenant = try int(reader, "quota.connectors_per_tenant", quotas.connectorsPerTenant, 1...1000)
         emailsPerTenantPerHour = try int(reader, "email.max_per_tenant_per_hour", emailsPerTenantPerHour, 1...1_000_000)
         quotas.knownUsersPerDevice = try int(
             reader, "quota.known_users_per_device", quotas.knownUsersPerDevice, 1...100_000

@@ -42,6 +42,11 @@ package import Logging
 /// - Limits (HTTP timeouts, sync bounds, rate limits, quotas): the keys are listed on ``LimitsConfiguration``.
 /// - `agent.device_token_seconds` (int 300–2592000, default `86400`): how long a device token works; agents
 ///   renew it with a signature by the device key before then (docs/agent-protocol.md, "Device tokens").
+/// - `connector.token_seconds` (int 300–2592000, default `86400`): how long a connector token works; connectors
+///   renew it with a signature by their key before then (docs/connector-protocol.md, "Identity").
+/// - `connector.lease_seconds` (int 2–3600, default `30`): how long a connector's heartbeat keeps it the active
+///   connector of the directory connections it serves; another connector takes over once it has run out.
+/// - `connector.heartbeat_seconds` (int 1–3600, default `10`): how often connectors are told to heartbeat.
 /// - `smtp.*`: the SMTP server approvers are emailed through; email is off without `smtp.host`. The keys are listed
 ///   on ``SMTPConfiguration``; `smtp.password` is secret.
 package struct ServerConfiguration: Sendable {
@@ -67,6 +72,9 @@ package struct ServerConfiguration: Sendable {
     package var smtp: SMTPConfiguration?
     package var limits = LimitsConfiguration()
     package var deviceTokenSeconds: Int = 86_400
+    package var connectorTokenSeconds: Int = 86_400
+    package var connectorLeaseSeconds: Int = 30
+    package var connectorHeartbeatSeconds: Int = 10
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -106,6 +114,13 @@ package struct ServerConfiguration: Sendable {
         smtp = try SMTPConfiguration(reader: reader)
         limits = try LimitsConfiguration(reader: reader)
         deviceTokenSeconds = try Self.int(reader, "agent.device_token_seconds", default: deviceTokenSeconds, in: 300...2_592_000)
+        connectorTokenSeconds = try Self.int(
+            reader, "connector.token_seconds", default: connectorTokenSeconds, in: 300...2_592_000
+        )
+        connectorLeaseSeconds = try Self.int(reader, "connector.lease_seconds", default: connectorLeaseSeconds, in: 2...3600)
+        connectorHeartbeatSeconds = try Self.int(
+            reader, "connector.heartbeat_seconds", default: connectorHeartbeatSeconds, in: 1...3600
+        )
     }
 
     /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.

@@ -1,6 +1,7 @@
 import CharterCore
 import CharterServices
 import CharterStore
+import CharterJSON
 import Foundation
 import Logging
 import Metrics
@@ -17,7 +18,11 @@ enum HubMessage: Sendable, Equatable {
     case close(retryMilliseconds: Int)
 }
 
-/// Fans the durable change feed out to the devices connected to this replica.
+/// Fans the durable change feed out to the devices and connectors connected to this replica.
+///
+/// Devices get the device hints (`bundle`, `decision`); connectors get only the `connector` entries that name
+/// them, each as the server-sent event the entry's data names (docs/connector-protocol.md, "Commands"). A
+/// `disconnect` entry closes the streams of the devices or connectors it names.
 ///
 /// The hub `LISTEN`s on ``ChangeFeedRepository/channel``; on every notification (and every few seconds,
 /// in case one was lost) it reads the feed after the last sequence number it processed and hands each entry
@@ -27,9 +32,15 @@ enum HubMessage: Sendable, Equatable {
 /// listening connection breaks it reconnects with backoff and reads on from where it stopped, so entries
 /// written meanwhile still arrive.
 actor EventHub: Service {
+    /// Who holds a subscription.
+    enum Member: Hashable, Sendable {
+        case device(DeviceID)
+        case connector(ConnectorID)
+    }
+
     struct Subscription: Sendable {
         let id: UInt64
-        let device: DeviceID
+        let member: Member
         let tenant: TenantID
         /// Everything up to here was in the feed before the subscription; later entries arrive on `messages`.
         let position: Int64
@@ -39,9 +50,9 @@ actor EventHub: Service {
     }
 
     private struct Subscriber {
-        let device: DeviceID
+        let member: Member
         let tenant: TenantID
-        /// Whether this is the device's event stream, of which a replica keeps one (long polls are not).
+        /// Whether this is the member's event stream, of which a replica keeps one (long polls are not).
         let isStream: Bool
         let client: String?
         let continuation: AsyncStream<HubMessage>.Continuation
@@ -51,7 +62,8 @@ actor EventHub: Service {
     private let logger: Logger
     private let pollInterval: Duration
     private var subscribers: [UInt64: Subscriber] = [:]
-    private var byDevice: [DeviceID: Set<UInt64>] = [:]
+    private var byMember: [Member: Set<UInt64>] = [:]
+    /// The device subscribers of each tenant (for hints to every device of a tenant).
     private var byTenant: [TenantID: Set<UInt64>] = [:]
     private var nextID: UInt64 = 0
     /// The last feed sequence number handed out; `nil` until the hub has read the feed head.
@@ -89,6 +101,13 @@ actor EventHub: Service {
     func subscribe(
         device: DeviceID, tenant: TenantID, isStream: Bool = false, client: String? = nil
     ) async throws -> Subscription {
+        try await subscribe(.device(device), tenant: tenant, isStream: isStream, client: client)
+    }
+
+    /// Subscribes a device or connector (see ``subscribe(device:tenant:isStream:client:)``).
+    func subscribe(
+        _ member: Member, tenant: TenantID, isStream: Bool = false, client: String? = nil
+    ) async throws -> Subscription {
         while position == nil {
             try await readFeed()
             if position == nil { try await Task.sleep(for: .milliseconds(20)) }
@@ -98,7 +117,7 @@ actor EventHub: Service {
         let (stream, continuation) = AsyncStream.makeStream(of: HubMessage.self, bufferingPolicy: .bufferingNewest(256))
         var replaced: [String?] = []
         if isStream {
-            for other in byDevice[device] ?? [] where subscribers[other]?.isStream == true {
+            for other in byMember[member] ?? [] where subscribers[other]?.isStream == true {
                 replaced.append(subscribers[other]?.client)
                 unsubscribe(other)
             }
@@ -107,14 +126,14 @@ actor EventHub: Service {
             continuation.finish()
         } else {
             subscribers[id] = Subscriber(
-                device: device, tenant: tenant, isStream: isStream, client: client, continuation: continuation
+                member: member, tenant: tenant, isStream: isStream, client: client, continuation: continuation
             )
             openStreams.increment()
-            byDevice[device, default: []].insert(id)
-            byTenant[tenant, default: []].insert(id)
+            byMember[member, default: []].insert(id)
+            if case .device = member { byTenant[tenant, default: []].insert(id) }
         }
         return Subscription(
-            id: id, device: device, tenant: tenant, position: position ?? 0, messages: stream, replaced: replaced
+            id: id, member: member, tenant: tenant, position: position ?? 0, messages: stream, replaced: replaced
         )
     }
 
@@ -122,8 +141,8 @@ actor EventHub: Service {
         guard let subscriber = subscribers.removeValue(forKey: id) else { return }
         openStreams.decrement()
         subscriber.continuation.finish()
-        byDevice[subscriber.device]?.remove(id)
-        if byDevice[subscriber.device]?.isEmpty == true { byDevice[subscriber.device] = nil }
+        byMember[subscriber.member]?.remove(id)
+        if byMember[subscriber.member]?.isEmpty == true { byMember[subscriber.member] = nil }
         byTenant[subscriber.tenant]?.remove(id)
         if byTenant[subscriber.tenant]?.isEmpty == true { byTenant[subscriber.tenant] = nil }
     }
@@ -284,15 +303,36 @@ actor EventHub: Service {
     }
 
     private func deliver(_ entry: ChangeFeedEntry) {
-        if entry.event == .disconnect {
-            for device in entry.devices ?? [] { disconnect(device: device) }
+        switch entry.event {
+        case .disconnect:
+            // The ids are devices' or connectors'; a UUID names one of them only.
+            for device in entry.devices ?? [] {
+                disconnect(device: device)
+                disconnect(connector: ConnectorID(device.rawValue))
+            }
             return
+        case .connector:
+            // Only for the connectors named; an entry naming none reaches none.
+            guard let command = Self.connectorCommand(entry.data) else {
+                logger.warning("connector command without event and data", metadata: ["feed.seq": "\(entry.sequence)"])
+                return
+            }
+            let message = HubMessage.event(id: entry.sequence, name: command.name, data: command.data)
+            deliveries.handedOut(entry.sequence)
+            for device in entry.devices ?? [] {
+                for id in byMember[.connector(ConnectorID(device.rawValue))] ?? [] {
+                    subscribers[id]?.continuation.yield(message)
+                }
+            }
+            return
+        case .bundle, .decision:
+            break
         }
         let message = HubMessage.event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
         deliveries.handedOut(entry.sequence)
         if let devices = entry.devices {
             for device in devices {
-                for id in byDevice[device] ?? [] { subscribers[id]?.continuation.yield(message) }
+                for id in byMember[.device(device)] ?? [] { subscribers[id]?.continuation.yield(message) }
             }
         } else {
             for id in byTenant[entry.tenant] ?? [] { subscribers[id]?.continuation.yield(message) }
@@ -305,7 +345,14 @@ extension EventHub {
     nonisolated func withSubscription<Result: Sendable>(
         device: DeviceID, tenant: TenantID, _ body: (Subscription) async throws -> Result
     ) async throws -> Result {
-        let subscription = try await subscribe(device: device, tenant: tenant)
+        try await withSubscription(.device(device), tenant: tenant, body)
+    }
+
+    /// Runs `body` with a subscription of the device or connector, which ends when `body` returns or throws.
+    nonisolated func withSubscription<Result: Sendable>(
+        _ member: Member, tenant: TenantID, _ body: (Subscription) async throws -> Result
+    ) async throws -> Result {
+        let subscription = try await subscribe(member, tenant: tenant)
         do {
             let result = try await body(subscription)
             await unsubscribe(subscription.id)
@@ -319,7 +366,27 @@ extension EventHub {
     /// Closes the streams and long polls of a revoked device on this replica (every replica does so when it
     /// reads the revocation's `disconnect` feed entry).
     func disconnect(device: DeviceID) {
-        for id in byDevice[device] ?? [] { unsubscribe(id) }
+        for id in byMember[.device(device)] ?? [] { unsubscribe(id) }
+    }
+
+    /// Closes the streams and long polls of a revoked connector on this replica (every replica does so when it
+    /// reads the revocation's `disconnect` feed entry).
+    func disconnect(connector: ConnectorID) {
+        for id in byMember[.connector(connector)] ?? [] { unsubscribe(id) }
+    }
+
+    /// The server-sent event a `connector` feed entry's data names: `{"event": <name>, "data": <object>}`.
+    nonisolated static func connectorCommand(_ data: String) -> (name: String, data: String)? {
+        struct Command: Decodable {
+            var event: String
+            var data: JSONValue
+        }
+        guard let command = try? JSONDecoder().decode(Command.self, from: Data(data.utf8)),
+            !command.event.isEmpty, command.event.allSatisfy({ $0.isLetter || $0 == "_" }),
+            case .object = command.data,
+            let encoded = try? JSONEncoder().encode(command.data)
+        else { return nil }
+        return (command.event, String(decoding: encoded, as: UTF8.self))
     }
 }
 

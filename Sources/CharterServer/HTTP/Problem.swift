@@ -23,6 +23,8 @@ struct Problem: Error, Sendable, Equatable {
         case tooManyRequests = "too-many-requests"
         case serviceUnavailable = "service-unavailable"
         case internalError = "internal-error"
+        case connectorUpdateRequired = "connector-update-required"
+        case signingKeyTaken = "signing-key-taken"
 
         var status: Int {
             switch self {
@@ -31,7 +33,7 @@ struct Problem: Error, Sendable, Equatable {
             case .forbidden, .pendingApproval: 403
             case .notFound: 404
             case .methodNotAllowed: 405
-            case .conflict, .quotaExceeded: 409
+            case .conflict, .quotaExceeded, .signingKeyTaken: 409
             case .preconditionFailed: 412
             case .payloadTooLarge: 413
             case .unsupportedMediaType: 415
@@ -39,6 +41,7 @@ struct Problem: Error, Sendable, Equatable {
             case .tooManyRequests: 429
             case .serviceUnavailable: 503
             case .internalError: 500
+            case .connectorUpdateRequired: 426
             }
         }
 
@@ -46,7 +49,7 @@ struct Problem: Error, Sendable, Equatable {
             switch self {
             case .malformedRequest: "Malformed request"
             case .unauthorized: "Authentication required"
-            case .tokenExpired: "Device token expired"
+            case .tokenExpired: "Token expired"
             case .forbidden: "Not allowed"
             case .pendingApproval: "Device awaiting approval"
             case .notFound: "Not found"
@@ -60,6 +63,8 @@ struct Problem: Error, Sendable, Equatable {
             case .tooManyRequests: "Too many requests"
             case .serviceUnavailable: "Service unavailable"
             case .internalError: "Internal error"
+            case .connectorUpdateRequired: "Connector update required"
+            case .signingKeyTaken: "Signing key taken"
             }
         }
     }

@@ -37,10 +37,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 headers[.connection] = "close"
             }
             if problem.kind == .unauthorized {
-                let realm = request.uri.path.hasPrefix("/v1/agent/") ? "charter-agent" : "charter"
-                headers[.wwwAuthenticate] = "Bearer realm=\"\(realm)\""
+                headers[.wwwAuthenticate] = "Bearer realm=\"\(Self.realm(of: request))\""
             } else if problem.kind == .tokenExpired {
-                headers[.wwwAuthenticate] = #"Bearer realm="charter-agent", error="invalid_token", error_description="expired""#
+                headers[.wwwAuthenticate] =
+                    "Bearer realm=\"\(Self.realm(of: request))\", error=\"invalid_token\", error_description=\"expired\""
             }
             return Response(
                 status: .init(code: problem.kind.status),
@@ -48,6 +48,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                 body: .init(byteBuffer: ByteBuffer(bytes: problem.encoded(requestID: requestID)))
             )
         }
+    }
+
+    /// The `WWW-Authenticate` realm of a request's path: agents', connectors' or the admin API's.
+    static func realm(of request: Request) -> String {
+        let path = request.uri.path
+        if path.hasPrefix("/v1/agent/") { return "charter-agent" }
+        if path.hasPrefix("/v1/connector/") { return "charter-connector" }
+        return "charter"
     }
 
     /// Whether the problem is answered without reading the request's body (before authentication, or beyond a
@@ -158,6 +166,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .devices: ("enrolled devices", "quota.devices_per_tenant")
             case .directoryConnections: ("directory connections", "quota.directory_connections_per_tenant")
             case .webhooks: ("webhooks", "quota.webhooks_per_tenant")
+            case .connectors: ("connectors", "quota.connectors_per_tenant")
             }
         return Problem(
             .quotaExceeded,

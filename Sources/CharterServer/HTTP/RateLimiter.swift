@@ -18,12 +18,13 @@ package final class RateLimiter: Sendable {
         /// An admin API principal (its API key).
         case principal(PrincipalID)
         case device(DeviceID)
+        case connector(ConnectorID)
         case enrollmentToken(EnrollmentTokenID)
 
         var scope: Scope {
             switch self {
             case .tenant: .tenant
-            case .principal, .device: .credential
+            case .principal, .device, .connector: .credential
             case .enrollmentToken: .enrollment
             }
         }

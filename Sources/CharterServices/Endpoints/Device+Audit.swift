@@ -6,7 +6,7 @@ package import Foundation
 extension EnrollmentToken {
     /// What the audit log keeps of an enrollment token: never its secret or hash.
     package var auditSnapshot: String {
-        var snapshot: [String: any Sendable] = ["id": id.description, "name": name]
+        var snapshot: [String: any Sendable] = ["id": id.description, "name": name, "purpose": purpose.rawValue]
         if let expiresAt { snapshot["expires_at"] = expiresAt.ISO8601Format() }
         if let maximumUses { snapshot["max_uses"] = maximumUses }
         if let revokedAt { snapshot["revoked_at"] = revokedAt.ISO8601Format() }

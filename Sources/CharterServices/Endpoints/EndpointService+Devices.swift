@@ -10,6 +10,10 @@ extension EndpointService {
     package static let enrollmentTokenLifetime: TimeInterval = 7 * 86_400
     /// How many enrollments a token allows when its creator set no `max_uses`.
     package static let enrollmentTokenUses = 100
+    /// How long a connector enrollment token works when its creator set no `expires_at` (24 hours).
+    package static let connectorEnrollmentTokenLifetime: TimeInterval = 86_400
+    /// How many enrollments a connector enrollment token allows when its creator set no `max_uses`.
+    package static let connectorEnrollmentTokenUses = 1
 
     /// What an administrator asks of a new enrollment token.
     package struct TokenRequest: Sendable {
@@ -18,13 +22,19 @@ extension EndpointService {
         package var maximumUses: Int?
         package var neverExpires: Bool
         package var unlimitedUses: Bool
+        /// What the token enrolls.
+        package var purpose: EnrollmentToken.Purpose
 
-        package init(name: String, expiresAt: Date?, maximumUses: Int?, neverExpires: Bool, unlimitedUses: Bool) {
+        package init(
+            name: String, expiresAt: Date?, maximumUses: Int?, neverExpires: Bool, unlimitedUses: Bool,
+            purpose: EnrollmentToken.Purpose = .device
+        ) {
             self.name = name
             self.expiresAt = expiresAt
             self.maximumUses = maximumUses
             self.neverExpires = neverExpires
             self.unlimitedUses = unlimitedUses
+            self.purpose = purpose
         }
     }
 
@@ -56,12 +66,14 @@ extension EndpointService {
         let now = now()
         try Self.validate(request, now: now)
         let secret = EnrollmentTokenSecret.generate()
+        let isConnector = request.purpose == .connector
+        let lifetime = isConnector ? Self.connectorEnrollmentTokenLifetime : Self.enrollmentTokenLifetime
+        let uses = isConnector ? Self.connectorEnrollmentTokenUses : Self.enrollmentTokenUses
         let token = EnrollmentToken(
             id: secret.id, name: request.name,
-            expiresAt: request.neverExpires
-                ? nil : request.expiresAt ?? now.addingTimeInterval(Self.enrollmentTokenLifetime),
-            maximumUses: request.unlimitedUses ? nil : request.maximumUses ?? Self.enrollmentTokenUses, createdAt: now,
-            createdBy: caller.actor.id
+            expiresAt: request.neverExpires ? nil : request.expiresAt ?? now.addingTimeInterval(lifetime),
+            maximumUses: request.unlimitedUses ? nil : request.maximumUses ?? uses, createdAt: now,
+            createdBy: caller.actor.id, purpose: request.purpose
         )
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
             try await tx.enrollmentTokens.create(token, in: tenant, secretHash: secret.secretHash)

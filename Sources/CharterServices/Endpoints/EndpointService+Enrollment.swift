@@ -77,7 +77,8 @@ extension EndpointService {
         let credential = try await database.readWithoutTenant(logger: origin.logger) { tx in
             try await tx.enrollmentTokens.credential(for: request.secret.id)
         }
-        guard let credential, request.secret.matches(credential.secretHash) else {
+        // A connector's token enrolls no device: refused as an unknown one, so the answer says nothing of it.
+        guard let credential, request.secret.matches(credential.secretHash), credential.purpose == .device else {
             throw EndpointError.invalidEnrollmentToken
         }
         try admit(credential.tenant)

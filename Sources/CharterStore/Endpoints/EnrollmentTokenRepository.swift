@@ -4,6 +4,12 @@ import PostgresNIO
 
 /// An enrollment token as stored (its secret only as a hash).
 package struct EnrollmentToken: Hashable, Sendable {
+    /// What a token enrolls: endpoints (`device`) or on-premises connectors (`connector`).
+    package enum Purpose: String, Sendable, Hashable, CaseIterable {
+        case device
+        case connector
+    }
+
     package var id: EnrollmentTokenID
     package var name: String
     package var expiresAt: Date?
@@ -13,10 +19,11 @@ package struct EnrollmentToken: Hashable, Sendable {
     package var createdBy: UUID?
     package var revokedAt: Date?
     package var lastUsedAt: Date?
+    package var purpose: Purpose
 
     package init(
         id: EnrollmentTokenID, name: String, expiresAt: Date?, maximumUses: Int?, uses: Int = 0, createdAt: Date,
-        createdBy: UUID?, revokedAt: Date? = nil, lastUsedAt: Date? = nil
+        createdBy: UUID?, revokedAt: Date? = nil, lastUsedAt: Date? = nil, purpose: Purpose = .device
     ) {
         self.id = id
         self.name = name
@@ -27,6 +34,7 @@ package struct EnrollmentToken: Hashable, Sendable {
         self.createdBy = createdBy
         self.revokedAt = revokedAt
         self.lastUsedAt = lastUsedAt
+        self.purpose = purpose
     }
 }
 
@@ -39,28 +47,35 @@ package struct EnrollmentTokenRepository: Sendable {
         package var secretHash: [UInt8]
         package var tenant: TenantID
         package var msp: MSPID
+        /// What the token enrolls; enrollment refuses a token of the other purpose as it refuses an unknown one.
+        package var purpose: EnrollmentToken.Purpose
     }
 
-    private typealias Row = (UUID, String, Date?, Int?, Int, Date, UUID?, Date?, Date?)
+    private typealias Row = (UUID, String, Date?, Int?, Int, Date, UUID?, Date?, Date?, String)
     private static let columns = """
-        SELECT id, name, expires_at, max_uses, uses, created_at, created_by, revoked_at, last_used_at
+        SELECT id, name, expires_at, max_uses, uses, created_at, created_by, revoked_at, last_used_at, purpose
         FROM enrollment_tokens
         """
 
     private static func token(_ row: Row) -> EnrollmentToken {
         EnrollmentToken(
             id: EnrollmentTokenID(row.0), name: row.1, expiresAt: row.2, maximumUses: row.3, uses: row.4,
-            createdAt: row.5, createdBy: row.6, revokedAt: row.7, lastUsedAt: row.8
+            createdAt: row.5, createdBy: row.6, revokedAt: row.7, lastUsedAt: row.8,
+            purpose: EnrollmentToken.Purpose(rawValue: row.9) ?? .device
         )
     }
 
     /// A usable token (not revoked, expired or used up), looked up across tenants.
     package func credential(for id: EnrollmentTokenID) async throws -> Credential? {
         let rows = try await tx.query(
-            "SELECT secret_hash, tenant_id, msp_id FROM charter_private.enrollment_token_credential(\(id.rawValue))"
+            """
+            SELECT secret_hash, tenant_id, msp_id, purpose
+            FROM charter_private.enrollment_token_credential(\(id.rawValue))
+            """
         )
-        for try await (hash, tenant, msp) in rows.decode((Data, UUID, UUID).self) {
-            return Credential(secretHash: Array(hash), tenant: TenantID(tenant), msp: MSPID(msp))
+        for try await (hash, tenant, msp, purpose) in rows.decode((Data, UUID, UUID, String).self) {
+            guard let purpose = EnrollmentToken.Purpose(rawValue: purpose) else { return nil }
+            return Credential(secretHash: Array(hash), tenant: TenantID(tenant), msp: MSPID(msp), purpose: purpose)
         }
         return nil
     }
@@ -68,9 +83,10 @@ package struct EnrollmentTokenRepository: Sendable {
     package func create(_ token: EnrollmentToken, in tenant: TenantID, secretHash: [UInt8]) async throws {
         try await tx.query(
             """
-            INSERT INTO enrollment_tokens (tenant_id, id, name, secret_hash, expires_at, max_uses, created_at, created_by)
+            INSERT INTO enrollment_tokens (tenant_id, id, name, secret_hash, expires_at, max_uses, created_at, created_by,
+                                           purpose)
             VALUES (\(tenant.rawValue), \(token.id.rawValue), \(token.name), \(Data(secretHash)), \(token.expiresAt),
-                    \(token.maximumUses), \(token.createdAt), \(token.createdBy))
+                    \(token.maximumUses), \(token.createdAt), \(token.createdBy), \(token.purpose.rawValue))
             """
         )
     }

@@ -7,6 +7,7 @@ package enum Quota: String, Sendable, Hashable, CaseIterable {
     case devices
     case directoryConnections = "directory_connections"
     case webhooks
+    case connectors
 
     /// What counts: the table and the condition beyond the tenant (constant SQL).
     var counted: String {
@@ -14,6 +15,7 @@ package enum Quota: String, Sendable, Hashable, CaseIterable {
         case .devices: "devices WHERE revoked_at IS NULL AND"
         case .directoryConnections: "directory_connections WHERE"
         case .webhooks: "webhooks WHERE"
+        case .connectors: "connectors WHERE revoked_at IS NULL AND"
         }
     }
 }
