@@ -71,12 +71,14 @@ let package = Package(
         .target(
             name: "CharterServices",
             dependencies: [
+                "CharterAgentWire",
                 "CharterBundle",
                 "CharterCore",
                 "CharterDirectory",
                 "CharterJSON",
                 "CharterStore",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
