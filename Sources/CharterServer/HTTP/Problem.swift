@@ -23,6 +23,9 @@ struct Problem: Error, Sendable, Equatable {
         case tooManyRequests = "too-many-requests"
         case serviceUnavailable = "service-unavailable"
         case internalError = "internal-error"
+        case pageConflict = "page-conflict"
+        case runClosed = "run-closed"
+        case pagesMissing = "pages-missing"
 
         var status: Int {
             switch self {
@@ -39,6 +42,7 @@ struct Problem: Error, Sendable, Equatable {
             case .tooManyRequests: 429
             case .serviceUnavailable: 503
             case .internalError: 500
+            case .pageConflict, .runClosed, .pagesMissing: 409
             }
         }
 
@@ -60,6 +64,9 @@ struct Problem: Error, Sendable, Equatable {
             case .tooManyRequests: "Too many requests"
             case .serviceUnavailable: "Service unavailable"
             case .internalError: "Internal error"
+            case .pageConflict: "Page conflict"
+            case .runClosed: "Run closed"
+            case .pagesMissing: "Pages missing"
             }
         }
     }

@@ -17,6 +17,4 @@ package enum ConnectorRunError: Error, Hashable, Sendable {
     case malformed(String, field: String?)
     /// A value breaks a rule of the page table; `field` is its JSON pointer (422).
     case invalid(String, field: String)
-    /// A `Content-Encoding` other than gzip or identity (415).
-    case unsupportedEncoding(String)
 }

@@ -14,17 +14,6 @@ package import NIOCore
 /// confines it to its tenant; within it, a connector touches only runs assigned to it. Nothing of a refused
 /// call is stored. The enrollment, tokens, heartbeat and stream of connectors are elsewhere.
 package struct ConnectorSyncService: Sendable {
-    /// An authenticated connector: who it is and the tenant its transactions are confined to.
-    package struct Connector: Sendable, Hashable {
-        package var id: ConnectorID
-        package var binding: TenantBinding
-
-        package init(id: ConnectorID, binding: TenantBinding) {
-            self.id = id
-            self.binding = binding
-        }
-    }
-
     /// The highest page number a run may have.
     package static let maximumPages = 100_000
 
@@ -48,14 +37,14 @@ package struct ConnectorSyncService: Sendable {
     // MARK: - Work
 
     /// The runs assigned to the connector that wait for its upload (`GET /v1/connector/work`).
-    package func work(for connector: Connector, logger: Logger) async throws -> ConnectorWork {
+    package func work(for connector: AuthenticatedConnector, logger: Logger) async throws -> ConnectorWork {
         try await database.withTenant(connector.binding, logger: logger) { tx in
-            let waiting = try await tx.connectorUploads(of: connector.binding.tenant).waiting(for: connector.id)
+            let waiting = try await tx.connectorUploads(of: connector.tenant).waiting(for: connector.connector)
             var runs: [ConnectorRunAssignment] = []
             for (upload, pagesReceived) in waiting {
                 let stored =
                     upload.requestedKind == .incremental
-                    ? try await tx.directory(of: connector.binding.tenant).watermark(upload.connectionID) : nil
+                    ? try await tx.directory(of: connector.tenant).watermark(upload.connectionID) : nil
                 runs.append(
                     ConnectorRunAssignment(
                         runID: upload.runID.description, connectionID: upload.connectionID.description,
@@ -85,7 +74,7 @@ package struct ConnectorSyncService: Sendable {
     ///   that is not this connector's; `runClosed` for a run that no longer waits for it; `pageConflict` for a
     ///   different page under a number the service holds.
     package func uploadPage(
-        _ page: Int, of run: SyncRunID, body: ByteBuffer, isGzip: Bool, by connector: Connector, logger: Logger
+        _ page: Int, of run: SyncRunID, body: ByteBuffer, isGzip: Bool, by connector: AuthenticatedConnector, logger: Logger
     ) async throws -> DirectoryPageReceipt {
         guard (1...Self.maximumPages).contains(page) else {
             throw ConnectorRunError.malformed("page must be from 1 to \(Self.maximumPages).", field: "page")
@@ -94,13 +83,13 @@ package struct ConnectorSyncService: Sendable {
         let decoded = try ConnectorPageCodec.decode(json)
         let now = now()
         return try await database.withTenant(connector.binding, logger: logger) { tx in
-            let uploads = tx.connectorUploads(of: connector.binding.tenant)
+            let uploads = tx.connectorUploads(of: connector.tenant)
             let (upload, isOpen) = try await Self.assigned(run, to: connector, in: tx)
             if let held = try await uploads.pageDigest(of: run, page: page) {
                 guard held == decoded.sha256 else {
                     throw isOpen ? ConnectorRunError.pageConflict(page) : ConnectorRunError.runClosed
                 }
-                return DirectoryPageReceipt(page: page, pagesReceived: try await Self.pagesReceived(upload, tenant: connector.binding.tenant, in: tx))
+                return DirectoryPageReceipt(page: page, pagesReceived: try await Self.pagesReceived(upload, tenant: connector.tenant, in: tx))
             }
             guard isOpen else { throw ConnectorRunError.runClosed }
             try await uploads.insertPage(
@@ -122,17 +111,17 @@ package struct ConnectorSyncService: Sendable {
     /// - Throws: ``ConnectorRunError``: `invalid` for a value out of range, `pagesMissing` with the numbers of
     ///   pages 1…`pages` not held, `notFound`, `runClosed` (a different completion of a completed run included).
     package func complete(
-        _ run: SyncRunID, with completion: ConnectorRunCompletion, by connector: Connector, logger: Logger
+        _ run: SyncRunID, with completion: ConnectorRunCompletion, by connector: AuthenticatedConnector, logger: Logger
     ) async throws -> ConnectorRunStatus {
         try Self.check(completion)
         let now = now()
         return try await database.withTenant(connector.binding, logger: logger) { tx in
-            let uploads = tx.connectorUploads(of: connector.binding.tenant)
+            let uploads = tx.connectorUploads(of: connector.tenant)
             let (upload, isOpen) = try await Self.assigned(run, to: connector, in: tx)
             if upload.state == .complete, let stored = upload.completion,
                 (try? JSONDecoder().decode(ConnectorRunCompletion.self, from: Data(stored.utf8))) == completion
             {
-                return try await Self.status(upload, tenant: connector.binding.tenant, in: tx)
+                return try await Self.status(upload, tenant: connector.tenant, in: tx)
             }
             guard isOpen else { throw ConnectorRunError.runClosed }
             let held = try await uploads.pageNumbers(of: run)
@@ -150,7 +139,7 @@ package struct ConnectorSyncService: Sendable {
             var completed = upload
             completed.state = .complete
             completed.completion = encoded
-            return try await Self.status(completed, tenant: connector.binding.tenant, in: tx)
+            return try await Self.status(completed, tenant: connector.tenant, in: tx)
         }
     }
 
@@ -160,7 +149,7 @@ package struct ConnectorSyncService: Sendable {
     /// - Throws: ``ConnectorRunError``: `invalid` for an error text that is empty, longer than 1000 characters
     ///   or holds U+0000; `notFound`; `runClosed`.
     package func fail(
-        _ run: SyncRunID, with failure: ConnectorRunFailure, by connector: Connector, logger: Logger
+        _ run: SyncRunID, with failure: ConnectorRunFailure, by connector: AuthenticatedConnector, logger: Logger
     ) async throws -> ConnectorRunStatus {
         guard (1...1000).contains(failure.error.count), !failure.error.unicodeScalars.contains("\0") else {
             throw ConnectorRunError.invalid("error must have 1 to 1000 characters and no U+0000.", field: "/error")
@@ -168,13 +157,13 @@ package struct ConnectorSyncService: Sendable {
         let now = now()
         return try await database.withTenant(connector.binding, logger: logger) { tx in
             let (upload, isOpen) = try await Self.assigned(run, to: connector, in: tx)
-            if upload.state == .failed, upload.error == failure.error { return try await Self.status(upload, tenant: connector.binding.tenant, in: tx) }
+            if upload.state == .failed, upload.error == failure.error { return try await Self.status(upload, tenant: connector.tenant, in: tx) }
             guard isOpen else { throw ConnectorRunError.runClosed }
-            try await tx.connectorUploads(of: connector.binding.tenant).fail(run, error: failure.error, at: now)
+            try await tx.connectorUploads(of: connector.tenant).fail(run, error: failure.error, at: now)
             var failed = upload
             failed.state = .failed
             failed.error = failure.error
-            return try await Self.status(failed, tenant: connector.binding.tenant, in: tx)
+            return try await Self.status(failed, tenant: connector.tenant, in: tx)
         }
     }
 
@@ -182,10 +171,10 @@ package struct ConnectorSyncService: Sendable {
     ///
     /// - Throws: ``ConnectorRunError/notFound``, ``ConnectorRunError/runClosed`` for a run handed to another
     ///   connector.
-    package func status(of run: SyncRunID, for connector: Connector, logger: Logger) async throws -> ConnectorRunStatus {
+    package func status(of run: SyncRunID, for connector: AuthenticatedConnector, logger: Logger) async throws -> ConnectorRunStatus {
         try await database.withTenant(connector.binding, logger: logger) { tx in
             let (upload, _) = try await Self.assigned(run, to: connector, in: tx)
-            return try await Self.status(upload, tenant: connector.binding.tenant, in: tx)
+            return try await Self.status(upload, tenant: connector.tenant, in: tx)
         }
     }
 
@@ -197,15 +186,15 @@ package struct ConnectorSyncService: Sendable {
     ///   tenant's (invisible under row-level security), or one of a connection that does not name it;
     ///   ``ConnectorRunError/runClosed`` for a run of a connection it serves that was handed to another connector.
     private static func assigned(
-        _ run: SyncRunID, to connector: Connector, in tx: Transaction
+        _ run: SyncRunID, to connector: AuthenticatedConnector, in tx: Transaction
     ) async throws -> (upload: ConnectorUpload, isOpen: Bool) {
-        let uploads = tx.connectorUploads(of: connector.binding.tenant)
+        let uploads = tx.connectorUploads(of: connector.tenant)
         guard let upload = try await uploads.get(run, locking: true) else { throw ConnectorRunError.notFound }
-        guard upload.connectorID == connector.id else {
-            let serves = try await uploads.serves(connector.id, connection: upload.connectionID)
+        guard upload.connectorID == connector.connector else {
+            let serves = try await uploads.serves(connector.connector, connection: upload.connectionID)
             throw serves ? ConnectorRunError.runClosed : ConnectorRunError.notFound
         }
-        let status = try await tx.syncRuns(of: connector.binding.tenant).get(run).status
+        let status = try await tx.syncRuns(of: connector.tenant).get(run).status
         return (upload, upload.state == .waiting && status == .running)
     }
 

@@ -328,3 +328,15 @@ extension Transaction {
         ConnectorUploadRepository(tx: self, tenantID: tenant)
     }
 }
+
+extension Transaction {
+    /// The tenant and MSP of a connector that is not revoked, of a live tenant, looked up across tenants (through
+    /// `charter_private.connector_session`); `nil` otherwise.
+    package func connectorBinding(of id: ConnectorID) async throws -> TenantBinding? {
+        let rows = try await query("SELECT tenant_id, msp_id FROM charter_private.connector_session(\(id.rawValue))")
+        for try await (tenant, msp) in rows.decode((UUID, UUID).self) {
+            return TenantBinding(tenant: TenantID(tenant), msp: MSPID(msp))
+        }
+        return nil
+    }
+}
