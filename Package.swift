@@ -184,7 +184,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CharterServicesTests",
-            dependencies: ["CharterServices", "CharterStore", "CharterCore"]
+            dependencies: [
+                "CharterServices", "CharterStore", "CharterCore", "CharterAgentWire",
+                .product(name: "CompressNIO", package: "compress-nio"), .product(name: "NIOCore", package: "swift-nio"),
+            ]
         ),
         .testTarget(
             name: "CharterStoreTests",
@@ -202,6 +205,7 @@ let package = Package(
                 "CharterServer",
                 "CharterServices",
                 "CharterAgent",
+                "CharterAgentWire",
                 "CharterBundle",
                 "CharterDirectory",
                 "CharterStore",
@@ -209,6 +213,7 @@ let package = Package(
                 "CharterJSON",
                 "CharterTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -107,8 +107,8 @@ package struct ConnectorUploadRepository: Sendable {
     private typealias Row = (UUID, UUID, UUID, String, String, String?, String?, Date, Date, Date)
 
     private static let columns = """
-        run_id, connection_id, connector_id, state, requested_kind, completion::text, error, deadline_at, assigned_at,
-        updated_at
+        u.run_id, u.connection_id, u.connector_id, u.state, u.requested_kind, u.completion::text, u.error,
+        u.deadline_at, u.assigned_at, u.updated_at
         """
 
     private static func upload(_ row: Row) -> ConnectorUpload {
@@ -136,8 +136,8 @@ package struct ConnectorUploadRepository: Sendable {
     package func get(_ run: SyncRunID, locking: Bool = false) async throws -> ConnectorUpload? {
         let rows = try await tx.query(
             """
-            SELECT \(unescaped: Self.columns) FROM connector_uploads
-            WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue)
+            SELECT \(unescaped: Self.columns) FROM connector_uploads u
+            WHERE u.tenant_id = \(tenantID.rawValue) AND u.run_id = \(run.rawValue)
             \(unescaped: locking ? "FOR UPDATE" : "")
             """
         )
