@@ -58,7 +58,8 @@ package enum ConnectorRunDecision {
                 "\"\(connector.name)\" never seen"
             }
         }
-        return "no connector online: " + (seen.isEmpty ? "the connection names no connector" : seen.joined(separator: ", "))
+        let list = seen.isEmpty ? "the connection names no connector" : seen.joined(separator: ", ")
+        return "no connector online: " + list
     }
 
     /// Why a completed upload cannot be merged, or `nil` when it can.

@@ -74,7 +74,8 @@ package struct ConnectorSyncService: Sendable {
     ///   that is not this connector's; `runClosed` for a run that no longer waits for it; `pageConflict` for a
     ///   different page under a number the service holds.
     package func uploadPage(
-        _ page: Int, of run: SyncRunID, body: ByteBuffer, isGzip: Bool, by connector: AuthenticatedConnector, logger: Logger
+        _ page: Int, of run: SyncRunID, body: ByteBuffer, isGzip: Bool, by connector: AuthenticatedConnector,
+        logger: Logger
     ) async throws -> DirectoryPageReceipt {
         guard (1...Self.maximumPages).contains(page) else {
             throw ConnectorRunError.malformed("page must be from 1 to \(Self.maximumPages).", field: "page")
@@ -89,7 +90,8 @@ package struct ConnectorSyncService: Sendable {
                 guard held == decoded.sha256 else {
                     throw isOpen ? ConnectorRunError.pageConflict(page) : ConnectorRunError.runClosed
                 }
-                return DirectoryPageReceipt(page: page, pagesReceived: try await Self.pagesReceived(upload, tenant: connector.tenant, in: tx))
+                let received = try await Self.pagesReceived(upload, tenant: connector.tenant, in: tx)
+                return DirectoryPageReceipt(page: page, pagesReceived: received)
             }
             guard isOpen else { throw ConnectorRunError.runClosed }
             try await uploads.insertPage(
@@ -157,7 +159,9 @@ package struct ConnectorSyncService: Sendable {
         let now = now()
         return try await database.withTenant(connector.binding, logger: logger) { tx in
             let (upload, isOpen) = try await Self.assigned(run, to: connector, in: tx)
-            if upload.state == .failed, upload.error == failure.error { return try await Self.status(upload, tenant: connector.tenant, in: tx) }
+            if upload.state == .failed, upload.error == failure.error {
+                return try await Self.status(upload, tenant: connector.tenant, in: tx)
+            }
             guard isOpen else { throw ConnectorRunError.runClosed }
             try await tx.connectorUploads(of: connector.tenant).fail(run, error: failure.error, at: now)
             var failed = upload
@@ -171,7 +175,9 @@ package struct ConnectorSyncService: Sendable {
     ///
     /// - Throws: ``ConnectorRunError/notFound``, ``ConnectorRunError/runClosed`` for a run handed to another
     ///   connector.
-    package func status(of run: SyncRunID, for connector: AuthenticatedConnector, logger: Logger) async throws -> ConnectorRunStatus {
+    package func status(
+        of run: SyncRunID, for connector: AuthenticatedConnector, logger: Logger
+    ) async throws -> ConnectorRunStatus {
         try await database.withTenant(connector.binding, logger: logger) { tx in
             let (upload, _) = try await Self.assigned(run, to: connector, in: tx)
             return try await Self.status(upload, tenant: connector.tenant, in: tx)
@@ -222,9 +228,8 @@ package struct ConnectorSyncService: Sendable {
             case (.running, .failed): "failed"
             default: run.status.rawValue
             }
-        return ConnectorRunStatus(
-            runID: upload.runID.description, status: status, pagesReceived: try await pagesReceived(upload, tenant: tenant, in: tx)
-        )
+        let received = try await pagesReceived(upload, tenant: tenant, in: tx)
+        return ConnectorRunStatus(runID: upload.runID.description, status: status, pagesReceived: received)
     }
 
     /// Checks the values of a completion.

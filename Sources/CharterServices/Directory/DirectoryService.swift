@@ -150,7 +150,9 @@ package struct DirectoryService: Sendable {
         let found = try await tx.connectorUploads(of: tenant).connectors(ids)
         for (index, id) in ids.enumerated() {
             guard let connector = found.first(where: { $0.id == id }) else {
-                throw DirectoryError.invalid("No connector \(id) is enrolled in this tenant.", field: "/connector_ids/\(index)")
+                throw DirectoryError.invalid(
+                    "No connector \(id) is enrolled in this tenant.", field: "/connector_ids/\(index)"
+                )
             }
             guard !connector.isRevoked else {
                 throw DirectoryError.invalid("The connector \(id) is revoked.", field: "/connector_ids/\(index)")
