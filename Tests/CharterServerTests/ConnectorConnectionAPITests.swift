@@ -1,4 +1,5 @@
 import CharterCore
+import CharterDirectory
 import CharterServer
 import CharterStore
 import Foundation
@@ -187,6 +188,42 @@ struct ConnectorConnectionAPITests {
             #expect(back.json["mode"] as? String == "direct")
             #expect(back.json["has_password"] as? Double == 1)
             #expect(back.json["connector_ids"] as? [String] == [])
+        }
+    }
+    @Test("POST …/sync starts a connector run like a direct one; the run succeeds once the site has uploaded")
+    func syncThroughAPI() async throws {
+        let domain = TestDomain()
+        let ldap = try await domain.connect()
+        let ou = try await domain.makeOU(ldap, "conn-api")
+        _ = try await DirectorySyncTests().populate(ldap, ou)
+        ldap.close()
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let key = world.tenantKeys[0]
+        let connector = try await TestConnectors.enroll("One", tenant: tenant, msp: world.msp, lastSeen: Date())
+        let site = TestSite(connector: try await TestConnectors.authenticated(connector), domain: domain, base: ou)
+        try await DirectoryAPITests.run { client in
+            let base = "/v1/tenants/\(tenant)/directory/connections"
+            let created = try await client.call(
+                .post, base, key: key,
+                body: Self.body(["name": "Site A", "mode": "connector", "connector_ids": [connector.description], "enabled": false])
+            )
+            let id = try #require(created.json["id"] as? String)
+            try await TestConnectors.lease(try #require(DirectoryConnectionID(id)), to: connector, tenant: tenant, msp: world.msp)
+            let started = try await client.call(.post, "\(base)/\(id)/sync", key: key, body: #"{"kind": "full"}"#)
+            #expect(started.status == .accepted, "\(started.json)")
+            let runText = try #require(started.json["id"] as? String)
+            let run = try #require(SyncRunID(runText))
+            try await site.serve(run)
+            var finished = started
+            for _ in 0..<300 where finished.json["status"] as? String == "running" {
+                // The run merges in the service's background, as a client polls it.
+                try await Task.sleep(for: .milliseconds(100))
+                finished = try await client.call(.get, "/v1/tenants/\(tenant)/directory/sync-runs/\(run)", key: key)
+            }
+            #expect(finished.json["status"] as? String == "succeeded", "\(finished.json)")
+            let users = try await client.call(.get, "/v1/tenants/\(tenant)/directory/users", key: key)
+            #expect(users.items.count == 3)
         }
     }
 }
