@@ -222,7 +222,7 @@ struct ConnectorSyncTests {
                 try await put(ByteBuffer(string: #"{"objects": [{"guid": "8d1f…"}], "deleted": []}"#), gzip: false)
             }
             var bombBytes = ByteBuffer(repeating: UInt8(ascii: " "), count: ConnectorPageCodec.maximumBytes + 1)
-            let bomb = try bombBytes.compress(with: .gzip)
+            let bomb = try bombBytes.compress(with: .gzip())
             await #expect(throws: ConnectorRunError.tooLarge("A page may have at most 67108864 bytes decompressed.")) {
                 try await put(bomb)
             }

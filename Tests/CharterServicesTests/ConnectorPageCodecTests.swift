@@ -113,7 +113,7 @@ struct ConnectorPageCodecTests {
     @Test("gzip is decompressed; identity taken as is; the digest is of the decompressed bytes")
     func gzip() throws {
         var plain = ByteBuffer(string: Self.page())
-        let compressed = try plain.compress(with: .gzip)
+        let compressed = try plain.compress(with: .gzip())
         let inflated = try ConnectorPageCodec.inflate(compressed, isGzip: true)
         #expect(inflated == ByteBuffer(string: Self.page()))
         #expect(try ConnectorPageCodec.decode(inflated).sha256 == (try Self.decode(Self.page())).sha256)
@@ -130,7 +130,7 @@ struct ConnectorPageCodecTests {
     @Test("a gzip bomb stops at 64 MiB decompressed; more than 8 MiB as sent is refused unread")
     func limits() throws {
         var zeros = ByteBuffer(repeating: UInt8(ascii: " "), count: ConnectorPageCodec.maximumBytes + 4096)
-        let bomb = try zeros.compress(with: .gzip)
+        let bomb = try zeros.compress(with: .gzip())
         #expect(bomb.readableBytes < 1 << 20)
         #expect(throws: ConnectorRunError.tooLarge("A page may have at most 67108864 bytes decompressed.")) {
             try ConnectorPageCodec.inflate(bomb, isGzip: true)

@@ -38,7 +38,7 @@ package enum ConnectorPageCodec {
         let output: ByteBuffer
         do {
             // One byte over the limit tells a page at the limit from one beyond it.
-            output = try input.decompress(with: .gzip, maxSize: maximumBytes + 1)
+            output = try input.decompress(with: .gzip(), maxSize: maximumBytes + 1)
         } catch let error as CompressNIOError where error == .bufferOverflow {
             throw .tooLarge("A page may have at most \(maximumBytes) bytes decompressed.")
         } catch {

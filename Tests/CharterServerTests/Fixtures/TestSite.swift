@@ -184,7 +184,7 @@ struct TestSite: Sendable {
 
     static func gzip(_ page: DirectoryPage) throws -> ByteBuffer {
         var plain = ByteBuffer(bytes: try json(page))
-        return try plain.compress(with: .gzip)
+        return try plain.compress(with: .gzip())
     }
 }
 
