@@ -269,6 +269,15 @@ struct ConnectorSyncTests {
         #expect(run.status == .failed)
         #expect(run.error == "the connector's incremental read does not continue the stored watermark")
         #expect(try await direct.snapshot(world, connection) == before)
+        // The next run asks for a full read.
+        let next = try await sync(world, connection, .incremental) { run in
+            let assignment = try await site.awaitRun(run)
+            #expect(assignment.kind == .full)
+            #expect(assignment.watermark == nil)
+            try await site.serve(run)
+        }
+        #expect(next.status == .succeeded, "\(next.error ?? "")")
+        #expect(next.kind == .full)
     }
 
     @Test("a connector's read beyond the engine's object limit fails the run")

@@ -116,6 +116,12 @@ extension DirectorySyncEngine {
             of: completion, requested: upload.requestedKind, watermark: watermark,
             hasDeletions: read.deletions.contains { !$0.isEmpty }
         ) {
+            if completion.kind == .incremental {
+                // The next run asks for a full read (docs/connector-protocol.md, "Finish").
+                try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+                    try await tx.directory(of: tenant).requireFullSync(request.connectionID)
+                }
+            }
             throw DirectorySyncError.connectorFailed(refusal)
         }
         return read
