@@ -78,6 +78,7 @@ let package = Package(
                 "CharterJSON",
                 "CharterStore",
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -221,8 +222,9 @@ let package = Package(
         .testTarget(
             name: "CharterServicesTests",
             dependencies: [
-                "CharterServices", "CharterStore", "CharterCore", "CharterTestSupport",
+                "CharterServices", "CharterStore", "CharterCore", "CharterAgentWire", "CharterTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .testTarget(
@@ -241,6 +243,7 @@ let package = Package(
                 "CharterServer",
                 "CharterServices",
                 "CharterAgent",
+                "CharterAgentWire",
                 "CharterBundle",
                 "CharterConnector",
                 "CharterDirectory",
@@ -249,6 +252,7 @@ let package = Package(
                 "CharterJSON",
                 "CharterTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -14,7 +14,7 @@ import Testing
 ///
 /// The network-namespace fixture in which the service cannot reach the DC is another test's; here both run on
 /// loopback, so this checks the transport and the data, not the isolation.
-@Suite("Connector end to end", .disabled("needs the server side of issue 16"))
+@Suite("Connector end to end")
 struct ConnectorEndToEndTests {
     let domain = TestDomain()
 

@@ -130,7 +130,7 @@ struct DirectorySyncLimitsTests {
     func tenantLimit() async throws {
         let (world, busy) = try await fixture("busy")
         let tenant = world.tenants[0]
-        let other = try await domain.makeConnection(tenant: tenant, msp: world.msp, base: busy.baseDN)
+        let other = try await domain.makeConnection(tenant: tenant, msp: world.msp, base: try #require(busy.ldap).baseDN)
         // Another replica syncs `busy`.
         let acquired = try await TestApp.withOwner { database in
             try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in

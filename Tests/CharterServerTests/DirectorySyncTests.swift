@@ -202,7 +202,9 @@ struct DirectorySyncTests {
         let before = try await snapshot(world, connection)
 
         var unreachable = connection
-        unreachable.urls = ["ldap://127.0.0.1:1"]
+        var settings = try #require(connection.ldap)
+        settings.urls = ["ldap://127.0.0.1:1"]
+        unreachable.transport = .direct(settings)
         let broken = unreachable
         _ = try await TestApp.withOwner { database in
             try await database.withTenant(world.tenants[0], msp: world.msp, logger: TestApp.logger) { tx in

@@ -244,8 +244,9 @@ enum DirectoryInput {
 extension DirectoryConnectionDraft {
     init(_ body: Components.Schemas.DirectoryConnectionCreate) {
         self.init(
-            name: body.name, urls: body.urls, baseDN: body.baseDn, bindDN: body.bindDn, bindPassword: body.bindPassword,
-            tlsMode: .init(body.tlsMode), caPEM: body.caPem, intervalSeconds: body.intervalSeconds,
+            name: body.name, mode: body.mode.map(DirectoryConnectionMode.init), urls: body.urls, baseDN: body.baseDn,
+            bindDN: body.bindDn, bindPassword: body.bindPassword, tlsMode: body.tlsMode.map(DirectoryConnection.TLSMode.init),
+            caPEM: body.caPem, connectorIDs: body.connectorIds, intervalSeconds: body.intervalSeconds,
             deletionThresholdObjects: body.deletionThresholdObjects,
             deletionThresholdPercent: body.deletionThresholdPercent, isEnabled: body.enabled
         )
@@ -255,11 +256,22 @@ extension DirectoryConnectionDraft {
 extension DirectoryConnectionPatch {
     init(_ body: Components.Schemas.DirectoryConnectionUpdate) {
         self.init(
-            name: body.name, urls: body.urls, baseDN: body.baseDn, bindDN: body.bindDn, bindPassword: body.bindPassword,
+            name: body.name, mode: body.mode.map(DirectoryConnectionMode.init), urls: body.urls, baseDN: body.baseDn,
+            bindDN: body.bindDn, bindPassword: body.bindPassword,
             tlsMode: body.tlsMode.map(DirectoryConnection.TLSMode.init), caPEM: body.caPem,
-            intervalSeconds: body.intervalSeconds, deletionThresholdObjects: body.deletionThresholdObjects,
+            connectorIDs: body.connectorIds, intervalSeconds: body.intervalSeconds,
+            deletionThresholdObjects: body.deletionThresholdObjects,
             deletionThresholdPercent: body.deletionThresholdPercent, isEnabled: body.enabled
         )
+    }
+}
+
+extension DirectoryConnectionMode {
+    init(_ mode: Components.Schemas.DirectoryConnectionMode) {
+        switch mode {
+        case .direct: self = .direct
+        case .connector: self = .connector
+        }
     }
 }
 
@@ -275,17 +287,20 @@ extension DirectoryConnection.TLSMode {
 
 extension Components.Schemas.DirectoryConnection {
     init(_ connection: DirectoryConnection) {
-        let mode: Components.Schemas.DirectoryTLSMode =
-            switch connection.tlsMode {
+        let ldap = connection.ldap
+        let tlsMode: Components.Schemas.DirectoryTLSMode? = ldap.map { settings in
+            switch settings.tlsMode {
             case .ldaps: .ldaps
             case .startTLS: .startTls
             case .plain: .plain
             }
+        }
         self.init(
             id: connection.id.description, tenantId: connection.tenantID.description, name: connection.name,
-            urls: connection.urls, baseDn: connection.baseDN, bindDn: connection.bindDN,
-            hasPassword: !connection.sealedPassword.isEmpty, tlsMode: mode, caPem: connection.caPEM,
-            intervalSeconds: Int(connection.interval.components.seconds),
+            mode: ldap == nil ? .connector : .direct, connectorIds: connection.connectorIDs.map(\.description),
+            activeConnectorId: connection.activeConnectorID?.description, urls: ldap?.urls, baseDn: ldap?.baseDN,
+            bindDn: ldap?.bindDN, hasPassword: !(ldap?.sealedPassword.isEmpty ?? true), tlsMode: tlsMode,
+            caPem: ldap?.caPEM, intervalSeconds: Int(connection.interval.components.seconds),
             deletionThresholdObjects: connection.deletionThreshold.objects,
             deletionThresholdPercent: connection.deletionThreshold.percent, enabled: connection.isEnabled,
             version: connection.version, createdAt: connection.createdAt, updatedAt: connection.updatedAt

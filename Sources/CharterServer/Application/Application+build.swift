@@ -190,6 +190,17 @@ func buildRouter(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
     )
 
+    // Pages are up to 8 MiB as sent; each route reads its body only after the connector's token.
+    ConnectorRunRoutes(
+        authenticate: { request, context in try await connectorAuthenticator.authenticate(request, context: context) },
+        service: ConnectorSyncService(database: database, limits: directory.engine?.limits ?? .init()),
+        maximumBodyBytes: config.maxBodyBytes
+    ).register(
+        on: router.group().add(
+            middleware: BodyLimitMiddleware(maximumBytes: ConnectorPageCodec.maximumSentBytes, collectsBody: false)
+        )
+    )
+
     let api = router.group()
         .add(middleware: ETagHeaderMiddleware())
         .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))

@@ -25,6 +25,9 @@ struct Problem: Error, Sendable, Equatable {
         case internalError = "internal-error"
         case connectorUpdateRequired = "connector-update-required"
         case signingKeyTaken = "signing-key-taken"
+        case pageConflict = "page-conflict"
+        case runClosed = "run-closed"
+        case pagesMissing = "pages-missing"
 
         var status: Int {
             switch self {
@@ -42,6 +45,7 @@ struct Problem: Error, Sendable, Equatable {
             case .serviceUnavailable: 503
             case .internalError: 500
             case .connectorUpdateRequired: 426
+            case .pageConflict, .runClosed, .pagesMissing: 409
             }
         }
 
@@ -65,6 +69,9 @@ struct Problem: Error, Sendable, Equatable {
             case .internalError: "Internal error"
             case .connectorUpdateRequired: "Connector update required"
             case .signingKeyTaken: "Signing key taken"
+            case .pageConflict: "Page conflict"
+            case .runClosed: "Run closed"
+            case .pagesMissing: "Pages missing"
             }
         }
     }

@@ -26,7 +26,7 @@ package enum DirectoryError: Error, Hashable, Sendable {
         case .tenantBusy(let limit): self = .tenantBusy(limit)
         case .processBusy(let limit): self = .processBusy(limit)
         case .shutDown: self = .shuttingDown
-        case .passwordUnavailable, .deadlineExceeded, .objectLimitExceeded: return nil
+        case .passwordUnavailable, .deadlineExceeded, .objectLimitExceeded, .noConnectorOnline, .connectorFailed: return nil
         }
     }
 }

@@ -49,9 +49,13 @@ package struct DirectoryService: Sendable {
         }
     }
 
-    /// Checks the draft, seals its password and stores the connection within the tenant's quota.
+    /// Checks the draft, seals its password (`direct`) or checks its connectors (`connector`) and stores the
+    /// connection within the tenant's quota.
     ///
-    /// - Throws: ``DirectoryError/keyUnavailable``, ``DirectoryError/invalid(_:field:)``, `QuotaExceeded`.
+    /// A `connector` connection's connectors are told to heartbeat (a `configuration` hint).
+    ///
+    /// - Throws: ``DirectoryError/keyUnavailable``, ``DirectoryError/invalid(_:field:)`` (`connector_ids` naming a
+    ///   connector that is unknown, revoked or another tenant's included), `QuotaExceeded`.
     package func createConnection(
         _ draft: DirectoryConnectionDraft, in tenant: TenantID, msp: MSPID, by caller: Caller
     ) async throws -> DirectoryConnection {
@@ -59,12 +63,14 @@ package struct DirectoryService: Sendable {
         let engine = try requireEngine()
         let id = DirectoryConnectionID.random()
         let now = now()
+        let name = try Rules.name(draft.name)
+        let transport: DirectoryConnection.Transport =
+            switch draft.mode {
+            case .direct: .direct(try draft.ldapSettings { try engine.seal($0, tenant: tenant, connection: id) })
+            case .connector: .connector(try draft.connectorIDsForConnectorMode())
+            }
         let connection = DirectoryConnection(
-            id: id, tenantID: tenant, name: try Rules.name(draft.name),
-            urls: try Rules.urls(draft.urls, tlsMode: draft.tlsMode),
-            baseDN: try Rules.dn(draft.baseDN, field: "/base_dn"), bindDN: try Rules.dn(draft.bindDN, field: "/bind_dn"),
-            sealedPassword: try engine.seal(try Rules.password(draft.bindPassword), tenant: tenant, connection: id),
-            tlsMode: draft.tlsMode, caPEM: try Rules.caPEM(draft.caPEM),
+            id: id, tenantID: tenant, name: name, transport: transport,
             interval: .seconds(try Rules.interval(draft.intervalSeconds)),
             deletionThreshold: try Rules.threshold(
                 objects: draft.deletionThresholdObjects, percent: draft.deletionThresholdPercent
@@ -72,17 +78,22 @@ package struct DirectoryService: Sendable {
             isEnabled: draft.isEnabled, createdAt: now, updatedAt: now
         )
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            try await Self.checkConnectors(connection.connectorIDs, in: tx, tenant: tenant)
             try await tx.quotas.admitOne(more: .directoryConnections, in: tenant, limit: connectionsPerTenant)
             try await tx.directoryConnections(of: tenant).create(connection, msp: msp)
             try await tx.audit.record(
                 "directory_connection.created", on: ("directory_connection", id.description),
                 after: connection.auditSnapshot, by: caller, at: now, in: .tenant(tenant)
             )
+            try await Self.hintConfiguration(connection.connectorIDs, in: tx, tenant: tenant)
         }
         return connection
     }
 
     /// Applies `patch` to the connection at `expectedVersion` (any version when `nil`).
+    ///
+    /// A change of a `connector` connection's mode, connectors, interval or enabled flag tells its connectors
+    /// (those before and after) to heartbeat.
     ///
     /// - Throws: ``DirectoryError/keyUnavailable``, ``DirectoryError/invalid(_:field:)`` (including a change of
     ///   where the password goes without the password), `StoreError.notFound`, `StoreError.versionMismatch`.
@@ -99,12 +110,21 @@ package struct DirectoryService: Sendable {
             let repository = tx.directoryConnections(of: tenant)
             let before = try await repository.get(id)
             var changed = try patch.applied(to: before, sealed: sealed)
+            if changed.connectorIDs != before.connectorIDs {
+                try await Self.checkConnectors(changed.connectorIDs, in: tx, tenant: tenant)
+            }
             changed.updatedAt = now
             let after = try await repository.update(changed, expectedVersion: expectedVersion)
             try await tx.audit.record(
                 "directory_connection.updated", on: ("directory_connection", id.description),
                 before: before.auditSnapshot, after: after.auditSnapshot, by: caller, at: now, in: .tenant(tenant)
             )
+            if after.transport != before.transport || after.interval != before.interval
+                || after.isEnabled != before.isEnabled
+            {
+                let told = before.connectorIDs + after.connectorIDs.filter { !before.connectorIDs.contains($0) }
+                try await Self.hintConfiguration(told, in: tx, tenant: tenant)
+            }
             return after
         }
     }
@@ -119,7 +139,34 @@ package struct DirectoryService: Sendable {
                 "directory_connection.deleted", on: ("directory_connection", id.description),
                 before: before.auditSnapshot, by: caller, at: now, in: .tenant(tenant)
             )
+            try await Self.hintConfiguration(before.connectorIDs, in: tx, tenant: tenant)
         }
+    }
+
+    /// Refuses connector ids that are not the tenant's (row-level security hides another tenant's) or are
+    /// revoked.
+    private static func checkConnectors(_ ids: [ConnectorID], in tx: Transaction, tenant: TenantID) async throws {
+        guard !ids.isEmpty else { return }
+        let found = try await tx.connectorUploads(of: tenant).connectors(ids)
+        for (index, id) in ids.enumerated() {
+            guard let connector = found.first(where: { $0.id == id }) else {
+                throw DirectoryError.invalid(
+                    "No connector \(id) is enrolled in this tenant.", field: "/connector_ids/\(index)"
+                )
+            }
+            guard !connector.isRevoked else {
+                throw DirectoryError.invalid("The connector \(id) is revoked.", field: "/connector_ids/\(index)")
+            }
+        }
+    }
+
+    /// Tells connectors that a connection they serve changed: they heartbeat and learn what they serve now.
+    private static func hintConfiguration(_ ids: [ConnectorID], in tx: Transaction, tenant: TenantID) async throws {
+        guard !ids.isEmpty else { return }
+        try await tx.changeFeed.append(
+            tenant, event: .connector, devices: ids.map { DeviceID($0.rawValue) },
+            data: #"{"event":"configuration","data":{}}"#
+        )
     }
 
     // MARK: - Sync runs

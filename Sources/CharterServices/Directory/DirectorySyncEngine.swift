@@ -197,8 +197,8 @@ package struct DirectorySyncEngine: Sendable {
                     }
                     group.addTask {
                         try await apply(
-                            request, connection: started.connection, watermark: started.watermark,
-                            onProgress: onProgress
+                            request, run: started.run.id, connection: started.connection,
+                            watermark: started.watermark, onProgress: onProgress
                         )
                     }
                     defer { group.cancelAll() }
@@ -221,7 +221,9 @@ package struct DirectorySyncEngine: Sendable {
                 ]
             )
         }
-        return try await record(run, of: started)
+        let recorded = try await record(run, of: started)
+        if case .connector = started.connection.transport { await discardUpload(of: recorded.id, request: request) }
+        return recorded
     }
 
     /// Records a started run as failed without running it (the service stopped before it could), and releases
@@ -279,7 +281,7 @@ package struct DirectorySyncEngine: Sendable {
     }
 
     /// What a read returned, held until it is applied: one element per page.
-    private struct Read: Sendable {
+    struct Read: Sendable {
         var kind: SyncRun.Kind
         var identity: DomainControllerIdentity
         var pages: [[DirectoryEntry]] = []
@@ -288,12 +290,30 @@ package struct DirectorySyncEngine: Sendable {
     }
 
     private func apply(
-        _ request: Request, connection: DirectoryConnection, watermark: StoredWatermark?,
+        _ request: Request, run: SyncRunID, connection: DirectoryConnection, watermark: StoredWatermark?,
         onProgress: @Sendable (Int) async -> Void
     ) async throws -> SyncRunDecision.Outcome {
         let clock = ContinuousClock()
         let started = clock.now
-        let read = try await self.read(request, connection: connection, watermark: watermark, onProgress: onProgress)
+        let kind = SyncRunDecision.readKind(
+            requested: request.kind, lastFullSyncAt: watermark?.lastFullSyncAt, now: Date(),
+            fullSyncInterval: fullSyncInterval
+        )
+        // The one step that differs between the transports: the service reads the DC, or a connector does and
+        // uploads what it read.
+        let read =
+            switch connection.transport {
+            case .direct(let settings):
+                try await self.read(
+                    kind, connection: connection.id, settings: settings, tenant: request.tenantID,
+                    watermark: watermark, onProgress: onProgress
+                )
+            case .connector(let connectors):
+                try await readThroughConnector(
+                    kind, request: request, run: run, connection: connection, connectors: connectors,
+                    watermark: watermark, onProgress: onProgress
+                )
+            }
         let readDone = clock.now
         // The transaction opens only now that the DC has answered everything: a slow or stalled DC holds no
         // database connection, locks or snapshot.
@@ -328,21 +348,22 @@ package struct DirectorySyncEngine: Sendable {
         )
     }
 
-    /// Reads the changes since the watermark (or everything) into memory, within the engine's object limit.
+    /// Reads the changes since the watermark (or everything) from the DC into memory, within the engine's object
+    /// limit (`direct` mode).
     private func read(
-        _ request: Request, connection: DirectoryConnection, watermark: StoredWatermark?,
-        onProgress: @Sendable (Int) async -> Void
+        _ kind: SyncRun.Kind, connection: DirectoryConnectionID, settings: DirectoryConnection.LDAPSettings,
+        tenant: TenantID, watermark: StoredWatermark?, onProgress: @Sendable (Int) async -> Void
     ) async throws -> Read {
         let password: String
         do {
             password = try sealer.openString(
-                connection.sealedPassword,
-                context: DirectoryConnection.sealingContext(tenant: request.tenantID, connection: connection.id)
+                settings.sealedPassword,
+                context: DirectoryConnection.sealingContext(tenant: tenant, connection: connection)
             )
         } catch {
-            throw DirectorySyncError.passwordUnavailable(connection.id)
+            throw DirectorySyncError.passwordUnavailable(connection)
         }
-        var configuration = Self.ldapConfiguration(connection, password: password, destinations: destinations)
+        var configuration = Self.ldapConfiguration(settings, password: password, destinations: destinations)
         configuration.operationTimeout = operationTimeout
         let ldap = try await LDAPConnection.connect(configuration, threadPool: threadPool, logger: logger)
         defer { ldap.close() }
@@ -359,13 +380,9 @@ package struct DirectorySyncEngine: Sendable {
             objectsRead = batch.progress.objectsRead
             await onProgress(objectsRead)
         }
-        let kind = SyncRunDecision.readKind(
-            requested: request.kind, lastFullSyncAt: watermark?.lastFullSyncAt, now: Date(),
-            fullSyncInterval: fullSyncInterval
-        )
         if kind == .incremental, let watermark {
             let reader = DirectoryReader(
-                connection: ldap, baseDN: connection.baseDN, options: readerOptions, logger: logger
+                connection: ldap, baseDN: settings.baseDN, options: readerOptions, logger: logger
             )
             let stored = DirectoryWatermark(
                 serviceName: watermark.serviceName, invocationID: watermark.invocationID, usn: watermark.usn
@@ -391,16 +408,16 @@ package struct DirectorySyncEngine: Sendable {
         }
         defer { second?.close() }
         let reader = DirectoryReader(
-            connection: ldap, secondConnection: second, baseDN: connection.baseDN, options: readerOptions,
+            connection: ldap, secondConnection: second, baseDN: settings.baseDN, options: readerOptions,
             logger: logger
         )
         let identity = try await reader.readFull(onBatch: collect)
         return Read(kind: .full, identity: identity, pages: pages, deletions: deletions, objectsRead: objectsRead)
     }
 
-    /// The LDAP settings of a connection.
+    /// The LDAP settings of a `direct` connection.
     static func ldapConfiguration(
-        _ connection: DirectoryConnection, password: String, destinations: DestinationPolicy
+        _ connection: DirectoryConnection.LDAPSettings, password: String, destinations: DestinationPolicy
     ) -> LDAPConfiguration {
         let security: LDAPConfiguration.TransportSecurity =
             switch connection.tlsMode {

@@ -16,4 +16,8 @@ package enum DirectorySyncError: Error, Hashable, Sendable {
     case objectLimitExceeded(Int)
     /// The service shut down gracefully while the run worked.
     case shutDown
+    /// No connector of a `connector` connection holds its lease; the text says since when each was silent.
+    case noConnectorOnline(String)
+    /// The connector reported an error at the site, or its upload cannot be merged; the text is the run's error.
+    case connectorFailed(String)
 }

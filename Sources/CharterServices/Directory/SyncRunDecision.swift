@@ -84,6 +84,8 @@ package enum SyncRunDecision {
             "The directory returned more than \(limit) objects, the limit of one sync "
                 + "(directory.sync.max_objects); nothing was changed."
         case DirectorySyncError.shutDown: "The service shut down before the sync finished; nothing was changed."
+        case DirectorySyncError.noConnectorOnline(let message): message
+        case DirectorySyncError.connectorFailed(let message): message
         case let error as StoreError: "Database: \(error)"
         default: "Sync failed: \(String(describing: type(of: error)))"
         }

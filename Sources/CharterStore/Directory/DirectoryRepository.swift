@@ -47,6 +47,17 @@ package struct DirectoryRepository: Sendable {
         return nil
     }
 
+    /// Makes the connection's next sync read everything, keeping the rest of its watermark (the domain SID): an
+    /// incremental upload that did not continue the watermark cannot be trusted to continue it next time either.
+    package func requireFullSync(_ connection: DirectoryConnectionID) async throws {
+        try await tx.query(
+            """
+            UPDATE directory_watermarks SET last_full_sync_at = \(Date(timeIntervalSince1970: 0))
+            WHERE tenant_id = \(tenantID.rawValue) AND connection_id = \(connection.rawValue)
+            """
+        )
+    }
+
     /// A page of objects of some kinds ordered by GUID, after `cursor`, whose name, sAMAccountName, UPN or DN
     /// contains `query` (case-insensitive) when one is given.
     package func search(

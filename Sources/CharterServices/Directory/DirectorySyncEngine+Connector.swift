@@ -1,0 +1,162 @@
+import AsyncAlgorithms
+import CharterAgentWire
+import CharterCore
+import CharterDirectory
+import CharterStore
+import Foundation
+import Logging
+import NIOCore
+
+/// The connector transport (docs/connector-protocol.md, "Runs, failures and takeover"): the run is assigned to
+/// the connection's active connector, which reads the DC at the site and uploads pages; the engine waits for the
+/// upload and hands what it holds to the same merge as a direct read.
+extension DirectorySyncEngine {
+    /// How often the engine looks at a waiting upload.
+    static let uploadPollInterval: Duration = .milliseconds(250)
+
+    /// Assigns the run to the active connector, waits for its upload and decodes it into a ``Read``.
+    ///
+    /// - Throws: ``DirectorySyncError/noConnectorOnline(_:)`` at once when no connector of the connection holds
+    ///   the lease, ``DirectorySyncError/connectorFailed(_:)`` when the connector reported an error or its upload
+    ///   cannot be merged, ``DirectorySyncError/objectLimitExceeded(_:)``; the run's deadline ends the wait.
+    func readThroughConnector(
+        _ kind: SyncRun.Kind, request: Request, run: SyncRunID, connection: DirectoryConnection,
+        connectors: [ConnectorID], watermark: StoredWatermark?, onProgress: @Sendable (Int) async -> Void
+    ) async throws -> Read {
+        let tenant = request.tenantID
+        try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+            let uploads = tx.connectorUploads(of: tenant)
+            let lease = try await uploads.activeConnector(of: connection.id)
+            guard let connector = ConnectorRunDecision.assignee(lease: lease, serving: connectors) else {
+                let presence = try await uploads.connectors(connectors)
+                throw DirectorySyncError.noConnectorOnline(ConnectorRunDecision.offlineMessage(presence))
+            }
+            let now = Date()
+            try await uploads.insert(
+                ConnectorUpload(
+                    runID: run, connectionID: connection.id, connectorID: connector, state: .waiting,
+                    requestedKind: kind, deadlineAt: now.addingTimeInterval(Self.seconds(limits.deadline)),
+                    assignedAt: now, updatedAt: now
+                )
+            )
+            try await Self.hintSync(run, to: connector, in: tx, tenant: tenant)
+        }
+        try await waitForUpload(run, request: request, connectors: connectors)
+        return try await loadUpload(run, request: request, watermark: watermark, onProgress: onProgress)
+    }
+
+    /// Waits, holding no transaction, until the upload is complete, handing the run over when the lease moves.
+    private func waitForUpload(_ run: SyncRunID, request: Request, connectors: [ConnectorID]) async throws {
+        let tenant = request.tenantID
+        for await _ in AsyncTimerSequence(interval: Self.uploadPollInterval, clock: .continuous) {
+            let progress = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+                try await tx.connectorUploads(of: tenant).progress(of: run)
+            }
+            guard let progress else { throw StoreError.notFound }
+            switch ConnectorRunDecision.next(progress, serving: connectors) {
+            case .wait:
+                continue
+            case .load:
+                return
+            case .fail(let message):
+                throw DirectorySyncError.connectorFailed(message)
+            case .reassign(let connector):
+                try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+                    let uploads = tx.connectorUploads(of: tenant)
+                    // Locked, and looked at again: a page or completion that arrived meanwhile is not lost silently.
+                    guard let upload = try await uploads.get(run, locking: true), upload.state == .waiting,
+                        upload.connectorID != connector
+                    else { return }
+                    try await uploads.reassign(run, to: connector, at: Date())
+                    try await Self.hintSync(run, to: connector, in: tx, tenant: tenant)
+                }
+                logger.notice(
+                    "directory sync handed to another connector",
+                    metadata: ["sync.run": "\(run)", "connector.id": "\(connector)"]
+                )
+            }
+        }
+        throw CancellationError()
+    }
+
+    /// Loads a complete upload's pages in order and decodes them, checking them as a direct read is checked.
+    private func loadUpload(
+        _ run: SyncRunID, request: Request, watermark: StoredWatermark?, onProgress: @Sendable (Int) async -> Void
+    ) async throws -> Read {
+        let tenant = request.tenantID
+        let (upload, pages) = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+            let uploads = tx.connectorUploads(of: tenant)
+            guard let upload = try await uploads.get(run) else { throw StoreError.notFound }
+            return (upload, try await uploads.pages(of: run))
+        }
+        guard let text = upload.completion,
+            let completion = try? JSONDecoder().decode(ConnectorRunCompletion.self, from: Data(text.utf8)),
+            pages.map(\.page) == Array(stride(from: 1, through: completion.pages, by: 1))
+        else { throw DirectorySyncError.connectorFailed("the connector's upload is incomplete") }
+        var read = Read(kind: completion.kind == .full ? .full : .incremental, identity: Self.identity(completion))
+        var items = 0
+        for page in pages {
+            let decoded: ConnectorPageCodec.Decoded
+            do {
+                let json = try ConnectorPageCodec.inflate(ByteBuffer(bytes: page.body), isGzip: page.isGzip)
+                decoded = try ConnectorPageCodec.decode(json)
+            } catch {
+                throw DirectorySyncError.connectorFailed("page \(page.page) of the connector's upload cannot be read")
+            }
+            items += decoded.entries.count + decoded.deletions.count
+            guard items <= limits.maximumObjects else {
+                throw DirectorySyncError.objectLimitExceeded(limits.maximumObjects)
+            }
+            read.pages.append(decoded.entries)
+            read.deletions.append(decoded.deletions)
+            read.objectsRead += decoded.entries.count
+            await onProgress(read.objectsRead)
+        }
+        if let refusal = ConnectorRunDecision.refusal(
+            of: completion, requested: upload.requestedKind, watermark: watermark,
+            hasDeletions: read.deletions.contains { !$0.isEmpty }
+        ) {
+            if completion.kind == .incremental {
+                // The next run asks for a full read (docs/connector-protocol.md, "Finish").
+                try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+                    try await tx.directory(of: tenant).requireFullSync(request.connectionID)
+                }
+            }
+            throw DirectorySyncError.connectorFailed(refusal)
+        }
+        return read
+    }
+
+    /// Drops the pages of a finished run: what was merged is in the directory, what failed is read again.
+    func discardUpload(of run: SyncRunID, request: Request) async {
+        do {
+            try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
+                try await tx.connectorUploads(of: request.tenantID).discardPages(of: run)
+            }
+        } catch {
+            logger.warning("connector upload not discarded", metadata: ["sync.run": "\(run)", "error": "\(error)"])
+        }
+    }
+
+    /// Tells a connector that a run waits for it (a `sync` hint on its stream).
+    static func hintSync(_ run: SyncRunID, to connector: ConnectorID, in tx: Transaction, tenant: TenantID) async throws {
+        try await tx.changeFeed.append(
+            tenant, event: .connector, devices: [DeviceID(connector.rawValue)],
+            data: #"{"event":"sync","data":{"run_id":"\#(run)"}}"#
+        )
+    }
+
+    /// The DC a completion names, as the merge and the watermark take it.
+    static func identity(_ completion: ConnectorRunCompletion) -> DomainControllerIdentity {
+        let dc = completion.domainController
+        return DomainControllerIdentity(
+            serviceName: dc.serviceName, invocationID: dc.invocationID, highestCommittedUSN: dc.highestCommittedUSN,
+            defaultNamingContext: dc.defaultNamingContext, dnsHostName: dc.dnsHostName,
+            domainSID: dc.domainSID.flatMap(SecurityIdentifier.init)
+        )
+    }
+
+    static func seconds(_ duration: Duration) -> TimeInterval {
+        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+    }
+}
