@@ -158,7 +158,8 @@ struct AdminAPI {
             "guid", "kind", "dn", "parent_guid", "name", "sam_account_name", "user_principal_name", "display_name",
             "sid", "disabled", "primary_group_id",
         ]
-        let list = try await call(.GET, "/v1/tenants/\(tenant)/directory/users?limit=500", key: key)
+        let list = try await call(.GET, "/v1/tenants/\(tenant)/directory/users?limit=200", key: key)
+        #expect(list.status == 200, "\(list.json)")
         let items = list.json["items"] as? [[String: Any]] ?? []
         return items.map { item in
             Dictionary(uniqueKeysWithValues: fields.map { ($0, item[$0].map { "\($0)" } ?? "nil") })

@@ -16,14 +16,15 @@ extension DirectorySyncEngine {
 
     /// Assigns the run to the active connector, waits for its upload and decodes it into a ``Read``.
     ///
-    /// - Throws: ``DirectorySyncError/noConnectorOnline(_:)`` at once when no connector of the connection holds
-    ///   the lease, ``DirectorySyncError/connectorFailed(_:)`` when the connector reported an error or its upload
+    /// - Throws: ``DirectorySyncError/noConnectorOnline(_:)`` when no connector of the connection holds the lease
+    ///   within ``Limits/connectorGrace``, ``DirectorySyncError/connectorFailed(_:)`` when the connector reported an error or its upload
     ///   cannot be merged, ``DirectorySyncError/objectLimitExceeded(_:)``; the run's deadline ends the wait.
     func readThroughConnector(
         _ kind: SyncRun.Kind, request: Request, run: SyncRunID, connection: DirectoryConnection,
         connectors: [ConnectorID], watermark: StoredWatermark?, onProgress: @Sendable (Int) async -> Void
     ) async throws -> Read {
         let tenant = request.tenantID
+        try await awaitActiveConnector(of: connection.id, request: request, connectors: connectors)
         try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
             let uploads = tx.connectorUploads(of: tenant)
             let lease = try await uploads.activeConnector(of: connection.id)
@@ -43,6 +44,36 @@ extension DirectorySyncEngine {
         }
         try await waitForUpload(run, request: request, connectors: connectors)
         return try await loadUpload(run, request: request, watermark: watermark, onProgress: onProgress)
+    }
+
+    /// Returns once a connector of the connection holds its lease, or after ``Limits/connectorGrace``.
+    ///
+    /// When none holds it, the connectors are told to heartbeat now (a `configuration` hint), so one that is
+    /// online but has not heartbeated since the connection named it (a connection made a moment ago, a
+    /// connector just started) takes the lease within the grace instead of the run failing as offline.
+    private func awaitActiveConnector(
+        of connection: DirectoryConnectionID, request: Request, connectors: [ConnectorID]
+    ) async throws {
+        let tenant = request.tenantID
+        let held = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+            let lease = try await tx.connectorUploads(of: tenant).activeConnector(of: connection)
+            guard ConnectorRunDecision.assignee(lease: lease, serving: connectors) == nil else { return true }
+            try await tx.changeFeed.append(
+                tenant, event: .connector, devices: connectors.map { DeviceID($0.rawValue) },
+                data: #"{"event":"configuration","data":{}}"#
+            )
+            return false
+        }
+        guard !held, limits.connectorGrace > .zero else { return }
+        let clock = ContinuousClock()
+        let deadline = clock.now + limits.connectorGrace
+        for await tick in AsyncTimerSequence(interval: Self.uploadPollInterval, clock: clock) {
+            let lease = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+                try await tx.connectorUploads(of: tenant).activeConnector(of: connection)
+            }
+            if ConnectorRunDecision.assignee(lease: lease, serving: connectors) != nil || tick >= deadline { return }
+        }
+        throw CancellationError()
     }
 
     /// Waits, holding no transaction, until the upload is complete, handing the run over when the lease moves.

@@ -54,9 +54,16 @@ package struct DirectorySyncEngine: Sendable {
         /// the memory a run holds, since the whole read is held until it is applied.
         package var maximumObjects: Int
 
-        package init(deadline: Duration = .seconds(1800), maximumObjects: Int = 100_000) {
+        /// How long a run of a `connector` connection waits for one of its connectors to hold the lease before it
+        /// fails as offline (a connector heartbeats every 10 s by default, and at once when hinted).
+        package var connectorGrace: Duration
+
+        package init(
+            deadline: Duration = .seconds(1800), maximumObjects: Int = 100_000, connectorGrace: Duration = .seconds(15)
+        ) {
             self.deadline = deadline
             self.maximumObjects = maximumObjects
+            self.connectorGrace = connectorGrace
         }
     }
 
