@@ -83,7 +83,7 @@ extension ConnectorService {
                     "connector.revoked", on: ("connector", id.description), before: before.auditSnapshot,
                     after: after.auditSnapshot, by: caller, at: now, in: .tenant(tenant)
                 )
-                try await tx.changeFeed.append(tenant, event: .disconnect, devices: [DeviceID(id.rawValue)], data: "{}")
+                try await tx.changeFeed.disconnect(tenant, connectors: [id])
             }
             return Details(
                 connector: after, status: .revoked,

@@ -125,9 +125,7 @@ extension ConnectorService {
         )
         if existing != nil {
             // The streams opened with the old key's token end everywhere.
-            try await tx.changeFeed.append(
-                tenant, event: .disconnect, devices: [DeviceID(connector.id.rawValue)], data: "{}"
-            )
+            try await tx.changeFeed.disconnect(tenant, connectors: [connector.id])
         }
         return Enrolled(connector: connector, token: token.string, tenant: tenant, isReenrollment: existing != nil)
     }

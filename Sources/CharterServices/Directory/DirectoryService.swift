@@ -162,11 +162,7 @@ package struct DirectoryService: Sendable {
 
     /// Tells connectors that a connection they serve changed: they heartbeat and learn what they serve now.
     private static func hintConfiguration(_ ids: [ConnectorID], in tx: Transaction, tenant: TenantID) async throws {
-        guard !ids.isEmpty else { return }
-        try await tx.changeFeed.append(
-            tenant, event: .connector, devices: ids.map { DeviceID($0.rawValue) },
-            data: #"{"event":"configuration","data":{}}"#
-        )
+        try await tx.changeFeed.append(tenant, connectorEvent: "configuration", to: ids)
     }
 
     // MARK: - Sync runs

@@ -58,10 +58,7 @@ extension DirectorySyncEngine {
         let held = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
             let lease = try await tx.connectorUploads(of: tenant).activeConnector(of: connection)
             guard ConnectorRunDecision.assignee(lease: lease, serving: connectors) == nil else { return true }
-            try await tx.changeFeed.append(
-                tenant, event: .connector, devices: connectors.map { DeviceID($0.rawValue) },
-                data: #"{"event":"configuration","data":{}}"#
-            )
+            try await tx.changeFeed.append(tenant, connectorEvent: "configuration", to: connectors)
             return false
         }
         guard !held, limits.connectorGrace > .zero else { return }
@@ -171,10 +168,7 @@ extension DirectorySyncEngine {
 
     /// Tells a connector that a run waits for it (a `sync` hint on its stream).
     static func hintSync(_ run: SyncRunID, to connector: ConnectorID, in tx: Transaction, tenant: TenantID) async throws {
-        try await tx.changeFeed.append(
-            tenant, event: .connector, devices: [DeviceID(connector.rawValue)],
-            data: #"{"event":"sync","data":{"run_id":"\#(run)"}}"#
-        )
+        try await tx.changeFeed.append(tenant, connectorEvent: "sync", data: #"{"run_id":"\#(run)"}"#, to: [connector])
     }
 
     /// The DC a completion names, as the merge and the watermark take it.

@@ -65,6 +65,23 @@ package struct ChangeFeedRepository: Sendable {
         return sequence
     }
 
+    /// Appends a command for the connectors named (docs/connector-protocol.md, "Commands"): the server-sent event
+    /// `name` with the JSON object `data`.
+    package func append(
+        _ tenant: TenantID, connectorEvent name: String, data: String = "{}", to connectors: [ConnectorID]
+    ) async throws {
+        guard !connectors.isEmpty else { return }
+        try await append(
+            tenant, event: .connector, devices: connectors.map { DeviceID($0.rawValue) },
+            data: #"{"event":"\#(name)","data":\#(data)}"#
+        )
+    }
+
+    /// Closes the streams of the connectors named on every replica (revocation, re-enrollment).
+    package func disconnect(_ tenant: TenantID, connectors: [ConnectorID]) async throws {
+        try await append(tenant, event: .disconnect, devices: connectors.map { DeviceID($0.rawValue) }, data: "{}")
+    }
+
     /// Entries of every tenant after `sequence`, oldest first.
     package func entries(after sequence: Int64, limit: Int) async throws -> [ChangeFeedEntry] {
         let rows = try await tx.query(
