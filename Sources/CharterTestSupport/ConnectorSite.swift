@@ -183,11 +183,21 @@ package struct ConnectorSite: Sendable {
 
     /// Runs an OpenLDAP client (`ldapsearch`, `ldapmodify`, …) inside the site, bound as the administrator
     /// over LDAPS with the site's CA; `arguments` follow the bind options (`-b base -s base dn`, `-f file`).
+    /// `ldapsearch` writes plain LDIF (`-LLL`).
     package func ldap(_ tool: String, _ arguments: [String]) async throws -> ChildProcess.Termination {
-        try await run(
-            [tool, "-x", "-LLL", "-o", "nettimeout=5", "-H", ldapsURL, "-D", bindDN, "-w", password] + arguments,
+        let plain = tool == "ldapsearch" ? ["-LLL"] : []
+        return try await run(
+            [tool, "-x"] + plain + ["-o", "nettimeout=5", "-H", ldapsURL, "-D", bindDN, "-w", password] + arguments,
             environment: ["LDAPTLS_CACERT": caFile, "LDAPTLS_REQCERT": "demand"]
         )
+    }
+
+    /// Creates an OU of its own for one test, named `prefix-<random>`, directly under the site's base DN (tests
+    /// share the site's DC as they share the host's).
+    package func makeOU(_ prefix: String) async throws -> String {
+        let dn = "OU=\(prefix)-\(UUID().uuidString.prefix(8)),\(baseDN)"
+        try await modify("dn: \(dn)\nchangetype: add\nobjectClass: organizationalUnit\n")
+        return dn
     }
 
     /// Applies `ldif` (with `changetype`s) to the site DC with `ldapmodify`; a failure throws its output.

@@ -20,6 +20,10 @@ struct ConnectorSiteTests {
         #expect(ended.status == 0, "\(ended.errorOutput)")
         #expect(String(decoding: ended.output, as: UTF8.self).contains("defaultNamingContext: DC=site,DC=test"))
         #expect(site.baseDN == "dc=site,dc=test")
+        let ou = try await site.makeOU("site-test")
+        let found = try await site.ldap("ldapsearch", ["-b", ou, "-s", "base", "dn"])
+        #expect(String(decoding: found.output, as: UTF8.self).lowercased().contains("dn: \(ou.lowercased())"))
+        try await site.modify("dn: \(ou)\nchangetype: delete\n")
     }
 
     @Test("the host's 127.0.0.2 is another DC: another domain and another invocationId than the site's 127.0.0.2")
@@ -132,16 +136,16 @@ struct ConnectorSiteTests {
         defer { try? FileManager.default.removeItem(at: folder) }
         // Stands in for `charter`: prints its arguments, its configuration and whether the site DC answers it.
         let fake = folder.appendingPathComponent("charter")
-        try Data(
+        try Self.writeExecutable(
+            fake.path,
             """
             #!/bin/sh
             echo "$@" >&2
             cat "$4"
             LDAPTLS_CACERT="\(site.caFile)" ldapsearch -x -LLL -H "\(site.ldapsURL)" -b "" -s base dn >/dev/null \
                 && echo "dc answers" >&2
-            """.utf8
-        ).write(to: fake)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+            """
+        )
 
         let connector = site.connector(servicePort: 8443, enrollmentToken: "chte_token", name: "Site A connector 1")
         defer { connector.remove() }
@@ -175,6 +179,36 @@ struct ConnectorSiteTests {
         #expect(FileManager.default.fileExists(atPath: identity.path))
     }
 
+    @Test("a site of its own: a second start leaves it running as it was, stop leaves no namespace, veth or samba")
+    func ownSiteLifecycle() async throws {
+        let ip = try #require(ConnectorSite.ip)
+        var stopped: ConnectorSite?
+        try await ConnectorSite.with { site in
+            let shared = try ConnectorSite.shared
+            #expect(site.namespace != shared.namespace)
+            #expect(site.hostAddress != shared.hostAddress)
+            let before = try await Self.identity(url: site.ldapURL, bindDN: site.bindDN, password: site.password) {
+                try await site.run(["ldapsearch"] + $0)
+            }
+            let again = try await ConnectorSite.start(folder: site.folder)
+            #expect(again.namespace == site.namespace && again.hostAddress == site.hostAddress)
+            let after = try await Self.identity(url: site.ldapURL, bindDN: site.bindDN, password: site.password) {
+                try await site.run(["ldapsearch"] + $0)
+            }
+            #expect(after.invocationID == before.invocationID)
+            let samba = try String(contentsOfFile: site.folder + "/dc/run/charter-samba.pid", encoding: .utf8)
+            stopped = site
+            try await site.stop()
+            #expect(kill(try #require(Int32(samba.trimmingCharacters(in: .whitespacesAndNewlines))), 0) == -1)
+            try await site.stop()
+        }
+        let site = try #require(stopped)
+        let namespaces = try await ChildProcess.run(ip, ["netns", "list"])
+        #expect(!String(decoding: namespaces.output, as: UTF8.self).contains(site.namespace))
+        let links = try await ChildProcess.run(ip, ["-4", "-o", "addr", "show"])
+        #expect(!String(decoding: links.output, as: UTF8.self).contains(site.hostAddress + "/30"))
+    }
+
     @Test(
         "a site's env file is read back as written",
         arguments: [
@@ -185,6 +219,16 @@ struct ConnectorSiteTests {
     )
     func envFile(text: String, expected: [String: String]) {
         #expect(ConnectorSite.variables(ofEnvFile: text) == expected)
+    }
+
+    /// Writes an executable script through a descriptor closed on exec: a process another test spawns meanwhile
+    /// would otherwise hold it open for writing, and executing the script would fail with "Text file busy".
+    static func writeExecutable(_ path: String, _ text: String) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        try #require(descriptor >= 0, "cannot create \(path)")
+        defer { close(descriptor) }
+        let bytes = Array(text.utf8)
+        try #require(write(descriptor, bytes, bytes.count) == bytes.count, "cannot write \(path)")
     }
 
     /// The naming context and invocationId of the DC that answers at `url`, read with `ldapsearch` run by `search`.
