@@ -6,8 +6,21 @@ SAMBA_DC_REALM="${SAMBA_DC_REALM:-CHARTER.TEST}"
 SAMBA_DC_DOMAIN="${SAMBA_DC_DOMAIN:-CHARTER}"
 SAMBA_DC_PASSWORD="${SAMBA_DC_PASSWORD:-Charter-Test-Pass1}"
 SAMBA_DC_HOST="${SAMBA_DC_HOST:-charterdc}"
+# A network namespace (`ip netns`) the DC runs and is probed in (scripts/connector-site); empty: the host's.
+SAMBA_DC_NETNS="${SAMBA_DC_NETNS:-}"
+# The prefix of the variables DIR/env exports (CHARTER_TEST_LDAP_URL, …; the site's CHARTER_TEST_SITE_LDAP_URL, …).
+SAMBA_DC_ENV_PREFIX="${SAMBA_DC_ENV_PREFIX:-CHARTER_TEST}"
 
 samba_log() { echo "samba-dc: $*" >&2; }
+
+# Runs a command in the DC's network namespace (SAMBA_DC_NETNS), or as is when it has none.
+samba_in() {
+    if [[ -n $SAMBA_DC_NETNS ]]; then
+        ip netns exec "$SAMBA_DC_NETNS" "$@"
+    else
+        "$@"
+    fi
+}
 
 samba_abs_dir() {
     mkdir -p "$1"
@@ -128,21 +141,21 @@ samba_pid() {
 samba_dc_answers() {
     local dir="$1"
     samba_pid "$dir" >/dev/null &&
-        ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "ldap://$SAMBA_DC_ADDRESS" -s base -b "" \
+        samba_in ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "ldap://$SAMBA_DC_ADDRESS" -s base -b "" \
             defaultNamingContext >/dev/null 2>&1
 }
 
 samba_write_env() {
-    local dir="$1" base
+    local dir="$1" base prefix="$SAMBA_DC_ENV_PREFIX"
     base="$(samba_base_dn)"
     cat >"$dir/env" <<EOF
-export CHARTER_TEST_LDAP_URL=ldap://$SAMBA_DC_ADDRESS
-export CHARTER_TEST_LDAPS_URL=ldaps://$SAMBA_DC_ADDRESS
-export CHARTER_TEST_LDAP_CA=$dir/tls/ca.pem
-export CHARTER_TEST_LDAP_BIND_DN='cn=Administrator,cn=Users,$base'
-export CHARTER_TEST_LDAP_PASSWORD='$SAMBA_DC_PASSWORD'
-export CHARTER_TEST_LDAP_BASE_DN='$base'
-export CHARTER_TEST_SAMBA_DIR=$dir
+export ${prefix}_LDAP_URL=ldap://$SAMBA_DC_ADDRESS
+export ${prefix}_LDAPS_URL=ldaps://$SAMBA_DC_ADDRESS
+export ${prefix}_LDAP_CA=$dir/tls/ca.pem
+export ${prefix}_LDAP_BIND_DN='cn=Administrator,cn=Users,$base'
+export ${prefix}_LDAP_PASSWORD='$SAMBA_DC_PASSWORD'
+export ${prefix}_LDAP_BASE_DN='$base'
+export ${prefix}_SAMBA_DIR=$dir
 EOF
 }
 
@@ -155,10 +168,12 @@ samba_dc_start() {
         samba_log "already running ($dir)"
         return 0
     fi
-    samba_log "starting samba on $SAMBA_DC_ADDRESS"
-    local started=$SECONDS
-    # Foreground mode keeps one known process id; setsid detaches it from the caller's terminal.
-    setsid samba --configfile="$dir/dc/etc/smb.conf" --foreground \
+    samba_log "starting samba on $SAMBA_DC_ADDRESS${SAMBA_DC_NETNS:+ in network namespace $SAMBA_DC_NETNS}"
+    local started=$SECONDS in_netns=()
+    [[ -n $SAMBA_DC_NETNS ]] && in_netns=(ip netns exec "$SAMBA_DC_NETNS")
+    # Foreground mode keeps one known process id (`ip netns exec` and setsid exec, they do not fork);
+    # setsid detaches it from the caller's terminal.
+    setsid "${in_netns[@]}" samba --configfile="$dir/dc/etc/smb.conf" --foreground \
         --debug-stdout >"$dir/samba.log" 2>&1 </dev/null &
     echo $! >"$dir/dc/run/charter-samba.pid"
     local tries

@@ -5,30 +5,33 @@ import NIOHTTP1
 
 /// A `charter serve` process of this build on a loopback port, against the test database.
 final class ServeProcess: Sendable {
+    let host: String
     let port: Int
     private let process: Process
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
+    var baseURL: String { "http://\(host):\(port)" }
 
     /// The `charter` executable next to the test bundle (`swift build --build-tests` builds both).
     static var executable: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("charter")
     }
 
-    private init(port: Int, process: Process) {
+    private init(host: String, port: Int, process: Process) {
+        self.host = host
         self.port = port
         self.process = process
     }
 
-    /// Starts a replica and waits until `/healthz` answers; tries other ports if one is taken.
+    /// Starts a replica listening on `host` (a connector site's `hostAddress` for the site to reach it) and waits
+    /// until `/healthz` answers; tries other ports if one is taken.
     static func start(
-        drainSeconds: Int = 2, environment extra: [String: String] = [:], http: HTTPClient
+        host: String = "127.0.0.1", drainSeconds: Int = 2, environment extra: [String: String] = [:], http: HTTPClient
     ) async throws -> ServeProcess {
         for _ in 0..<5 {
             let port = Int.random(in: 20_000...60_000)
             let process = Process()
             process.executableURL = executable
-            process.arguments = ["serve", "--port", String(port)]
+            process.arguments = ["serve", "--host", host, "--port", String(port)]
             var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("CHARTER_") }
             environment["CHARTER_DATABASE_URL"] = TestDatabase.appURL
             environment["CHARTER_KEK"] = TestDomain.kek
@@ -42,7 +45,7 @@ final class ServeProcess: Sendable {
             process.environment = environment
             process.standardOutput = FileHandle.nullDevice
             try process.run()
-            let replica = ServeProcess(port: port, process: process)
+            let replica = ServeProcess(host: host, port: port, process: process)
             // Starting takes well under a second; 30 s only bounds a hang.
             for _ in 0..<300 where process.isRunning {
                 if let response = try? await http.execute(
