@@ -80,7 +80,15 @@ struct ConnectorEndToEndTests {
                 )
                 #expect(viaConnector.status == 201, "\(viaConnector.json)")
                 let connection = try #require(viaConnector.json["id"] as? String)
-                try await api.syncAndWait(tenant: world.tenants[1], connection: connection, key: world.tenantKeys[1])
+                let run = try await api.syncAndWait(tenant: world.tenants[1], connection: connection, key: world.tenantKeys[1])
+                // The connector's admin view names the run it served.
+                let detail = try await api.call(
+                    .GET, "/v1/tenants/\(world.tenants[1])/connectors/\(state.connectorID)", key: world.tenantKeys[1]
+                )
+                let lastSync = detail.json["last_sync"] as? [String: Any]
+                #expect(lastSync?["run_id"] as? String == run, "\(detail.json)")
+                #expect(lastSync?["status"] as? String == "succeeded")
+                #expect(detail.json["status"] as? String == "online")
                 group.cancelAll()
             }
 
@@ -132,8 +140,9 @@ struct AdminAPI {
         return (Int(response.status.code), (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:])
     }
 
-    /// Starts a full sync and waits until its run succeeded (a hang is bounded at 60 s).
-    func syncAndWait(tenant: TenantID, connection: String, key: String) async throws {
+    /// Starts a full sync and waits until its run succeeded (a hang is bounded at 60 s); the run's id.
+    @discardableResult
+    func syncAndWait(tenant: TenantID, connection: String, key: String) async throws -> String {
         let started = try await call(
             .POST, "/v1/tenants/\(tenant)/directory/connections/\(connection)/sync", key: key, body: ["kind": "full"]
         )
@@ -142,10 +151,10 @@ struct AdminAPI {
         for _ in 0..<600 {
             let read = try await call(.GET, "/v1/tenants/\(tenant)/directory/sync-runs/\(run)", key: key)
             let status = read.json["status"] as? String
-            if status == "succeeded" { return }
+            if status == "succeeded" { return run }
             if status != "running" && status != "applying" {
                 Issue.record("sync run \(run) ended \(status ?? "?"): \(read.json)")
-                return
+                return run
             }
             try await Task.sleep(for: .milliseconds(100))
         }

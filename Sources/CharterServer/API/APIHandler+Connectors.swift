@@ -59,6 +59,12 @@ extension Components.Schemas.Connector {
                         leaseExpiresAt: $0.leaseExpiresAt
                     )
                 }
+            },
+            lastSync: details.lastSync.map {
+                .init(
+                    runId: $0.run.description, connectionId: $0.connection.description, status: .init($0.status),
+                    startedAt: $0.startedAt, finishedAt: $0.finishedAt, error: $0.error
+                )
             }
         )
     }
@@ -70,6 +76,17 @@ extension Components.Schemas.Connector.StatusPayload {
         case .online: self = .online
         case .offline: self = .offline
         case .revoked: self = .revoked
+        }
+    }
+}
+
+extension Components.Schemas.ConnectorLastSync.StatusPayload {
+    init(_ status: SyncRun.Status) {
+        switch status {
+        case .running: self = .running
+        case .succeeded: self = .succeeded
+        case .failed: self = .failed
+        case .needsConfirmation: self = .needsConfirmation
         }
     }
 }

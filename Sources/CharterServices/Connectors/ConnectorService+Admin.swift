@@ -18,6 +18,8 @@ extension ConnectorService {
         package var status: Status
         /// The directory connections it serves; `nil` in lists.
         package var connections: [ConnectorRepository.Assignment]?
+        /// The run it was last assigned; `nil` in lists and before its first.
+        package var lastSync: ConnectorRepository.LastSync?
     }
 
     /// The status of `connector` at `now`: online when heard within `leaseSeconds`.
@@ -40,7 +42,7 @@ extension ConnectorService {
         return connectors.map { connector in
             Details(
                 connector: connector, status: Self.status(of: connector, leaseSeconds: limits.leaseSeconds, now: now),
-                connections: nil
+                connections: nil, lastSync: nil
             )
         }
     }
@@ -59,7 +61,8 @@ extension ConnectorService {
             }
             return Details(
                 connector: connector, status: Self.status(of: connector, leaseSeconds: limits.leaseSeconds, now: now),
-                connections: try await tx.connectors.assignments(tenant, connector: id, now: now)
+                connections: try await tx.connectors.assignments(tenant, connector: id, now: now),
+                lastSync: try await tx.connectors.lastSync(tenant, connector: id)
             )
         }
     }
@@ -87,7 +90,8 @@ extension ConnectorService {
             }
             return Details(
                 connector: after, status: .revoked,
-                connections: try await tx.connectors.assignments(tenant, connector: id, now: now)
+                connections: try await tx.connectors.assignments(tenant, connector: id, now: now),
+                lastSync: try await tx.connectors.lastSync(tenant, connector: id)
             )
         }
         await disconnect(id)

@@ -99,6 +99,16 @@ package struct ConnectorRepository: Sendable {
         package var leaseExpiresAt: Date?
     }
 
+    /// The last run a connector was assigned (the one it uploads, or uploaded, for a connection).
+    package struct LastSync: Sendable, Hashable {
+        package var run: SyncRunID
+        package var connection: DirectoryConnectionID
+        package var status: SyncRun.Status
+        package var startedAt: Date
+        package var finishedAt: Date?
+        package var error: String?
+    }
+
     private typealias Row = (UUID, String, String, String, Int, Data, Date, Date?, String?, String, Date?, Date)
     private static let columns = """
         SELECT id, name, hostname, version, protocol_version, signing_key, enrolled_at, last_seen_at, last_seen_ip,
@@ -302,6 +312,29 @@ package struct ConnectorRepository: Sendable {
             )
         }
         return assignments
+    }
+
+    /// The run most recently assigned to `connector`, `nil` before the first.
+    package func lastSync(_ tenant: TenantID, connector: ConnectorID) async throws -> LastSync? {
+        let rows = try await tx.query(
+            """
+            SELECT r.id, r.connection_id, r.status, r.started_at, r.finished_at, r.error
+            FROM connector_uploads u
+            JOIN directory_sync_runs r ON r.tenant_id = u.tenant_id AND r.id = u.run_id
+            WHERE u.tenant_id = \(tenant.rawValue) AND u.connector_id = \(connector.rawValue)
+            ORDER BY u.assigned_at DESC LIMIT 1
+            """
+        )
+        for try await (run, connection, status, started, finished, error) in rows.decode(
+            (UUID, UUID, String, Date, Date?, String?).self
+        ) {
+            guard let status = SyncRun.Status(rawValue: status) else { return nil }
+            return LastSync(
+                run: SyncRunID(run), connection: DirectoryConnectionID(connection), status: status, startedAt: started,
+                finishedAt: finished, error: error
+            )
+        }
+        return nil
     }
 
     /// The tenant's `connector` feed entries that name `connector`, after `sequence`, oldest first.
