@@ -1,3 +1,4 @@
+import CharterServices
 import Logging
 import ServiceLifecycle
 import Synchronization

@@ -1,15 +1,14 @@
-import CharterCore
-import CharterServices
-import CharterStore
+package import CharterCore
+package import CharterStore
 import CharterJSON
 import Foundation
-import Logging
+package import Logging
 import Metrics
-import ServiceLifecycle
+package import ServiceLifecycle
 import Synchronization
 
 /// What a connected device's stream receives.
-enum HubMessage: Sendable, Equatable {
+package enum HubMessage: Sendable, Equatable {
     /// A hint: `id` is the change-feed sequence number.
     case event(id: Int64, name: String, data: String)
     /// Nothing happened; keeps proxies from closing an idle stream.
@@ -31,22 +30,22 @@ enum HubMessage: Sendable, Equatable {
 /// audit-chain lock held the 20 of them for a second, and the decision hints waited as long). When the
 /// listening connection breaks it reconnects with backoff and reads on from where it stopped, so entries
 /// written meanwhile still arrive.
-actor EventHub: Service {
+package actor EventHub: Service {
     /// Who holds a subscription.
-    enum Member: Hashable, Sendable {
+    package enum Member: Hashable, Sendable {
         case device(DeviceID)
         case connector(ConnectorID)
     }
 
-    struct Subscription: Sendable {
-        let id: UInt64
-        let member: Member
-        let tenant: TenantID
+    package struct Subscription: Sendable {
+        package let id: UInt64
+        package let member: Member
+        package let tenant: TenantID
         /// Everything up to here was in the feed before the subscription; later entries arrive on `messages`.
-        let position: Int64
-        let messages: AsyncStream<HubMessage>
+        package let position: Int64
+        package let messages: AsyncStream<HubMessage>
         /// The client addresses of the device's event streams this one replaced (one stream per device).
-        let replaced: [String?]
+        package let replaced: [String?]
     }
 
     private struct Subscriber {
@@ -72,16 +71,16 @@ actor EventHub: Service {
     /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
     private let openStreams = Meter(label: "charter_event_streams")
     /// When the recent feed entries were handed to the streams, for `charter_hint_delivery_seconds`.
-    nonisolated let deliveries = HintDeliveries()
+    package nonisolated let deliveries = HintDeliveries()
 
     /// How often an idle stream gets a heartbeat.
-    static let heartbeatInterval = Duration.seconds(15)
+    package static let heartbeatInterval = Duration.seconds(15)
     /// How long the change feed keeps an entry; an agent away longer resyncs (docs/agent-protocol.md).
-    static let retentionSeconds = 7 * 86_400
+    package static let retentionSeconds = 7 * 86_400
     /// How often a replica prunes the feed.
-    static let pruneInterval = Duration.seconds(3600)
+    package static let pruneInterval = Duration.seconds(3600)
 
-    init(database: Database, logger: Logger, pollInterval: Duration = .seconds(5)) {
+    package init(database: Database, logger: Logger, pollInterval: Duration = .seconds(5)) {
         self.database = database
         var logger = logger
         logger[metadataKey: "component"] = "event-hub"
@@ -90,7 +89,7 @@ actor EventHub: Service {
     }
 
     /// The number of streams open on this replica.
-    var connectedCount: Int { subscribers.count }
+    package var connectedCount: Int { subscribers.count }
 
     /// Subscribes a device; the returned position is where a replay from the database must stop.
     ///
@@ -98,14 +97,14 @@ actor EventHub: Service {
     ///   - isStream: Whether this is the device's server-sent event stream: a newer one closes the older ones
     ///     of the device on this replica (one event stream per device).
     ///   - client: The client's address, reported when the subscription replaces another.
-    func subscribe(
+    package func subscribe(
         device: DeviceID, tenant: TenantID, isStream: Bool = false, client: String? = nil
     ) async throws -> Subscription {
         try await subscribe(.device(device), tenant: tenant, isStream: isStream, client: client)
     }
 
     /// Subscribes a device or connector (see ``subscribe(device:tenant:isStream:client:)``).
-    func subscribe(
+    package func subscribe(
         _ member: Member, tenant: TenantID, isStream: Bool = false, client: String? = nil
     ) async throws -> Subscription {
         while position == nil {
@@ -137,7 +136,7 @@ actor EventHub: Service {
         )
     }
 
-    func unsubscribe(_ id: UInt64) {
+    package func unsubscribe(_ id: UInt64) {
         guard let subscriber = subscribers.removeValue(forKey: id) else { return }
         openStreams.decrement()
         subscriber.continuation.finish()
@@ -149,7 +148,7 @@ actor EventHub: Service {
 
     /// Closes every stream, spread evenly over `window`, each told to reconnect after a jittered delay; new
     /// subscriptions are closed at once from now on.
-    func drain(over window: Duration) async {
+    package func drain(over window: Duration) async {
         draining = true
         let ids = subscribers.keys.shuffled()
         guard !ids.isEmpty else { return }
@@ -162,7 +161,7 @@ actor EventHub: Service {
         }
     }
 
-    func run() async throws {
+    package func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.listen() }
@@ -342,14 +341,14 @@ actor EventHub: Service {
 
 extension EventHub {
     /// Runs `body` with a subscription of the device, which ends when `body` returns or throws.
-    nonisolated func withSubscription<Result: Sendable>(
+    package nonisolated func withSubscription<Result: Sendable>(
         device: DeviceID, tenant: TenantID, _ body: (Subscription) async throws -> Result
     ) async throws -> Result {
         try await withSubscription(.device(device), tenant: tenant, body)
     }
 
     /// Runs `body` with a subscription of the device or connector, which ends when `body` returns or throws.
-    nonisolated func withSubscription<Result: Sendable>(
+    package nonisolated func withSubscription<Result: Sendable>(
         _ member: Member, tenant: TenantID, _ body: (Subscription) async throws -> Result
     ) async throws -> Result {
         let subscription = try await subscribe(member, tenant: tenant)
@@ -365,18 +364,18 @@ extension EventHub {
 
     /// Closes the streams and long polls of a revoked device on this replica (every replica does so when it
     /// reads the revocation's `disconnect` feed entry).
-    func disconnect(device: DeviceID) {
+    package func disconnect(device: DeviceID) {
         for id in byMember[.device(device)] ?? [] { unsubscribe(id) }
     }
 
     /// Closes the streams and long polls of a revoked connector on this replica (every replica does so when it
     /// reads the revocation's `disconnect` feed entry).
-    func disconnect(connector: ConnectorID) {
+    package func disconnect(connector: ConnectorID) {
         for id in byMember[.connector(connector)] ?? [] { unsubscribe(id) }
     }
 
     /// The server-sent event a `connector` feed entry's data names: `{"event": <name>, "data": <object>}`.
-    nonisolated static func connectorCommand(_ data: String) -> (name: String, data: String)? {
+    package nonisolated static func connectorCommand(_ data: String) -> (name: String, data: String)? {
         struct Command: Decodable {
             var event: String
             var data: JSONValue
@@ -392,7 +391,7 @@ extension EventHub {
 
 extension EventHub.Subscription {
     /// The first hint `matching` that arrives within `timeout`; `nil` when none does or the stream closes.
-    func firstEvent(
+    package func firstEvent(
         within timeout: Duration, matching: @escaping @Sendable (Int64, String, String) -> Bool
     ) async -> HubMessage? {
         let messages = messages
@@ -418,12 +417,12 @@ extension EventHub.Subscription {
 /// `charter_hint_delivery_seconds`: from the hub handing a feed entry to the streams to one stream's write of it
 /// returning (the bytes are with the connection), per stream. The hub keeps the hand-out times of the last
 /// ``capacity`` entries; a write of an older one is not measured.
-final class HintDeliveries: Sendable {
-    static let capacity = 256
+package final class HintDeliveries: Sendable {
+    package static let capacity = 256
     private let handedOutAt = Mutex<[Int64: ContinuousClock.Instant]>([:])
     private let timer = Timer(label: "charter_hint_delivery_seconds", preferredDisplayUnit: .seconds)
 
-    func handedOut(_ sequence: Int64) {
+    package func handedOut(_ sequence: Int64) {
         let now = ContinuousClock.now
         handedOutAt.withLock { times in
             times[sequence] = now
@@ -431,7 +430,7 @@ final class HintDeliveries: Sendable {
         }
     }
 
-    func written(_ sequence: Int64) {
+    package func written(_ sequence: Int64) {
         guard let handedOut = handedOutAt.withLock({ $0[sequence] }) else { return }
         timer.record(ContinuousClock.now - handedOut)
     }
