@@ -154,9 +154,11 @@ struct DirectoryReaderTests {
         var pages = 0
         var progress = DirectoryReader.Progress()
         var split: [UUID: DirectoryObject] = [:]
+        var sequence: [[UUID]] = []
         _ = try await two.readFull { batch in
             pages += 1
             progress = batch.progress
+            sequence.append(batch.objects.map(\.guid))
             for object in batch.objects {
                 #expect(split.updateValue(object, forKey: object.guid) == nil, "\(object.dn) delivered twice")
             }
@@ -165,6 +167,14 @@ struct DirectoryReaderTests {
         #expect(whole.count == 45)
         #expect(split == whole)
         #expect(progress.objectsRead == 45 && progress.pagesRead == pages)
+
+        // The halves' pages come in turn, so a second read of the same directory makes the same pages in the same
+        // order (a connector resumes an interrupted upload on that).
+        var again: [[UUID]] = []
+        _ = try await two.readFull { batch in again.append(batch.objects.map(\.guid)) }
+        #expect(again == sequence)
+        let lowerHalf = { (page: [UUID]) in page.first.map { $0.uuid.3 <= 0x7f } }
+        #expect(sequence.prefix(4).map(lowerHalf) == [true, false, true, false], "the halves' pages alternate")
         #expect(split.values.filter { $0.kind == .group }.map { $0.members?.count ?? 0 }.sorted() == [10, 20, 30, 40])
     }
 

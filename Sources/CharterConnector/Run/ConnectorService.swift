@@ -68,18 +68,21 @@ package struct ConnectorService: Service {
         let (workHints, work) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let (heartbeatHints, heartbeat) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let interval = SharedInt(10)
+        // Each heartbeat's end starts the wait for the next, with the interval its answer set: a wait begun before
+        // the first answer would keep the default 10 s even when the service asks for less.
+        let (beaten, beat) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         let directory = SiteDirectory(configuration: configuration, logger: logger)
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
                 heartbeat.yield()
-                while true {
+                for await _ in beaten {
                     try await Task.sleep(for: .seconds(interval.value))
                     heartbeat.yield()
                 }
             }
             group.addTask {
                 try await self.heartbeats(
-                    session, directory: directory, hints: heartbeatHints, interval: interval, work: work
+                    session, directory: directory, hints: heartbeatHints, interval: interval, work: work, beat: beat
                 )
             }
             group.addTask {
@@ -98,7 +101,7 @@ package struct ConnectorService: Service {
 
     private func heartbeats(
         _ session: ConnectorSession, directory: SiteDirectory, hints: AsyncStream<Void>, interval: SharedInt,
-        work: AsyncStream<Void>.Continuation
+        work: AsyncStream<Void>.Continuation, beat: AsyncStream<Void>.Continuation
     ) async throws {
         var probe = DomainControllerProbe()
         var assignments: [ConnectorAssignment] = []
@@ -126,6 +129,7 @@ package struct ConnectorService: Service {
             } catch let error where RunUploader.isTransient(error) || Self.isRefusalToLog(error) {
                 logger.warning("connector heartbeat failed", metadata: ["error": "\(error)"])
             }
+            beat.yield()
         }
     }
 

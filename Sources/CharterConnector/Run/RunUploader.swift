@@ -131,12 +131,9 @@ package struct RunUploader: Sendable {
             }
             pages = 0
         }
-        // A fresh read splits in two halves over two connections; a resumed one reads over one, so that its
-        // pages come in the order of the interrupted read.
-        var second: LDAPConnection?
-        if run.pagesReceived == 0 {
-            second = try? await directory.connect()
-        }
+        // The read splits in two halves over two connections, whose pages the reader takes in turn: a resumed read
+        // of the same directory makes the same pages as the interrupted one.
+        let second = try? await directory.connect()
         defer { second?.close() }
         let reader = DirectoryReader(
             connection: connection, secondConnection: second, baseDN: baseDN, options: options, logger: logger

@@ -195,38 +195,43 @@ package struct DirectoryReader: Sendable {
         var accepted: CheckedContinuation<Void, any Error>
     }
 
-    /// Runs `searches` at once and calls `onBatch` from this task for each page of any of them.
+    /// Runs `searches` at once and calls `onBatch` from this task for their pages, taken from each search in turn
+    /// (the first's first page, the second's first page, the first's second page, …; the rest of the longer one
+    /// at the end), so that the same directory is read as the same sequence of pages: a connector that resumes
+    /// an interrupted upload reads again and skips the pages the service already holds.
     private func readConcurrently(
         _ searches: [Search], progress: inout Progress, onBatch: (Batch) async throws -> Void
     ) async throws {
-        let (handoffs, sink) = AsyncThrowingStream.makeStream(of: Handoff.self)
-        var pages = handoffs.makeAsyncIterator()
+        let streams = searches.map { _ in AsyncThrowingStream.makeStream(of: Handoff.self) }
         var totals = progress
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await withThrowingTaskGroup(of: Void.self) { running in
-                        for search in searches {
-                            running.addTask {
-                                try await self.searchObjects(search) { objects in
-                                    try await withCheckedThrowingContinuation { accepted in
-                                        if case .terminated = sink.yield(Handoff(objects: objects, accepted: accepted)) {
-                                            accepted.resume(throwing: CancellationError())
-                                        }
-                                    }
+            for (search, stream) in zip(searches, streams) {
+                let sink = stream.continuation
+                group.addTask {
+                    do {
+                        try await self.searchObjects(search) { objects in
+                            try await withCheckedThrowingContinuation { accepted in
+                                if case .terminated = sink.yield(Handoff(objects: objects, accepted: accepted)) {
+                                    accepted.resume(throwing: CancellationError())
                                 }
                             }
                         }
-                        try await running.waitForAll()
+                        sink.finish()
+                    } catch {
+                        sink.finish(throwing: error)
+                        throw error
                     }
-                    sink.finish()
-                } catch {
-                    sink.finish(throwing: error)
-                    throw error
                 }
             }
+            var iterators = streams.map { $0.stream.makeAsyncIterator() }
             do {
-                while let page = try await pages.next(isolation: #isolation) {
+                var turn = 0
+                while !iterators.isEmpty {
+                    guard let page = try await iterators[turn].next(isolation: #isolation) else {
+                        iterators.remove(at: turn)
+                        if turn == iterators.count { turn = 0 }
+                        continue
+                    }
                     do {
                         totals.objectsRead += page.objects.count
                         totals.pagesRead += 1
@@ -236,13 +241,16 @@ package struct DirectoryReader: Sendable {
                         page.accepted.resume(throwing: error)
                         throw error
                     }
+                    turn = (turn + 1) % iterators.count
                 }
             } catch {
-                // Searches blocked on a page handed over before this failure are released; later ones see the
+                // Searches blocked on a page handed over before this failure are released; later ones see their
                 // stream finished.
-                sink.finish()
-                while let page = try? await pages.next(isolation: #isolation) {
-                    page.accepted.resume(throwing: CancellationError())
+                for stream in streams { stream.continuation.finish() }
+                for index in iterators.indices {
+                    while let page = try? await iterators[index].next(isolation: #isolation) {
+                        page.accepted.resume(throwing: CancellationError())
+                    }
                 }
                 throw error
             }
