@@ -159,31 +159,34 @@ extension DirectorySyncEngine {
 
     /// Decodes pages several at once, one per core, and returns them in the order given.
     ///
-    /// - Throws: ``DirectorySyncError/connectorFailed(_:)`` naming the first page that cannot be read.
+    /// - Throws: ``DirectorySyncError/connectorFailed(_:)`` naming a page that cannot be read.
     static func decode(_ pages: [ConnectorUploadPage]) async throws -> [ConnectorPageCodec.Decoded] {
         let width = max(1, ProcessInfo.processInfo.activeProcessorCount)
         return try await withThrowingTaskGroup(of: (Int, ConnectorPageCodec.Decoded).self) { group in
             var decoded = [ConnectorPageCodec.Decoded?](repeating: nil, count: pages.count)
             var next = 0
-            while next < pages.count || !group.isEmpty {
-                while next < pages.count, next < width + decoded.count(where: { $0 != nil }) {
-                    let (index, page) = (next, pages[next])
-                    group.addTask {
-                        do {
-                            let json = try ConnectorPageCodec.inflate(ByteBuffer(bytes: page.body), isGzip: page.isGzip)
-                            return (index, try ConnectorPageCodec.decode(json))
-                        } catch {
-                            throw DirectorySyncError.connectorFailed(
-                                "page \(page.page) of the connector's upload cannot be read"
-                            )
-                        }
-                    }
+            while next < min(width, pages.count) {
+                group.addTask { [next] in (next, try decode(pages[next])) }
+                next += 1
+            }
+            while let (index, page) = try await group.next() {
+                decoded[index] = page
+                if next < pages.count {
+                    group.addTask { [next] in (next, try decode(pages[next])) }
                     next += 1
                 }
-                guard let (index, page) = try await group.next() else { break }
-                decoded[index] = page
             }
-            return decoded.map { $0! }
+            return decoded.compactMap(\.self)
+        }
+    }
+
+    /// Decompresses and decodes one stored page.
+    private static func decode(_ page: ConnectorUploadPage) throws -> ConnectorPageCodec.Decoded {
+        do {
+            let json = try ConnectorPageCodec.inflate(ByteBuffer(bytes: page.body), isGzip: page.isGzip)
+            return try ConnectorPageCodec.decode(json)
+        } catch {
+            throw DirectorySyncError.connectorFailed("page \(page.page) of the connector's upload cannot be read")
         }
     }
 
