@@ -12,8 +12,8 @@ import NIOPosix
 ///
 /// An `incremental` run continues the assignment's watermark when the DC that answers has the same
 /// `invocationId` and still continues it, and reads everything otherwise. Each reader batch is one page, gzipped
-/// once and sent again byte for byte on a network error, a `5xx` or a `429` (with backoff), so a replay is one the
-/// service answers `200` again. A run the service already holds pages of continues after them; the last held
+/// once and uploaded while the next is read, and sent again byte for byte on a network error, a `5xx` or a `429`
+/// (with backoff), so a replay is one the service answers `200` again. A run the service already holds pages of continues after them; the last held
 /// page is sent again first as a check that the new read lines up with the old one.
 package struct RunUploader: Sendable {
     package let session: ConnectorSession
@@ -103,7 +103,67 @@ package struct RunUploader: Sendable {
     }
 
     /// Reads the run's objects and uploads them; returns the completion to send.
+    ///
+    /// A page is uploaded while the next one is read (one page in flight, in page order), so the read does not
+    /// wait for the service to store each page.
     private func read(_ run: ConnectorRunAssignment) async throws -> ConnectorRunCompletion {
+        let (handoffs, sink) = AsyncThrowingStream.makeStream(of: Handoff.self)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.upload(handoffs, of: run) }
+            do {
+                let completion = try await read(run) { page, number in
+                    try await withCheckedThrowingContinuation { taken in
+                        if case .terminated = sink.yield(Handoff(page: page, number: number, taken: taken)) {
+                            taken.resume(throwing: CancellationError())
+                        }
+                    }
+                }
+                sink.finish()
+                try await group.waitForAll()
+                return completion
+            } catch {
+                sink.finish()
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    /// A page handed from the read to the upload; the read goes on once the upload has taken it.
+    private struct Handoff: Sendable {
+        var page: DirectoryPage
+        var number: Int
+        var taken: CheckedContinuation<Void, any Error>
+    }
+
+    /// Uploads the pages handed over, one at a time in order; after a failure, the read's next handoff fails
+    /// with the same error.
+    private func upload(_ handoffs: AsyncThrowingStream<Handoff, any Error>, of run: ConnectorRunAssignment) async throws {
+        var pages = handoffs.makeAsyncIterator()
+        do {
+            while let handoff = try await pages.next() {
+                handoff.taken.resume()
+                let body = try handoff.page.gzipped()
+                do {
+                    try await upload(body, page: handoff.number, of: run)
+                } catch Stop.refused(let error)
+                    where handoff.number == run.pagesReceived && error.problem?.code == "page-conflict"
+                {
+                    throw Stop.directoryChanged(page: handoff.number)
+                }
+            }
+        } catch {
+            while let handoff = try? await pages.next() {
+                handoff.taken.resume(throwing: error)
+            }
+            throw error
+        }
+    }
+
+    /// Reads the run's objects, handing each page to `send` (which returns once the upload has taken it).
+    private func read(
+        _ run: ConnectorRunAssignment, send: @escaping (DirectoryPage, Int) async throws -> Void
+    ) async throws -> ConnectorRunCompletion {
         let connection = try await directory.connect()
         defer { connection.close() }
         let options = DirectoryReader.Options(pageSize: min(run.pageSize, directory.configuration.directory.pageSize))
@@ -114,12 +174,7 @@ package struct RunUploader: Sendable {
             guard read <= run.maximumObjects else { throw Stop.objectLimit(run.maximumObjects) }
             pages += 1
             guard pages >= run.pagesReceived else { return }
-            let body = try DirectoryPage(batch).gzipped()
-            do {
-                try await self.upload(body, page: pages, of: run)
-            } catch Stop.refused(let error) where pages == run.pagesReceived && error.problem?.code == "page-conflict" {
-                throw Stop.directoryChanged(page: pages)
-            }
+            try await send(DirectoryPage(batch), pages)
         }
         if run.kind == .incremental, let watermark = run.watermark {
             let reader = DirectoryReader(connection: connection, baseDN: baseDN, options: options, logger: logger)
