@@ -32,9 +32,12 @@ package struct TestDirectory: Sendable {
     }
 
     /// The administrator's configuration for this DC.
+    ///
+    /// - Parameter timeout: Bounds the connect and each operation; the default is generous because the shared DC
+    ///   answers writes slowly while many suites run at once. Tests of timeouts pass their own.
     package func configuration(
         _ security: LDAPConfiguration.TransportSecurity = .plain, trustRoots: LDAPConfiguration.TrustRoots? = nil,
-        urls: [String]? = nil, password: String? = nil, timeout: Duration = .seconds(10)
+        urls: [String]? = nil, password: String? = nil, timeout: Duration = .seconds(60)
     ) -> LDAPConfiguration {
         LDAPConfiguration(
             urls: urls ?? [security == .ldaps ? ldapsURL : url],

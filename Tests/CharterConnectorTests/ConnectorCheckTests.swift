@@ -42,7 +42,7 @@ struct ConnectorCheckTests {
     @Test("check binds to the DC, names it, counts a full read by kind and pages, and fails on a silent service")
     func checkAgainstSamba() async throws {
         // An OU of this test's own, so that the counts are exact while other tests change the DC.
-        let admin = try await Self.directory.connect(Self.directory.configuration(timeout: .seconds(60)))
+        let admin = try await Self.directory.connect()
         defer { admin.close() }
         let ou = try await Self.directory.makeOU(admin, "connector-check")
         let ada = try await admin.addUser("Ada", in: ou)

@@ -73,7 +73,7 @@ struct ConnectorRunTests {
 
     /// An OU of the test's own with a known content: the OU, three users, a group, a computer.
     static func makeOU(_ prefix: String) async throws -> String {
-        let admin = try await directory.connect(directory.configuration(timeout: .seconds(60)))
+        let admin = try await directory.connect()
         defer { admin.close() }
         let ou = try await directory.makeOU(admin, prefix)
         let ada = try await admin.addUser("Ada", in: ou)
@@ -193,7 +193,7 @@ struct ConnectorRunTests {
     @Test("an incremental run continues a watermark of the DC that answers, and reads everything when the DC's invocationId differs")
     func incrementalRuns() async throws {
         let ou = try await Self.makeOU("connector-incremental")
-        let admin = try await Self.directory.connect(Self.directory.configuration(timeout: .seconds(60)))
+        let admin = try await Self.directory.connect()
         defer { admin.close() }
         let identity = try await DirectoryReader(connection: admin, baseDN: ou, logger: Self.directory.logger).readIdentity()
         let added = try await admin.addUser("Dee", in: ou)

@@ -12,6 +12,8 @@ package actor ConnectorSession {
     package nonisolated let logger: Logger
     private(set) package var state: ConnectorState
 
+    /// The calls waiting for the renewal under way; `nil` when none is.
+    private var renewalWaiters: [CheckedContinuation<Void, any Error>]?
     /// Tokens are renewed when less than this is left.
     package static let renewalMargin: TimeInterval = 3600
 
@@ -76,14 +78,30 @@ package actor ConnectorSession {
         return state.connectorToken
     }
 
-    /// Renews the token unless another call already replaced `failed`.
+    /// Renews the token unless another call already replaced `failed`; calls that arrive while a renewal is under
+    /// way (the actor is reentrant across its network call) wait for that one instead of renewing again.
     package func renew(replacing failed: String) async throws {
         guard state.connectorToken == failed else { return }
-        let renewal = try await client.renewToken(connectorID: state.connectorID, signingKey: state.signingKey)
-        state.connectorToken = renewal.connectorToken
-        state.tokenExpiresAt = renewal.tokenExpiresAt
-        try state.save(to: stateDirectory)
-        logger.info("connector token renewed", metadata: ["token.expires_at": "\(renewal.tokenExpiresAt)"])
+        if renewalWaiters != nil {
+            try await withCheckedThrowingContinuation { renewalWaiters?.append($0) }
+            return
+        }
+        renewalWaiters = []
+        let result: Result<Void, any Error>
+        do {
+            let renewal = try await client.renewToken(connectorID: state.connectorID, signingKey: state.signingKey)
+            state.connectorToken = renewal.connectorToken
+            state.tokenExpiresAt = renewal.tokenExpiresAt
+            try state.save(to: stateDirectory)
+            logger.info("connector token renewed", metadata: ["token.expires_at": "\(renewal.tokenExpiresAt)"])
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        let waiters = renewalWaiters ?? []
+        renewalWaiters = nil
+        for waiter in waiters { waiter.resume(with: result) }
+        try result.get()
     }
 
     /// Runs a call with the token, renewing it once and retrying when the service says it expired; a `426`
