@@ -43,7 +43,7 @@ struct ConnectorEndToEndTests {
                 .POST, "/v1/tenants/\(world.tenants[0])/directory/connections", key: world.tenantKeys[0],
                 body: [
                     "name": "direct", "urls": [domain.url], "base_dn": ou, "bind_dn": domain.bindDN,
-                    "bind_password": domain.password, "tls_mode": "plain",
+                    "bind_password": domain.password, "tls_mode": "plain", "enabled": false,
                 ]
             )
             #expect(direct.status == 201, "\(direct.json)")
@@ -76,7 +76,10 @@ struct ConnectorEndToEndTests {
                 let state = try await Self.waitForEnrollment(configuration.stateDirectory)
                 let viaConnector = try await api.call(
                     .POST, "/v1/tenants/\(world.tenants[1])/directory/connections", key: world.tenantKeys[1],
-                    body: ["name": "via connector", "mode": "connector", "connector_ids": [state.connectorID]]
+                    body: [
+                        "name": "via connector", "mode": "connector", "connector_ids": [state.connectorID],
+                        "enabled": false,
+                    ]
                 )
                 #expect(viaConnector.status == 201, "\(viaConnector.json)")
                 let connection = try #require(viaConnector.json["id"] as? String)

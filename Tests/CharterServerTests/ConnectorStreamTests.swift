@@ -71,6 +71,9 @@ struct ConnectorStreamTests {
         try await TestApp.withOwner { _ in }
         var config = config
         config.port = 0
+        // The test client keeps one connection and does not reconnect; waits on streams may leave it idle longer
+        // than the default 10 s header timeout on a busy machine.
+        config.limits.headerTimeoutSeconds = 300
         let app = try buildApplication(config, logger: TestApp.logger)
         try await app.test(.live) { client in
             let port = try #require(client.port)
