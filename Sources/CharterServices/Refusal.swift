@@ -28,6 +28,8 @@ public struct Refusal: Sendable, Equatable {
         /// Busy or a dependency is down; retry after the given seconds (HTTP 429 or 503).
         case busy(retryAfterSeconds: Int?)
         case unavailable(retryAfterSeconds: Int?)
+        /// The body is larger than the operation takes (HTTP 413).
+        case tooLarge
     }
 
     /// One of several problems found in a refused document.
@@ -47,12 +49,16 @@ public struct Refusal: Sendable, Equatable {
     /// JSON pointer (bodies) or parameter name (path, query, headers) of the offending input.
     public var field: String?
     public var issues: [Issue]
+    /// A narrower code a client acts on within the reason (such as `run-closed` for a conflict); the edge renders it
+    /// as its own problem type when it knows one of that name and status, else as the reason's.
+    public var code: String?
 
-    public init(_ reason: Reason, _ detail: String, field: String? = nil, issues: [Issue] = []) {
+    public init(_ reason: Reason, _ detail: String, field: String? = nil, issues: [Issue] = [], code: String? = nil) {
         self.reason = reason
         self.detail = detail
         self.field = field
         self.issues = issues
+        self.code = code
     }
 }
 

@@ -68,20 +68,12 @@ struct ConnectorRoutes: Sendable {
             ConnectorEnrollRequest.self, from: request, maximumBytes: enrollMaximumBodyBytes
         )
         let enrollment = try body.validated(protocolVersion: version)
-        let enrolled: ConnectorService.Enrolled
-        do {
-            enrolled = try await connectors.enroll(enrollment, from: origin(context)) { tenant in
-                do throws(RateLimiter.Limited) {
-                    try rateLimiter.admit(.enrollmentToken(enrollment.secret.id), .tenant(tenant))
-                } catch {
-                    throw Problem(limited: error)
-                }
+        let enrolled = try await connectors.enroll(enrollment, from: origin(context)) { tenant in
+            do throws(RateLimiter.Limited) {
+                try rateLimiter.admit(.enrollmentToken(enrollment.secret.id), .tenant(tenant))
+            } catch {
+                throw Problem(limited: error)
             }
-        } catch ConnectorError.signingKeyTaken {
-            throw Problem(
-                .signingKeyTaken, "Another connector of the tenant registered this signing key; generate a new key pair.",
-                field: "/signing_key"
-            )
         }
         let answer = ConnectorEnrollment(
             connectorID: enrolled.connector.id.description, connectorToken: enrolled.token,

@@ -50,9 +50,9 @@ struct ConnectorRunRoutes: Sendable {
         } catch {
             throw Problem(.payloadTooLarge, "A page may have at most \(ConnectorPageCodec.maximumSentBytes) bytes as sent.")
         }
-        let receipt = try await Self.mapping {
-            try await service.uploadPage(page, of: run, body: body, isGzip: isGzip, by: connector, logger: context.logger)
-        }
+        let receipt = try await service.uploadPage(
+            page, of: run, body: body, isGzip: isGzip, by: connector, logger: context.logger
+        )
         return try AgentJSON.response(receipt)
     }
 
@@ -61,9 +61,7 @@ struct ConnectorRunRoutes: Sendable {
         let connector = try await authenticate(request, context)
         let run = try Self.runID(context)
         let body = try await AgentJSON.decode(ConnectorRunCompletion.self, from: request, maximumBytes: maximumBodyBytes)
-        let status = try await Self.mapping {
-            try await service.complete(run, with: body, by: connector, logger: context.logger)
-        }
+        let status = try await service.complete(run, with: body, by: connector, logger: context.logger)
         return try AgentJSON.response(status, status: .accepted)
     }
 
@@ -72,7 +70,7 @@ struct ConnectorRunRoutes: Sendable {
         let connector = try await authenticate(request, context)
         let run = try Self.runID(context)
         let body = try await AgentJSON.decode(ConnectorRunFailure.self, from: request, maximumBytes: maximumBodyBytes)
-        let status = try await Self.mapping { try await service.fail(run, with: body, by: connector, logger: context.logger) }
+        let status = try await service.fail(run, with: body, by: connector, logger: context.logger)
         return try AgentJSON.response(status, status: .accepted)
     }
 
@@ -80,7 +78,7 @@ struct ConnectorRunRoutes: Sendable {
     private func status(_ request: Request, context: AppRequestContext) async throws -> Response {
         let connector = try await authenticate(request, context)
         let run = try Self.runID(context)
-        let status = try await Self.mapping { try await service.status(of: run, for: connector, logger: context.logger) }
+        let status = try await service.status(of: run, for: connector, logger: context.logger)
         return try AgentJSON.response(status)
     }
 
@@ -103,39 +101,6 @@ struct ConnectorRunRoutes: Sendable {
                 .unsupportedMediaType, "Content-Encoding must be gzip or identity, not \(other).",
                 field: "Content-Encoding"
             )
-        }
-    }
-
-    /// Runs a service call, rendering its refusals as the protocol's problems.
-    private static func mapping<Result>(_ call: () async throws -> Result) async throws -> Result {
-        do {
-            return try await call()
-        } catch let error as ConnectorRunError {
-            throw Problem(error)
-        }
-    }
-}
-
-extension Problem {
-    /// The problem a connector's refused call answers (docs/connector-protocol.md).
-    init(_ error: ConnectorRunError) {
-        switch error {
-        case .notFound: self.init(.notFound, "No such run for this connector.", field: "run")
-        case .runClosed:
-            self.init(.runClosed, "The run no longer takes uploads from this connector: it ended or moved to another.")
-        case .pageConflict(let page):
-            self.init(.pageConflict, "The service holds a different page \(page) of this run.", field: "page")
-        case .pagesMissing(let pages):
-            self.init(
-                .pagesMissing,
-                "Pages \(pages.prefix(50).map(String.init).joined(separator: ", "))"
-                    + (pages.count > 50 ? " and \(pages.count - 50) more" : "")
-                    + " of this run are missing; upload them and complete again.",
-                field: "/pages"
-            )
-        case .tooLarge(let detail): self.init(.payloadTooLarge, detail)
-        case .malformed(let detail, let field): self.init(.malformedRequest, detail, field: field)
-        case .invalid(let detail, let field): self.init(.validationFailed, detail, field: field)
         }
     }
 }

@@ -118,8 +118,10 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .pendingApproval: (.pendingApproval, nil)
             case .busy(let seconds): (.tooManyRequests, seconds)
             case .unavailable(let seconds): (.serviceUnavailable, seconds ?? retryAfterSeconds)
+            case .tooLarge: (.payloadTooLarge, nil)
             }
-        return Problem(kind, refusal.detail, field: refusal.field, issues: issues, retryAfterSeconds: retryAfter)
+        let narrower = refusal.code.flatMap(Problem.Kind.init(rawValue:)).flatMap { $0.status == kind.status ? $0 : nil }
+        return Problem(narrower ?? kind, refusal.detail, field: refusal.field, issues: issues, retryAfterSeconds: retryAfter)
     }
 
     private static func problem(for denial: AccessDenial) -> Problem {

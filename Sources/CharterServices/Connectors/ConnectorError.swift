@@ -63,7 +63,7 @@ package enum ConnectorError: RefusalConvertible, Equatable {
         case .signingKeyTaken:
             Refusal(
                 .conflict, "Another connector of the tenant registered this signing key; generate a new key pair.",
-                field: "/signing_key"
+                field: "/signing_key", code: "signing-key-taken"
             )
         case .notFound:
             Refusal(.notFound, "No such connector.")
