@@ -122,7 +122,9 @@ package func buildService(
                 idleTimeout: .seconds(Int64(config.limits.idleTimeoutSeconds))
             )
         ),
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "charter"),
+        configuration: .init(
+            address: .hostname(config.host, port: config.port), serverName: "charter", backlog: config.limits.backlog
+        ),
         services: services,
         logger: logger
     )

@@ -8,6 +8,9 @@ package import Configuration
 ///   head this long after it opened or after its previous response ended is closed (slow or idle clients).
 /// - `http.idle_timeout_seconds` (int 1–3600, default `60`): a connection on which nothing is read or written
 ///   this long while no response is being produced is closed (a stalled request body, among others).
+/// - `http.backlog` (int 16–65535, default `4096`): connections the kernel holds accepted but not yet taken by
+///   the service (the listen queue; Linux caps it at `net.core.somaxconn`). A reconnect storm — agents of a
+///   stopped replica, thousands of streams at once — waits in it instead of being dropped and retried.
 /// - `http.enroll_max_body_bytes` (int 1024–1048576, default `16384`): the body of `POST /v1/agent/enroll`, read
 ///   before its enrollment token is checked.
 /// - `directory.sync.deadline_seconds` (int 60–86400, default `1800`): a sync still working after this fails.
@@ -47,6 +50,7 @@ package struct LimitsConfiguration: Sendable {
 
     package var headerTimeoutSeconds = 10
     package var idleTimeoutSeconds = 60
+    package var backlog = 4096
     package var enrollMaximumBodyBytes = 16384
     package var syncDeadlineSeconds = 1800
     package var syncMaximumObjects = 100_000
@@ -72,6 +76,7 @@ package struct LimitsConfiguration: Sendable {
         let int = ServerConfiguration.int
         headerTimeoutSeconds = try int(reader, "http.header_timeout_seconds", headerTimeoutSeconds, 1...300)
         idleTimeoutSeconds = try int(reader, "http.idle_timeout_seconds", idleTimeoutSeconds, 1...3600)
+        backlog = try int(reader, "http.backlog", backlog, 16...65535)
         enrollMaximumBodyBytes = try int(reader, "http.enroll_max_body_bytes", enrollMaximumBodyBytes, 1024...(1 << 20))
         syncDeadlineSeconds = try int(reader, "directory.sync.deadline_seconds", syncDeadlineSeconds, 60...86400)
         syncMaximumObjects = try int(reader, "directory.sync.max_objects", syncMaximumObjects, 100...10_000_000)
