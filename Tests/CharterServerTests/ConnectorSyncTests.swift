@@ -145,6 +145,24 @@ struct ConnectorSyncTests {
         )
     }
 
+    @Test("a connector that goes silent mid-run: the run fails as offline after the grace, not at its deadline")
+    func silentMidRun() async throws {
+        let (world, connection, site, _, _) = try await fixture("conn-silent")
+        let clock = ContinuousClock()
+        let started = clock.now
+        let run = try await sync(world, connection, limits: .init(connectorGrace: .seconds(1))) { run in
+            _ = try await site.awaitRun(run)
+            // The connector took the run and then stopped heartbeating: its lease runs out and nobody takes it.
+            try await TestConnectors.lease(
+                connection.id, to: site.connector.connector, tenant: world.tenants[0], msp: world.msp, seconds: -1
+            )
+        }
+        #expect(clock.now - started < .seconds(20))
+        #expect(run.status == .failed)
+        #expect(run.error?.hasPrefix(#"no connector online: "Site A connector 1" last seen "#) == true, "\(run.error ?? "")")
+        #expect(try await direct.snapshot(world, connection).entries.isEmpty)
+    }
+
     @Test("an error at the site fails the run with the connector's name and the error")
     func siteError() async throws {
         let (world, connection, site, _, _) = try await fixture("conn-fail")

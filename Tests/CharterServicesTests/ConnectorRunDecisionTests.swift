@@ -37,22 +37,32 @@ struct ConnectorRunDecisionTests {
     @Test(
         "the wait: keep waiting, hand over when another connector of the connection holds the lease, load, or fail",
         arguments: [
-            (progress(.waiting, active: a), ConnectorRunDecision.Step.wait),
-            // The lease ran out and nobody took it yet: the run waits for its connector (the deadline bounds it).
-            (progress(.waiting, active: nil), .wait),
-            (progress(.waiting, active: b), .reassign(to: b)),
-            // A connector the connection no longer names never gets the run.
-            (progress(.waiting, active: stranger), .wait),
-            (progress(.complete, active: b), .load),
-            (progress(.complete, active: nil), .load),
+            (progress(.waiting, active: a), Duration.zero, ConnectorRunDecision.Step.wait),
+            // The lease ran out and nobody took it yet: the run waits for a connector up to the grace…
+            (progress(.waiting, active: nil), .seconds(14), .wait),
+            // …and then fails as offline, as a run that starts with none online does.
+            (progress(.waiting, active: nil), .seconds(15), .offline),
+            (progress(.waiting, active: nil), .seconds(1800), .offline),
+            (progress(.waiting, active: b), .zero, .reassign(to: b)),
+            // A connector the connection no longer names never gets the run, and does not count as online.
+            (progress(.waiting, active: stranger), .seconds(3), .wait),
+            (progress(.waiting, active: stranger), .seconds(15), .offline),
+            // Whatever the silence, an upload that finished or failed ends the wait as it says.
+            (progress(.complete, active: b), .zero, .load),
+            (progress(.complete, active: nil), .seconds(60), .load),
             (
-                progress(.failed, active: a, error: "LDAP: bind failed: invalid credentials"),
+                progress(.failed, active: a, error: "LDAP: bind failed: invalid credentials"), .zero,
                 .fail(#"connector "Site A connector 1": LDAP: bind failed: invalid credentials"#)
             ),
-        ] as [(ConnectorUploadProgress, ConnectorRunDecision.Step)]
+            (
+                progress(.failed, active: nil, error: "LDAP: timed out"), .seconds(60),
+                .fail(#"connector "Site A connector 1": LDAP: timed out"#)
+            ),
+        ] as [(ConnectorUploadProgress, Duration, ConnectorRunDecision.Step)]
     )
-    func next(progress: ConnectorUploadProgress, expected: ConnectorRunDecision.Step) {
-        #expect(ConnectorRunDecision.next(progress, serving: [Self.a, Self.b]) == expected)
+    func next(progress: ConnectorUploadProgress, unheldFor: Duration, expected: ConnectorRunDecision.Step) {
+        let step = ConnectorRunDecision.next(progress, serving: [Self.a, Self.b], unheldFor: unheldFor, grace: .seconds(15))
+        #expect(step == expected)
     }
 
     @Test(

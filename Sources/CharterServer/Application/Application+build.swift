@@ -254,7 +254,9 @@ package func directorySyncEngine(
         database: database, sealer: sealer, threadPool: .ldap, logger: syncLogger,
         leaseDuration: .seconds(config.directorySyncLeaseSeconds),
         limits: .init(
-            deadline: .seconds(config.limits.syncDeadlineSeconds), maximumObjects: config.limits.syncMaximumObjects
+            deadline: .seconds(config.limits.syncDeadlineSeconds), maximumObjects: config.limits.syncMaximumObjects,
+            // Beyond one heartbeat interval: a connector that is online takes a free lease within one.
+            connectorGrace: .seconds(max(15, config.connectorHeartbeatSeconds + 5))
         ),
         destinations: outboundGuard(config).policy
     )

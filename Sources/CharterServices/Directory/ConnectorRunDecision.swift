@@ -18,6 +18,8 @@ package enum ConnectorRunDecision {
         case load
         /// The connector reported an error: fail the run with this text.
         case fail(String)
+        /// No connector of the connection has held the lease for the grace: fail the run as offline.
+        case offline
     }
 
     /// The connector a new run goes to: the lease holder, when it is one of the connection's connectors.
@@ -26,21 +28,23 @@ package enum ConnectorRunDecision {
         return lease
     }
 
-    /// The next step of the wait, from the upload's progress and the connection's connectors.
+    /// The next step of the wait, from the upload's progress, the connection's connectors and how long no
+    /// connector of the connection has held the lease (zero while one does).
     ///
     /// A run is handed over only to another connector of the connection that holds an unexpired lease; while no
-    /// one does (the lease ran out and no heartbeat took it over yet), the run waits for its connector.
-    package static func next(_ progress: ConnectorUploadProgress, serving: [ConnectorID]) -> Step {
+    /// one does (the lease ran out and no heartbeat took it over yet), the run waits for its connector up to
+    /// `grace` and then fails as offline, as a run that starts with no connector online does.
+    package static func next(
+        _ progress: ConnectorUploadProgress, serving: [ConnectorID], unheldFor: Duration, grace: Duration
+    ) -> Step {
         switch progress.state {
         case .complete: return .load
         case .failed: return .fail(failureMessage(connector: progress.connectorName, error: progress.error ?? ""))
         case .waiting:
-            if let active = assignee(lease: progress.activeConnectorID, serving: serving),
-                active != progress.connectorID
-            {
-                return .reassign(to: active)
+            guard let active = assignee(lease: progress.activeConnectorID, serving: serving) else {
+                return unheldFor >= grace ? .offline : .wait
             }
-            return .wait
+            return active == progress.connectorID ? .wait : .reassign(to: active)
         }
     }
 

@@ -74,21 +74,35 @@ extension DirectorySyncEngine {
         throw CancellationError()
     }
 
-    /// Waits, holding no transaction, until the upload is complete, handing the run over when the lease moves.
+    /// Waits, holding no transaction, until the upload is complete, handing the run over when the lease moves and
+    /// failing the run as offline once no connector of the connection has held the lease for ``Limits/connectorGrace``.
     private func waitForUpload(_ run: SyncRunID, request: Request, connectors: [ConnectorID]) async throws {
         let tenant = request.tenantID
-        for await _ in AsyncTimerSequence(interval: Self.uploadPollInterval, clock: .continuous) {
+        let clock = ContinuousClock()
+        var lastHeld = clock.now
+        for await tick in AsyncTimerSequence(interval: Self.uploadPollInterval, clock: clock) {
             let progress = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
                 try await tx.connectorUploads(of: tenant).progress(of: run)
             }
             guard let progress else { throw StoreError.notFound }
-            switch ConnectorRunDecision.next(progress, serving: connectors) {
+            if ConnectorRunDecision.assignee(lease: progress.activeConnectorID, serving: connectors) != nil {
+                lastHeld = tick
+            }
+            let step = ConnectorRunDecision.next(
+                progress, serving: connectors, unheldFor: tick - lastHeld, grace: limits.connectorGrace
+            )
+            switch step {
             case .wait:
                 continue
             case .load:
                 return
             case .fail(let message):
                 throw DirectorySyncError.connectorFailed(message)
+            case .offline:
+                let presence = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+                    try await tx.connectorUploads(of: tenant).connectors(connectors)
+                }
+                throw DirectorySyncError.noConnectorOnline(ConnectorRunDecision.offlineMessage(presence))
             case .reassign(let connector):
                 try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
                     let uploads = tx.connectorUploads(of: tenant)

@@ -54,8 +54,9 @@ package struct DirectorySyncEngine: Sendable {
         /// the memory a run holds, since the whole read is held until it is applied.
         package var maximumObjects: Int
 
-        /// How long a run of a `connector` connection waits for one of its connectors to hold the lease before it
-        /// fails as offline (a connector heartbeats every 10 s by default, and at once when hinted).
+        /// How long a run of a `connector` connection waits for one of its connectors to hold the lease — at its
+        /// start, or after the lease ran out in the middle — before it fails as offline (a connector heartbeats
+        /// every 10 s by default, and at once when hinted; the service passes more than the heartbeat interval).
         package var connectorGrace: Duration
 
         package init(
