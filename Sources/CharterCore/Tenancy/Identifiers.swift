@@ -49,8 +49,14 @@ package typealias AuditEventID = Identifier<AuditEventTag>
 package enum DeviceTag {}
 package enum EnrollmentTokenTag {}
 package enum ConnectorTag {}
+package enum PersonTag {}
+package enum SessionTag {}
 
 package typealias DeviceID = Identifier<DeviceTag>
 package typealias EnrollmentTokenID = Identifier<EnrollmentTokenTag>
 /// An on-premises directory connector (docs/connector-protocol.md).
 package typealias ConnectorID = Identifier<ConnectorTag>
+/// A technician of an MSP, known through the MSP's OpenID Connect provider (docs/identity.md).
+package typealias PersonID = Identifier<PersonTag>
+/// A person's browser session or personal token (docs/identity.md).
+package typealias SessionID = Identifier<SessionTag>

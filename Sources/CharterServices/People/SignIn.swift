@@ -1,0 +1,66 @@
+package import CharterCore
+package import Foundation
+package import Logging
+
+/// What the OpenID Connect flow proved about the person signing in: the ID token's claims after validation
+/// (issuer, audience, expiry, signature, nonce) and the MSP's allowed email domains.
+package struct VerifiedIdentity: Sendable, Hashable {
+    /// The provider's issuer identifier (`iss`), exactly as configured.
+    package var issuer: String
+    /// The provider's stable identifier of the person (`sub`).
+    package var subject: String
+    package var email: String?
+    package var name: String?
+    /// The values of the provider's groups claim (the identity provider's `groups_claim`), as sent.
+    package var groups: [String]
+
+    package init(issuer: String, subject: String, email: String?, name: String?, groups: [String]) {
+        self.issuer = issuer
+        self.subject = subject
+        self.email = email
+        self.name = name
+        self.groups = groups
+    }
+}
+
+/// The browser session a sign-in opened.
+package struct OpenedSession: Sendable, Hashable {
+    package var id: SessionID
+    package var personID: PersonID
+    /// The `charter_session` cookie's value: the session's credential, shown only here.
+    package var credential: String
+    /// The `charter_csrf` cookie's value, which unsafe requests repeat in `X-CSRF-Token`.
+    package var csrfToken: String
+    /// When the session ends at the latest (its absolute lifetime).
+    package var expiresAt: Date
+
+    package init(id: SessionID, personID: PersonID, credential: String, csrfToken: String, expiresAt: Date) {
+        self.id = id
+        self.personID = personID
+        self.credential = credential
+        self.csrfToken = csrfToken
+        self.expiresAt = expiresAt
+    }
+}
+
+/// Where a browser came from and with what, recorded with its session.
+package struct ClientInfo: Sendable, Hashable {
+    package var userAgent: String?
+    package var ip: String?
+
+    package init(userAgent: String?, ip: String?) {
+        self.userAgent = userAgent
+        self.ip = ip
+    }
+}
+
+/// Records a completed sign-in: the OpenID Connect flow (``VerifiedIdentity``) hands over to people and
+/// sessions here.
+///
+/// The implementation creates or updates the person of `identity` in `msp`, works out their grants from the
+/// MSP's role mappings and direct grants, refuses a person who ends up with none (a typed refusal: 403), and
+/// opens a browser session — one transaction, audited as `person.signed_in` naming the person.
+package protocol SignInRecorder: Sendable {
+    func signIn(_ identity: VerifiedIdentity, msp: MSPID, client: ClientInfo, logger: Logger) async throws
+        -> OpenedSession
+}
