@@ -20,7 +20,7 @@ struct TestConnector {
     var token = ""
 
     var jwk: String { String(decoding: JWK(signingKey.publicKey).jsonData, as: UTF8.self) }
-    var thumbprint: String { (try? JWK(signingKey.publicKey).thumbprint) ?? "" }
+    var thumbprint: String { JWK(signingKey.publicKey).thumbprint }
 
     func enrollBody(token enrollmentToken: String, name: String = "Site A connector 1", extra: String = "") -> String {
         #"{"enrollment_token":"\#(enrollmentToken)","name":"\#(name)","hostname":"conn1.corp.example","version":"1.4.0",\#(extra)"signing_key":\#(jwk)}"#

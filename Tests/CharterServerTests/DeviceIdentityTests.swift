@@ -145,7 +145,7 @@ struct DeviceIdentityTests {
             try await comeback.enroll(client, token: token.secret, hostname: "laptop-3", status: 202)
             #expect(comeback.id != device.id)
             expectProblem(try await client.call(.get, "/v1/agent/bundle", key: comeback.token), 403)
-            var proven = TestDevice()
+            let proven = TestDevice()
             let proof = try await Self.proof(client, current: device, next: proven)
             let withProof = try await client.call(.post, "/v1/agent/enroll", body: proven.enrollBody(token: token.secret, hostname: "LAPTOP-3", extra: proof))
             expectProblem(withProof, 403, field: "/proof/device_id")
