@@ -61,7 +61,8 @@ public struct TestIdentityProvider: Sendable {
     /// The provider described by `CHARTER_TEST_OIDC_ISSUER`, `_CLIENT_ID`, … (those of `DIR/env`).
     public init?(variables: [String: String]) {
         func value(_ name: String) -> String? { variables["CHARTER_TEST_OIDC_\(name)"] }
-        guard let issuer = value("ISSUER"), let clientID = value("CLIENT_ID"), let clientSecret = value("CLIENT_SECRET"),
+        guard let issuer = value("ISSUER"), let clientID = value("CLIENT_ID"),
+            let clientSecret = value("CLIENT_SECRET"),
             let password = value("PASSWORD"), let apiURL = value("ADMIN_URL"), let adminAPIKey = value("ADMIN_API_KEY"),
             let folder = value("DIR")
         else { return nil }
@@ -174,8 +175,9 @@ public struct TestIdentityProvider: Sendable {
                 http, .POST, "\(issuer)/token", body: ByteBuffer(string: form),
                 headers: ["Content-Type": "application/x-www-form-urlencoded", "Authorization": "Basic \(basic)"])
         }
-        guard let object = Self.sendable(try? JSONSerialization.jsonObject(with: Data(buffer: answer.body)))
-            as? [String: any Sendable]
+        guard
+            let object = Self.sendable(try? JSONSerialization.jsonObject(with: Data(buffer: answer.body)))
+                as? [String: any Sendable]
         else { throw Failure.unexpectedAnswer("the token endpoint answered HTTP \(answer.status) without JSON") }
         return object
     }
@@ -248,8 +250,9 @@ public struct TestIdentityProvider: Sendable {
 
     private func adminObject(_ path: String) async throws -> [String: any Sendable] {
         let answer = try await admin(.GET, path)
-        guard let object = Self.sendable(try? JSONSerialization.jsonObject(with: Data(buffer: answer.body)))
-            as? [String: any Sendable]
+        guard
+            let object = Self.sendable(try? JSONSerialization.jsonObject(with: Data(buffer: answer.body)))
+                as? [String: any Sendable]
         else { throw Failure.unexpectedAnswer("GET \(path): not a JSON object") }
         return object
     }

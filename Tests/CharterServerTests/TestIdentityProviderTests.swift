@@ -21,7 +21,8 @@ struct TestIdentityProviderTests {
         #expect((discovery["authorization_endpoint"] as? String)?.hasPrefix(provider.issuer) == true)
         #expect((discovery["token_endpoint"] as? String)?.hasPrefix(provider.issuer) == true)
         #expect((discovery["code_challenge_methods_supported"] as? [String])?.contains("S256") == true)
-        #expect((discovery["claims_supported"] as? [String]).map { Set($0) }?.isSuperset(of: ["email", "groups"]) == true)
+        #expect(
+            (discovery["claims_supported"] as? [String]).map { Set($0) }?.isSuperset(of: ["email", "groups"]) == true)
         let jwksURI = try #require(discovery["jwks_uri"] as? String)
         let jwks = try await Self.getJSON(jwksURI)
         let keys = try #require(jwks["keys"] as? [[String: Any]])
@@ -76,9 +77,10 @@ struct TestIdentityProviderTests {
         let flow = Flow(provider: provider)
         try await provider.allowRedirect(flow.redirectURI)
         let back = try await provider.signIn(at: flow.authorizationURL, as: "bob", password: provider.password)
-        let code = try #require(URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems?.first {
-            $0.name == "code"
-        }?.value)
+        let code = try #require(
+            URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems?.first {
+                $0.name == "code"
+            }?.value)
         let answer = try await provider.exchange(code: code, redirectURI: flow.redirectURI, verifier: Flow().verifier)
         #expect(answer["id_token"] == nil)
         #expect(answer["error"] is String)
@@ -108,12 +110,14 @@ struct TestIdentityProviderTests {
         }
     }
 
-    @Test("a redirect URI the client does not have gets no code")
+    @Test("a redirect URI the client does not have gets no code: the provider answers 403 and redirects nowhere")
     func unknownRedirectURI() async throws {
         let provider = try Self.provider()
         let flow = Flow(provider: provider)
-        let back = try? await provider.signIn(at: flow.authorizationURL, as: "alice", password: provider.password)
-        #expect(back.map { URLComponents(url: $0, resolvingAgainstBaseURL: false)?.queryItems?.contains { $0.name == "code" } } != true)
+        let error = await #expect(throws: TestIdentityProvider.Failure.self) {
+            try await provider.signIn(at: flow.authorizationURL, as: "alice", password: provider.password)
+        }
+        #expect(error?.description.contains("the authorization request: HTTP 403") == true, "\(String(describing: error))")
     }
 
     @Test("redirect URIs registered at once are all kept")
@@ -126,7 +130,9 @@ struct TestIdentityProviderTests {
         }
         for flow in flows {
             let back = try await provider.signIn(at: flow.authorizationURL, as: "carol", password: provider.password)
-            #expect(URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems?.contains { $0.name == "code" } == true)
+            #expect(
+                URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems?.contains { $0.name == "code" }
+                    == true)
         }
     }
 
@@ -165,9 +171,10 @@ struct TestIdentityProviderTests {
         let flow = Flow(provider: provider)
         try await provider.allowRedirect(flow.redirectURI)
         let back = try await provider.signIn(at: flow.authorizationURL, as: user, password: provider.password)
-        let code = try #require(URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems?.first {
-            $0.name == "code"
-        }?.value)
+        let code = try #require(
+            URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems?.first {
+                $0.name == "code"
+            }?.value)
         let tokens = try await provider.exchange(code: code, redirectURI: flow.redirectURI, verifier: flow.verifier)
         let idToken = try #require(tokens["id_token"] as? String, "\(tokens)")
         let claims = try payload(of: idToken)
