@@ -127,6 +127,19 @@ public struct TestIdentityProvider: Sendable {
         }
     }
 
+    /// Makes the provider sign with a new RSA key from now on (`scripts/oidc-provider rotate`): the next ID
+    /// token names a `kid` no JWKS fetched before has, while the JWKS keeps the earlier keys, so tokens signed
+    /// before still check. For the JWKS refresh on an unknown `kid`.
+    ///
+    /// - Throws: ``Failure/unexpectedAnswer(_:)`` when the script fails.
+    public func rotateSigningKey() async throws {
+        let script = TestEnvironment.repositoryRoot.appendingPathComponent("scripts/oidc-provider").path
+        let ended = try await ChildProcess.run(script, ["rotate", folder])
+        guard ended.status == 0 else {
+            throw Failure.unexpectedAnswer("scripts/oidc-provider rotate: \(ended.errorOutput)")
+        }
+    }
+
     // MARK: - As the browser
 
     /// Plays the browser: follows `authorizationURL` (Charter's 302 target at the provider), signs in as `user`

@@ -100,6 +100,21 @@ struct TestIdentityProviderTests {
         #expect(try await Self.groups(of: user, provider: provider) == nil)
     }
 
+    @Test("a new signing key: the next ID token names a new kid, and the JWKS keeps the earlier key")
+    func rotatedKey() async throws {
+        let provider = try Self.provider()
+        let before = try await Self.idToken(of: "carol", provider: provider)
+        try await provider.rotateSigningKey()
+        let after = try await Self.idToken(of: "carol", provider: provider)
+        let kidBefore = try Self.object(try #require(before.split(separator: ".").first))["kid"] as? String
+        let kidAfter = try Self.object(try #require(after.split(separator: ".").first))["kid"] as? String
+        #expect(kidBefore != nil && kidAfter != nil && kidBefore != kidAfter)
+        let beforeChecks = try await Self.signatureChecks(before, provider: provider)
+        let afterChecks = try await Self.signatureChecks(after, provider: provider)
+        #expect(beforeChecks)
+        #expect(afterChecks)
+    }
+
     @Test("a wrong password gets no code: the provider refuses the sign-in and sends the browser nowhere")
     func wrongPassword() async throws {
         let provider = try Self.provider()
@@ -117,7 +132,8 @@ struct TestIdentityProviderTests {
         let error = await #expect(throws: TestIdentityProvider.Failure.self) {
             try await provider.signIn(at: flow.authorizationURL, as: "alice", password: provider.password)
         }
-        #expect(error?.description.contains("the authorization request: HTTP 403") == true, "\(String(describing: error))")
+        #expect(
+            error?.description.contains("the authorization request: HTTP 403") == true, "\(String(describing: error))")
     }
 
     @Test("redirect URIs registered at once are all kept")
@@ -164,6 +180,17 @@ struct TestIdentityProviderTests {
 
     static func provider() throws -> TestIdentityProvider {
         try #require(TestIdentityProvider.configured, "CHARTER_TEST_OIDC_* are not set: \(TestIdentityProvider.hint)")
+    }
+
+    /// A new ID token of `user`, through the whole flow.
+    static func idToken(of user: String, provider: TestIdentityProvider) async throws -> String {
+        let flow = Flow(provider: provider)
+        try await provider.allowRedirect(flow.redirectURI)
+        let back = try await provider.signIn(at: flow.authorizationURL, as: user, password: provider.password)
+        let code = try #require(
+            URLComponents(url: back, resolvingAgainstBaseURL: false)?.queryItems?.first { $0.name == "code" }?.value)
+        let tokens = try await provider.exchange(code: code, redirectURI: flow.redirectURI, verifier: flow.verifier)
+        return try #require(tokens["id_token"] as? String, "\(tokens)")
     }
 
     /// The `groups` claim of a new ID token of `user` (`nil`: no such claim).
