@@ -39,9 +39,9 @@ struct APIHandler: APIProtocol {
                     .init(
                         principalId: principal.id.description,
                         name: principal.name,
-                        role: .init(principal.role),
-                        mspId: principal.scope.mspID.description,
-                        tenantId: principal.scope.tenantID?.description
+                        role: .init(principal.weakestRole),
+                        mspId: principal.mspID.description,
+                        tenantId: principal.soleTenant?.description
                     )
                 )
             )

@@ -44,7 +44,7 @@ struct TenantCall: Sendable {
     static func authorize(_ permission: Permission, tenant raw: String) throws -> TenantCall {
         let scope = try RequestScope.require()
         let tenant = try Input.tenantID(raw)
-        let msp = scope.principal.scope.mspID
+        let msp = scope.principal.mspID
         try scope.principal.authorize(permission, tenant: tenant, of: msp)
         return TenantCall(scope: scope, tenant: tenant, msp: msp)
     }
