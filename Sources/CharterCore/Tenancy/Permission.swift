@@ -6,6 +6,8 @@ package enum Permission: Hashable, Sendable {
     case manageTenants
     /// Create or revoke API keys.
     case manageAPIKeys
+    /// Read and manage people, their grants, role mappings and sessions (MSP owners).
+    case managePeople
     /// Change a tenant's configuration: directory, policy, devices.
     case configure
     /// Approve or deny requests, answer PIN challenges.
@@ -17,7 +19,7 @@ package enum Permission: Hashable, Sendable {
         case .read: .auditor
         case .approve: .approver
         case .configure: .admin
-        case .manageTenants, .manageAPIKeys: .owner
+        case .manageTenants, .manageAPIKeys, .managePeople: .owner
         }
     }
 }

@@ -30,12 +30,20 @@ package struct Principal: Hashable, Sendable {
         /// The provider's stable identifier of the person (`sub`).
         package var subject: String
         package var email: String?
+        /// The session or personal token this request was authenticated with.
+        package var sessionID: SessionID?
+        package var sessionKind: Session.Kind?
 
-        package init(id: PersonID, issuer: String, subject: String, email: String?) {
+        package init(
+            id: PersonID, issuer: String, subject: String, email: String?, sessionID: SessionID? = nil,
+            sessionKind: Session.Kind? = nil
+        ) {
             self.id = id
             self.issuer = issuer
             self.subject = subject
             self.email = email
+            self.sessionID = sessionID
+            self.sessionKind = sessionKind
         }
     }
 

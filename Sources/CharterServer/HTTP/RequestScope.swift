@@ -17,7 +17,7 @@ struct RequestScope: Sendable {
 
     /// The audit actor for this request.
     var actor: AuditRecord.Actor {
-        AuditRecord.Actor(id: principal.id.rawValue, name: principal.name, requestID: requestID, clientIP: clientIP)
+        AuditRecord.Actor(principal: principal, requestID: requestID, clientIP: clientIP)
     }
 
     /// The caller as the services layer sees it.
