@@ -77,7 +77,10 @@ struct RequestScopeMiddleware: RouterMiddleware {
         next: @concurrent (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let principal = context.identity else {
-            throw Problem(.unauthorized, "A valid API key is required: send 'Authorization: Bearer <key>'.")
+            throw Problem(
+                .unauthorized,
+                "A valid API key, personal token or session is required: send 'Authorization: Bearer <key>'."
+            )
         }
         let clientIP = context.remoteAddress?.ipAddress
         var logger = context.logger
