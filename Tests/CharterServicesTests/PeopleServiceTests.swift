@@ -169,6 +169,32 @@ struct PeopleServiceTests {
         }
     }
 
+    @Test("claims longer than stored: the name and user agent are cut by code points, a long subject is refused")
+    func longClaims() async throws {
+        let (msp, _) = try await TestDatabase.makeMSP(tenants: 1)
+        try await TestDatabase.withService { database in
+            let people = PeopleService(database: database)
+            _ = try await people.map("all", to: Grant(role: .auditor, scope: .msp(msp)), in: msp, by: Self.owner)
+            // 150 graphemes of two code points each: 300 code points, more than the 200 a name keeps.
+            let name = String(repeating: "e\u{301}", count: 150)
+            var identity = Self.identity(groups: ["all"])
+            identity.name = name
+            let session = try await people.signIn(
+                identity, msp: msp, client: ClientInfo(userAgent: String(repeating: "a\u{301}", count: 400), ip: nil),
+                logger: TestDatabase.logger
+            )
+            let person = try await people.person(session.personID, of: msp, by: Self.owner)
+            #expect(person.name?.unicodeScalars.count == 200)
+            let listed = try await people.sessions(of: msp, person: nil, after: nil, limit: 10, by: Self.owner)
+            #expect(listed.first?.userAgent?.unicodeScalars.count == 500)
+
+            identity.subject = String(repeating: "s", count: 256)
+            await #expect(throws: PeopleError.unusableClaim("sub")) {
+                _ = try await people.signIn(identity, msp: msp, client: Self.client, logger: TestDatabase.logger)
+            }
+        }
+    }
+
     @Test("a person cannot give a grant broader than their own")
     func noBroaderGrant() async throws {
         let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
@@ -200,7 +226,10 @@ struct PeopleServiceTests {
             )
             let browser = try await Self.caller(database, session)
             let issued = try await people.createToken(by: browser, client: Self.client)
-            #expect(issued.session.expiresAt == session.expiresAt)
+            // The session ends in 30 minutes, before the token's hour: the token ends with it.
+            let stored = try await people.sessions(of: msp, person: session.personID, after: nil, limit: 10, by: browser)
+            #expect(stored.count == 2 && Set(stored.map(\.expiresAt)).count == 1)
+            #expect(abs(issued.session.expiresAt.timeIntervalSince(session.expiresAt)) < 0.001)
             let token = try #require(PersonalToken(parsing: issued.token))
             let credential = try #require(try await Self.credential(database, token.sessionID))
             #expect(token.matches(credential.secretHash))

@@ -3,8 +3,8 @@
 package enum PeopleError: RefusalConvertible, Equatable {
     /// The person holds no grant in the MSP: no role mapping matches their groups and no direct grant exists.
     case noRole
-    /// A claim of the identity is longer than Charter stores (`issuer`, `subject`, `email`).
-    case identityTooLong(claim: String)
+    /// A claim of the identity (`iss`, `sub`, `email`) is empty or longer than Charter stores.
+    case unusableClaim(String)
     /// A grant or mapping names a tenant that is not the MSP's (or was deleted).
     case unknownTenant(field: String)
     /// A personal token is taken from a browser session, not from another token or an API key.
@@ -20,8 +20,8 @@ package enum PeopleError: RefusalConvertible, Equatable {
                 "No role: none of the MSP's role mappings matches the person's groups and no direct grant exists.",
                 code: "no-role"
             )
-        case .identityTooLong(let claim):
-            Refusal(.invalid, "The identity provider's '\(claim)' claim is longer than Charter stores.", field: claim)
+        case .unusableClaim(let claim):
+            Refusal(.invalid, "The identity provider's '\(claim)' claim is empty or longer than Charter stores.", field: claim)
         case .unknownTenant(let field):
             Refusal(.invalid, "No such tenant in this MSP.", field: field)
         case .requiresBrowserSession:

@@ -71,7 +71,8 @@ extension PeopleService {
             let issued = Session(
                 id: token.sessionID, mspID: msp, personID: person.id, kind: .token, createdAt: now, lastUsedAt: now,
                 expiresAt: lifetime.tokenExpiry(now: now, sessionExpiresAt: session.expiresAt), revokedAt: nil,
-                userAgent: client.userAgent.map { String($0.prefix(500)) }, ip: client.ip.map { String($0.prefix(64)) }
+                userAgent: client.userAgent.flatMap { Self.clipped($0, to: 500) },
+                ip: client.ip.flatMap { Self.clipped($0, to: 64) }
             )
             try await tx.sessions.create(issued, secretHash: token.secretHash, csrfHash: nil, parent: parent)
             try await tx.audit.record(

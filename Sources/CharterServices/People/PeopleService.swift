@@ -48,7 +48,7 @@ package struct PeopleService: SignInRecorder {
                     name: nil, groups: [], lastSignInAt: nil, createdAt: now
                 )
             person.email = identity.email
-            person.name = identity.name.map { String($0.prefix(200)) }.flatMap { $0.isEmpty ? nil : $0 }
+            person.name = identity.name.flatMap { Self.clipped($0, to: 200) }
             person.groups = identity.groups
             person.lastSignInAt = now
             let direct = existing == nil ? [] : try await tx.people.directGrants(of: person.id, msp: msp)
@@ -74,8 +74,8 @@ package struct PeopleService: SignInRecorder {
             let session = Session(
                 id: SessionID(cookie.id.rawValue), mspID: msp, personID: person.id, kind: .browser, createdAt: now,
                 lastUsedAt: now, expiresAt: now.addingTimeInterval(SessionLifetime.seconds(lifetime.absolute)),
-                revokedAt: nil, userAgent: client.userAgent.map { String($0.prefix(500)) },
-                ip: client.ip.map { String($0.prefix(64)) }
+                revokedAt: nil, userAgent: client.userAgent.flatMap { Self.clipped($0, to: 500) },
+                ip: client.ip.flatMap { Self.clipped($0, to: 64) }
             )
             try await tx.sessions.create(session, secretHash: cookie.secretHash, csrfHash: csrf.hash, parent: nil)
             try await tx.audit.record(
@@ -93,9 +93,17 @@ package struct PeopleService: SignInRecorder {
     }
 
     private static func validate(_ identity: VerifiedIdentity) throws(PeopleError) {
-        if identity.issuer.isEmpty || identity.issuer.count > 2000 { throw .identityTooLong(claim: "iss") }
-        if identity.subject.isEmpty || identity.subject.count > 255 { throw .identityTooLong(claim: "sub") }
-        if let email = identity.email, email.isEmpty || email.count > 320 { throw .identityTooLong(claim: "email") }
+        // PostgreSQL's length() counts code points, as unicodeScalars does (Swift's count counts graphemes).
+        func fits(_ text: String, _ maximum: Int) -> Bool { (1...maximum).contains(text.unicodeScalars.count) }
+        if !fits(identity.issuer, 2000) { throw .unusableClaim("iss") }
+        if !fits(identity.subject, 255) { throw .unusableClaim("sub") }
+        if let email = identity.email, !fits(email, 320) { throw .unusableClaim("email") }
+    }
+
+    /// `text` cut to at most `maximum` code points (a display value, such as a name or user agent); `nil` when
+    /// empty.
+    static func clipped(_ text: String, to maximum: Int) -> String? {
+        text.isEmpty ? nil : String(String.UnicodeScalarView(text.unicodeScalars.prefix(maximum)))
     }
 
     // MARK: - People and grants
