@@ -24,6 +24,17 @@ package struct Caller: Sendable {
     }
 }
 
+extension AuditRecord.Actor {
+    /// How the audit log names `principal`: an API key by its principal's id and name, a person also by their
+    /// identity provider's issuer, subject and email.
+    package init(principal: Principal, requestID: String?, clientIP: String?) {
+        self.init(
+            id: principal.id.rawValue, name: principal.name, requestID: requestID, clientIP: clientIP,
+            person: principal.person.map { .init(issuer: $0.issuer, subject: $0.subject, email: $0.email) }
+        )
+    }
+}
+
 extension AuditLog {
     /// Appends what `caller` did to `target` at `now`: the one way services write an audit event.
     @discardableResult

@@ -1,4 +1,6 @@
 import CharterCore
+import CharterServer
+import CharterServices
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -78,6 +80,72 @@ struct IsolationTests {
             #expect(tenant.json["name"] as? String == "Tenant 1")
             let after = try await client.call(.get, "/v1/tenants/\(victim)/audit-events", key: world.tenantKeys[1])
             #expect(after.items.count == before.items.count)
+        }
+    }
+    @Test("a person of tenant A, or an MSP-wide person of another MSP, can neither read nor change anything of tenant B")
+    func personCannotReachOtherTenant() async throws {
+        let world = try await TestApp.makeWorld(tenants: 2)
+        let victimTenant = world.tenants[1]
+        let other = try await TestApp.makeWorld(tenants: 1)
+        let system = Caller.system(logger: TestApp.logger)
+        let (tenantPerson, mspPerson, victim) = try await TestApp.withService { database in
+            let people = PeopleService(database: database)
+            _ = try await people.map(
+                "a-owners", to: Grant(role: .owner, scope: .tenant(world.msp, world.tenants[0])), in: world.msp, by: system
+            )
+            _ = try await people.map("owners", to: Grant(role: .owner, scope: .msp(world.msp)), in: world.msp, by: system)
+            _ = try await people.map("owners", to: Grant(role: .owner, scope: .msp(other.msp)), in: other.msp, by: system)
+            func signIn(_ msp: MSPID, _ group: String) async throws -> OpenedSession {
+                try await people.signIn(
+                    VerifiedIdentity(issuer: "https://idp.test", subject: UUID().uuidString, email: nil, name: nil, groups: [group]),
+                    msp: msp, client: ClientInfo(userAgent: nil, ip: nil), logger: TestApp.logger
+                )
+            }
+            return (try await signIn(world.msp, "a-owners"), try await signIn(other.msp, "owners"),
+                    try await signIn(world.msp, "owners"))
+        }
+        // With a key-encryption key, so that no route refuses for the lack of one before it looks the tenant up.
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            var tokens: [String] = []
+            for session in [tenantPerson, mspPerson] {
+                var headers: HTTPFields = [.cookie: "charter_session=\(session.credential)"]
+                headers[HTTPField.Name("X-CSRF-Token")!] = session.csrfToken
+                let issued = try await client.call(.post, "/v1/auth/tokens", headers: headers)
+                tokens.append(try #require(issued.json["token"] as? String))
+            }
+            let before = try await client.call(.get, "/v1/tenants/\(victimTenant)/audit-events", key: world.tenantKeys[1])
+            // The caller's own routes (/v1/auth, /v1/me, whoami) concern only the caller.
+            for route in Self.routes where !route.template.hasPrefix("/v1/auth/") && !route.template.hasPrefix("/v1/me/")
+                && route.template != "/v1/whoami"
+            {
+                for (token, msp) in [(tokens[0], world.msp), (tokens[1], world.msp), (tokens[0], other.msp)] {
+                    // Any person of an MSP may read the MSP itself.
+                    if route.template == "/v1/msps/{msp}" && token == tokens[0] && msp == world.msp { continue }
+                    let uri = route.template
+                        .replacingOccurrences(of: "{tenant}", with: victimTenant.description)
+                        .replacingOccurrences(of: "{msp}", with: msp.description)
+                        .replacingOccurrences(of: "{person}", with: victim.personID.description)
+                        .replacingOccurrences(of: "{session}", with: victim.id.description)
+                        .replacingOccurrences(of: "{key}", with: UUID().uuidString.lowercased())
+                    // Every other id is well-formed, so the MSP-wide person of the other MSP, whom no role check
+                    // stops before the tenant is looked up, meets the tenant's absence rather than a 400.
+                    let wellFormed = ["{id}", "{connection}", "{run}", "{guid}", "{grant}", "{mapping}"].reduce(uri) {
+                        $0.replacingOccurrences(of: $1, with: UUID().uuidString.lowercased())
+                    }
+                    // The tenant person on its own MSP's MSP-wide routes is refused 403 (tenant-scoped); all else
+                    // is not found.
+                    let body = Self.validBody(for: route)
+                    let answer = try await client.call(route.method, wellFormed, key: token, body: body)
+                    let allowed: Set<Int> = body == "{}" ? [400, 403, 404, 422] : [403, 404]
+                    #expect(allowed.contains(answer.status.code), "\(route) answered \(answer.status.code)")
+                    #expect(!"\(answer.json)".contains(victimTenant.description), "\(route) leaked the victim's id")
+                }
+            }
+            let after = try await client.call(.get, "/v1/tenants/\(victimTenant)/audit-events", key: world.tenantKeys[1])
+            #expect(after.items.count == before.items.count)
+            var victimCookie: HTTPFields = [:]
+            victimCookie[.cookie] = "charter_session=\(victim.credential)"
+            #expect(try await client.call(.get, "/v1/whoami", headers: victimCookie).status == .ok)
         }
     }
 }

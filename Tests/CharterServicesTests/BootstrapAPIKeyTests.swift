@@ -65,8 +65,7 @@ struct BootstrapAPIKeyTests {
                 #expect(try await tx.msps.get(msp).name == name)
                 let credential = try #require(try await tx.apiKeys.credential(for: key.keyID))
                 #expect(credential.secretHash == key.secretHash)
-                #expect(credential.principal.role == .owner)
-                #expect(credential.principal.scope == .msp(msp))
+                #expect(credential.principal.grants == [Grant(role: .owner, scope: .msp(msp))])
                 let count = try await tx.query("SELECT count(*)::int FROM msps WHERE name = \(name)")
                 for try await n in count.decode(Int.self) { #expect(n == 1) }
                 let events = try await tx.query(

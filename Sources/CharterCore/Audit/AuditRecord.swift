@@ -5,18 +5,39 @@ package import Foundation
 /// The store appends it to the tenant's (or MSP's) hash chain; ``before`` and ``after`` are JSON documents
 /// describing the target, with secrets already removed.
 package struct AuditRecord: Hashable, Sendable {
-    /// Who acted.
+    /// Who acted: an API key (its principal's id and name), a person (their id and display name, and how
+    /// their identity provider names them), the CLI or the service itself.
     package struct Actor: Hashable, Sendable {
+        /// A person, as their identity provider named them when they acted.
+        package struct Person: Hashable, Sendable {
+            /// The provider's issuer identifier (`iss`).
+            package var issuer: String
+            /// The provider's identifier of the person (`sub`).
+            package var subject: String
+            package var email: String?
+
+            package init(issuer: String, subject: String, email: String?) {
+                self.issuer = issuer
+                self.subject = subject
+                self.email = email
+            }
+        }
+
         package var id: UUID?
         package var name: String
         package var requestID: String?
         package var clientIP: String?
+        /// The person who acted; `nil` for an API key, the CLI or the service.
+        package var person: Person?
 
-        package init(id: UUID?, name: String, requestID: String? = nil, clientIP: String? = nil) {
+        package init(
+            id: UUID?, name: String, requestID: String? = nil, clientIP: String? = nil, person: Person? = nil
+        ) {
             self.id = id
             self.name = name
             self.requestID = requestID
             self.clientIP = clientIP
+            self.person = person
         }
 
         /// The service itself (schedulers, expiry jobs).

@@ -51,6 +51,8 @@ package enum EnrollmentTokenTag {}
 package enum ConnectorTag {}
 package enum PersonTag {}
 package enum SessionTag {}
+package enum RoleMappingTag {}
+package enum PersonGrantTag {}
 
 package typealias DeviceID = Identifier<DeviceTag>
 package typealias EnrollmentTokenID = Identifier<EnrollmentTokenTag>
@@ -60,3 +62,7 @@ package typealias ConnectorID = Identifier<ConnectorTag>
 package typealias PersonID = Identifier<PersonTag>
 /// A person's browser session or personal token (docs/identity.md).
 package typealias SessionID = Identifier<SessionTag>
+/// A rule mapping a value of the groups claim to a role (docs/identity.md).
+package typealias RoleMappingID = Identifier<RoleMappingTag>
+/// A grant an MSP owner gave one person.
+package typealias PersonGrantID = Identifier<PersonGrantTag>

@@ -6,6 +6,8 @@ package enum Permission: Hashable, Sendable {
     case manageTenants
     /// Create or revoke API keys.
     case manageAPIKeys
+    /// Read and manage people, their grants, role mappings and sessions (MSP owners).
+    case managePeople
     /// Change a tenant's configuration: directory, policy, devices.
     case configure
     /// Approve or deny requests, answer PIN challenges.
@@ -17,7 +19,7 @@ package enum Permission: Hashable, Sendable {
         case .read: .auditor
         case .approve: .approver
         case .configure: .admin
-        case .manageTenants, .manageAPIKeys: .owner
+        case .manageTenants, .manageAPIKeys, .managePeople: .owner
         }
     }
 }
@@ -35,6 +37,17 @@ package enum AccessDenial: Error, Hashable, Sendable {
 }
 
 extension Principal {
+    /// The role this principal holds on `tenant` of `msp`: the weakest of the grants that cover it (least
+    /// privilege wins); `nil` when none does.
+    package func role(onTenant tenant: TenantID, of msp: MSPID) -> Role? {
+        grants.filter { $0.covers(tenant: tenant, of: msp) }.map(\.role).min()
+    }
+
+    /// The role this principal holds on `msp` itself: the weakest of its MSP-wide grants; `nil` without one.
+    package func mspWideRole(of msp: MSPID) -> Role? {
+        grants.filter { $0.scope == .msp(msp) }.map(\.role).min()
+    }
+
     /// Decides whether this principal may act on a tenant.
     ///
     /// - Parameters:
@@ -42,31 +55,35 @@ extension Principal {
     ///   - tenant: The tenant, and the MSP that owns it.
     /// - Throws: ``AccessDenial``.
     package func authorize(_ permission: Permission, tenant: TenantID, of msp: MSPID) throws(AccessDenial) {
-        switch scope {
-        case .msp(let own) where own == msp: break
-        case .tenant(let ownMSP, let own) where ownMSP == msp && own == tenant: break
-        default: throw .outOfScope
-        }
+        guard let role = role(onTenant: tenant, of: msp) else { throw .outOfScope }
         guard role >= permission.minimumRole else { throw .insufficientRole(required: permission.minimumRole) }
     }
 
     /// Decides whether this principal may act on an MSP as a whole (its tenant list, its MSP-wide keys).
     ///
-    /// A tenant-scoped principal can see that its MSP exists, but nothing MSP-wide beyond reading it.
+    /// Only MSP-wide grants count. A principal with tenant grants only can see that its MSP exists (where
+    /// `allowTenantScope` says so), with the weakest of those grants, but nothing MSP-wide beyond reading it.
     package func authorizeMSP(_ permission: Permission, msp: MSPID, allowTenantScope: Bool = false) throws(AccessDenial) {
-        guard scope.mspID == msp else { throw .outOfScope }
-        if scope.tenantID != nil && !allowTenantScope { throw .requiresMSPScope }
+        let inMSP = grants.filter { $0.scope.mspID == msp }
+        guard let weakest = inMSP.map(\.role).min() else { throw .outOfScope }
+        let role: Role
+        if let mspWide = mspWideRole(of: msp) {
+            role = mspWide
+        } else {
+            guard allowTenantScope else { throw .requiresMSPScope }
+            role = weakest
+        }
         guard role >= permission.minimumRole else { throw .insufficientRole(required: permission.minimumRole) }
     }
 
-    /// Decides whether this principal may create a key with the given role and scope.
+    /// Decides whether this principal may create a key (or give a grant) with the given role and scope: no
+    /// broader than the role it holds there itself.
     package func authorizeGrant(role granted: Role, scope grantedScope: Principal.Scope) throws(AccessDenial) {
-        guard granted <= role else { throw .cannotGrantBroader }
-        switch (scope, grantedScope) {
-        case (.msp(let own), .msp(let target)) where own == target: return
-        case (.msp(let own), .tenant(let msp, _)) where own == msp: return
-        case (.tenant(let ownMSP, let own), .tenant(let msp, let target)) where ownMSP == msp && own == target: return
-        default: throw .cannotGrantBroader
-        }
+        let held =
+            switch grantedScope {
+            case .msp(let msp): mspWideRole(of: msp)
+            case .tenant(let msp, let tenant): role(onTenant: tenant, of: msp)
+            }
+        guard let held, granted <= held else { throw .cannotGrantBroader }
     }
 }

@@ -89,10 +89,10 @@ extension Components.Schemas.APIKey {
     init(_ key: APIKey) {
         self.init(
             id: key.id.description,
-            name: key.principal.name,
-            role: .init(key.principal.role),
-            mspId: key.principal.scope.mspID.description,
-            tenantId: key.principal.scope.tenantID?.description,
+            name: key.name,
+            role: .init(key.grant.role),
+            mspId: key.grant.scope.mspID.description,
+            tenantId: key.grant.scope.tenantID?.description,
             createdAt: key.createdAt,
             expiresAt: key.expiresAt,
             revokedAt: key.revokedAt

@@ -99,7 +99,10 @@ extension Components.Schemas.AuditEvent {
                 id: record.actor.id?.uuidString.lowercased(),
                 name: record.actor.name,
                 requestId: record.actor.requestID,
-                clientIp: record.actor.clientIP
+                clientIp: record.actor.clientIP,
+                issuer: record.actor.person?.issuer,
+                subject: record.actor.person?.subject,
+                email: record.actor.person?.email
             ),
             action: record.action,
             targetType: record.targetType,
@@ -120,7 +123,7 @@ enum AuditExport {
 
     static let columns = [
         "sequence", "id", "occurred_at", "actor_id", "actor_name", "request_id", "client_ip", "action", "target_type",
-        "target_id", "before", "after", "previous_hash", "hash",
+        "target_id", "before", "after", "previous_hash", "hash", "actor_issuer", "actor_subject", "actor_email",
     ]
 
     static let csvHeader = columns.joined(separator: ",") + "\r\n"
@@ -131,7 +134,8 @@ enum AuditExport {
             String(event.sequence), record.id.description, record.occurredAt.ISO8601Format(.iso8601.time(includingFractionalSeconds: true)),
             record.actor.id?.uuidString.lowercased(), record.actor.name, record.actor.requestID, record.actor.clientIP,
             record.action, record.targetType, record.targetID, record.before, record.after,
-            Hex.string(event.previousHash), Hex.string(event.hash),
+            Hex.string(event.previousHash), Hex.string(event.hash), record.actor.person?.issuer,
+            record.actor.person?.subject, record.actor.person?.email,
         ]
         switch format {
         case .csv:

@@ -28,6 +28,8 @@ struct APIHandler: APIProtocol {
     let endpointService: EndpointService
     /// On-premises connectors: listed, read and revoked by administrators.
     let connectorService: ConnectorService
+    /// People, their grants, role mappings and sessions.
+    let people: PeopleService
     /// The clock (the validity of tokens and keys in answers); tests may pin it.
     var now: @Sendable () -> Date = { Date() }
 
@@ -39,9 +41,16 @@ struct APIHandler: APIProtocol {
                     .init(
                         principalId: principal.id.description,
                         name: principal.name,
-                        role: .init(principal.role),
-                        mspId: principal.scope.mspID.description,
-                        tenantId: principal.scope.tenantID?.description
+                        role: .init(principal.weakestRole),
+                        mspId: principal.mspID.description,
+                        tenantId: principal.soleTenant?.description,
+                        grants: principal.grants.map(Components.Schemas.Grant.init),
+                        person: principal.person.map {
+                            .init(
+                                id: $0.id.description, issuer: $0.issuer, subject: $0.subject, email: $0.email,
+                                sessionId: $0.sessionID?.description
+                            )
+                        }
                     )
                 )
             )

@@ -206,6 +206,7 @@ func buildRouter(
     let api = router.group()
         .add(middleware: ETagHeaderMiddleware())
         .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
+        .add(middleware: SessionAuthenticator(database: database, lifetime: config.sessionLifetime))
         .add(middleware: APIKeyAuthenticator(database: database))
         .add(middleware: RequestScopeMiddleware())
         .add(middleware: RateLimitMiddleware(limiter: rateLimiter))
@@ -218,7 +219,8 @@ func buildRouter(
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
             audit: AuditService(database: database), directory: directory, endpointService: endpointService,
-            connectorService: connectorService
+            connectorService: connectorService,
+            people: PeopleService(database: database, lifetime: config.sessionLifetime)
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

@@ -81,7 +81,7 @@ package struct Bootstrap: Sendable {
         let token = APIKeyToken.generate()
         let key = APIKey(
             id: token.keyID,
-            principal: Principal(id: .random(), name: name, role: role, scope: scope),
+            principalID: .random(), name: name, grant: Grant(role: role, scope: scope),
             createdAt: now,
             createdBy: nil,
             expiresAt: nil,

@@ -47,6 +47,10 @@ package import Logging
 /// - `connector.lease_seconds` (int 2–3600, default `30`): how long a connector's heartbeat keeps it the active
 ///   connector of the directory connections it serves; another connector takes over once it has run out.
 /// - `connector.heartbeat_seconds` (int 1–3600, default `10`): how often connectors are told to heartbeat.
+/// - `session.idle_minutes` (int 1–1440, default `60`): a person's browser session unused this long ends.
+/// - `session.absolute_hours` (int 1–720, default `12`): a browser session ends this long after sign-in.
+/// - `session.token_minutes` (int 1–1440, default `60`): how long a personal token (`chpt_`) works, never beyond
+///   the session it was taken from (docs/identity.md).
 /// - `smtp.*`: the SMTP server approvers are emailed through; email is off without `smtp.host`. The keys are listed
 ///   on ``SMTPConfiguration``; `smtp.password` is secret.
 package struct ServerConfiguration: Sendable {
@@ -75,6 +79,9 @@ package struct ServerConfiguration: Sendable {
     package var connectorTokenSeconds: Int = 86_400
     package var connectorLeaseSeconds: Int = 30
     package var connectorHeartbeatSeconds: Int = 10
+    package var sessionIdleMinutes: Int = 60
+    package var sessionAbsoluteHours: Int = 12
+    package var sessionTokenMinutes: Int = 60
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -121,6 +128,9 @@ package struct ServerConfiguration: Sendable {
         connectorHeartbeatSeconds = try Self.int(
             reader, "connector.heartbeat_seconds", default: connectorHeartbeatSeconds, in: 1...3600
         )
+        sessionIdleMinutes = try Self.int(reader, "session.idle_minutes", default: sessionIdleMinutes, in: 1...1440)
+        sessionAbsoluteHours = try Self.int(reader, "session.absolute_hours", default: sessionAbsoluteHours, in: 1...720)
+        sessionTokenMinutes = try Self.int(reader, "session.token_minutes", default: sessionTokenMinutes, in: 1...1440)
     }
 
     /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.
@@ -215,5 +225,15 @@ package enum ConfigurationSources {
         } catch {
             throw ConfigurationError(key: "config_file", problem: "'\(file)' could not be read as a JSON object: \(error)")
         }
+    }
+}
+
+extension ServerConfiguration {
+    /// The lifetimes of people's sessions and tokens (`session.*`).
+    package var sessionLifetime: SessionLifetime {
+        SessionLifetime(
+            idle: .seconds(sessionIdleMinutes * 60), absolute: .seconds(sessionAbsoluteHours * 3600),
+            token: .seconds(sessionTokenMinutes * 60)
+        )
     }
 }

@@ -164,7 +164,7 @@ struct IdempotencyMiddleware: RouterMiddleware {
             owner: { _, context in
                 context.identity.map { principal in
                     IdempotencyOwner(
-                        msp: principal.scope.mspID, tenant: principal.scope.tenantID, credential: principal.id.rawValue
+                        msp: principal.mspID, tenant: principal.soleTenant, credential: principal.id.rawValue
                     )
                 }
             },

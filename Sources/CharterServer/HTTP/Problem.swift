@@ -28,12 +28,13 @@ struct Problem: Error, Sendable, Equatable {
         case pageConflict = "page-conflict"
         case runClosed = "run-closed"
         case pagesMissing = "pages-missing"
+        case noRole = "no-role"
 
         var status: Int {
             switch self {
             case .malformedRequest: 400
             case .unauthorized, .tokenExpired: 401
-            case .forbidden, .pendingApproval: 403
+            case .forbidden, .pendingApproval, .noRole: 403
             case .notFound: 404
             case .methodNotAllowed: 405
             case .conflict, .quotaExceeded, .signingKeyTaken: 409
@@ -72,6 +73,7 @@ struct Problem: Error, Sendable, Equatable {
             case .pageConflict: "Page conflict"
             case .runClosed: "Run closed"
             case .pagesMissing: "Pages missing"
+            case .noRole: "No role"
             }
         }
     }

@@ -23,10 +23,13 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch {
             let requestID = context.logger[metadataKey: "hb.request.id"].map { "\($0)" }
             let problem = Self.problem(for: error)
+            // A generated handler's ServerError describes the whole request, headers included (the session
+            // cookie, the CSRF token, the Authorization header): only the error inside it is logged.
+            let logged = (error as? ServerError)?.underlyingError ?? error
             if problem.kind == .internalError {
-                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: error))"])
+                context.logger.error("request failed", metadata: ["error": "\(String(reflecting: logged))"])
             } else if problem.kind == .serviceUnavailable, !(error is Problem) {
-                context.logger.warning("database unavailable", metadata: ["error": "\(error)"])
+                context.logger.warning("database unavailable", metadata: ["error": "\(logged)"])
             }
             var headers: HTTPFields = [.contentType: "application/problem+json"]
             if problem.kind == .serviceUnavailable || problem.kind == .tooManyRequests {

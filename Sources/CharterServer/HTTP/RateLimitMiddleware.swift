@@ -18,7 +18,7 @@ struct RateLimitMiddleware: RouterMiddleware {
     ) async throws -> Response {
         if let principal = context.identity {
             do throws(RateLimiter.Limited) {
-                if case .tenant(_, let tenant) = principal.scope {
+                if let tenant = principal.soleTenant {
                     try limiter.admit(.principal(principal.id), .tenant(tenant))
                 } else {
                     try limiter.admit(.principal(principal.id))

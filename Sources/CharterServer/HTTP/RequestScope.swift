@@ -17,7 +17,7 @@ struct RequestScope: Sendable {
 
     /// The audit actor for this request.
     var actor: AuditRecord.Actor {
-        AuditRecord.Actor(id: principal.id.rawValue, name: principal.name, requestID: requestID, clientIP: clientIP)
+        AuditRecord.Actor(principal: principal, requestID: requestID, clientIP: clientIP)
     }
 
     /// The caller as the services layer sees it.
@@ -44,7 +44,7 @@ struct TenantCall: Sendable {
     static func authorize(_ permission: Permission, tenant raw: String) throws -> TenantCall {
         let scope = try RequestScope.require()
         let tenant = try Input.tenantID(raw)
-        let msp = scope.principal.scope.mspID
+        let msp = scope.principal.mspID
         try scope.principal.authorize(permission, tenant: tenant, of: msp)
         return TenantCall(scope: scope, tenant: tenant, msp: msp)
     }
@@ -77,7 +77,10 @@ struct RequestScopeMiddleware: RouterMiddleware {
         next: @concurrent (Request, AppRequestContext) async throws -> Response
     ) async throws -> Response {
         guard let principal = context.identity else {
-            throw Problem(.unauthorized, "A valid API key is required: send 'Authorization: Bearer <key>'.")
+            throw Problem(
+                .unauthorized,
+                "A valid API key, personal token or session is required: send 'Authorization: Bearer <key>'."
+            )
         }
         let clientIP = context.remoteAddress?.ipAddress
         var logger = context.logger

@@ -37,7 +37,7 @@ extension Database {
                 )
                 let apiKey = APIKey(
                     id: key.keyID,
-                    principal: Principal(id: .random(), name: "\(mspName) owner", role: .owner, scope: .msp(msp.id)),
+                    principalID: .random(), name: "\(mspName) owner", grant: Grant(role: .owner, scope: .msp(msp.id)),
                     createdAt: now, createdBy: nil, expiresAt: nil, revokedAt: nil, lastUsedAt: nil
                 )
                 try await tx.apiKeys.create(apiKey, secretHash: key.secretHash)

@@ -29,7 +29,7 @@ extension TenancyService {
         let secret = newKeySecret()
         let key = APIKey(
             id: secret.keyID,
-            principal: Principal(id: .random(), name: name, role: role, scope: scope),
+            principalID: .random(), name: name, grant: Grant(role: role, scope: scope),
             createdAt: now,
             createdBy: caller.principal?.id,
             expiresAt: expiresAt,
@@ -87,11 +87,11 @@ extension APIKey {
     package var auditSnapshot: String {
         var snapshot: [String: any Sendable] = [
             "id": id.description,
-            "name": principal.name,
-            "role": principal.role.rawValue,
-            "msp_id": principal.scope.mspID.description,
+            "name": name,
+            "role": grant.role.rawValue,
+            "msp_id": grant.scope.mspID.description,
         ]
-        if let tenant = principal.scope.tenantID { snapshot["tenant_id"] = tenant.description }
+        if let tenant = grant.scope.tenantID { snapshot["tenant_id"] = tenant.description }
         if let expiresAt { snapshot["expires_at"] = expiresAt.ISO8601Format() }
         if let revokedAt { snapshot["revoked_at"] = revokedAt.ISO8601Format() }
         return AuditJSON.encode(snapshot)

@@ -33,7 +33,9 @@ package enum AuditChain {
             withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { encoding.append(contentsOf: $0) }
             encoding.append(contentsOf: bytes)
         }
-        field("charter-audit-v1")
+        // An event a person made is tagged v2 and names them after the v1 fields; every other event keeps the
+        // v1 encoding, so chains written before people existed verify unchanged.
+        field(record.actor.person == nil ? "charter-audit-v1" : "charter-audit-v2")
         field(scope.uuidString.lowercased())
         field(String(sequence))
         field(record.id.description)
@@ -47,6 +49,11 @@ package enum AuditChain {
         field(record.after)
         field(record.actor.requestID)
         field(record.actor.clientIP)
+        if let person = record.actor.person {
+            field(person.issuer)
+            field(person.subject)
+            field(person.email)
+        }
         encoding.append(contentsOf: previousHash)
         return Array(SHA256.hash(data: encoding))
     }

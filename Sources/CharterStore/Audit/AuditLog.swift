@@ -50,19 +50,23 @@ package struct AuditLog: Sendable {
 
     private typealias Row = (
         Int64, UUID, Int64, UUID?, String, String, String, String, String?, String?, String?, String?,
-        Data, Data
+        Data, Data, String?, String?, String?
     )
 
     private static let columns = """
         seq, id, (extract(epoch FROM occurred_at) * 1000000)::bigint, actor_id, actor_name, action,
-        target_type, target_id, before, after, request_id, client_ip, prev_hash, hash
+        target_type, target_id, before, after, request_id, client_ip, prev_hash, hash, actor_issuer, actor_subject,
+        actor_email
         """
 
     private static func event(_ row: Row) -> (AuditEvent, occurredAtMicroseconds: Int64) {
         let record = AuditRecord(
             id: AuditEventID(row.1),
             occurredAt: Date(timeIntervalSince1970: Double(row.2) / 1_000_000),
-            actor: AuditRecord.Actor(id: row.3, name: row.4, requestID: row.10, clientIP: row.11),
+            actor: AuditRecord.Actor(
+                id: row.3, name: row.4, requestID: row.10, clientIP: row.11,
+                person: row.14.map { AuditRecord.Actor.Person(issuer: $0, subject: row.15 ?? "", email: row.16) }
+            ),
             action: row.5,
             targetType: row.6,
             targetID: row.7,
@@ -100,11 +104,13 @@ package struct AuditLog: Sendable {
         try await tx.query(
             """
             INSERT INTO \(unescaped: chain.table) (\(unescaped: chain.scopeColumn), seq, id, occurred_at, actor_id,
-                actor_name, action, target_type, target_id, before, after, request_id, client_ip, prev_hash, hash)
+                actor_name, action, target_type, target_id, before, after, request_id, client_ip, prev_hash, hash,
+                actor_issuer, actor_subject, actor_email)
             VALUES (\(chain.scopeID), \(sequence), \(record.id.rawValue),
                 'epoch'::timestamptz + \(micros) * interval '1 microsecond', \(record.actor.id),
                 \(record.actor.name), \(record.action), \(record.targetType), \(record.targetID), \(record.before),
-                \(record.after), \(record.actor.requestID), \(record.actor.clientIP), \(Data(previousHash)), \(Data(hash)))
+                \(record.after), \(record.actor.requestID), \(record.actor.clientIP), \(Data(previousHash)), \(Data(hash)),
+                \(record.actor.person?.issuer), \(record.actor.person?.subject), \(record.actor.person?.email))
             """
         )
         var stored = record

@@ -14,6 +14,8 @@ package struct Transaction: Sendable {
     package var tenants: TenantRepository { TenantRepository(tx: self) }
     package var apiKeys: APIKeyRepository { APIKeyRepository(tx: self) }
     package var audit: AuditLog { AuditLog(tx: self) }
+    package var people: PeopleRepository { PeopleRepository(tx: self) }
+    package var sessions: SessionRepository { SessionRepository(tx: self) }
 
     /// Runs a statement and returns its rows.
     @discardableResult

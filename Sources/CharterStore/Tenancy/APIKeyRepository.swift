@@ -26,7 +26,7 @@ package struct APIKeyRepository: Sendable {
         let scope: Principal.Scope = row.3.map { .tenant(msp, TenantID($0)) } ?? .msp(msp)
         return APIKey(
             id: APIKeyID(row.0),
-            principal: Principal(id: PrincipalID(row.1), name: row.4, role: role, scope: scope),
+            principalID: PrincipalID(row.1), name: row.4, grant: Grant(role: role, scope: scope),
             createdAt: row.6,
             createdBy: row.7.map(PrincipalID.init),
             expiresAt: row.8,
@@ -61,20 +61,20 @@ package struct APIKeyRepository: Sendable {
 
     /// Stores a new principal and its key; only the SHA-256 of the secret is kept.
     package func create(_ key: APIKey, secretHash: [UInt8]) async throws {
-        let principal = key.principal
+        let scope = key.grant.scope
         try await tx.query(
             """
             INSERT INTO principals (msp_id, id, tenant_id, name, role, created_at)
-            VALUES (\(principal.scope.mspID.rawValue), \(principal.id.rawValue),
-                    \(principal.scope.tenantID?.rawValue), \(principal.name), \(principal.role.rawValue),
+            VALUES (\(scope.mspID.rawValue), \(key.principalID.rawValue),
+                    \(scope.tenantID?.rawValue), \(key.name), \(key.grant.role.rawValue),
                     \(key.createdAt))
             """
         )
         try await tx.query(
             """
             INSERT INTO api_keys (msp_id, id, principal_id, tenant_id, secret_hash, created_at, created_by, expires_at)
-            VALUES (\(principal.scope.mspID.rawValue), \(key.id.rawValue), \(principal.id.rawValue),
-                    \(principal.scope.tenantID?.rawValue), \(Data(secretHash)), \(key.createdAt),
+            VALUES (\(scope.mspID.rawValue), \(key.id.rawValue), \(key.principalID.rawValue),
+                    \(scope.tenantID?.rawValue), \(Data(secretHash)), \(key.createdAt),
                     \(key.createdBy?.rawValue), \(key.expiresAt))
             """
         )

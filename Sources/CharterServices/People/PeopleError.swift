@@ -1,0 +1,33 @@
+/// What the people service refuses: sign-ins without a role, and owners' mistakes managing people, grants,
+/// role mappings and sessions.
+package enum PeopleError: RefusalConvertible, Equatable {
+    /// The person holds no grant in the MSP: no role mapping matches their groups and no direct grant exists.
+    case noRole
+    /// A claim of the identity (`iss`, `sub`, `email`) is empty or longer than Charter stores.
+    case unusableClaim(String)
+    /// A grant or mapping names a tenant that is not the MSP's (or was deleted).
+    case unknownTenant(field: String)
+    /// A personal token is taken from a browser session, not from another token or an API key.
+    case requiresBrowserSession
+    /// The operation is a person's own (signing out, their sessions); an API key has none.
+    case requiresPerson
+
+    package var refusal: Refusal {
+        switch self {
+        case .noRole:
+            Refusal(
+                .forbidden,
+                "No role: none of the MSP's role mappings matches the person's groups and no direct grant exists.",
+                code: "no-role"
+            )
+        case .unusableClaim(let claim):
+            Refusal(.invalid, "The identity provider's '\(claim)' claim is empty or longer than Charter stores.", field: claim)
+        case .unknownTenant(let field):
+            Refusal(.invalid, "No such tenant in this MSP.", field: field)
+        case .requiresBrowserSession:
+            Refusal(.forbidden, "A personal token is taken from a browser session (the charter_session cookie).")
+        case .requiresPerson:
+            Refusal(.forbidden, "Only a person signed in through the MSP's identity provider has sessions.")
+        }
+    }
+}

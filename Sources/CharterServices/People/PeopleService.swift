@@ -1,0 +1,253 @@
+package import CharterCore
+package import CharterStore
+package import Foundation
+package import Logging
+
+/// People of an MSP and their sessions: sign-in (``SignInRecorder``), people, their grants, role mappings,
+/// sessions, sign-out and personal tokens (docs/identity.md). Each operation is one transaction in the MSP,
+/// and every write is audited on the MSP's chain.
+///
+/// Authorisation is the caller's: the HTTP layer checks that the caller is an MSP owner (people, grants,
+/// mappings, all sessions) or the person themselves (their sessions, sign-out, tokens) before it calls.
+package struct PeopleService: SignInRecorder {
+    /// A credential shown once: the bearer token or cookie value, and when it ends.
+    package struct IssuedToken: Sendable {
+        package var session: Session
+        package var token: String
+    }
+
+    let database: Database
+    let lifetime: SessionLifetime
+    /// The clock; tests may pin it.
+    let now: @Sendable () -> Date
+
+    package init(
+        database: Database, lifetime: SessionLifetime = SessionLifetime(),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
+        self.database = database
+        self.lifetime = lifetime
+        self.now = now
+    }
+
+    // MARK: - Sign-in
+
+    package func signIn(_ identity: VerifiedIdentity, msp: MSPID, client: ClientInfo, logger: Logger) async throws
+        -> OpenedSession
+    {
+        try Self.validate(identity)
+        let now = now()
+        let cookie = SessionCookie.generate()
+        let csrf = CSRFToken.generate()
+        let outcome: Result<OpenedSession, PeopleError> = try await database.withMSP(msp, logger: logger) { tx in
+            let existing = try await tx.people.find(issuer: identity.issuer, subject: identity.subject, msp: msp)
+            var person =
+                existing
+                ?? Person(
+                    id: .random(), mspID: msp, issuer: identity.issuer, subject: identity.subject, email: nil,
+                    name: nil, groups: [], lastSignInAt: nil, createdAt: now
+                )
+            person.email = identity.email
+            person.name = identity.name.flatMap { Self.clipped($0, to: 200) }
+            person.groups = identity.groups
+            person.lastSignInAt = now
+            let direct = existing == nil ? [] : try await tx.people.directGrants(of: person.id, msp: msp)
+            let grants = EffectiveGrant.workOut(
+                groups: person.groups, mappings: try await tx.people.mappings(msp: msp), direct: direct
+            )
+            let caller = Caller(
+                principal: nil,
+                actor: AuditRecord.Actor(
+                    id: person.id.rawValue, name: person.displayName, clientIP: client.ip,
+                    person: .init(issuer: person.issuer, subject: person.subject, email: person.email)
+                ),
+                logger: logger
+            )
+            guard !grants.isEmpty else {
+                try await tx.audit.record(
+                    "person.sign_in_refused", on: ("person", person.id.description), after: person.auditSnapshot,
+                    by: caller, at: now, in: .msp(msp)
+                )
+                return .failure(.noRole)
+            }
+            try await tx.people.save(person)
+            let session = Session(
+                id: SessionID(cookie.id.rawValue), mspID: msp, personID: person.id, kind: .browser, createdAt: now,
+                lastUsedAt: now, expiresAt: now.addingTimeInterval(SessionLifetime.seconds(lifetime.absolute)),
+                revokedAt: nil, userAgent: client.userAgent.flatMap { Self.clipped($0, to: 500) },
+                ip: client.ip.flatMap { Self.clipped($0, to: 64) }
+            )
+            try await tx.sessions.create(session, secretHash: cookie.secretHash, csrfHash: csrf.hash, parent: nil)
+            try await tx.audit.record(
+                "person.signed_in", on: ("person", person.id.description), before: existing?.auditSnapshot,
+                after: person.auditSnapshot, by: caller, at: now, in: .msp(msp)
+            )
+            return .success(
+                OpenedSession(
+                    id: session.id, personID: person.id, credential: cookie.string, csrfToken: csrf.value,
+                    expiresAt: session.expiresAt
+                )
+            )
+        }
+        return try outcome.get()
+    }
+
+    private static func validate(_ identity: VerifiedIdentity) throws(PeopleError) {
+        // PostgreSQL's length() counts code points, as unicodeScalars does (Swift's count counts graphemes).
+        func fits(_ text: String, _ maximum: Int) -> Bool { (1...maximum).contains(text.unicodeScalars.count) }
+        if !fits(identity.issuer, 2000) { throw .unusableClaim("iss") }
+        if !fits(identity.subject, 255) { throw .unusableClaim("sub") }
+        if let email = identity.email, !fits(email, 320) { throw .unusableClaim("email") }
+    }
+
+    /// `text` cut to at most `maximum` code points (a display value, such as a name or user agent); `nil` when
+    /// empty.
+    static func clipped(_ text: String, to maximum: Int) -> String? {
+        text.isEmpty ? nil : String(String.UnicodeScalarView(text.unicodeScalars.prefix(maximum)))
+    }
+
+    // MARK: - People and grants
+
+    /// The MSP's people by id after `cursor`, at most `limit` of them.
+    package func people(of msp: MSPID, after cursor: PersonID?, limit: Int, by caller: Caller) async throws -> [Person] {
+        try await database.withMSP(msp, logger: caller.logger) { tx in
+            try await tx.people.list(msp: msp, after: cursor, limit: limit)
+        }
+    }
+
+    /// - Throws: `StoreError.notFound` for a person not of `msp`.
+    package func person(_ id: PersonID, of msp: MSPID, by caller: Caller) async throws -> Person {
+        try await database.withMSP(msp, logger: caller.logger) { tx in try await tx.people.get(id, msp: msp) }
+    }
+
+    /// The grants `id` holds now (role mappings over their groups at their last sign-in, then direct grants),
+    /// each with where it came from.
+    ///
+    /// - Throws: `StoreError.notFound` for a person not of `msp`.
+    package func grants(of id: PersonID, in msp: MSPID, by caller: Caller) async throws -> [EffectiveGrant] {
+        try await database.withMSP(msp, logger: caller.logger) { tx in
+            let person = try await tx.people.get(id, msp: msp)
+            return EffectiveGrant.workOut(
+                groups: person.groups, mappings: try await tx.people.mappings(msp: msp),
+                direct: try await tx.people.directGrants(of: id, msp: msp)
+            )
+        }
+    }
+
+    /// Gives a person `grant` directly, audited as `person_grant.created`.
+    ///
+    /// - Throws: `AccessDenial.cannotGrantBroader` when the caller would give more than it holds;
+    ///   ``PeopleError/unknownTenant(field:)``; `StoreError.notFound` for a person not of `msp`.
+    package func give(_ grant: Grant, to person: PersonID, in msp: MSPID, by caller: Caller) async throws
+        -> PersonGrant
+    {
+        try caller.principal?.authorizeGrant(role: grant.role, scope: grant.scope)
+        let now = now()
+        let given = PersonGrant(
+            id: .random(), personID: person, grant: grant, createdAt: now, createdBy: caller.principal?.id
+        )
+        return try await database.withMSP(msp, logger: caller.logger) { tx in
+            _ = try await tx.people.get(person, msp: msp)
+            try await Self.requireTenant(of: grant, field: "/tenant_id", tx: tx)
+            try await tx.people.createGrant(given)
+            try await tx.audit.record(
+                "person_grant.created", on: ("person_grant", given.id.description), after: given.auditSnapshot,
+                by: caller, at: now, in: .msp(msp)
+            )
+            return given
+        }
+    }
+
+    /// Takes a direct grant back, audited as `person_grant.deleted`.
+    ///
+    /// - Throws: `StoreError.notFound` for a grant not of that person in `msp`.
+    package func takeBack(_ id: PersonGrantID, from person: PersonID, in msp: MSPID, by caller: Caller) async throws {
+        let now = now()
+        try await database.withMSP(msp, logger: caller.logger) { tx in
+            let gone = try await tx.people.deleteGrant(id, of: person, msp: msp)
+            try await tx.audit.record(
+                "person_grant.deleted", on: ("person_grant", id.description), before: gone.auditSnapshot,
+                by: caller, at: now, in: .msp(msp)
+            )
+        }
+    }
+
+    // MARK: - Role mappings
+
+    /// Every role mapping of the MSP.
+    package func mappings(of msp: MSPID, by caller: Caller) async throws -> [RoleMapping] {
+        try await database.withMSP(msp, logger: caller.logger) { tx in try await tx.people.mappings(msp: msp) }
+    }
+
+    /// Maps `claimValue` (already validated) of the groups claim to `grant`, audited as `role_mapping.created`.
+    ///
+    /// - Throws: `AccessDenial.cannotGrantBroader`; ``PeopleError/unknownTenant(field:)``.
+    package func map(_ claimValue: String, to grant: Grant, in msp: MSPID, by caller: Caller) async throws
+        -> RoleMapping
+    {
+        try caller.principal?.authorizeGrant(role: grant.role, scope: grant.scope)
+        let now = now()
+        let mapping = RoleMapping(id: .random(), claimValue: claimValue, grant: grant, createdAt: now)
+        return try await database.withMSP(msp, logger: caller.logger) { tx in
+            try await Self.requireTenant(of: grant, field: "/tenant_id", tx: tx)
+            try await tx.people.createMapping(mapping, by: caller.principal?.id)
+            try await tx.audit.record(
+                "role_mapping.created", on: ("role_mapping", mapping.id.description), after: mapping.auditSnapshot,
+                by: caller, at: now, in: .msp(msp)
+            )
+            return mapping
+        }
+    }
+
+    /// Deletes a role mapping, audited as `role_mapping.deleted`; people it matched lose its grant on their next
+    /// request.
+    ///
+    /// - Throws: `StoreError.notFound` for a mapping not of `msp`.
+    package func unmap(_ id: RoleMappingID, in msp: MSPID, by caller: Caller) async throws {
+        let now = now()
+        try await database.withMSP(msp, logger: caller.logger) { tx in
+            let gone = try await tx.people.deleteMapping(id, msp: msp)
+            try await tx.audit.record(
+                "role_mapping.deleted", on: ("role_mapping", id.description), before: gone.auditSnapshot,
+                by: caller, at: now, in: .msp(msp)
+            )
+        }
+    }
+
+    private static func requireTenant(of grant: Grant, field: String, tx: Transaction) async throws {
+        guard let tenant = grant.scope.tenantID else { return }
+        guard try await tx.tenants.exists(tenant) else { throw PeopleError.unknownTenant(field: field) }
+    }
+}
+
+extension Person {
+    /// What the audit log keeps of a person.
+    package var auditSnapshot: String {
+        var snapshot: [String: any Sendable] = [
+            "id": id.description, "issuer": issuer, "subject": subject, "groups": groups,
+        ]
+        if let email { snapshot["email"] = email }
+        if let name { snapshot["name"] = name }
+        return AuditJSON.encode(snapshot)
+    }
+}
+
+extension Grant {
+    var auditFields: [String: any Sendable] {
+        var fields: [String: any Sendable] = ["role": role.rawValue, "msp_id": scope.mspID.description]
+        if let tenant = scope.tenantID { fields["tenant_id"] = tenant.description }
+        return fields
+    }
+}
+
+extension PersonGrant {
+    package var auditSnapshot: String {
+        AuditJSON.encode(grant.auditFields.merging(["id": id.description, "person_id": personID.description]) { a, _ in a })
+    }
+}
+
+extension RoleMapping {
+    package var auditSnapshot: String {
+        AuditJSON.encode(grant.auditFields.merging(["id": id.description, "claim_value": claimValue]) { a, _ in a })
+    }
+}
