@@ -28,6 +28,8 @@ struct APIHandler: APIProtocol {
     let endpointService: EndpointService
     /// On-premises connectors: listed, read and revoked by administrators.
     let connectorService: ConnectorService
+    /// The MSP's OpenID Connect provider.
+    let identityProviders: IdentityProviderService
     /// The clock (the validity of tokens and keys in answers); tests may pin it.
     var now: @Sendable () -> Date = { Date() }
 

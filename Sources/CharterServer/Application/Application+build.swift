@@ -29,21 +29,25 @@ package struct CharterService<App: ApplicationProtocol> {
 ///   - config: The validated configuration.
 ///   - logger: The service's logger.
 ///   - metrics: The registry `/metrics` exports; the caller bootstraps swift-metrics with it (once per process).
+///   - signInRecorder: Where a completed sign-in hands over to people and sessions; the sign-in routes are
+///     served only with one and `http.public_url`.
 /// - Returns: An application to run with `runService()` (or `test(...)`).
 /// - Throws: ``ConfigurationError`` for a database URL that cannot be parsed.
 package func buildApplication(
     _ config: ServerConfiguration,
     logger: Logger,
-    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    signInRecorder: (any SignInRecorder)? = nil
 ) throws -> some ApplicationProtocol {
-    try buildService(config, logger: logger, metrics: metrics).application
+    try buildService(config, logger: logger, metrics: metrics, signInRecorder: signInRecorder).application
 }
 
 /// Builds the application and its drain service (see ``CharterService``).
 package func buildService(
     _ config: ServerConfiguration,
     logger: Logger,
-    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
+    metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+    signInRecorder: (any SignInRecorder)? = nil
 ) throws -> CharterService<some ApplicationProtocol> {
     var postgres: PostgresClient.Configuration
     do {
@@ -73,7 +77,7 @@ package func buildService(
     let requests = RequestService(database: database, emailsApprovers: config.smtp != nil)
     let router = buildRouter(
         config, database: database, metrics: metrics, directory: directory, sealer: sealer, hub: hub, drain: drain,
-        requests: requests
+        requests: requests, signIn: signInService(config, database: database, sealer: sealer, recorder: signInRecorder, logger: logger)
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
@@ -146,7 +150,8 @@ func buildRouter(
     sealer: SecretSealer? = nil,
     hub: EventHub,
     drain: DrainState,
-    requests: RequestService
+    requests: RequestService,
+    signIn: SignInService? = nil
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.info))
@@ -192,6 +197,11 @@ func buildRouter(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
     )
 
+    if let signIn {
+        SignInRoutes(service: signIn, secureCookies: config.publicURL?.lowercased().hasPrefix("https:") == true)
+            .register(on: router)
+    }
+
     // Pages are up to 8 MiB as sent; each route reads its body only after the connector's token.
     ConnectorRunRoutes(
         authenticate: { request, context in try await connectorAuthenticator.authenticate(request, context: context) },
@@ -218,7 +228,10 @@ func buildRouter(
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
             audit: AuditService(database: database), directory: directory, endpointService: endpointService,
-            connectorService: connectorService
+            connectorService: connectorService,
+            identityProviders: IdentityProviderService(
+                database: database, sealer: sealer, allowsInsecureLoopbackIssuer: config.identityAllowsInsecureHTTP
+            )
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),
@@ -259,6 +272,26 @@ package func directorySyncEngine(
             connectorGrace: .seconds(max(15, config.connectorHeartbeatSeconds + 5))
         ),
         destinations: outboundGuard(config).policy
+    )
+}
+
+/// The OpenID Connect sign-in, when `http.public_url` and a recorder are given: its relying party reaches
+/// providers through the outbound policy, with the webhooks' deadline.
+func signInService(
+    _ config: ServerConfiguration, database: Database, sealer: SecretSealer?, recorder: (any SignInRecorder)?,
+    logger: Logger
+) -> SignInService? {
+    guard let recorder, let publicURL = config.publicURL else { return nil }
+    var identityLogger = logger
+    identityLogger[metadataKey: "component"] = "identity"
+    let transport = HTTPOpenIDTransport(
+        outbound: outboundGuard(config), timeout: .seconds(config.webhookTimeoutSeconds),
+        eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: identityLogger
+    )
+    return SignInService(
+        database: database, sealer: sealer,
+        relyingParty: OpenIDRelyingParty(transport: transport, allowsInsecureLoopback: config.identityAllowsInsecureHTTP),
+        recorder: recorder, redirectURI: publicURL + "/v1/auth/callback"
     )
 }
 
