@@ -224,8 +224,11 @@ let package = Package(
         .testTarget(
             name: "CharterServicesTests",
             dependencies: [
-                "CharterServices", "CharterStore", "CharterCore", "CharterAgentWire", "CharterTestSupport",
+                "CharterServices", "CharterStore", "CharterCore", "CharterAgentWire", "CharterBundle", "CharterJSON",
+                "CharterTestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "CompressNIO", package: "compress-nio"), .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
