@@ -124,8 +124,9 @@ package final class OpenIDRelyingParty: Sendable {
 
     /// Exchanges an authorization code (with its PKCE verifier) for the provider's ID token.
     ///
-    /// - Throws: ``SignInError/codeRefused`` when the provider answers `invalid_grant` (a used, expired or
-    ///   foreign code, or a verifier that does not match); ``SignInError/providerUnavailable(_:)`` otherwise.
+    /// - Throws: ``SignInError/codeRefused`` when the provider refuses the grant (`invalid_grant`: a used, expired
+    ///   or foreign code, or a verifier that does not match); ``SignInError/providerUnavailable(_:)`` when it
+    ///   refuses Charter's client credentials or answers anything else.
     package func exchange(
         code: String, verifier: String, redirectURI: String, clientID: String, clientSecret: String,
         metadata: ProviderMetadata
@@ -149,10 +150,15 @@ package final class OpenIDRelyingParty: Sendable {
         }
         let object = try? JSONDecoder().decode(JSONValue.self, from: response.body).objectValue
         guard response.status == 200 else {
-            if (400...401).contains(response.status), object?["error"]?.stringValue == "invalid_grant" {
+            switch (response.status, object?["error"]?.stringValue) {
+            case (400...403, "invalid_client"?), (400...403, "unauthorized_client"?):
+                throw .providerUnavailable("the provider refused Charter's client id or secret")
+            case (400...403, _?):
+                // `invalid_grant` (RFC 6749 §5.2), or a provider's own code such as glewlwyd's `invalid_code`.
                 throw .codeRefused
+            default:
+                throw .providerUnavailable("the token endpoint answered HTTP \(response.status)")
             }
-            throw .providerUnavailable("the token endpoint answered HTTP \(response.status)")
         }
         guard let idToken = object?["id_token"]?.stringValue else {
             throw .providerUnavailable("the token endpoint's answer has no id_token")

@@ -48,32 +48,28 @@ CREATE POLICY msp_isolation ON sign_in_attempts
 
 GRANT SELECT, INSERT, UPDATE, DELETE ON identity_providers, sign_in_attempts TO charter_app;
 
--- The callback's way in, before the MSP is known: the attempt of `state_hash`, deleted (taken once) when
--- `browser_hash` is the one that started it. From another browser it stays, and only `browser_matches`
+-- The callback's way in, before the MSP is known: the attempt of `state_hash`, deleted (taken once, atomically)
+-- when `browser_hash` is the one that started it. From another browser it stays, and only `browser_matches`
 -- (false) and the MSP are answered, so a stolen `state` neither reveals the attempt nor spends it.
 CREATE FUNCTION charter_private.take_sign_in_attempt(state_hash bytea, browser_hash bytea)
     RETURNS TABLE (msp_id uuid, issuer text, client_id text, nonce text, verifier_sealed text, return_to text,
                    created_at timestamptz, expires_at timestamptz, browser_matches boolean)
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    LANGUAGE sql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
-    DECLARE
-        found public.sign_in_attempts%ROWTYPE;
-    BEGIN
-        SELECT * INTO found FROM public.sign_in_attempts a WHERE a.state_hash = take_sign_in_attempt.state_hash
-            FOR UPDATE;
-        IF NOT FOUND THEN
-            RETURN;
-        END IF;
-        IF found.browser_hash <> take_sign_in_attempt.browser_hash THEN
-            RETURN QUERY SELECT found.msp_id, NULL::text, NULL::text, NULL::text, NULL::text, NULL::text,
-                found.created_at, found.expires_at, false;
-            RETURN;
-        END IF;
-        DELETE FROM public.sign_in_attempts a WHERE a.state_hash = take_sign_in_attempt.state_hash;
-        RETURN QUERY SELECT found.msp_id, found.issuer, found.client_id, found.nonce, found.verifier_sealed,
-            found.return_to, found.created_at, found.expires_at, true;
-    END
+        WITH taken AS (
+            DELETE FROM public.sign_in_attempts a
+            WHERE a.state_hash = take_sign_in_attempt.state_hash AND a.browser_hash = take_sign_in_attempt.browser_hash
+            RETURNING a.msp_id, a.issuer, a.client_id, a.nonce, a.verifier_sealed, a.return_to, a.created_at,
+                      a.expires_at
+        )
+        SELECT t.msp_id, t.issuer, t.client_id, t.nonce, t.verifier_sealed, t.return_to, t.created_at,
+               t.expires_at, true
+        FROM taken t
+        UNION ALL
+        SELECT a.msp_id, NULL, NULL, NULL, NULL, NULL, a.created_at, a.expires_at, false
+        FROM public.sign_in_attempts a
+        WHERE a.state_hash = take_sign_in_attempt.state_hash AND NOT EXISTS (SELECT FROM taken)
     $$;
 
 REVOKE ALL ON FUNCTION charter_private.take_sign_in_attempt(bytea, bytea) FROM PUBLIC;
