@@ -146,11 +146,11 @@ package enum IdentityProviderRules {
     ) -> IdentityProviderDraft {
         var checked = draft
         checked.issuer = try issuer(draft.issuer, allowsInsecureLoopback: allowsInsecureLoopback)
-        guard (1...500).contains(draft.clientID.count), isPrintable(draft.clientID) else {
+        guard (1...500).contains(draft.clientID.unicodeScalars.count), isPrintable(draft.clientID) else {
             throw .invalid("client_id must have 1 to 500 printable characters.", field: "/client_id")
         }
         if let secret = draft.clientSecret {
-            guard (1...1000).contains(secret.count), isPrintable(secret) else {
+            guard (1...1000).contains(secret.unicodeScalars.count), isPrintable(secret) else {
                 throw .invalid("client_secret must have 1 to 1000 printable characters.", field: "/client_secret")
             }
         }
@@ -172,7 +172,7 @@ package enum IdentityProviderRules {
             if !domains.contains(domain) { domains.append(domain) }
         }
         checked.allowedEmailDomains = domains
-        guard (1...100).contains(draft.groupsClaim.count),
+        guard (1...100).contains(draft.groupsClaim.unicodeScalars.count),
             draft.groupsClaim.unicodeScalars.allSatisfy({ (0x21...0x7E).contains($0.value) })
         else {
             throw .invalid(
@@ -187,7 +187,7 @@ package enum IdentityProviderRules {
     /// query, fragment or user info; a trailing `/` kept as given (the ID token's `iss` must match exactly).
     static func issuer(_ raw: String, allowsInsecureLoopback: Bool) throws(IdentityProviderError) -> String {
         let field = "/issuer"
-        guard raw.count <= 2000, let url = URLComponents(string: raw), let scheme = url.scheme?.lowercased(),
+        guard raw.unicodeScalars.count <= 2000, let url = URLComponents(string: raw), let scheme = url.scheme?.lowercased(),
             let host = url.host, !host.isEmpty
         else { throw .invalid("issuer must be an absolute https URL such as https://login.example.com.", field: field) }
         guard url.query == nil, url.fragment == nil, url.user == nil, url.password == nil else {
@@ -219,7 +219,7 @@ package enum IdentityProviderRules {
     /// A DNS name of at least two labels, each 1–63 letters, digits or hyphens, not starting or ending with one.
     static func isDomainName(_ text: String) -> Bool {
         let labels = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard text.count <= 253, labels.count >= 2 else { return false }
+        guard text.unicodeScalars.count <= 253, labels.count >= 2 else { return false }
         return labels.allSatisfy { label in
             (1...63).contains(label.count) && label.first != "-" && label.last != "-"
                 && label.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
