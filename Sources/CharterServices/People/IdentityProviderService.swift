@@ -64,7 +64,12 @@ package struct IdentityProviderService: Sendable {
         let now = now()
         let context = IdentityProvider.sealingContext(msp: msp, issuer: checked.issuer, clientID: checked.clientID)
         return try await database.withMSP(msp, logger: caller.logger) { tx in
-            let before = try? await tx.identityProviders.get(msp)
+            let before: IdentityProvider?
+            do {
+                before = try await tx.identityProviders.get(msp)
+            } catch StoreError.notFound {
+                before = nil
+            }
             let sealed: String
             if let secret = checked.clientSecret {
                 sealed = try sealer.seal(secret, context: context).description
