@@ -77,7 +77,8 @@ package func buildService(
     let requests = RequestService(database: database, emailsApprovers: config.smtp != nil)
     let router = buildRouter(
         config, database: database, metrics: metrics, directory: directory, sealer: sealer, hub: hub, drain: drain,
-        requests: requests, signIn: signInService(config, database: database, sealer: sealer, recorder: signInRecorder, logger: logger)
+        requests: requests,
+        signIn: signInService(config, database: database, sealer: sealer, recorder: signInRecorder, logger: logger)
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),

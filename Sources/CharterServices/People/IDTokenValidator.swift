@@ -153,7 +153,8 @@ package enum IDTokenValidator {
             let header = try? JSONDecoder().decode(JSONValue.self, from: data).objectValue
         else { throw .invalidToken("it is not a signed JWT in compact form") }
         guard let alg = header["alg"]?.stringValue, algorithms[alg] != nil else {
-            throw .invalidToken("it is signed with \(header["alg"]?.stringValue ?? "no algorithm"), not RS256, ES256 or EdDSA")
+            let named = header["alg"]?.stringValue ?? "no algorithm"
+            throw .invalidToken("it is signed with \(named), not RS256, ES256 or EdDSA")
         }
         if header["crit"] != nil { throw .invalidToken("its header has critical extensions") }
         return (alg, header["kid"]?.stringValue)

@@ -110,7 +110,9 @@ package final class OpenIDRelyingParty: Sendable {
     /// The provider's metadata, from the cache or `{issuer}/.well-known/openid-configuration`.
     package func metadata(of issuer: String) async throws(SignInError) -> ProviderMetadata {
         let now = now()
-        if let cached = metadataCache.withLock({ $0[issuer] }), now.timeIntervalSince(cached.fetchedAt) < Self.cacheLifetime {
+        if let cached = metadataCache.withLock({ $0[issuer] }),
+            now.timeIntervalSince(cached.fetchedAt) < Self.cacheLifetime
+        {
             return cached.value
         }
         let base = issuer.hasSuffix("/") ? String(issuer.dropLast()) : issuer
@@ -212,8 +214,9 @@ package final class OpenIDRelyingParty: Sendable {
 /// `application/x-www-form-urlencoded` (every byte but the unreserved ones percent-encoded).
 package enum FormEncoding {
     package static func encode(_ text: String) -> String {
-        var unreserved = CharacterSet.alphanumerics.intersection(CharacterSet(charactersIn: Unicode.Scalar(0)..<Unicode.Scalar(128)))
-        unreserved.insert(charactersIn: "-._~")
+        let unreserved = CharacterSet(
+            charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~"
+        )
         return text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? ""
     }
 

@@ -138,7 +138,9 @@ package struct SignInService: Sendable {
         do {
             secret = try sealer.openString(
                 provider.clientSecretSealed,
-                context: IdentityProvider.sealingContext(msp: provider.mspID, issuer: provider.issuer, clientID: provider.clientID)
+                context: IdentityProvider.sealingContext(
+                    msp: provider.mspID, issuer: provider.issuer, clientID: provider.clientID
+                )
             )
             verifier = try sealer.openString(attempt.verifierSealed, context: Self.verifierContext(stateHash))
         } catch {

@@ -270,6 +270,28 @@ struct SignInFlowTests {
         #expect(await setup.recorder.identities.isEmpty)
     }
 
+    @Test("a client secret copied from another MSP's row does not open: the sign-in fails (503) and stores nothing")
+    func secretBoundToMSP() async throws {
+        let setup = try await Self.prepare()
+        let other = try await Self.prepare()
+        try await TestApp.withOwner { database in
+            let sealed = try await database.withMSP(other.world.msp, logger: TestApp.logger) { tx in
+                try await tx.identityProviders.get(other.world.msp).clientSecretSealed
+            }
+            try await database.withMSP(setup.world.msp, logger: TestApp.logger) { tx in
+                try await tx.query(
+                    "UPDATE identity_providers SET client_secret_sealed = \(sealed) WHERE msp_id = \(setup.world.msp.rawValue)"
+                )
+            }
+        }
+        try await Self.run(setup) { client in
+            let (location, cookie) = try await Self.start(client, msp: setup.world.msp)
+            let back = try await ProviderBrowser.signIn(at: location, as: "alice")
+            expectProblem(try await Self.callback(client, back, cookie: cookie), 503)
+        }
+        #expect(await setup.recorder.identities.isEmpty)
+    }
+
     @Test("sign-in needs an MSP with a provider; return_to never leaves the service; the provider's refusal is named")
     func edges() async throws {
         let setup = try await Self.prepare()
