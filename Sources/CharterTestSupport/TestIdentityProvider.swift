@@ -93,6 +93,26 @@ public struct TestIdentityProvider: Sendable {
         }
     }
 
+    /// Registers another confidential client `id` with `secret`, redirecting to `redirectURI`, unless it exists
+    /// (an audience that is not Charter's, for tests that bring a code issued to another client).
+    ///
+    /// - Throws: ``Failure/unexpectedAnswer(_:)`` when the admin API refuses.
+    public func addClient(_ id: String, secret: String, redirectURI: String) async throws {
+        try await withAdminLock {
+            let existing = try await withClient { http in
+                try await send(http, .GET, "\(apiURL)/client/\(escaped(id))", headers: ["Authorization": "token \(adminAPIKey)"])
+            }
+            guard existing.status == 404 else { return }
+            let client: [String: any Sendable] = [
+                "client_id": id, "name": id, "description": "another audience", "scope": [String](), "enabled": true,
+                "confidential": true, "password": secret, "authorization_type": ["code"],
+                "token_endpoint_auth_method": ["client_secret_basic", "client_secret_post"],
+                "redirect_uri": [redirectURI],
+            ]
+            try await admin(.POST, "/client/", client)
+        }
+    }
+
     /// Sets the `groups` of `user`: the next ID token issued for them carries exactly these (none: no `groups`
     /// claim at all).
     ///

@@ -121,11 +121,16 @@ struct PeopleServiceTests {
                 #expect(after.grants == [Grant(role: .approver, scope: .tenant(msp, tenants[0]))])
                 #expect(throws: AccessDenial.requiresMSPScope) { try after.authorizeMSP(.read, msp: msp) }
             }
-            // Removed from every group: refused, and the refusal changes nothing (docs/identity.md).
+            // Removed from every group: refused, and the sessions already open lose every grant with it.
             await #expect(throws: PeopleError.noRole) {
                 _ = try await people.signIn(
                     Self.identity(subject, groups: []), msp: msp, client: Self.client, logger: TestDatabase.logger
                 )
+            }
+            for session in [first, second] {
+                let after = try #require(try await Self.credential(database, session.id)).principal
+                #expect(after.grants.isEmpty)
+                #expect(throws: AccessDenial.outOfScope) { try after.authorize(.read, tenant: tenants[0], of: msp) }
             }
         }
     }

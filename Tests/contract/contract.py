@@ -47,6 +47,7 @@ STATE_DEPENDENT_422 = {
     "connector_ids must name the tenant's enrolled connectors; the mode decides which fields are required",
     "updateDirectoryConnection": "the URLs' hosts must resolve to addresses the outbound policy allows; "
     "connector_ids must name the tenant's enrolled connectors; the mode decides which fields are allowed",
+    "putIdentityProvider": "client_secret is required unless the stored provider has the same issuer and client_id",
 }
 
 

@@ -5,19 +5,25 @@
 scripts/oidc-provider puts it in front of glewlwyd: glewlwyd shares one database connection between its request
 threads, and requests at once (two token exchanges, a sign-in and an exchange) read each other's last inserted
 row id and fail ("Error executing sql query"). Each request here is a connection of its own (HTTP/1.0, closed
-after the answer), answered in turn; redirects and cookies pass through untouched.
+after the answer). Connections are accepted and read at once, each on a thread of its own, so a client that is
+slow to send its request holds up nobody; only the round trips to glewlwyd take turns. Redirects and cookies
+pass through untouched.
 """
 
 import http.client
 import http.server
 import sys
+import threading
+
+# One request at a time upstream.
+UPSTREAM = threading.Lock()
 
 HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade", "te", "trailer"}
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.0"
-    # A client that stalls mid-request blocks the others: not for longer than this.
+    # A client that stalls mid-request is dropped after this (it holds only its own thread).
     timeout = 15
     target_port = 0
 
@@ -27,9 +33,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         headers = {name: value for name, value in self.headers.items() if name.lower() not in HOP_BY_HOP}
         upstream = http.client.HTTPConnection("127.0.0.1", self.target_port, timeout=30)
         try:
-            upstream.request(self.command, self.path, body=body, headers=headers)
-            answer = upstream.getresponse()
-            content = answer.read()
+            with UPSTREAM:
+                upstream.request(self.command, self.path, body=body, headers=headers)
+                answer = upstream.getresponse()
+                content = answer.read()
             self.send_response_only(answer.status, answer.reason)
             for name, value in answer.getheaders():
                 if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
@@ -52,8 +59,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
 def main():
     listen_port, target_port = int(sys.argv[1]), int(sys.argv[2])
     Handler.target_port = target_port
-    # HTTPServer, not ThreadingHTTPServer: one request at a time is the point.
-    server = http.server.HTTPServer(("127.0.0.1", listen_port), Handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", listen_port), Handler)
+    server.daemon_threads = True
     server.serve_forever()
 
 

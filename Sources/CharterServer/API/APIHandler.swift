@@ -30,6 +30,8 @@ struct APIHandler: APIProtocol {
     let connectorService: ConnectorService
     /// People, their grants, role mappings and sessions.
     let people: PeopleService
+    /// The MSP's OpenID Connect provider.
+    let identityProviders: IdentityProviderService
     /// The clock (the validity of tokens and keys in answers); tests may pin it.
     var now: @Sendable () -> Date = { Date() }
 

@@ -71,9 +71,11 @@ package func buildService(
         connectionsPerTenant: config.limits.quotas.directoryConnectionsPerTenant
     )
     let requests = RequestService(database: database, emailsApprovers: config.smtp != nil)
+    let people = PeopleService(database: database, lifetime: config.sessionLifetime)
     let router = buildRouter(
         config, database: database, metrics: metrics, directory: directory, sealer: sealer, hub: hub, drain: drain,
-        requests: requests
+        requests: requests, people: people,
+        signIn: signInService(config, database: database, sealer: sealer, recorder: people, logger: logger)
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
@@ -146,7 +148,9 @@ func buildRouter(
     sealer: SecretSealer? = nil,
     hub: EventHub,
     drain: DrainState,
-    requests: RequestService
+    requests: RequestService,
+    people: PeopleService,
+    signIn: SignInService?
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.info))
@@ -192,6 +196,11 @@ func buildRouter(
         on: router.group().add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
     )
 
+    if let signIn {
+        SignInRoutes(service: signIn, secureCookies: config.publicURL?.lowercased().hasPrefix("https:") == true)
+            .register(on: router)
+    }
+
     // Pages are up to 8 MiB as sent; each route reads its body only after the connector's token.
     ConnectorRunRoutes(
         authenticate: { request, context in try await connectorAuthenticator.authenticate(request, context: context) },
@@ -220,7 +229,10 @@ func buildRouter(
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
             audit: AuditService(database: database), directory: directory, endpointService: endpointService,
             connectorService: connectorService,
-            people: PeopleService(database: database, lifetime: config.sessionLifetime)
+            people: people,
+            identityProviders: IdentityProviderService(
+                database: database, sealer: sealer, allowsInsecureLoopbackIssuer: config.identityAllowsInsecureHTTP
+            )
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),
@@ -261,6 +273,26 @@ package func directorySyncEngine(
             connectorGrace: .seconds(max(15, config.connectorHeartbeatSeconds + 5))
         ),
         destinations: outboundGuard(config).policy
+    )
+}
+
+/// The OpenID Connect sign-in, when `http.public_url` and a recorder are given: its relying party reaches
+/// providers through the outbound policy, with the webhooks' deadline.
+func signInService(
+    _ config: ServerConfiguration, database: Database, sealer: SecretSealer?, recorder: any SignInRecorder,
+    logger: Logger
+) -> SignInService? {
+    guard let publicURL = config.publicURL else { return nil }
+    var identityLogger = logger
+    identityLogger[metadataKey: "component"] = "identity"
+    let transport = HTTPOpenIDTransport(
+        outbound: outboundGuard(config), timeout: .seconds(config.webhookTimeoutSeconds),
+        eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: identityLogger
+    )
+    return SignInService(
+        database: database, sealer: sealer,
+        relyingParty: OpenIDRelyingParty(transport: transport, allowsInsecureLoopback: config.identityAllowsInsecureHTTP),
+        recorder: recorder, redirectURI: publicURL + "/v1/auth/callback"
     )
 }
 

@@ -14,6 +14,12 @@ package import Logging
 /// - `http.host` (string, default `127.0.0.1`): address to listen on.
 /// - `http.port` (int 1–65535, default `8080`).
 /// - `http.max_body_bytes` (int ≥ 1024, default `1048576`): larger request bodies get 413.
+/// - `http.public_url` (string, default none): the service's URL as browsers reach it (`https://charter.example`),
+///   the base of the OpenID Connect redirect URI (`/v1/auth/callback`); session cookies are `Secure` when it is
+///   https. Without it people cannot sign in (docs/identity.md).
+/// - `identity.allow_insecure_http` (bool, default `false`): accept an `http://` issuer on a loopback host
+///   (tests; a provider on the same host). Discovery, the JWKS and the token exchange go through the outbound
+///   policy like webhooks, so a loopback provider also needs `outbound.allowed_cidrs`.
 /// - `database.url` (string, required, secret): `postgres://` URL of the service role (not the schema owner).
 /// - `database.migration_url` (string, secret, default `database.url`): URL of the schema owner, for migrations.
 /// - `database.pool_size` (int 1–500, default `20`): connections per process.
@@ -57,6 +63,8 @@ package struct ServerConfiguration: Sendable {
     package var host: String = "127.0.0.1"
     package var port: Int = 8080
     package var maxBodyBytes: Int = 1 << 20
+    package var publicURL: String?
+    package var identityAllowsInsecureHTTP = false
     package var databaseURL: String
     package var migrationDatabaseURL: String?
     package var poolSize: Int = 20
@@ -99,6 +107,8 @@ package struct ServerConfiguration: Sendable {
         host = reader.string(forKey: "http.host", default: host)
         port = try Self.int(reader, "http.port", default: port, in: 1...65535)
         maxBodyBytes = try Self.int(reader, "http.max_body_bytes", default: maxBodyBytes, in: 1024...(64 << 20))
+        publicURL = try Self.publicURL(reader)
+        identityAllowsInsecureHTTP = try Self.bool(reader, "identity.allow_insecure_http", default: false)
         poolSize = try Self.int(reader, "database.pool_size", default: poolSize, in: 1...500)
         shutdownGraceSeconds = try Self.int(reader, "shutdown.grace_seconds", default: shutdownGraceSeconds, in: 0...3600)
         shutdownDrainSeconds = try Self.int(reader, "shutdown.drain_seconds", default: shutdownDrainSeconds, in: 0...600)
@@ -151,6 +161,30 @@ package struct ServerConfiguration: Sendable {
             throw ConfigurationError(key: key, problem: "must be 'kid:base64key[,kid:base64key...]' with 32-byte keys (\(error))")
         }
         return raw
+    }
+
+    /// `http.public_url`: an absolute http or https URL without query or fragment, kept without a trailing `/`.
+    static func publicURL(_ reader: ConfigReader) throws -> String? {
+        guard let raw = reader.string(forKey: "http.public_url")?.trimmingCharacters(in: .whitespaces), !raw.isEmpty
+        else { return nil }
+        guard let url = URLComponents(string: raw), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme),
+            url.host?.isEmpty == false, url.query == nil, url.fragment == nil, url.user == nil
+        else {
+            throw ConfigurationError(
+                key: "http.public_url", problem: "must be an absolute https URL such as https://charter.example, not '\(raw)'"
+            )
+        }
+        return raw.hasSuffix("/") ? String(raw.dropLast()) : raw
+    }
+
+    static func bool(_ reader: ConfigReader, _ key: String, default value: Bool) throws -> Bool {
+        guard let raw = reader.string(forKey: ConfigKey(key)) ?? reader.bool(forKey: ConfigKey(key)).map(String.init)
+        else { return value }
+        switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "1", "yes": return true
+        case "false", "0", "no": return false
+        default: throw ConfigurationError(key: key, problem: "must be true or false, not '\(raw)'")
+        }
     }
 
     static func int(_ reader: ConfigReader, _ key: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {

@@ -64,6 +64,9 @@ package struct PeopleService: SignInRecorder {
                 logger: logger
             )
             guard !grants.isEmpty else {
+                // The provider has said which groups they are in now: a known person's other sessions and
+                // tokens, whose grants are worked out from the stored groups, lose the removed roles at once.
+                if existing != nil { try await tx.people.save(person) }
                 try await tx.audit.record(
                     "person.sign_in_refused", on: ("person", person.id.description), after: person.auditSnapshot,
                     by: caller, at: now, in: .msp(msp)

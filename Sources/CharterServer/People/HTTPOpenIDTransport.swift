@@ -1,0 +1,74 @@
+import AsyncHTTPClient
+import CharterCore
+import CharterServices
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The relying party's HTTP client: every request to an identity provider goes through the ``OutboundGuard``
+/// as a webhook delivery does (the provider is named by an MSP owner, so it is a tenant-named destination).
+///
+/// Each request resolves the host through the guard and connects to the checked address (an `HTTPClient` of its
+/// own whose `dnsOverride` maps the host to it, so TLS still verifies the host name), follows no redirect, has
+/// one deadline (`timeout`) and reads at most ``maximumResponseBytes``.
+struct HTTPOpenIDTransport: OpenIDTransport {
+    /// Discovery documents, key sets and token answers are small; a larger body is refused.
+    static let maximumResponseBytes = 1 << 20
+
+    let outbound: OutboundGuard
+    let timeout: Duration
+    let eventLoopGroup: any EventLoopGroup
+    let logger: Logger
+
+    func get(_ url: String) async throws -> OpenIDResponse {
+        var request = HTTPClientRequest(url: url)
+        request.headers.add(name: "Accept", value: "application/json")
+        return try await send(request)
+    }
+
+    func postForm(_ url: String, fields: [(String, String)], basic: (user: String, password: String)?) async throws
+        -> OpenIDResponse
+    {
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "Accept", value: "application/json")
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        if let basic {
+            let credentials = Data("\(basic.user):\(basic.password)".utf8).base64EncodedString()
+            request.headers.add(name: "Authorization", value: "Basic \(credentials)")
+        }
+        request.body = .bytes(ByteBuffer(string: FormEncoding.encode(fields)))
+        return try await send(request)
+    }
+
+    private func send(_ request: HTTPClientRequest) async throws -> OpenIDResponse {
+        let deadline = ContinuousClock.now + timeout
+        return try await HTTPWebhookTransport.withDeadline(deadline) {
+            try await exchange(request, deadline: deadline)
+        }
+    }
+
+    private func exchange(_ request: HTTPClientRequest, deadline: ContinuousClock.Instant) async throws -> OpenIDResponse {
+        guard let parsed = URL(string: request.url), let scheme = parsed.scheme?.lowercased(),
+            ["http", "https"].contains(scheme), var host = parsed.host, !host.isEmpty
+        else { throw WebhookURLError() }
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        let address = try await outbound.resolve(host).description
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.dnsOverride = [host: address, "[\(host)]": address]
+        let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
+        do {
+            let response = try await client.execute(request, timeout: .init(ContinuousClock.now.duration(to: deadline)))
+            let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
+            try await client.shutdown()
+            return OpenIDResponse(status: Int(response.status.code), body: Data(body.readableBytesView))
+        } catch {
+            try? await client.shutdown()
+            logger.warning("identity provider request failed", metadata: ["error": "\(String(reflecting: error))"])
+            throw error
+        }
+    }
+}
