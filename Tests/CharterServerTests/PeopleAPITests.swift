@@ -111,6 +111,11 @@ struct PeopleAPITests {
             // Signing out ends the session and the token taken from it.
             let out = try await client.call(.post, "/v1/auth/sign-out", headers: Self.cookie(session, csrf: session.csrfToken))
             #expect(out.status == .noContent)
+            // The browser is told to forget both cookies.
+            let cleared = out.headers[values: .setCookie]
+            for name in ["charter_session", "charter_csrf"] {
+                #expect(cleared.contains { $0.hasPrefix("\(name)=;") && $0.contains("Max-Age=0") && $0.contains("Path=/") })
+            }
             #expect(try await client.call(.get, "/v1/whoami", headers: Self.cookie(session)).status == .unauthorized)
             #expect(try await client.call(.get, "/v1/whoami", key: token).status == .unauthorized)
         }

@@ -213,6 +213,7 @@ func buildRouter(
     )
 
     let api = router.group()
+        .add(middleware: SignOutCookiesMiddleware(secureCookies: config.publicURL?.lowercased().hasPrefix("https:") == true))
         .add(middleware: ETagHeaderMiddleware())
         .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
         .add(middleware: SessionAuthenticator(database: database, lifetime: config.sessionLifetime))
