@@ -61,8 +61,8 @@ package enum ConnectorPageCodec {
     ///
     /// The text is read by ``JSONParser`` (strict RFC 8259; a member named twice in one object is refused, as no
     /// two readers could agree on it) and mapped by hand, member by member, with the refusals `JSONDecoder` gave:
-    /// the pointer of a missing, unknown or mistyped member. Cheaper than `JSONDecoder` with the unknown-member
-    /// check of ``DirectoryPage``'s `Decodable` form (docs/benchmarks.md, "Directory sync, connector transport").
+    /// the pointer of a missing, unknown or mistyped member; cheaper than `JSONDecoder` with the unknown-member
+    /// check of ``DirectoryPage``'s `Decodable` form, which the connector's own tests still use.
     ///
     /// - Throws: ``ConnectorRunError/malformed(_:field:)`` for a body that is not JSON,
     ///   ``ConnectorRunError/invalid(_:field:)`` with the JSON pointer of the first value that breaks a rule.
