@@ -140,6 +140,7 @@ let package = Package(
                 "CharterBundle",
                 "CharterCore",
                 "CharterDirectory",
+                "CharterJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "CompressNIO", package: "compress-nio"),
                 .product(name: "Configuration", package: "swift-configuration"),

@@ -125,4 +125,22 @@ struct ConnectorPageTests {
         #expect(page.objects == objects.map(DirectoryPageObject.init))
         #expect(page.deleted == deleted)
     }
+
+    /// Strings a directory may hold that a JSON writer must escape, or must leave alone.
+    static let awkward = DirectoryPageObject(
+        guid: UUID(uuidString: "00000000-0000-0000-0000-0000000000AB")!, kind: "user",
+        dn: #"CN=O\"Brien\, Pat,OU=A/B,DC=corp,DC=example"#, parentGUID: nil, name: "tab\tnew\nline\u{1}\u{1F}\u{7F}",
+        samAccountName: "Ünïcödé ✓ 𝄞", userPrincipalName: "back\\slash \"quote\"", dnsHostName: "\u{2028}\u{2029}",
+        displayName: "\u{8}\u{C}\r", sid: nil, disabled: false, primaryGroupID: 0, groupType: Int64(Int32.min),
+        usnChanged: Int64.max, members: []
+    )
+
+    @Test("the page writer gives the bytes JSONEncoder gave, so a page reads the same after an update mid-run")
+    func writerMatchesEncoder() throws {
+        for page in [Self.page, DirectoryPage(objects: [Self.awkward], deleted: []), DirectoryPage(objects: [], deleted: [])] {
+            let written = String(decoding: page.jsonBytes(), as: UTF8.self)
+            let encoded = String(decoding: try ConnectorJSON.encode(page), as: UTF8.self)
+            #expect(written == encoded)
+        }
+    }
 }

@@ -5,8 +5,10 @@ import CharterServer
 import CharterServices
 import CharterStore
 import CompressNIO
+import Crypto
 import Foundation
 import NIOCore
+import PostgresNIO
 import Testing
 
 /// One sync engine, two transports: runs of `connector` connections driven end to end against the real Samba DC
@@ -16,20 +18,23 @@ struct ConnectorSyncTests {
     let domain = TestDomain()
     let direct = DirectorySyncTests()
 
-    func engine(_ database: Database, limits: DirectorySyncEngine.Limits = .init()) throws -> DirectorySyncEngine {
+    func engine(
+        _ database: Database, limits: DirectorySyncEngine.Limits = .init(), pages: ConnectorPageCache = .init()
+    ) throws -> DirectorySyncEngine {
         try DirectorySyncEngine(
             database: database, sealer: TestDomain.sealer(), threadPool: .ldap, logger: TestApp.logger,
-            leaseOwner: "tests-\(UUID())", limits: limits, destinations: TestApp.destinations
+            leaseOwner: "tests-\(UUID())", limits: limits, destinations: TestApp.destinations, connectorPages: pages
         )
     }
 
     /// Runs one sync of `connection` while `site` plays the connector's part with the run's id.
     func sync(
         _ world: TestApp.World, _ connection: DirectoryConnection, _ kind: SyncRun.Kind = .full, confirm: Bool = false,
-        limits: DirectorySyncEngine.Limits = .init(), site: @escaping @Sendable (SyncRunID) async throws -> Void
+        limits: DirectorySyncEngine.Limits = .init(), pages: ConnectorPageCache = .init(),
+        site: @escaping @Sendable (SyncRunID) async throws -> Void
     ) async throws -> SyncRun {
         try await TestApp.withOwner { database in
-            let engine = try engine(database, limits: limits)
+            let engine = try engine(database, limits: limits, pages: pages)
             let started = try await engine.begin(
                 .init(
                     tenantID: world.tenants[0], mspID: world.msp, connectionID: connection.id, kind: kind,
@@ -304,5 +309,90 @@ struct ConnectorSyncTests {
         let run = try await sync(world, connection, limits: .init(maximumObjects: 3), site: site.serve)
         #expect(run.status == .failed)
         #expect(run.error?.contains("more than 3 objects") == true, "\(run.error ?? "")")
+    }
+
+    /// Uploads every page of `upload` through a service that keeps what it decoded in `pages`.
+    static func upload(_ upload: TestSite.Upload, of run: SyncRunID, by site: TestSite, pages: ConnectorPageCache) async throws {
+        try await TestApp.withService { database in
+            let service = ConnectorSyncService(database: database, pageCache: pages)
+            for (index, page) in upload.pages.enumerated() {
+                _ = try await service.uploadPage(
+                    index + 1, of: run, body: try TestSite.gzip(page), isGzip: true, by: site.connector, logger: TestApp.logger
+                )
+            }
+        }
+    }
+
+    /// Replaces the stored body (gzip) and digest of page `number` of `run`, as nothing in the protocol can.
+    static func replacePage(
+        _ number: Int, of run: SyncRunID, body: ByteBuffer, sha256: Data, tenant: TenantID, msp: MSPID
+    ) async throws {
+        try await TestApp.withOwner { database in
+            try await database.withTenant(tenant, msp: msp, logger: TestApp.logger) { tx in
+                try await tx.query(
+                    """
+                    UPDATE connector_upload_pages SET body = \(Data(body.readableBytesView)), sha256 = \(sha256)
+                    WHERE run_id = \(run.rawValue) AND page = \(Int32(number))
+                    """
+                )
+            }
+        }
+    }
+
+    @Test("a page the upload route checked is merged without decoding it again, found by its stored digest")
+    func decodedOnce() async throws {
+        let (world, connection, site, _, _) = try await fixture("conn-once")
+        let pages = ConnectorPageCache()
+        let run = try await sync(world, connection, pages: pages) { run in
+            let upload = try await site.read(try await site.awaitRun(run))
+            try await Self.upload(upload, of: run, by: site, pages: pages)
+            #expect(pages.count == upload.pages.count)
+            // The stored bytes of page 1 no longer decode; its digest is the one checked on upload.
+            let digest = try #require(pages.decoded(page: 1, sha256: Self.sha256(upload.pages[0]), of: run, tenant: world.tenants[0])).sha256
+            try await Self.replacePage(
+                1, of: run, body: ByteBuffer(string: "not gzip"), sha256: digest, tenant: world.tenants[0], msp: world.msp
+            )
+            _ = try await site.complete(run, upload.completion)
+        }
+        #expect(run.status == .succeeded, "\(run.error ?? "")")
+        #expect(try await direct.snapshot(world, connection).entries.count > 0)
+        #expect(pages.count == 0, "the run's pages are dropped with its upload")
+    }
+
+    @Test(
+        "a page replaced after it was checked is decoded and checked again: a forged page fails the run and stores nothing",
+        arguments: [false, true]
+    )
+    func replacedPage(keepsDigest: Bool) async throws {
+        let (world, connection, site, _, _) = try await fixture("conn-replaced")
+        let tenant = world.tenants[0]
+        let before = try await direct.snapshot(world, connection)
+        let pages = ConnectorPageCache()
+        let run = try await sync(world, connection, pages: pages) { run in
+            let upload = try await site.read(try await site.awaitRun(run))
+            try await Self.upload(upload, of: run, by: site, pages: pages)
+            var forged = upload.pages[0]
+            let digest: Data
+            if keepsDigest {
+                // A page that passes every rule, stored under the digest of the page checked on upload, in a process
+                // that did not check it (another replica): its JSON does not have that digest.
+                forged.objects[0].name = "Mallory"
+                digest = try Self.sha256(upload.pages[0])
+                pages.discard(run: run, tenant: tenant)
+            } else {
+                // A page the upload route would refuse (a kind the protocol does not have), under its own digest.
+                forged.objects[0].kind = "printer"
+                digest = try Self.sha256(forged)
+            }
+            try await Self.replacePage(1, of: run, body: try TestSite.gzip(forged), sha256: digest, tenant: tenant, msp: world.msp)
+            _ = try await site.complete(run, upload.completion)
+        }
+        #expect(run.status == .failed)
+        #expect(run.error?.contains("page 1 of the connector's upload cannot be read") == true, "\(run.error ?? "")")
+        #expect(try await direct.snapshot(world, connection) == before)
+    }
+
+    static func sha256(_ page: DirectoryPage) throws -> Data {
+        Data(SHA256.hash(data: try TestSite.json(page)))
     }
 }

@@ -72,6 +72,78 @@ struct ConnectorPageCodecTests {
         #expect(Self.refusedField(Self.page(override)) == field)
     }
 
+    @Test(
+        "a page's structure is checked member by member, with the pointer of the first refusal",
+        arguments: [
+            (#"{"objects": [], "deleted": [], "tenant_id": "x"}"#, "/tenant_id"),
+            (#"{"objects": []}"#, "/deleted"),
+            (#"{"objects": {}, "deleted": []}"#, "/objects"),
+            (#"{"objects": [[]], "deleted": []}"#, "/objects/0"),
+            (#"{"objects": [], "deleted": [7]}"#, "/deleted/0"),
+            (#"{"objects": [], "deleted": [], "deleted": []}"#, "/deleted"),
+            (#"{"objects": [], "deleted": [], "a/b~c": 1}"#, "/a~1b~0c"),
+        ] as [(String, String)]
+    )
+    func structure(text: String, field: String) {
+        #expect(Self.refusedField(text) == field)
+    }
+
+    @Test(
+        "an object's members are checked by name and type: missing, unknown, repeated, null where required",
+        arguments: [
+            (ConnectorPageCodecTests.page(["name": "null"]), "/objects/0/name"),
+            (ConnectorPageCodecTests.page(["usn_changed": "1.5"]), "/objects/0/usn_changed"),
+            (ConnectorPageCodecTests.page(["usn_changed": "\"5\""]), "/objects/0/usn_changed"),
+            (ConnectorPageCodecTests.page(["disabled": "0"]), "/objects/0/disabled"),
+            (ConnectorPageCodecTests.page(["sam_account_name": "5"]), "/objects/0/sam_account_name"),
+            (ConnectorPageCodecTests.page(["guid": "null"]), "/objects/0/guid"),
+            (ConnectorPageCodecTests.page(["members": "{}"]), "/objects/0/members"),
+            (ConnectorPageCodecTests.page(["kind": #""group""#, "members": #"[{"dn": "CN=x", "role": "admin"}]"#]), "/objects/0/members/0/role"),
+            (ConnectorPageCodecTests.page(["kind": #""group""#, "members": #"[{"guid": null}]"#]), "/objects/0/members/0/dn"),
+            (ConnectorPageCodecTests.page(["kind": #""group""#, "members": #"[{"dn": "CN=x", "dn": "CN=y"}]"#]), "/objects/0/members/0/dn"),
+            (ConnectorPageCodecTests.page().replacingOccurrences(of: #""name": "Ada", "#, with: ""), "/objects/0/name"),
+            (ConnectorPageCodecTests.page().replacingOccurrences(of: #""name": "Ada""#, with: #""name": "Ada", "name": "Eve""#), "/objects/0/name"),
+        ] as [(String, String)]
+    )
+    func members(text: String, field: String) {
+        #expect(Self.refusedField(text) == field)
+    }
+
+    @Test("optional members may be absent or null; a group's member may leave out its GUID and SID")
+    func optionalMembers() throws {
+        var text = Self.page(["kind": #""group""#, "members": #"[{"dn": "CN=x"}, {"dn": "CN=y", "guid": null, "sid": null}]"#])
+        for name in ["parent_guid", "sam_account_name", "user_principal_name", "dns_host_name", "display_name", "group_type"] {
+            text = text.replacingOccurrences(of: #""\#(name)": null, "#, with: "")
+        }
+        let entry = try #require(try Self.decode(text).entries.first)
+        #expect(entry.members?.map(\.dn) == ["CN=x", "CN=y"])
+        #expect(entry.parentGUID == nil)
+        #expect(entry.samAccountName == "ada")
+    }
+
+    @Test("the hand-written reading gives what the Decodable form of the page gives")
+    func sameAsDecodable() throws {
+        let text = Self.page([
+            "kind": #""group""#, "parent_guid": #""51c0e3a2-0b7e-4f1a-9d2b-3c4d5e6f7081""#, "display_name": #""Ada \u00e9 \ud834\udd1e""#,
+            "group_type": "-2147483646", "primary_group_id": "4294967295", "user_principal_name": #""a\/b\"c""#,
+            "members": #"[{"guid": "0B7E0000-1111-2222-3333-444455556666", "dn": "CN=B,DC=x", "sid": "S-1-5-32-544"}, {"dn": "CN=C"}]"#,
+        ], deleted: #"["\#(Self.guid)"]"#)
+        let decoded = try Self.decode(text)
+        let page = try JSONDecoder().decode(DirectoryPage.self, from: Data(text.utf8))
+        let object = try #require(page.objects.first)
+        let entry = try #require(decoded.entries.first)
+        #expect(entry.guid == ObjectGUID(object.guid))
+        #expect(entry.parentGUID == object.parentGUID.map(ObjectGUID.init))
+        #expect(entry.displayName == object.displayName)
+        #expect(entry.userPrincipalName == "a/b\"c")
+        #expect(entry.groupType == object.groupType)
+        #expect(entry.primaryGroupID == object.primaryGroupID)
+        #expect(entry.members?.map(\.guid) == object.members?.map { $0.guid.map(ObjectGUID.init) })
+        #expect(entry.members?.map(\.dn) == object.members?.map(\.dn))
+        #expect(entry.members?.map(\.sid) == object.members?.map(\.sid))
+        #expect(decoded.deletions == page.deleted)
+    }
+
     @Test("a deletion that is not a GUID is refused at its pointer")
     func badDeletion() {
         #expect(Self.refusedField(Self.page(deleted: #"["\#(Self.guid)", "x"]"#)) == "/deleted/1")

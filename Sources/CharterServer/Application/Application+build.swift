@@ -204,7 +204,9 @@ func buildRouter(
     // Pages are up to 8 MiB as sent; each route reads its body only after the connector's token.
     ConnectorRunRoutes(
         authenticate: { request, context in try await connectorAuthenticator.authenticate(request, context: context) },
-        service: ConnectorSyncService(database: database, limits: directory.engine?.limits ?? .init()),
+        service: ConnectorSyncService(
+            database: database, limits: directory.engine?.limits ?? .init(), pageCache: directory.engine?.connectorPages
+        ),
         maximumBodyBytes: config.maxBodyBytes
     ).register(
         on: router.group().add(

@@ -1,4 +1,5 @@
 package import CharterAgentWire
+import CharterJSON
 package import CharterStore
 import CompressNIO
 import Crypto
@@ -23,6 +24,12 @@ package enum ConnectorPageCodec {
         package var entries: [DirectoryEntry]
         package var deletions: [UUID]
         package var sha256: Data
+
+        package init(entries: [DirectoryEntry], deletions: [UUID], sha256: Data) {
+            self.entries = entries
+            self.deletions = deletions
+            self.sha256 = sha256
+        }
     }
 
     /// Decompresses (gzip) or takes as is (identity) a page's body, within the limits.
@@ -52,18 +59,23 @@ package enum ConnectorPageCodec {
 
     /// Decodes and checks a page's JSON.
     ///
+    /// The text is read by ``JSONParser`` (strict RFC 8259; a member named twice in one object is refused, as no
+    /// two readers could agree on it) and mapped by hand, member by member, with the refusals `JSONDecoder` gave:
+    /// the pointer of a missing, unknown or mistyped member; cheaper than `JSONDecoder` with the unknown-member
+    /// check of ``DirectoryPage``'s `Decodable` form, which the connector's own tests still use.
+    ///
     /// - Throws: ``ConnectorRunError/malformed(_:field:)`` for a body that is not JSON,
     ///   ``ConnectorRunError/invalid(_:field:)`` with the JSON pointer of the first value that breaks a rule.
     package static func decode(_ json: ByteBuffer) throws(ConnectorRunError) -> Decoded {
-        let data = Data(json.readableBytesView)
-        let page: DirectoryPage
+        let root: JSONValue
         do {
-            page = try JSONDecoder().decode(DirectoryPage.self, from: data)
-        } catch let error as DecodingError {
-            throw refusal(error)
+            root = try JSONParser.parse(json.readableBytesView)
         } catch {
-            throw .malformed("The page is not valid JSON.", field: nil)
+            guard error.reason == .duplicateMember else { throw .malformed("The page is not valid JSON.", field: nil) }
+            throw .invalid("A member appears more than once in one object.", field: error.pointer.description)
         }
+        guard case .object = root else { throw .malformed("The page is not a JSON object.", field: nil) }
+        let page = try PageReader.page(root)
         guard page.objects.count + page.deleted.count <= maximumItems else {
             throw .invalid("A page has at most \(maximumItems) objects and deletions together.", field: "/objects")
         }
@@ -72,32 +84,207 @@ package enum ConnectorPageCodec {
         for (index, object) in page.objects.enumerated() {
             entries.append(try DirectoryEntry(object, at: "/objects/\(index)"))
         }
-        return Decoded(entries: entries, deletions: page.deleted, sha256: Data(SHA256.hash(data: data)))
+        let sha256 = json.withUnsafeReadableBytes { Data(SHA256.hash(data: $0)) }
+        return Decoded(entries: entries, deletions: page.deleted, sha256: sha256)
+    }
+}
+
+/// The mapping of a parsed page to ``DirectoryPage``, refusing what its `Decodable` form refuses (a missing,
+/// unknown or mistyped member, a GUID that is not one), with the JSON pointer of the value, built only for a
+/// refusal.
+private enum PageReader {
+    static let pageMembers: Set<String> = ["objects", "deleted"]
+    static let objectMembers: Set<String> = [
+        "guid", "kind", "dn", "parent_guid", "name", "sam_account_name", "user_principal_name", "dns_host_name",
+        "display_name", "sid", "disabled", "primary_group_id", "group_type", "usn_changed", "members",
+    ]
+    static let memberMembers: Set<String> = ["guid", "dn", "sid"]
+
+    static func page(_ value: JSONValue) throws(ConnectorRunError) -> DirectoryPage {
+        let page = try members(of: value, known: pageMembers, at: "")
+        let objects = try elements(page, "objects", at: "")
+        var decoded: [DirectoryPageObject] = []
+        decoded.reserveCapacity(objects.count)
+        for (index, element) in objects.enumerated() {
+            decoded.append(try object(element, at: "/objects/\(index)"))
+        }
+        let deleted = try elements(page, "deleted", at: "")
+        var guids: [UUID] = []
+        guids.reserveCapacity(deleted.count)
+        for (index, element) in deleted.enumerated() {
+            guard let guid = guid(element) else { throw refusal(element, isGUID: true, at: "/deleted/\(index)") }
+            guids.append(guid)
+        }
+        return DirectoryPage(objects: decoded, deleted: guids)
     }
 
-    /// The refusal a decoding error stands for: not JSON at all is malformed (400), a value of the wrong type or
-    /// form (a GUID that is not one, a missing member, an unknown one) breaks a rule at its pointer (422).
-    private static func refusal(_ error: DecodingError) -> ConnectorRunError {
-        let path: [any CodingKey]
-        let detail: String
-        switch error {
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            path = context.codingPath
-            detail = "A value has the wrong type."
-        case .keyNotFound(let key, let context):
-            path = context.codingPath + [key]
-            detail = "The required member '\(key.stringValue)' is missing."
-        case .dataCorrupted(let context):
-            path = context.codingPath
-            detail = context.codingPath.isEmpty ? "The page is not valid JSON." : context.debugDescription
-        @unknown default:
-            return .malformed("The page could not be decoded.", field: nil)
+    static func object(
+        _ value: JSONValue, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> DirectoryPageObject {
+        let object = try members(of: value, known: objectMembers, at: pointer())
+        // Member by member in the order of the `Decodable` form, so the first refusal is the same.
+        let guid = try requiredGUID(object, "guid", at: pointer())
+        let kind = try string(object, "kind", at: pointer())
+        let dn = try string(object, "dn", at: pointer())
+        let parentGUID = try optionalGUID(object, "parent_guid", at: pointer())
+        let name = try string(object, "name", at: pointer())
+        let samAccountName = try optionalString(object, "sam_account_name", at: pointer())
+        let userPrincipalName = try optionalString(object, "user_principal_name", at: pointer())
+        let dnsHostName = try optionalString(object, "dns_host_name", at: pointer())
+        let displayName = try optionalString(object, "display_name", at: pointer())
+        let sid = try optionalString(object, "sid", at: pointer())
+        let disabled = try bool(object, "disabled", at: pointer())
+        let primaryGroupID = try optionalInteger(object, "primary_group_id", at: pointer())
+        let groupType = try optionalInteger(object, "group_type", at: pointer())
+        let usnChanged = try integer(object, "usn_changed", at: pointer())
+        var members: [DirectoryPageMember]?
+        if let listed = try optionalElements(object, "members", at: pointer()) {
+            var decoded: [DirectoryPageMember] = []
+            decoded.reserveCapacity(listed.count)
+            for (index, element) in listed.enumerated() {
+                decoded.append(try member(element, at: "\(pointer())/members/\(index)"))
+            }
+            members = decoded
         }
-        guard !path.isEmpty else { return .malformed(detail, field: nil) }
-        let pointer = path.map { key in
-            key.intValue.map(String.init) ?? key.stringValue.replacingOccurrences(of: "~", with: "~0")
-                .replacingOccurrences(of: "/", with: "~1")
+        return DirectoryPageObject(
+            guid: guid, kind: kind, dn: dn, parentGUID: parentGUID, name: name, samAccountName: samAccountName,
+            userPrincipalName: userPrincipalName, dnsHostName: dnsHostName, displayName: displayName, sid: sid,
+            disabled: disabled, primaryGroupID: primaryGroupID, groupType: groupType, usnChanged: usnChanged,
+            members: members
+        )
+    }
+
+    static func member(
+        _ value: JSONValue, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> DirectoryPageMember {
+        let member = try members(of: value, known: memberMembers, at: pointer())
+        return DirectoryPageMember(
+            guid: try optionalGUID(member, "guid", at: pointer()), dn: try string(member, "dn", at: pointer()),
+            sid: try optionalString(member, "sid", at: pointer())
+        )
+    }
+
+    // MARK: - Members
+
+    /// An object's members, refusing one that `known` does not name.
+    static func members(
+        of value: JSONValue, known: Set<String>, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> [String: JSONValue] {
+        guard case .object(let members) = value else { throw refusal(value, at: pointer()) }
+        for name in members.keys where !known.contains(name) {
+            let token = name.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
+            throw .invalid("Unknown field '\(name)'.", field: "\(pointer())/\(token)")
         }
-        return .invalid(detail, field: "/" + pointer.joined(separator: "/"))
+        return members
+    }
+
+    /// A required member, `null` not allowed.
+    static func required(
+        _ members: [String: JSONValue], _ name: String, at pointer: () -> String
+    ) throws(ConnectorRunError) -> JSONValue {
+        guard let value = members[name] else {
+            throw .invalid("The required member '\(name)' is missing.", field: "\(pointer())/\(name)")
+        }
+        return value
+    }
+
+    /// An optional member: absent and `null` are `nil`.
+    static func optional(_ members: [String: JSONValue], _ name: String) -> JSONValue? {
+        guard let value = members[name] else { return nil }
+        if case .null = value { return nil }
+        return value
+    }
+
+    static func string(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> String {
+        let value = try required(members, name, at: pointer)
+        guard case .string(let string) = value else { throw refusal(value, at: "\(pointer())/\(name)") }
+        return string
+    }
+
+    static func optionalString(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> String? {
+        guard let value = optional(members, name) else { return nil }
+        guard case .string(let string) = value else { throw refusal(value, at: "\(pointer())/\(name)") }
+        return string
+    }
+
+    static func requiredGUID(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> UUID {
+        let value = try required(members, name, at: pointer)
+        guard let guid = guid(value) else { throw refusal(value, isGUID: true, at: "\(pointer())/\(name)") }
+        return guid
+    }
+
+    static func optionalGUID(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> UUID? {
+        guard let value = optional(members, name) else { return nil }
+        guard let guid = guid(value) else { throw refusal(value, isGUID: true, at: "\(pointer())/\(name)") }
+        return guid
+    }
+
+    static func bool(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> Bool {
+        let value = try required(members, name, at: pointer)
+        guard case .bool(let bool) = value else { throw refusal(value, at: "\(pointer())/\(name)") }
+        return bool
+    }
+
+    static func integer(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> Int64 {
+        let value = try required(members, name, at: pointer)
+        guard case .integer(let integer) = value else {
+            throw refusal(value, isInteger: true, at: "\(pointer())/\(name)")
+        }
+        return integer
+    }
+
+    static func optionalInteger(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> Int64? {
+        guard let value = optional(members, name) else { return nil }
+        guard case .integer(let integer) = value else {
+            throw refusal(value, isInteger: true, at: "\(pointer())/\(name)")
+        }
+        return integer
+    }
+
+    /// A required array member's elements.
+    static func elements(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> [JSONValue] {
+        let value = try required(members, name, at: pointer)
+        guard case .array(let elements) = value else { throw refusal(value, at: "\(pointer())/\(name)") }
+        return elements
+    }
+
+    static func optionalElements(
+        _ members: [String: JSONValue], _ name: String, at pointer: @autoclosure () -> String
+    ) throws(ConnectorRunError) -> [JSONValue]? {
+        guard let value = optional(members, name) else { return nil }
+        guard case .array(let elements) = value else { throw refusal(value, at: "\(pointer())/\(name)") }
+        return elements
+    }
+
+    static func guid(_ value: JSONValue) -> UUID? {
+        guard case .string(let text) = value else { return nil }
+        return UUID(uuidString: text)
+    }
+
+    /// The refusal of a value of the wrong type, or of a string that is not a GUID where one is expected.
+    static func refusal(
+        _ value: JSONValue, isGUID: Bool = false, isInteger: Bool = false, at pointer: String
+    ) -> ConnectorRunError {
+        switch value {
+        case .string where isGUID: .invalid("Must be a GUID in the standard string form.", field: pointer)
+        case .number where isInteger: .invalid("Must be an integer of at most 64 bits.", field: pointer)
+        default: .invalid("A value has the wrong type.", field: pointer)
+        }
     }
 }

@@ -22,15 +22,19 @@ package struct ConnectorSyncService: Sendable {
     let limits: DirectorySyncEngine.Limits
     /// Objects per page the connector is asked to read (`page_size` in its work).
     let pageSize: Int
+    /// Where a stored page's decoded form is kept for the engine's merge (``DirectorySyncEngine/connectorPages``),
+    /// so it is not decoded a second time.
+    let pageCache: ConnectorPageCache?
     let now: @Sendable () -> Date
 
     package init(
         database: Database, limits: DirectorySyncEngine.Limits = .init(), pageSize: Int = 1000,
-        now: @escaping @Sendable () -> Date = { Date() }
+        pageCache: ConnectorPageCache? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database
         self.limits = limits
         self.pageSize = pageSize
+        self.pageCache = pageCache
         self.now = now
     }
 
@@ -66,7 +70,8 @@ package struct ConnectorSyncService: Sendable {
     /// Stores one page of a run (`PUT /v1/connector/runs/{run}/pages/{page}`), idempotently.
     ///
     /// The page is decompressed (within 64 MiB) and checked before anything is stored; the same page again
-    /// answers as the first time did.
+    /// answers as the first time did. A page stored is kept decoded in ``pageCache`` once its transaction
+    /// committed.
     ///
     /// - Parameters:
     ///   - body: the body as sent; `isGzip` when its `Content-Encoding` is gzip.
@@ -83,7 +88,7 @@ package struct ConnectorSyncService: Sendable {
         let json = try ConnectorPageCodec.inflate(body, isGzip: isGzip)
         let decoded = try ConnectorPageCodec.decode(json)
         let now = now()
-        return try await database.withTenant(connector.binding, logger: logger) { tx in
+        let (receipt, stored) = try await database.withTenant(connector.binding, logger: logger) { tx in
             let uploads = tx.connectorUploads(of: connector.tenant)
             let (upload, isOpen) = try await Self.assigned(run, to: connector, in: tx)
             if let held = try await uploads.pageDigest(of: run, page: page) {
@@ -91,7 +96,7 @@ package struct ConnectorSyncService: Sendable {
                     throw isOpen ? ConnectorRunError.pageConflict(page) : ConnectorRunError.runClosed
                 }
                 let received = try await Self.pagesReceived(upload, tenant: connector.tenant, in: tx)
-                return DirectoryPageReceipt(page: page, pagesReceived: received)
+                return (DirectoryPageReceipt(page: page, pagesReceived: received), false)
             }
             guard isOpen else { throw ConnectorRunError.runClosed }
             try await uploads.insertPage(
@@ -101,8 +106,10 @@ package struct ConnectorSyncService: Sendable {
                 ),
                 of: run, at: now
             )
-            return DirectoryPageReceipt(page: page, pagesReceived: try await uploads.pageNumbers(of: run).count)
+            return (DirectoryPageReceipt(page: page, pagesReceived: try await uploads.pageNumbers(of: run).count), true)
         }
+        if stored { pageCache?.insert(decoded, page: page, of: run, tenant: connector.tenant) }
+        return receipt
     }
 
     // MARK: - Finish

@@ -122,35 +122,52 @@ extension DirectorySyncEngine {
         throw CancellationError()
     }
 
-    /// Loads a complete upload's pages and decodes them (several at once), checking them as a direct read is
-    /// checked; they are merged in page order.
+    /// Loads a complete upload's pages, checking them as a direct read is checked; they are merged in page order.
+    ///
+    /// A page this process's upload route decoded is taken from ``connectorPages`` by its stored SHA-256; the
+    /// others (stored by another replica, dropped from the cache, or stored under another digest) are read from
+    /// the store and decoded again (several at once), and refused unless their JSON has the stored digest.
     private func loadUpload(
         _ run: SyncRunID, request: Request, watermark: StoredWatermark?, onProgress: @Sendable (Int) async -> Void
     ) async throws -> Read {
         let tenant = request.tenantID
-        let (upload, pages) = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
+        let cache = connectorPages
+        let (upload, pages, cached, stored) = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
             let uploads = tx.connectorUploads(of: tenant)
             guard let upload = try await uploads.get(run) else { throw StoreError.notFound }
-            return (upload, try await uploads.pages(of: run))
+            let pages = try await uploads.pages(of: run, bodies: false)
+            var cached: [Int: ConnectorPageCodec.Decoded] = [:]
+            for page in pages {
+                cached[page.page] = cache.decoded(page: page.page, sha256: page.sha256, of: run, tenant: tenant)
+            }
+            let missing = pages.map(\.page).filter { cached[$0] == nil }
+            let stored = missing.isEmpty ? [] : try await uploads.pages(of: run, numbered: missing)
+            return (upload, pages, cached, stored)
         }
         guard let text = upload.completion,
             let completion = try? JSONDecoder().decode(ConnectorRunCompletion.self, from: Data(text.utf8)),
-            pages.map(\.page) == Array(stride(from: 1, through: completion.pages, by: 1))
+            pages.map(\.page) == Array(stride(from: 1, through: completion.pages, by: 1)),
+            stored.count + cached.count == pages.count
         else { throw DirectorySyncError.connectorFailed("the connector's upload is incomplete") }
         // The counts the upload route stored bound the upload before anything is decoded.
         guard pages.reduce(0, { $0 + $1.objects }) <= limits.maximumObjects else {
             throw DirectorySyncError.objectLimitExceeded(limits.maximumObjects)
         }
+        var decoded = cached
+        for (page, result) in zip(stored, try await Self.decode(stored)) { decoded[page.page] = result }
         var read = Read(kind: completion.kind == .full ? .full : .incremental, identity: Self.identity(completion))
         var items = 0
-        for decoded in try await Self.decode(pages) {
-            items += decoded.entries.count + decoded.deletions.count
+        for page in pages {
+            guard let page = decoded[page.page] else {
+                throw DirectorySyncError.connectorFailed("the connector's upload is incomplete")
+            }
+            items += page.entries.count + page.deletions.count
             guard items <= limits.maximumObjects else {
                 throw DirectorySyncError.objectLimitExceeded(limits.maximumObjects)
             }
-            read.pages.append(decoded.entries)
-            read.deletions.append(decoded.deletions)
-            read.objectsRead += decoded.entries.count
+            read.pages.append(page.entries)
+            read.deletions.append(page.deletions)
+            read.objectsRead += page.entries.count
             await onProgress(read.objectsRead)
         }
         if let refusal = ConnectorRunDecision.refusal(
@@ -191,18 +208,24 @@ extension DirectorySyncEngine {
         }
     }
 
-    /// Decompresses and decodes one stored page.
+    /// Decompresses and decodes one stored page, whose JSON must have the stored digest.
     private static func decode(_ page: ConnectorUploadPage) throws -> ConnectorPageCodec.Decoded {
+        let decoded: ConnectorPageCodec.Decoded
         do {
             let json = try ConnectorPageCodec.inflate(ByteBuffer(bytes: page.body), isGzip: page.isGzip)
-            return try ConnectorPageCodec.decode(json)
+            decoded = try ConnectorPageCodec.decode(json)
         } catch {
             throw DirectorySyncError.connectorFailed("page \(page.page) of the connector's upload cannot be read")
         }
+        guard decoded.sha256 == page.sha256 else {
+            throw DirectorySyncError.connectorFailed("page \(page.page) of the connector's upload cannot be read")
+        }
+        return decoded
     }
 
     /// Drops the pages of a finished run: what was merged is in the directory, what failed is read again.
     func discardUpload(of run: SyncRunID, request: Request) async {
+        connectorPages.discard(run: run, tenant: request.tenantID)
         do {
             try await database.withTenant(request.tenantID, msp: request.mspID, logger: logger) { tx in
                 try await tx.connectorUploads(of: request.tenantID).discardPages(of: run)

@@ -96,15 +96,20 @@ package struct DirectorySyncEngine: Sendable {
     /// tombstones missed (tombstone lifetime passed, objects moved out of scope) are swept then.
     let fullSyncInterval: TimeInterval = 86_400
     package let limits: Limits
+    /// The pages the upload route of this process decoded, for ``readThroughConnector`` to take rather than
+    /// decode again; the route's ``ConnectorSyncService`` shares it.
+    package let connectorPages: ConnectorPageCache
 
     package init(
         database: Database, sealer: SecretSealer, threadPool: NIOThreadPool, logger: Logger,
         leaseOwner: String = "charter-\(UUID().uuidString.lowercased())", leaseDuration: Duration = .seconds(300),
         actor: AuditRecord.Actor = AuditRecord.Actor(id: nil, name: "directory sync"),
         readerOptions: DirectoryReader.Options = DirectoryReader.Options(), limits: Limits = Limits(),
-        destinations: DestinationPolicy, operationTimeout: Duration = .seconds(60)
+        destinations: DestinationPolicy, operationTimeout: Duration = .seconds(60),
+        connectorPages: ConnectorPageCache = ConnectorPageCache()
     ) {
         self.limits = limits
+        self.connectorPages = connectorPages
         self.database = database
         self.sealer = sealer
         self.threadPool = threadPool

@@ -233,14 +233,39 @@ package struct ConnectorUploadRepository: Sendable {
         return pages
     }
 
-    /// Every page held for a run, in page order.
-    package func pages(of run: SyncRunID) async throws -> [ConnectorUploadPage] {
+    /// Every page held for a run, in page order; without `bodies`, each page's `body` is empty (its number,
+    /// digest and count only).
+    package func pages(of run: SyncRunID, bodies: Bool = true) async throws -> [ConnectorUploadPage] {
+        let rows =
+            bodies
+            ? try await tx.query(
+                """
+                SELECT page, sha256, gzip, body, objects FROM connector_upload_pages
+                WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue) ORDER BY page
+                """
+            )
+            : try await tx.query(
+                """
+                SELECT page, sha256, gzip, ''::bytea, objects FROM connector_upload_pages
+                WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue) ORDER BY page
+                """
+            )
+        return try await Self.pages(rows)
+    }
+
+    /// The pages of a run numbered `numbers` that are held, with their bodies, in page order.
+    package func pages(of run: SyncRunID, numbered numbers: [Int]) async throws -> [ConnectorUploadPage] {
         let rows = try await tx.query(
             """
             SELECT page, sha256, gzip, body, objects FROM connector_upload_pages
-            WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue) ORDER BY page
+            WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue)
+                AND page = ANY(\(numbers.map { Int32($0) })) ORDER BY page
             """
         )
+        return try await Self.pages(rows)
+    }
+
+    private static func pages(_ rows: PostgresRowSequence) async throws -> [ConnectorUploadPage] {
         var pages: [ConnectorUploadPage] = []
         for try await row in rows.decode((Int32, Data, Bool, Data, Int32).self) {
             pages.append(
