@@ -101,14 +101,18 @@ GRANT UPDATE (last_used_at) ON sessions TO charter_definer;
 -- Authentication of a session or personal token, before any MSP is known, in one statement: the secret and
 -- CSRF hashes, the lifetimes, the person, and their grants worked out now (role mappings over the groups of
 -- the last sign-in, plus direct grants; grants on deleted tenants drop out) as `role` or `role:tenant id`.
--- A revoked or expired session yields no row.
+-- A revoked or expired session yields no row. PL/pgSQL, not SQL: PostgreSQL plans a SQL function's body again on
+-- every call, PL/pgSQL keeps the plan per connection (pgbench, 2 clients: 2,800 → 10,700 calls/s).
 CREATE FUNCTION charter_private.person_session(session_id uuid)
     RETURNS TABLE (secret_hash bytea, csrf_hash bytea, kind text, msp_id uuid, person_id uuid, issuer text,
                    subject text, email text, name text, last_used_at timestamptz, expires_at timestamptz,
                    grants text[])
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
+    #variable_conflict use_column
+    BEGIN
+        RETURN QUERY
         SELECT s.secret_hash, s.csrf_hash, s.kind, s.msp_id, s.person_id, p.issuer, p.subject, p.email, p.name,
                s.last_used_at, s.expires_at,
                ARRAY(
@@ -125,7 +129,8 @@ CREATE FUNCTION charter_private.person_session(session_id uuid)
                )
         FROM public.sessions s
         JOIN public.people p ON p.msp_id = s.msp_id AND p.id = s.person_id
-        WHERE s.id = session_id AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now()
+        WHERE s.id = person_session.session_id AND s.revoked_at IS NULL AND s.expires_at > pg_catalog.now();
+    END
     $$;
 
 -- Marks a session used (at most once a minute, the authenticator decides); never moves the mark back.
