@@ -17,7 +17,6 @@ struct DirectoryAPITests {
         try await TestApp.withOwner { _ in }
         var config = TestApp.config
         config.kek = TestDomain.kek
-        config.directorySyncPollSeconds = 0
         config.maxBodyBytes = 65536
         let app = try buildApplication(config, logger: TestApp.logger)
         try await app.test(.router, body)

@@ -140,7 +140,6 @@ struct DirectorySyncLimitsTests {
         #expect(acquired)
         var config = TestApp.config
         config.kek = TestDomain.kek
-        config.directorySyncPollSeconds = 0
         config.limits.syncRunsPerTenant = 1
         try await TestApp.run(config) { client in
             let base = "/v1/tenants/\(tenant)/directory/connections"

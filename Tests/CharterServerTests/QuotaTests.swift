@@ -23,7 +23,6 @@ struct QuotaTests {
         let world = try await TestApp.makeWorld(tenants: 2)
         var config = TestApp.config
         config.kek = TestDomain.kek
-        config.directorySyncPollSeconds = 0
         config.limits.quotas.directoryConnectionsPerTenant = 3
         try await TestApp.run(config) { client in
             let base = "/v1/tenants/\(world.tenants[0])/directory/connections"

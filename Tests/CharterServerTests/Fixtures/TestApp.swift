@@ -28,6 +28,9 @@ enum TestApp {
         var config = ServerConfiguration(databaseURL: TestDatabase.appURL)
         config.maxBodyBytes = 4096
         config.outboundAllowedNetworks = loopback
+        // No scheduler in test applications: one would claim any tenant's due connection, another test's
+        // among them (the scheduling tests run schedulers of their own).
+        config.directorySyncPollSeconds = 0
         return config
     }
 
