@@ -81,6 +81,25 @@ struct HTTPWebhookTransport: WebhookTransport {
     private func post(_ delivery: WebhookDelivery, to url: String, secret: Data, deadline: ContinuousClock.Instant)
         async throws -> Int
     {
+        try await Self.withCheckedClient(
+            for: url, outbound: outbound, eventLoopGroup: eventLoopGroup, logger: logger,
+            configure: { $0.timeout = .init(connect: .init(timeout), read: .init(timeout)) }
+        ) { client in
+            try await exchange(delivery, url: url, secret: secret, client: client, deadline: deadline)
+        }
+    }
+
+    /// Runs `body` with an `HTTPClient` of its own for `url`: it connects only to the address the
+    /// ``OutboundGuard`` checked for the URL's host (a `dnsOverride`, so TLS still verifies the host name),
+    /// follows no redirect and is shut down afterwards. Also the identity providers' transport.
+    ///
+    /// - Throws: ``WebhookURLError`` when `url` is not an absolute http or https URL, the guard's refusal or
+    ///   lookup error, or whatever `body` throws.
+    static func withCheckedClient<Value>(
+        for url: String, outbound: OutboundGuard, eventLoopGroup: any EventLoopGroup, logger: Logger,
+        configure: (inout HTTPClient.Configuration) -> Void = { _ in },
+        _ body: (HTTPClient) async throws -> Value
+    ) async throws -> Value {
         // The host exactly as AsyncHTTPClient reads it from the URL (Foundation's parser, brackets trimmed),
         // so the override below is the one it applies.
         guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(), ["http", "https"].contains(scheme),
@@ -90,14 +109,14 @@ struct HTTPWebhookTransport: WebhookTransport {
         let address = try await outbound.resolve(host).description
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
-        configuration.timeout = .init(connect: .init(timeout), read: .init(timeout))
+        configure(&configuration)
         configuration.connectionPool.retryConnectionEstablishment = false
         configuration.dnsOverride = [host: address, "[\(host)]": address]
         let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
         do {
-            let code = try await exchange(delivery, url: url, secret: secret, client: client, deadline: deadline)
+            let value = try await body(client)
             try await client.shutdown()
-            return code
+            return value
         } catch {
             try? await client.shutdown()
             throw error

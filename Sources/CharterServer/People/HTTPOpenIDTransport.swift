@@ -50,25 +50,17 @@ struct HTTPOpenIDTransport: OpenIDTransport {
     }
 
     private func exchange(_ request: HTTPClientRequest, deadline: ContinuousClock.Instant) async throws -> OpenIDResponse {
-        guard let parsed = URL(string: request.url), let scheme = parsed.scheme?.lowercased(),
-            ["http", "https"].contains(scheme), var host = parsed.host, !host.isEmpty
-        else { throw WebhookURLError() }
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        let address = try await outbound.resolve(host).description
-        var configuration = HTTPClient.Configuration()
-        configuration.redirectConfiguration = .disallow
-        configuration.connectionPool.retryConnectionEstablishment = false
-        configuration.dnsOverride = [host: address, "[\(host)]": address]
-        let client = HTTPClient(eventLoopGroup: eventLoopGroup, configuration: configuration, backgroundActivityLogger: logger)
-        do {
-            let response = try await client.execute(request, timeout: .init(ContinuousClock.now.duration(to: deadline)))
-            let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
-            try await client.shutdown()
-            return OpenIDResponse(status: Int(response.status.code), body: Data(body.readableBytesView))
-        } catch {
-            try? await client.shutdown()
-            logger.warning("identity provider request failed", metadata: ["error": "\(String(reflecting: error))"])
-            throw error
+        try await HTTPWebhookTransport.withCheckedClient(
+            for: request.url, outbound: outbound, eventLoopGroup: eventLoopGroup, logger: logger
+        ) { client in
+            do {
+                let response = try await client.execute(request, timeout: .init(ContinuousClock.now.duration(to: deadline)))
+                let body = try await response.body.collect(upTo: Self.maximumResponseBytes)
+                return OpenIDResponse(status: Int(response.status.code), body: Data(body.readableBytesView))
+            } catch {
+                logger.warning("identity provider request failed", metadata: ["error": "\(String(reflecting: error))"])
+                throw error
+            }
         }
     }
 }
