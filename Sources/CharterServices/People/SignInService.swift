@@ -73,10 +73,13 @@ package struct SignInService: Sendable {
             expiresAt: now.addingTimeInterval(Self.attemptLifetime)
         )
         try await database.withMSP(msp, logger: logger) { tx in
+            // Expired attempts go first, so they never count against the limit (else a flood would lock the
+            // MSP out for good: nothing else drops them).
+            try await tx.identityProviders.dropExpiredAttempts(msp, before: now)
             guard try await tx.identityProviders.attemptCount(msp) < Self.maximumAttemptsPerMSP else {
                 throw SignInError.tooManyAttempts
             }
-            try await tx.identityProviders.insert(attempt, at: now)
+            try await tx.identityProviders.insert(attempt)
         }
         let query = FormEncoding.encode([
             ("response_type", "code"), ("client_id", provider.clientID), ("redirect_uri", redirectURI),

@@ -141,11 +141,13 @@ package struct IdentityProviderRepository: Sendable {
 
     // MARK: - Sign-in attempts
 
-    /// Records a sign-in attempt, first dropping the MSP's attempts that expired before `now`.
-    package func insert(_ attempt: SignInAttempt, at now: Date) async throws {
-        try await tx.query(
-            "DELETE FROM sign_in_attempts WHERE msp_id = \(attempt.mspID.rawValue) AND expires_at < \(now)"
-        )
+    /// Drops the MSP's sign-in attempts that expired before `now`.
+    package func dropExpiredAttempts(_ msp: MSPID, before now: Date) async throws {
+        try await tx.query("DELETE FROM sign_in_attempts WHERE msp_id = \(msp.rawValue) AND expires_at < \(now)")
+    }
+
+    /// Records a sign-in attempt.
+    package func insert(_ attempt: SignInAttempt) async throws {
         try await tx.query(
             """
             INSERT INTO sign_in_attempts (state_hash, msp_id, issuer, client_id, nonce, verifier_sealed, return_to,

@@ -324,6 +324,39 @@ struct SignInFlowTests {
         }
     }
 
+    @Test("a flood of sign-ins is refused while under way, and once expired it no longer counts: no lasting lock-out")
+    func attemptLimit() async throws {
+        let setup = try await Self.prepare()
+        let msp = setup.world.msp
+        // Anyone who knows the MSP's id can start sign-ins; fill the limit as such a holder would.
+        try await TestApp.withOwner { database in
+            try await database.withMSP(msp, logger: TestApp.logger) { tx in
+                try await tx.query(
+                    """
+                    INSERT INTO sign_in_attempts (state_hash, msp_id, issuer, client_id, nonce, verifier_sealed,
+                                                  return_to, browser_hash, created_at, expires_at)
+                    SELECT sha256(convert_to('flood' || n, 'UTF8')), \(msp.rawValue), 'i', 'c', repeat('n', 16), 's',
+                           '/', sha256(convert_to('browser', 'UTF8')), now(), now() + interval '10 minutes'
+                    FROM generate_series(1, \(SignInService.maximumAttemptsPerMSP)) n
+                    """
+                )
+            }
+        }
+        try await Self.run(setup) { client in
+            expectProblem(try await client.call(.get, "/v1/auth/sign-in?msp=\(msp)"), 429)
+        }
+        #expect(try await Self.attempts(of: msp) == SignInService.maximumAttemptsPerMSP)
+        try await TestApp.withOwner { database in
+            try await database.withMSP(msp, logger: TestApp.logger) { tx in
+                try await tx.query(
+                    "UPDATE sign_in_attempts SET expires_at = now() - interval '1 minute' WHERE msp_id = \(msp.rawValue)"
+                )
+            }
+        }
+        try await Self.run(setup) { client in _ = try await Self.start(client, msp: msp) }
+        #expect(try await Self.attempts(of: msp) == 1)
+    }
+
     @Test("sign-in needs an MSP with a provider; return_to never leaves the service; the provider's refusal is named")
     func edges() async throws {
         let setup = try await Self.prepare()
