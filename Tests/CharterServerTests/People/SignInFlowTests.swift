@@ -376,6 +376,25 @@ struct SignInFlowTests {
                 try await Self.callback(client, "/v1/auth/callback?error=access_denied&state=x", cookie: cookie), 401,
                 field: "error"
             )
+            // Anyone can hand a browser a callback link: the provider's `error` goes into the problem only as a
+            // short code, never as markup or prose; an oversized state is refused before any lookup.
+            let crafted = try await Self.callback(
+                client, "/v1/auth/callback?error=%3Cscript%3Ealert(1)%3C/script%3E%20" + String(repeating: "a", count: 300)
+                    + "&state=x",
+                cookie: cookie
+            )
+            expectProblem(crafted, 401, field: "error")
+            let detail = crafted.json["detail"] as? String ?? ""
+            #expect(!detail.contains("<") && !detail.contains("alert(1)") && detail.utf8.count < 200)
+            let empty = try await Self.callback(client, "/v1/auth/callback?error=%3C%3E&state=x", cookie: cookie)
+            expectProblem(empty, 401, field: "error")
+            #expect((empty.json["detail"] as? String)?.contains("no error code") == true)
+            expectProblem(
+                try await Self.callback(
+                    client, "/v1/auth/callback?code=c&state=" + String(repeating: "s", count: 201), cookie: cookie
+                ),
+                400, field: "state"
+            )
         }
         #expect(try await Self.attempts(of: bare.msp) == 0)
     }
