@@ -172,8 +172,7 @@ private enum PageReader {
     ) throws(ConnectorRunError) -> [String: JSONValue] {
         guard case .object(let members) = value else { throw refusal(value, at: pointer()) }
         for name in members.keys where !known.contains(name) {
-            let token = name.replacingOccurrences(of: "~", with: "~0").replacingOccurrences(of: "/", with: "~1")
-            throw .invalid("Unknown field '\(name)'.", field: "\(pointer())/\(token)")
+            throw .invalid("Unknown field '\(name)'.", field: pointer() + JSONPointer([name]).description)
         }
         return members
     }

@@ -135,7 +135,7 @@ extension DirectorySyncEngine {
         let (upload, pages, cached, stored) = try await database.withTenant(tenant, msp: request.mspID, logger: logger) { tx in
             let uploads = tx.connectorUploads(of: tenant)
             guard let upload = try await uploads.get(run) else { throw StoreError.notFound }
-            let pages = try await uploads.pages(of: run, bodies: false)
+            let pages = try await uploads.pagesWithoutBodies(of: run)
             var cached: [Int: ConnectorPageCodec.Decoded] = [:]
             for page in pages {
                 cached[page.page] = cache.decoded(page: page.page, sha256: page.sha256, of: run, tenant: tenant)

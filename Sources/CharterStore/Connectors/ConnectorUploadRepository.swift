@@ -233,23 +233,14 @@ package struct ConnectorUploadRepository: Sendable {
         return pages
     }
 
-    /// Every page held for a run, in page order; without `bodies`, each page's `body` is empty (its number,
-    /// digest and count only).
-    package func pages(of run: SyncRunID, bodies: Bool = true) async throws -> [ConnectorUploadPage] {
-        let rows =
-            bodies
-            ? try await tx.query(
-                """
-                SELECT page, sha256, gzip, body, objects FROM connector_upload_pages
-                WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue) ORDER BY page
-                """
-            )
-            : try await tx.query(
-                """
-                SELECT page, sha256, gzip, ''::bytea, objects FROM connector_upload_pages
-                WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue) ORDER BY page
-                """
-            )
+    /// Every page held for a run, in page order, without its body (`body` is empty): its number, digest and count.
+    package func pagesWithoutBodies(of run: SyncRunID) async throws -> [ConnectorUploadPage] {
+        let rows = try await tx.query(
+            """
+            SELECT page, sha256, gzip, ''::bytea, objects FROM connector_upload_pages
+            WHERE tenant_id = \(tenantID.rawValue) AND run_id = \(run.rawValue) ORDER BY page
+            """
+        )
         return try await Self.pages(rows)
     }
 
