@@ -51,10 +51,7 @@ package struct PeopleService: SignInRecorder {
             person.name = identity.name.flatMap { Self.clipped($0, to: 200) }
             person.groups = identity.groups
             person.lastSignInAt = now
-            let direct = existing == nil ? [] : try await tx.people.directGrants(of: person.id, msp: msp)
-            let grants = EffectiveGrant.workOut(
-                groups: person.groups, mappings: try await tx.people.mappings(msp: msp), direct: direct
-            )
+            let grants = try await Self.effectiveGrants(of: person, known: existing != nil, tx: tx)
             let caller = Caller(
                 principal: nil,
                 actor: AuditRecord.Actor(
@@ -129,11 +126,7 @@ package struct PeopleService: SignInRecorder {
     /// - Throws: `StoreError.notFound` for a person not of `msp`.
     package func grants(of id: PersonID, in msp: MSPID, by caller: Caller) async throws -> [EffectiveGrant] {
         try await database.withMSP(msp, logger: caller.logger) { tx in
-            let person = try await tx.people.get(id, msp: msp)
-            return EffectiveGrant.workOut(
-                groups: person.groups, mappings: try await tx.people.mappings(msp: msp),
-                direct: try await tx.people.directGrants(of: id, msp: msp)
-            )
+            try await Self.effectiveGrants(of: try await tx.people.get(id, msp: msp), tx: tx)
         }
     }
 
@@ -215,6 +208,17 @@ package struct PeopleService: SignInRecorder {
                 by: caller, at: now, in: .msp(msp)
             )
         }
+    }
+
+    /// The grants `person` holds now: the MSP's role mappings over their `groups`, then their direct grants
+    /// (none for a person not yet stored, `known` false).
+    static func effectiveGrants(of person: Person, known: Bool = true, tx: Transaction) async throws
+        -> [EffectiveGrant]
+    {
+        let direct = known ? try await tx.people.directGrants(of: person.id, msp: person.mspID) : []
+        return EffectiveGrant.workOut(
+            groups: person.groups, mappings: try await tx.people.mappings(msp: person.mspID), direct: direct
+        )
     }
 
     private static func requireTenant(of grant: Grant, field: String, tx: Transaction) async throws {
