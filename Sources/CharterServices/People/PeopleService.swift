@@ -71,11 +71,9 @@ package struct PeopleService: SignInRecorder {
                 return .failure(.noRole)
             }
             try await tx.people.save(person)
-            let session = Session(
-                id: SessionID(cookie.id.rawValue), mspID: msp, personID: person.id, kind: .browser, createdAt: now,
-                lastUsedAt: now, expiresAt: now.addingTimeInterval(SessionLifetime.seconds(lifetime.absolute)),
-                revokedAt: nil, userAgent: client.userAgent.flatMap { Self.clipped($0, to: 500) },
-                ip: client.ip.flatMap { Self.clipped($0, to: 64) }
+            let session = Self.newSession(
+                SessionID(cookie.id.rawValue), of: person.id, in: msp, kind: .browser, at: now,
+                until: now.addingTimeInterval(SessionLifetime.seconds(lifetime.absolute)), client: client
             )
             try await tx.sessions.create(session, secretHash: cookie.secretHash, csrfHash: csrf.hash, parent: nil)
             try await tx.audit.record(
@@ -98,6 +96,18 @@ package struct PeopleService: SignInRecorder {
         if !fits(identity.issuer, 2000) { throw .unusableClaim("iss") }
         if !fits(identity.subject, 255) { throw .unusableClaim("sub") }
         if let email = identity.email, !fits(email, 320) { throw .unusableClaim("email") }
+    }
+
+    /// A session of `person` opened at `now`, with the client's user agent and address clipped to what is stored.
+    static func newSession(
+        _ id: SessionID, of person: PersonID, in msp: MSPID, kind: Session.Kind, at now: Date, until expiresAt: Date,
+        client: ClientInfo
+    ) -> Session {
+        Session(
+            id: id, mspID: msp, personID: person, kind: kind, createdAt: now, lastUsedAt: now, expiresAt: expiresAt,
+            revokedAt: nil, userAgent: client.userAgent.flatMap { clipped($0, to: 500) },
+            ip: client.ip.flatMap { clipped($0, to: 64) }
+        )
     }
 
     /// `text` cut to at most `maximum` code points (a display value, such as a name or user agent); `nil` when
