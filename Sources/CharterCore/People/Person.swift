@@ -30,11 +30,6 @@ package struct Person: Hashable, Sendable {
         self.createdAt = createdAt
     }
 
-    /// How the person appears to authorisation and in the audit log.
-    package var identity: Principal.Person {
-        Principal.Person(id: id, issuer: issuer, subject: subject, email: email)
-    }
-
     /// A display name: the email, else the name, else the subject.
     package var displayName: String {
         email ?? name ?? subject

@@ -62,17 +62,11 @@ extension PeopleService {
         let token = PersonalToken.generate()
         let outcome: Result<IssuedToken, PeopleError> = try await database.withMSP(msp, logger: caller.logger) { tx in
             let session = try await tx.sessions.get(parent, msp: msp, person: person.id)
-            let current = try await tx.people.get(person.id, msp: msp)
-            let grants = EffectiveGrant.workOut(
-                groups: current.groups, mappings: try await tx.people.mappings(msp: msp),
-                direct: try await tx.people.directGrants(of: person.id, msp: msp)
-            )
+            let grants = try await Self.effectiveGrants(of: try await tx.people.get(person.id, msp: msp), tx: tx)
             guard !grants.isEmpty else { return .failure(.noRole) }
-            let issued = Session(
-                id: token.sessionID, mspID: msp, personID: person.id, kind: .token, createdAt: now, lastUsedAt: now,
-                expiresAt: lifetime.tokenExpiry(now: now, sessionExpiresAt: session.expiresAt), revokedAt: nil,
-                userAgent: client.userAgent.flatMap { Self.clipped($0, to: 500) },
-                ip: client.ip.flatMap { Self.clipped($0, to: 64) }
+            let issued = Self.newSession(
+                token.sessionID, of: person.id, in: msp, kind: .token, at: now,
+                until: lifetime.tokenExpiry(now: now, sessionExpiresAt: session.expiresAt), client: client
             )
             try await tx.sessions.create(issued, secretHash: token.secretHash, csrfHash: nil, parent: parent)
             try await tx.audit.record(

@@ -51,10 +51,7 @@ package struct PeopleService: SignInRecorder {
             person.name = identity.name.flatMap { Self.clipped($0, to: 200) }
             person.groups = identity.groups
             person.lastSignInAt = now
-            let direct = existing == nil ? [] : try await tx.people.directGrants(of: person.id, msp: msp)
-            let grants = EffectiveGrant.workOut(
-                groups: person.groups, mappings: try await tx.people.mappings(msp: msp), direct: direct
-            )
+            let grants = try await Self.effectiveGrants(of: person, known: existing != nil, tx: tx)
             let caller = Caller(
                 principal: nil,
                 actor: AuditRecord.Actor(
@@ -74,11 +71,9 @@ package struct PeopleService: SignInRecorder {
                 return .failure(.noRole)
             }
             try await tx.people.save(person)
-            let session = Session(
-                id: SessionID(cookie.id.rawValue), mspID: msp, personID: person.id, kind: .browser, createdAt: now,
-                lastUsedAt: now, expiresAt: now.addingTimeInterval(SessionLifetime.seconds(lifetime.absolute)),
-                revokedAt: nil, userAgent: client.userAgent.flatMap { Self.clipped($0, to: 500) },
-                ip: client.ip.flatMap { Self.clipped($0, to: 64) }
+            let session = Self.newSession(
+                SessionID(cookie.id.rawValue), of: person.id, in: msp, kind: .browser, at: now,
+                until: now.addingTimeInterval(SessionLifetime.seconds(lifetime.absolute)), client: client
             )
             try await tx.sessions.create(session, secretHash: cookie.secretHash, csrfHash: csrf.hash, parent: nil)
             try await tx.audit.record(
@@ -101,6 +96,18 @@ package struct PeopleService: SignInRecorder {
         if !fits(identity.issuer, 2000) { throw .unusableClaim("iss") }
         if !fits(identity.subject, 255) { throw .unusableClaim("sub") }
         if let email = identity.email, !fits(email, 320) { throw .unusableClaim("email") }
+    }
+
+    /// A session of `person` opened at `now`, with the client's user agent and address clipped to what is stored.
+    static func newSession(
+        _ id: SessionID, of person: PersonID, in msp: MSPID, kind: Session.Kind, at now: Date, until expiresAt: Date,
+        client: ClientInfo
+    ) -> Session {
+        Session(
+            id: id, mspID: msp, personID: person, kind: kind, createdAt: now, lastUsedAt: now, expiresAt: expiresAt,
+            revokedAt: nil, userAgent: client.userAgent.flatMap { clipped($0, to: 500) },
+            ip: client.ip.flatMap { clipped($0, to: 64) }
+        )
     }
 
     /// `text` cut to at most `maximum` code points (a display value, such as a name or user agent); `nil` when
@@ -129,11 +136,7 @@ package struct PeopleService: SignInRecorder {
     /// - Throws: `StoreError.notFound` for a person not of `msp`.
     package func grants(of id: PersonID, in msp: MSPID, by caller: Caller) async throws -> [EffectiveGrant] {
         try await database.withMSP(msp, logger: caller.logger) { tx in
-            let person = try await tx.people.get(id, msp: msp)
-            return EffectiveGrant.workOut(
-                groups: person.groups, mappings: try await tx.people.mappings(msp: msp),
-                direct: try await tx.people.directGrants(of: id, msp: msp)
-            )
+            try await Self.effectiveGrants(of: try await tx.people.get(id, msp: msp), tx: tx)
         }
     }
 
@@ -215,6 +218,17 @@ package struct PeopleService: SignInRecorder {
                 by: caller, at: now, in: .msp(msp)
             )
         }
+    }
+
+    /// The grants `person` holds now: the MSP's role mappings over their `groups`, then their direct grants
+    /// (none for a person not yet stored, `known` false).
+    static func effectiveGrants(of person: Person, known: Bool = true, tx: Transaction) async throws
+        -> [EffectiveGrant]
+    {
+        let direct = known ? try await tx.people.directGrants(of: person.id, msp: person.mspID) : []
+        return EffectiveGrant.workOut(
+            groups: person.groups, mappings: try await tx.people.mappings(msp: person.mspID), direct: direct
+        )
     }
 
     private static func requireTenant(of grant: Grant, field: String, tx: Transaction) async throws {

@@ -24,6 +24,26 @@ package struct PeopleRepository: Sendable {
         return Grant(role: role, scope: tenant.map { .tenant(msp, TenantID($0)) } ?? .msp(msp))
     }
 
+    /// `id, claim_value, role, tenant_id, created_at` of `role_mappings`.
+    private typealias MappingRow = (UUID, String, String, UUID?, Date)
+
+    private static func mapping(_ row: MappingRow, msp: MSPID) throws -> RoleMapping {
+        RoleMapping(
+            id: RoleMappingID(row.0), claimValue: row.1, grant: try grant(msp: msp, role: row.2, tenant: row.3),
+            createdAt: row.4
+        )
+    }
+
+    /// `id, role, tenant_id, created_at, created_by` of `person_grants`.
+    private typealias GrantRow = (UUID, String, UUID?, Date, UUID?)
+
+    private static func personGrant(_ row: GrantRow, of person: PersonID, msp: MSPID) throws -> PersonGrant {
+        PersonGrant(
+            id: PersonGrantID(row.0), personID: person, grant: try grant(msp: msp, role: row.1, tenant: row.2),
+            createdAt: row.3, createdBy: row.4.map(PrincipalID.init)
+        )
+    }
+
     // MARK: - People
 
     /// The person the provider `issuer` names `subject` in `msp`, if they signed in before.
@@ -91,14 +111,7 @@ package struct PeopleRepository: Sendable {
             """
         )
         var mappings: [RoleMapping] = []
-        for try await (id, claim, role, tenant, createdAt) in rows.decode((UUID, String, String, UUID?, Date).self) {
-            mappings.append(
-                RoleMapping(
-                    id: RoleMappingID(id), claimValue: claim, grant: try Self.grant(msp: msp, role: role, tenant: tenant),
-                    createdAt: createdAt
-                )
-            )
-        }
+        for try await row in rows.decode(MappingRow.self) { mappings.append(try Self.mapping(row, msp: msp)) }
         return mappings
     }
 
@@ -124,12 +137,7 @@ package struct PeopleRepository: Sendable {
             RETURNING id, claim_value, role, tenant_id, created_at
             """
         )
-        for try await (id, claim, role, tenant, createdAt) in rows.decode((UUID, String, String, UUID?, Date).self) {
-            return RoleMapping(
-                id: RoleMappingID(id), claimValue: claim, grant: try Self.grant(msp: msp, role: role, tenant: tenant),
-                createdAt: createdAt
-            )
-        }
+        for try await row in rows.decode(MappingRow.self) { return try Self.mapping(row, msp: msp) }
         throw StoreError.notFound
     }
 
@@ -147,14 +155,7 @@ package struct PeopleRepository: Sendable {
             """
         )
         var grants: [PersonGrant] = []
-        for try await (id, role, tenant, createdAt, createdBy) in rows.decode((UUID, String, UUID?, Date, UUID?).self) {
-            grants.append(
-                PersonGrant(
-                    id: PersonGrantID(id), personID: person, grant: try Self.grant(msp: msp, role: role, tenant: tenant),
-                    createdAt: createdAt, createdBy: createdBy.map(PrincipalID.init)
-                )
-            )
-        }
+        for try await row in rows.decode(GrantRow.self) { grants.append(try Self.personGrant(row, of: person, msp: msp)) }
         return grants
     }
 
@@ -181,12 +182,7 @@ package struct PeopleRepository: Sendable {
             RETURNING id, role, tenant_id, created_at, created_by
             """
         )
-        for try await (id, role, tenant, createdAt, createdBy) in rows.decode((UUID, String, UUID?, Date, UUID?).self) {
-            return PersonGrant(
-                id: PersonGrantID(id), personID: person, grant: try Self.grant(msp: msp, role: role, tenant: tenant),
-                createdAt: createdAt, createdBy: createdBy.map(PrincipalID.init)
-            )
-        }
+        for try await row in rows.decode(GrantRow.self) { return try Self.personGrant(row, of: person, msp: msp) }
         throw StoreError.notFound
     }
 }
