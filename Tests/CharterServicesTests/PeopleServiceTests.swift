@@ -39,6 +39,22 @@ struct PeopleServiceTests {
         }
     }
 
+    @Test(
+        "a role mapping's claim value is refused empty, over 500 characters or with control characters; nothing stored",
+        arguments: ["", String(repeating: "g", count: 501), "admins\u{0}", "line\nbreak", "bell\u{7}", "c1\u{85}"]
+    )
+    func invalidClaimValue(claim: String) async throws {
+        let (msp, _) = try await TestDatabase.makeMSP(tenants: 0)
+        try await TestDatabase.withService { database in
+            let people = PeopleService(database: database)
+            await #expect(throws: PeopleError.invalidClaimValue) {
+                _ = try await people.map(claim, to: Grant(role: .admin, scope: .msp(msp)), in: msp, by: Self.owner)
+            }
+            let stored = try await people.mappings(of: msp, by: Self.owner)
+            #expect(stored.isEmpty)
+        }
+    }
+
     @Test("a person no mapping or grant covers is refused 'no role': nothing stored, the refusal audited")
     func noRole() async throws {
         let (msp, _) = try await TestDatabase.makeMSP(tenants: 1)

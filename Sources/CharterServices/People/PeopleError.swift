@@ -7,6 +7,8 @@ package enum PeopleError: RefusalConvertible, Equatable {
     case unusableClaim(String)
     /// A grant or mapping names a tenant that is not the MSP's (or was deleted).
     case unknownTenant(field: String)
+    /// A role mapping's claim value is empty, longer than 500 characters or holds control characters.
+    case invalidClaimValue
     /// A personal token is taken from a browser session, not from another token or an API key.
     case requiresBrowserSession
     /// The operation is a person's own (signing out, their sessions); an API key has none.
@@ -24,6 +26,10 @@ package enum PeopleError: RefusalConvertible, Equatable {
             Refusal(.invalid, "The identity provider's '\(claim)' claim is empty or longer than Charter stores.", field: claim)
         case .unknownTenant(let field):
             Refusal(.invalid, "No such tenant in this MSP.", field: field)
+        case .invalidClaimValue:
+            Refusal(
+                .invalid, "claim_value must have 1 to 500 characters and no control characters.", field: "/claim_value"
+            )
         case .requiresBrowserSession:
             Refusal(.forbidden, "A personal token is taken from a browser session (the charter_session cookie).")
         case .requiresPerson:

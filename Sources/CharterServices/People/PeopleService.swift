@@ -185,12 +185,17 @@ package struct PeopleService: SignInRecorder {
         try await database.withMSP(msp, logger: caller.logger) { tx in try await tx.people.mappings(msp: msp) }
     }
 
-    /// Maps `claimValue` (already validated) of the groups claim to `grant`, audited as `role_mapping.created`.
+    /// Maps `claimValue` of the groups claim to `grant`, audited as `role_mapping.created`.
     ///
-    /// - Throws: `AccessDenial.cannotGrantBroader`; ``PeopleError/unknownTenant(field:)``.
+    /// - Throws: ``PeopleError/invalidClaimValue`` (empty, over 500 characters, control characters);
+    ///   `AccessDenial.cannotGrantBroader`; ``PeopleError/unknownTenant(field:)``.
     package func map(_ claimValue: String, to grant: Grant, in msp: MSPID, by caller: Caller) async throws
         -> RoleMapping
     {
+        let scalars = claimValue.unicodeScalars
+        guard !scalars.isEmpty, scalars.count <= 500,
+            !scalars.contains(where: { $0.properties.generalCategory == .control })
+        else { throw PeopleError.invalidClaimValue }
         try caller.principal?.authorizeGrant(role: grant.role, scope: grant.scope)
         let now = now()
         let mapping = RoleMapping(id: .random(), claimValue: claimValue, grant: grant, createdAt: now)
