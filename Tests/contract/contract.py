@@ -51,6 +51,7 @@ STATE_DEPENDENT_422 = {
     "approveRequest": "scope, group, duration_minutes and add_to_pre_approved must fit the request: a scope other "
     "than request needs its application (the contract's requests are admin sessions without one), group must hold "
     "the requesting user, subsetting must name one of the tenant's",
+    "createPreApprovedApplication": "an id in the body must not be another entry's",
     "replacePreApprovedApplication": "an id in the body must be the entry's id in the path",
 }
 
