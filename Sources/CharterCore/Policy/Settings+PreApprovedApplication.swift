@@ -177,12 +177,17 @@ extension Settings {
                 if let uuid = UUID(uuidString: text) {
                     id = uuid
                 } else {
-                    reader.report(pointer.appending("id"), "must be a UUID such as 0b7f7a5e-3c1d-4e0a-9f11-2a4c5d6e7f80")
+                    reader.report(
+                        pointer.appending("id"), "must be a UUID such as 0b7f7a5e-3c1d-4e0a-9f11-2a4c5d6e7f80"
+                    )
                 }
             }
             // Only a signer may stand for every file it signed; every other protection is of one named file.
             if members["file_name"] == nil, !Self.isCertificate(members["protection"]) {
-                reader.report(pointer.appending("file_name"), "required field is missing (only a certificate protection may leave it out)")
+                reader.report(
+                    pointer.appending("file_name"),
+                    "required field is missing (only a certificate protection may leave it out)"
+                )
             }
             var fileName: String?
             if let value = members["file_name"] {

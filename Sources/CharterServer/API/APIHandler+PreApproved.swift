@@ -10,7 +10,8 @@ extension APIHandler {
         _ input: Operations.ListPreApprovedApplications.Input
     ) async throws -> Operations.ListPreApprovedApplications.Output {
         let call = try TenantCall.authorize(.read, tenant: input.path.tenant)
-        let (entries, version) = try await policy.preApprovedApplications(of: call.tenant, msp: call.msp, by: call.caller)
+        let (entries, version) = try await policy.preApprovedApplications(
+            of: call.tenant, msp: call.msp, by: call.caller)
         return .ok(
             .init(
                 headers: .init(eTag: ETag.value(version)),

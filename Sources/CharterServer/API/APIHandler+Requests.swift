@@ -46,7 +46,9 @@ extension APIHandler {
     func approveRequest(_ input: Operations.ApproveRequest.Input) async throws -> Operations.ApproveRequest.Output {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
         // Adding to the pre-approved applications edits policy, which needs `admin`.
-        let call = try TenantCall.authorize(body.addToPreApproved == nil ? .approve : .configure, tenant: input.path.tenant)
+        let call = try TenantCall.authorize(
+            body.addToPreApproved == nil ? .approve : .configure, tenant: input.path.tenant
+        )
         let id = try Self.requestID(input.path.id)
         let group = try body.group.map { raw in
             guard let guid = ObjectGUID(raw) else {
@@ -76,7 +78,9 @@ extension APIHandler {
             target = .settings
         case .subsetting:
             guard let raw = input.subsetting else {
-                throw Problem(.validationFailed, "The target subsetting needs subsetting: the subsetting's id.", field: pointer)
+                throw Problem(
+                    .validationFailed, "The target subsetting needs subsetting: the subsetting's id.", field: pointer
+                )
             }
             guard let id = SubsettingID(raw) else {
                 throw Problem(.validationFailed, "subsetting must be a subsetting id (a UUID).", field: pointer)
@@ -94,19 +98,12 @@ extension APIHandler {
 
     func denyRequest(_ input: Operations.DenyRequest.Input) async throws -> Operations.DenyRequest.Output {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
-        let decided = try await decideRequest(input.path.tenant, input.path.id, approve: false, comment: body.comment)
-        return .ok(.init(body: .json(decided)))
-    }
-
-    private func decideRequest(
-        _ rawTenant: String, _ rawID: String, approve: Bool, comment: String?
-    ) async throws -> Components.Schemas.Request {
-        let call = try TenantCall.authorize(.approve, tenant: rawTenant)
-        let id = try Self.requestID(rawID)
+        let call = try TenantCall.authorize(.approve, tenant: input.path.tenant)
+        let id = try Self.requestID(input.path.id)
         let decided = try await requests.decide(
-            id, approve: approve, comment: comment, of: call.tenant, msp: call.msp, by: call.caller
+            id, approve: false, comment: body.comment, of: call.tenant, msp: call.msp, by: call.caller
         )
-        return .init(decided)
+        return .ok(.init(body: .json(.init(decided))))
     }
 
     private static func requestID(_ raw: String) throws -> UUID {

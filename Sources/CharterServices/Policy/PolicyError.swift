@@ -54,7 +54,9 @@ package enum PolicyError: RefusalConvertible {
         case .unknownPreApprovedEntry:
             return Refusal(.notFound, "The global settings have no such pre-approved application.", field: "entry")
         case .preApprovedIDTaken(let id):
-            return Refusal(.invalid, "Another pre-approved application has the id \(id.uuidString.lowercased()).", field: "/id")
+            return Refusal(
+                .invalid, "Another pre-approved application has the id \(id.uuidString.lowercased()).", field: "/id"
+            )
         case .preApprovedIDMismatch:
             return Refusal(.invalid, "id must be the entry's id in the path (or be left out).", field: "/id")
         case .preApprovedListFull:

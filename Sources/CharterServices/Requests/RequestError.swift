@@ -65,7 +65,8 @@ package enum RequestError: RefusalConvertible, Equatable {
             )
         case .durationWithoutScope:
             Refusal(
-                .invalid, "duration_minutes applies only to a scope other than request (user_on_computer, group, tenant).",
+                .invalid,
+                "duration_minutes applies only to a scope other than request (user_on_computer, group, tenant).",
                 field: "/duration_minutes"
             )
         case .durationOutOfRange:
@@ -121,7 +122,8 @@ package enum RequestError: RefusalConvertible, Equatable {
         let more = issues.count > 1 ? " (and \(issues.count - 1) more, listed in errors)" : ""
         return Refusal(
             .invalid,
-            "The pre-approved entry is invalid: \(first?.pointer ?? "") \(first?.detail ?? "is not acceptable")\(more).",
+            "The pre-approved entry is invalid: \(first?.pointer ?? "") "
+                + "\(first?.detail ?? "is not acceptable")\(more).",
             field: first?.pointer, issues: issues
         )
     }

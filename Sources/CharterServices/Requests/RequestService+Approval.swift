@@ -160,12 +160,16 @@ extension RequestService {
     }
 
     /// The pre-approved entry for `request`, validated as an entry of a settings document is.
-    private static func entry(_ preApproval: PreApproval, for request: StoredRequest) throws -> Settings.PreApprovedApplication {
+    private static func entry(_ preApproval: PreApproval, for request: StoredRequest) throws
+        -> Settings.PreApprovedApplication
+    {
         guard let application = request.application else { throw RequestError.preApprovalNeedsApplication }
         var members = preApproval.entry
         if members["file_name"] == nil { members["file_name"] = .string(application.fileName) }
         if members["applies_to"] == nil { members["applies_to"] = .array([.string(request.kind.rawValue)]) }
-        if members["kind"] == nil { members["kind"] = .string(Settings.PreApprovedApplication.Kind.application.rawValue) }
+        if members["kind"] == nil {
+            members["kind"] = .string(Settings.PreApprovedApplication.Kind.application.rawValue)
+        }
         do {
             return try Settings.PreApprovedApplication.decode(.object(members), at: preApprovalPointer)
         } catch {

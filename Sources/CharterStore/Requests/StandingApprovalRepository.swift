@@ -27,7 +27,9 @@ package struct StandingApprovalRepository: Sendable {
         default:
             throw StoreError.unexpected(sqlState: "standing approval")
         }
-        guard let kind = ElevationKind(rawValue: columns.2) else { throw StoreError.unexpected(sqlState: "standing approval") }
+        guard let kind = ElevationKind(rawValue: columns.2) else {
+            throw StoreError.unexpected(sqlState: "standing approval")
+        }
         return StandingApproval(
             id: columns.0, requestID: columns.1, kind: kind, scope: scope, sha256: columns.7, path: columns.8,
             approvedAt: columns.9, expiresAt: columns.10, approvedBy: columns.11
