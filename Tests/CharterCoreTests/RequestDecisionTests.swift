@@ -134,12 +134,12 @@ struct RequestDecisionTests {
             (noneEntry, request(file: "setup.exe.bak"), false),
         ] as [(Settings.PreApprovedApplication, ElevationRequest, Bool)]
     )
-    func preApproved(entry: Settings.PreApprovedApplication, request: ElevationRequest, allowed: Bool) {
+    func preApproved(entry: Settings.PreApprovedApplication, request: ElevationRequest, allowed: Bool) throws {
         let policy = Self.policy(runAsAdmin: .disabled, adminSession: .disabled, apps: [Self.noneEntryDecoy, entry])
         let decision = RequestDecision.decide(request, under: policy, at: Self.now)
         if allowed {
             #expect(decision.outcome == .allowed(isLogged: entry.logsToAudit))
-            #expect(decision.reason == .preApproved(index: 1, fileName: entry.fileName))
+            #expect(decision.reason == .preApproved(index: 1, fileName: try #require(entry.fileName)))
         } else {
             #expect(decision.outcome == .denied(allowsPINOverride: false))
             #expect(decision.reason == .mode(.disabled))

@@ -129,7 +129,7 @@ struct IsolationTests {
                         .replacingOccurrences(of: "{key}", with: UUID().uuidString.lowercased())
                     // Every other id is well-formed, so the MSP-wide person of the other MSP, whom no role check
                     // stops before the tenant is looked up, meets the tenant's absence rather than a 400.
-                    let wellFormed = ["{id}", "{connection}", "{run}", "{guid}", "{grant}", "{mapping}"].reduce(uri) {
+                    let wellFormed = ["{id}", "{entry}", "{connection}", "{run}", "{guid}", "{grant}", "{mapping}"].reduce(uri) {
                         $0.replacingOccurrences(of: $1, with: UUID().uuidString.lowercased())
                     }
                     // The tenant person on its own MSP's MSP-wide routes is refused 403 (tenant-scoped); all else

@@ -48,6 +48,11 @@ STATE_DEPENDENT_422 = {
     "updateDirectoryConnection": "the URLs' hosts must resolve to addresses the outbound policy allows; "
     "connector_ids must name the tenant's enrolled connectors; the mode decides which fields are allowed",
     "putIdentityProvider": "client_secret is required unless the stored provider has the same issuer and client_id",
+    "approveRequest": "scope, group, duration_minutes and add_to_pre_approved must fit the request: a scope other "
+    "than request needs its application (the contract's requests are admin sessions without one), group must hold "
+    "the requesting user, subsetting must name one of the tenant's",
+    "createPreApprovedApplication": "an id in the body must not be another entry's",
+    "replacePreApprovedApplication": "an id in the body must be the entry's id in the path",
 }
 
 
@@ -202,6 +207,10 @@ def build_world(base, msp, key):
             raise SystemExit(f"setup: agent request answered {response.status_code}: {response.text}")
         request_ids.append(response.json()["id"])
 
+    entry = {"file_name": "setup.exe", "kind": "installer", "applies_to": ["run_as_admin"], "protection": {"type": "none"}}
+    pre_approved = api.call("POST", f"{t}/settings/pre-approved-applications", entry)["id"]
+    doomed_pre_approved = api.call("POST", f"{t}/settings/pre-approved-applications", entry)["id"]
+
     webhook = api.call("POST", f"{t}/webhooks", {"url": "https://hooks.example.com/charter", "events": ["request.created"]})
     doomed_webhook = api.call(
         "POST", f"{t}/webhooks", {"url": "https://hooks.example.com/doomed", "events": ["request.created"]}
@@ -231,6 +240,8 @@ def build_world(base, msp, key):
         "connector": connector,
         "doomed_connector": doomed_connector,
         "requests": request_ids,
+        "pre_approved": pre_approved,
+        "doomed_pre_approved": doomed_pre_approved,
         "webhook": webhook["webhook"]["id"],
         "doomed_webhook": doomed_webhook,
         "msp_key": msp_key,
@@ -305,6 +316,9 @@ def configuration(msp, world):
     operation("getRequest", id=world["requests"][0])
     operation("approveRequest", id=world["requests"][1])
     operation("denyRequest", id=world["requests"][2])
+    for op in ("getPreApprovedApplication", "replacePreApprovedApplication"):
+        operation(op, entry=world["pre_approved"])
+    operation("deletePreApprovedApplication", entry=world["doomed_pre_approved"])
     for op in ("getWebhook", "listWebhookDeliveries"):
         operation(op, id=world["webhook"])
     operation("deleteWebhook", id=world["doomed_webhook"])

@@ -1,4 +1,5 @@
-import CharterJSON
+package import CharterJSON
+package import Foundation
 
 extension Settings {
     /// One entry of `pre_approved_applications`: an application that is allowed without asking, when its
@@ -18,7 +19,8 @@ extension Settings {
             /// The file name alone (`{"type": "none"}`); anyone can name a file like that.
             case none
             /// The file lies under an absolute location that users cannot write to
-            /// (`{"type": "path", "path": "C:\\Program Files\\Vendor"}`).
+            /// (`{"type": "path", "path": "C:\\Program Files\\Vendor"}`), which may start with a folder variable
+            /// (`%ProgramFiles%\\Vendor`, see ``KnownFolder``).
             case path(WindowsPath)
             /// The file's SHA-256 equals this lowercase hex digest (`{"type": "checksum", "sha256": "..."}`).
             case checksum(sha256: String)
@@ -50,8 +52,12 @@ extension Settings {
             }
         }
 
-        /// The file name to match, case-insensitively (`file_name`).
-        package var fileName: String
+        /// The entry's stable id within its list (`id`): kept as written, or derived when the document gives none
+        /// (see ``withIDs(_:)``). Entries built in code may leave it `nil`.
+        package var id: UUID?
+        /// The file name to match, case-insensitively (`file_name`); only a `certificate` entry may leave it
+        /// out, and then matches any file the signer signed.
+        package var fileName: String?
         package var kind: Kind
         package var protection: Protection
         /// The request kinds this entry pre-approves (`applies_to`, at least one).
@@ -60,17 +66,31 @@ extension Settings {
         package var logsToAudit: Bool
 
         package init(
-            fileName: String,
+            fileName: String?,
             kind: Kind = .application,
             protection: Protection,
             appliesTo: Set<ElevationKind> = [.runAsAdmin],
-            logsToAudit: Bool = true
+            logsToAudit: Bool = true,
+            id: UUID? = nil
         ) {
+            self.id = id
             self.fileName = fileName
             self.kind = kind
             self.protection = protection
             self.appliesTo = appliesTo
             self.logsToAudit = logsToAudit
+        }
+
+        /// Decodes one entry strictly, as a settings document's entry is decoded, with problems reported at
+        /// pointers under `pointer` (the entry's place in the caller's body).
+        ///
+        /// - Throws: ``DocumentError`` listing every problem.
+        package static func decode(_ value: JSONValue, at pointer: JSONPointer) throws(DocumentError)
+            -> PreApprovedApplication
+        {
+            var reader = DocumentReader()
+            if let entry = read(value, at: pointer, reader: &reader), reader.issues.isEmpty { return entry }
+            throw DocumentError(issues: reader.issues)
         }
 
         static func readList(
@@ -83,7 +103,62 @@ extension Settings {
             let entries = elements.enumerated().compactMap { position, element in
                 read(element, at: pointer.appending(position), reader: &reader)
             }
-            return reader.issues.count == before ? entries : nil
+            guard reader.issues.count == before else { return nil }
+            var seen: [UUID: Int] = [:]
+            for (position, entry) in entries.enumerated() {
+                guard let id = entry.id else { continue }
+                if let first = seen[id] {
+                    reader.report(pointer.appending(position).appending("id"), "repeats the id of entry \(first)")
+                } else {
+                    seen[id] = position
+                }
+            }
+            return reader.issues.count == before ? withIDs(entries) : nil
+        }
+
+        /// `entries` with an id for each: an entry without one gets an id derived from its content and how many
+        /// entries with the same content come before it, so the same list read twice gives the same ids.
+        ///
+        /// A derived id that another entry already has is derived again with the next count, so ids stay
+        /// unique within the list.
+        package static func withIDs(_ entries: [PreApprovedApplication]) -> [PreApprovedApplication] {
+            var used = Set(entries.compactMap(\.id))
+            var occurrences: [Data: Int] = [:]
+            return entries.map { entry in
+                guard entry.id == nil else { return entry }
+                let content = entry.json.canonicalData
+                var count = occurrences[content, default: 0]
+                var id = derivedID(content, count)
+                while used.contains(id) {
+                    count += 1
+                    id = derivedID(content, count)
+                }
+                occurrences[content] = count + 1
+                used.insert(id)
+                var identified = entry
+                identified.id = id
+                return identified
+            }
+        }
+
+        /// A UUID (version 8, RFC 9562) from two FNV-1a hashes of the entry's canonical content and a count.
+        private static func derivedID(_ content: Data, _ count: Int) -> UUID {
+            let bytes = Array("charter-pre-approved-v1\n".utf8) + Array(content) + Array("\n\(count)".utf8)
+            func fnv1a(_ basis: UInt64) -> UInt64 {
+                bytes.reduce(basis) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01b3 }
+            }
+            let high = fnv1a(0xcbf2_9ce4_8422_2325)
+            let low = fnv1a(0x6c62_272e_07bb_0142)
+            var raw = (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * $0)) }
+                + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * $0)) }
+            raw[6] = (raw[6] & 0x0f) | 0x80
+            raw[8] = (raw[8] & 0x3f) | 0x80
+            return UUID(
+                uuid: (
+                    raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7], raw[8], raw[9], raw[10], raw[11],
+                    raw[12], raw[13], raw[14], raw[15]
+                )
+            )
         }
 
         static func read(
@@ -92,11 +167,28 @@ extension Settings {
             reader: inout DocumentReader
         ) -> PreApprovedApplication? {
             let before = reader.issues.count
-            let required = ["file_name", "kind", "protection", "applies_to"]
+            let required = ["kind", "protection", "applies_to"]
             guard
                 let members = reader.object(
-                    value, at: pointer, allowed: required + ["log_to_audit"], required: required)
+                    value, at: pointer, allowed: required + ["id", "file_name", "log_to_audit"], required: required)
             else { return nil }
+            var id: UUID?
+            if let value = members["id"], let text = reader.string(value, at: pointer.appending("id")) {
+                if let uuid = UUID(uuidString: text) {
+                    id = uuid
+                } else {
+                    reader.report(
+                        pointer.appending("id"), "must be a UUID such as 0b7f7a5e-3c1d-4e0a-9f11-2a4c5d6e7f80"
+                    )
+                }
+            }
+            // Only a signer may stand for every file it signed; every other protection is of one named file.
+            if members["file_name"] == nil, !Self.isCertificate(members["protection"]) {
+                reader.report(
+                    pointer.appending("file_name"),
+                    "required field is missing (only a certificate protection may leave it out)"
+                )
+            }
             var fileName: String?
             if let value = members["file_name"] {
                 let namePointer = pointer.appending("file_name")
@@ -139,7 +231,7 @@ extension Settings {
             {
                 logsToAudit = flag
             }
-            guard reader.issues.count == before, let fileName, let kind, let protection, let appliesTo else {
+            guard reader.issues.count == before, let kind, let protection, let appliesTo else {
                 return nil
             }
             return PreApprovedApplication(
@@ -147,8 +239,15 @@ extension Settings {
                 kind: kind,
                 protection: protection,
                 appliesTo: appliesTo,
-                logsToAudit: logsToAudit
+                logsToAudit: logsToAudit,
+                id: id
             )
+        }
+
+        /// Whether a raw `protection` value names the `certificate` type.
+        private static func isCertificate(_ protection: JSONValue?) -> Bool {
+            guard case .object(let members) = protection, case .string(let type) = members["type"] else { return false }
+            return type == Protection.Kind.certificate.rawValue
         }
 
         private static func readProtection(
@@ -180,10 +279,11 @@ extension Settings {
                 guard let text = members["path"].flatMap({ reader.nonEmptyString($0, at: pathPointer) }) else {
                     return nil
                 }
-                guard let path = WindowsPath(text) else {
+                guard let path = WindowsPath(location: text) else {
                     reader.report(
                         pathPointer,
-                        "must be an absolute Windows path such as C:\\Program Files\\Vendor or \\\\server\\share\\dir"
+                        "must be an absolute Windows path such as C:\\Program Files\\Vendor or \\\\server\\share\\dir, "
+                            + "or start with %ProgramFiles%, %ProgramFiles(x86)% or %SystemRoot% and stay within it"
                     )
                     return nil
                 }
@@ -226,7 +326,8 @@ extension Settings {
             }
         }
 
-        var json: JSONValue {
+        /// The entry as a settings document writes it (`id` only when it has one).
+        package var json: JSONValue {
             let protectionJSON: [String: JSONValue] =
                 switch protection {
                 case .none:
@@ -245,13 +346,15 @@ extension Settings {
                         uniquingKeysWith: { first, _ in first }
                     )
                 }
-            return .object([
-                "file_name": .string(fileName),
+            var members: [String: JSONValue] = [
                 "kind": .string(kind.rawValue),
                 "protection": .object(protectionJSON),
                 "applies_to": .array(appliesTo.sorted().map { .string($0.rawValue) }),
                 "log_to_audit": .bool(logsToAudit),
-            ])
+            ]
+            members["file_name"] = fileName.map(JSONValue.string)
+            members["id"] = id.map { .string($0.uuidString.lowercased()) }
+            return .object(members)
         }
     }
 }

@@ -3,10 +3,12 @@ import Foundation
 extension Settings.PreApprovedApplication {
     /// Whether `application`, requested as `kind`, is this entry with its protection holding.
     ///
-    /// The entry must cover `kind`, and the file names must be equal ignoring case. Then:
+    /// The entry must cover `kind`, and the file names must be equal ignoring case (a `certificate` entry without
+    /// a file name skips this: it stands for every file its signer signed). Then:
     /// - `none`: nothing more;
     /// - `path`: the application's path parses as an absolute path and lies under the entry's location
-    ///   (see ``WindowsPath/isLocated(under:)``);
+    ///   (see ``WindowsPath/isLocated(under:)``; a location written with a folder variable is compared in its
+    ///   expanded form, ``KnownFolder/path``);
     /// - `checksum`: the application's SHA-256 equals the entry's, ignoring case;
     /// - `certificate`: every field the entry sets (subject, vendor, thumbprint) is present on the
     ///   application and equal, ignoring case and surrounding whitespace (and separators in thumbprints).
@@ -14,8 +16,12 @@ extension Settings.PreApprovedApplication {
     /// The entry's ``kind`` (application or installer) describes the file for administrators; it is not
     /// matched, since agents do not classify files.
     package func matches(_ application: ElevationRequest.Application, as kind: ElevationKind) -> Bool {
-        guard appliesTo.contains(kind), Self.folded(application.fileName) == Self.folded(fileName) else {
-            return false
+        guard appliesTo.contains(kind) else { return false }
+        if let fileName {
+            guard Self.folded(application.fileName) == Self.folded(fileName) else { return false }
+        } else {
+            // Only a signer may stand for any file; validation refuses other entries without a name.
+            guard case .certificate = protection else { return false }
         }
         switch protection {
         case .none:

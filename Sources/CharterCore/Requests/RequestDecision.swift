@@ -16,19 +16,23 @@ package struct RequestDecision: Hashable, Sendable {
 
     /// Why a request could not be decided as submitted.
     package enum Rejection: Hashable, Sendable {
-        /// The mode is `reason_required` and the reason is missing or blank.
+        /// The mode is `reason_required` or `reason_and_approval_required` and the reason is missing or blank.
         case reasonMissing
     }
 
     /// The rule that produced the outcome.
     package enum Reason: Hashable, Sendable {
-        /// Entry `index` of `pre_approved_applications` (file name `fileName`) matched with its protection.
+        /// Entry `index` of `pre_approved_applications` matched with its protection; `fileName` is the entry's, or
+        /// the request's when the entry names none (a signer's entry).
         case preApproved(index: Int, fileName: String)
         /// No pre-approved entry matched; the section's authorization mode decided.
         case mode(AuthorizationMode)
         /// The mode requires approval, and an approval of the same application given at `approvedAt` is still
         /// within `approval.approval_validity_minutes`.
         case approvalStillValid(approvedAt: Date)
+        /// The mode requires approval, and a standing approval (an approver's, for a scope and a duration) covers
+        /// the request.
+        case standingApproval(StandingApproval)
     }
 
     package let outcome: Outcome
@@ -49,8 +53,9 @@ package struct RequestDecision: Hashable, Sendable {
     /// `log_to_audit`. Otherwise the mode of the request kind's section decides: `audit_only` allows and
     /// logs; `reason_required` allows and logs when the trimmed reason is not empty, else rejects with
     /// ``Rejection/reasonMissing``; `approval_required` allows (logged) when `lastApproval` is within the
-    /// approval validity, else is pending until `now` plus the pending lifetime; `disabled` denies, telling
-    /// whether the PIN may override.
+    /// approval validity or `standingApproval` is given, else is pending until `now` plus the pending lifetime;
+    /// `reason_and_approval_required` rejects a missing reason like `reason_required`, then decides like
+    /// `approval_required`; `disabled` denies, telling whether the PIN may override.
     ///
     /// - Parameters:
     ///   - request: The request as the agent submitted it.
@@ -58,12 +63,15 @@ package struct RequestDecision: Hashable, Sendable {
     ///   - now: The time the request arrived.
     ///   - lastApproval: When the same user's request for the same application (same SHA-256, or same path
     ///     when no hash is known) on the same computer was last approved, as the service records it;
-    ///   `nil` when never. Only consulted in `approval_required` mode for requests with an application.
+    ///   `nil` when never. Only consulted in the approval modes for requests with an application.
+    ///   - standingApproval: A standing approval that covers the request at `now`
+    ///     (``StandingApproval/covers(_:on:groups:at:)`` is true); only consulted in the approval modes.
     package static func decide(
         _ request: ElevationRequest,
         under policy: EffectivePolicy,
         at now: Date,
-        lastApproval: Date? = nil
+        lastApproval: Date? = nil,
+        standingApproval: StandingApproval? = nil
     ) -> RequestDecision {
         let settings = policy.settings
         if let application = request.application,
@@ -73,7 +81,7 @@ package struct RequestDecision: Hashable, Sendable {
             let entry = settings.preApprovedApplications[index]
             return RequestDecision(
                 outcome: .allowed(isLogged: entry.logsToAudit),
-                reason: .preApproved(index: index, fileName: entry.fileName),
+                reason: .preApproved(index: index, fileName: entry.fileName ?? application.fileName),
                 decidedBy: policy.source
             )
         }
@@ -82,6 +90,9 @@ package struct RequestDecision: Hashable, Sendable {
             case .runAsAdmin: (settings.runAsAdmin.mode, settings.runAsAdmin.allowsPINOverride)
             case .adminSession: (settings.adminSession.mode, settings.adminSession.allowsPINOverride)
             }
+        if mode.needsReason, (request.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "").isEmpty {
+            return RequestDecision(outcome: .rejected(.reasonMissing), reason: .mode(mode), decidedBy: policy.source)
+        }
         let outcome: Outcome
         switch mode {
         case .disabled:
@@ -89,9 +100,8 @@ package struct RequestDecision: Hashable, Sendable {
         case .auditOnly:
             outcome = .allowed(isLogged: true)
         case .reasonRequired:
-            let reason = request.reason?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-            outcome = reason.isEmpty ? .rejected(.reasonMissing) : .allowed(isLogged: true)
-        case .approvalRequired:
+            outcome = .allowed(isLogged: true)
+        case .approvalRequired, .reasonAndApprovalRequired:
             let validity = TimeInterval(settings.approval.approvalValidityMinutes * 60)
             if request.application != nil, let lastApproval, lastApproval <= now,
                 now < lastApproval.addingTimeInterval(validity)
@@ -99,6 +109,14 @@ package struct RequestDecision: Hashable, Sendable {
                 return RequestDecision(
                     outcome: .allowed(isLogged: true),
                     reason: .approvalStillValid(approvedAt: lastApproval),
+                    decidedBy: policy.source
+                )
+            }
+            if let standingApproval, request.application != nil, standingApproval.kind == request.kind,
+                standingApproval.isActive(at: now)
+            {
+                return RequestDecision(
+                    outcome: .allowed(isLogged: true), reason: .standingApproval(standingApproval),
                     decidedBy: policy.source
                 )
             }

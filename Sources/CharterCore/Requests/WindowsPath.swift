@@ -11,6 +11,13 @@ import Foundation
 /// Parsing fails (`nil`) for relative paths (`Tools\app.exe`, `\Tools`, drive-relative `C:Tools`), a `..`
 /// that would climb above the root, alternate data streams (`app.exe:stream`) and characters Windows does
 /// not allow in names. A failed parse never matches a protection, which is the safe outcome.
+///
+/// A *location* (the `path` of a pre-approved entry, ``init(location:)``) may also start with a folder
+/// variable, `%ProgramFiles%`, `%ProgramFiles(x86)%` or `%SystemRoot%` (see ``KnownFolder``).
+///
+/// Names compare as NTFS compares them: scalar by scalar, each mapped to its simple (one-scalar) upper case.
+/// So `Straße` is not `STRASSE`, and a precomposed `é` is not `e` followed by a combining accent, although
+/// Swift's `String` equality would say both are equal.
 package struct WindowsPath: Hashable, Sendable, CustomStringConvertible {
     /// Where an absolute path starts.
     package enum Root: Hashable, Sendable {
@@ -23,6 +30,14 @@ package struct WindowsPath: Hashable, Sendable, CustomStringConvertible {
     package let root: Root
     /// The path's components after normalisation, in their original case.
     package let components: [String]
+    /// The folder variable a location was written with; its expansion is in ``root`` and ``components``.
+    package private(set) var folder: KnownFolder? = nil
+
+    /// A path of already normalised parts.
+    fileprivate init(root: Root, components: [String]) {
+        self.root = root
+        self.components = components
+    }
 
     /// Parses and normalises `text`; `nil` when it is not an absolute path (see the type's discussion).
     package init?(_ text: String) {
@@ -72,6 +87,32 @@ package struct WindowsPath: Hashable, Sendable, CustomStringConvertible {
         components = resolved
     }
 
+    /// Parses a location: an absolute path, or one that starts with a folder variable (`%ProgramFiles%\Vendor`).
+    ///
+    /// The variable (case-insensitive, ending at `%`, followed by nothing or a separator) is replaced by the
+    /// folder's fixed value (``KnownFolder/path``) and the result parsed as an absolute path, which must stay
+    /// within the folder: `%ProgramFiles%\..\Users` is not a location. An unknown variable is not either.
+    package init?(location text: String) {
+        guard text.hasPrefix("%") else {
+            guard let path = WindowsPath(text) else { return nil }
+            self = path
+            return
+        }
+        let afterPercent = text.dropFirst()
+        guard let end = afterPercent.firstIndex(of: "%"),
+            let folder = KnownFolder.allCases.first(where: {
+                $0.rawValue.uppercased() == afterPercent[..<end].uppercased()
+            })
+        else { return nil }
+        let rest = afterPercent[afterPercent.index(after: end)...]
+        guard rest.isEmpty || rest.hasPrefix("\\") || rest.hasPrefix("/"),
+            let expanded = WindowsPath(folder.path.description + "\\" + rest),
+            expanded.isLocated(under: folder.path)
+        else { return nil }
+        self = expanded
+        self.folder = folder
+    }
+
     /// A valid path component, with Win32's trailing dot and space stripping unless verbatim.
     private static func component(_ part: Substring, isVerbatim: Bool) -> String? {
         var name = part
@@ -88,11 +129,29 @@ package struct WindowsPath: Hashable, Sendable, CustomStringConvertible {
         return String(name)
     }
 
-    /// The root and components folded for case-insensitive comparison.
-    private var foldedRoot: Root {
-        switch root {
-        case .drive: root
-        case .unc(let server, let share): .unc(server: server.uppercased(), share: share.uppercased())
+    /// A name folded for comparison: each scalar mapped to its simple upper case when that is one scalar.
+    ///
+    /// NTFS (and SMB servers) compare names through a one-to-one upcase table; full Unicode case mapping
+    /// (`ß` → `SS`) and canonical equivalence would make names equal that name different files.
+    package static func folded(_ name: String) -> [Unicode.Scalar] {
+        name.unicodeScalars.map { scalar in
+            let upper = scalar.properties.uppercaseMapping.unicodeScalars
+            return upper.count == 1 ? upper[upper.startIndex] : scalar
+        }
+    }
+
+    /// Whether two names are equal as NTFS compares them (see ``folded(_:)``).
+    package static func sameName(_ lhs: String, _ rhs: String) -> Bool {
+        folded(lhs) == folded(rhs)
+    }
+
+    /// Whether the roots are equal: the same drive letter, or the same server and share.
+    private static func sameRoot(_ lhs: Root, _ rhs: Root) -> Bool {
+        switch (lhs, rhs) {
+        case (.drive(let left), .drive(let right)): left == right
+        case (.unc(let leftServer, let leftShare), .unc(let rightServer, let rightShare)):
+            sameName(leftServer, rightServer) && sameName(leftShare, rightShare)
+        default: false
         }
     }
 
@@ -100,19 +159,45 @@ package struct WindowsPath: Hashable, Sendable, CustomStringConvertible {
     ///
     /// The match ends at a component boundary: `C:\Tools2\app.exe` is not under `C:\Tools`.
     package func isLocated(under location: WindowsPath) -> Bool {
-        guard foldedRoot == location.foldedRoot, location.components.count <= components.count else {
+        guard Self.sameRoot(root, location.root), location.components.count <= components.count else {
             return false
         }
-        return zip(location.components, components).allSatisfy { $0.uppercased() == $1.uppercased() }
+        return zip(location.components, components).allSatisfy { Self.sameName($0, $1) }
     }
 
-    /// The normalised form with back slashes, e.g. `C:\Program Files\Vendor` or `\\server\share\dir`.
+    /// The normalised form with back slashes, e.g. `C:\Program Files\Vendor` or `\\server\share\dir`; a
+    /// location written with a folder variable keeps it (`%ProgramFiles%\Vendor`).
     package var description: String {
+        if let folder {
+            let rest = components.dropFirst(folder.path.components.count)
+            return (["%\(folder.rawValue)%"] + rest).joined(separator: "\\")
+        }
         let head =
             switch root {
             case .drive(let letter): "\(letter):"
             case .unc(let server, let share): "\\\\\(server)\\\(share)"
             }
         return components.isEmpty && head.hasSuffix(":") ? head + "\\" : ([head] + components).joined(separator: "\\")
+    }
+}
+
+/// A Windows folder a pre-approved location may start with, as a variable (`%ProgramFiles%\Vendor`).
+///
+/// Agents report the final, resolved path of the file they opened; the service never sees a variable in a
+/// request. A variable therefore stands for one fixed value, the folder's location on a standard Windows
+/// installation on drive `C:`. On a computer where the folder lies elsewhere the entry matches nothing (the
+/// safe outcome); write the literal path in an entry for such computers.
+package enum KnownFolder: String, Hashable, Sendable, CaseIterable {
+    case programFiles = "ProgramFiles"
+    case programFilesX86 = "ProgramFiles(x86)"
+    case systemRoot = "SystemRoot"
+
+    /// The folder's fixed value.
+    package var path: WindowsPath {
+        switch self {
+        case .programFiles: WindowsPath(root: .drive("C"), components: ["Program Files"])
+        case .programFilesX86: WindowsPath(root: .drive("C"), components: ["Program Files (x86)"])
+        case .systemRoot: WindowsPath(root: .drive("C"), components: ["Windows"])
+        }
     }
 }

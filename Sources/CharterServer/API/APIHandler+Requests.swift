@@ -1,4 +1,5 @@
 import CharterCore
+import CharterJSON
 import CharterServices
 import CharterStore
 import Foundation
@@ -44,25 +45,65 @@ extension APIHandler {
 
     func approveRequest(_ input: Operations.ApproveRequest.Input) async throws -> Operations.ApproveRequest.Output {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
-        let decided = try await decideRequest(input.path.tenant, input.path.id, approve: true, comment: body.comment)
-        return .ok(.init(body: .json(decided)))
+        // Adding to the pre-approved applications edits policy, which needs `admin`.
+        let call = try TenantCall.authorize(
+            body.addToPreApproved == nil ? .approve : .configure, tenant: input.path.tenant
+        )
+        let id = try Self.requestID(input.path.id)
+        let group = try body.group.map { raw in
+            guard let guid = ObjectGUID(raw) else {
+                throw Problem(.validationFailed, "group must be an objectGUID such as 4f3c2a1e-….", field: "/group")
+            }
+            return guid
+        }
+        let options = RequestService.ApprovalOptions(
+            scope: body.scope.flatMap { StandingApproval.Scope.Kind(rawValue: $0.rawValue) } ?? .request, group: group,
+            durationMinutes: body.durationMinutes, preApproval: try body.addToPreApproved.map(Self.preApproval)
+        )
+        let decided = try await requests.approve(
+            id, comment: body.comment, options: options, of: call.tenant, msp: call.msp, by: call.caller
+        )
+        return .ok(.init(body: .json(.init(decided))))
+    }
+
+    /// The pre-approval of an approval body: its target, and the entry's members as JSON for Core's decoder.
+    private static func preApproval(_ input: Components.Schemas.AddToPreApproved) throws -> RequestService.PreApproval {
+        let pointer = "\(RequestService.preApprovalPointer)/subsetting"
+        let target: RequestService.PreApproval.Target
+        switch input.target {
+        case .settings:
+            guard input.subsetting == nil else {
+                throw Problem(.validationFailed, "subsetting applies only to the target subsetting.", field: pointer)
+            }
+            target = .settings
+        case .subsetting:
+            guard let raw = input.subsetting else {
+                throw Problem(
+                    .validationFailed, "The target subsetting needs subsetting: the subsetting's id.", field: pointer
+                )
+            }
+            guard let id = SubsettingID(raw) else {
+                throw Problem(.validationFailed, "subsetting must be a subsetting id (a UUID).", field: pointer)
+            }
+            target = .subsetting(id)
+        }
+        var entry: [String: JSONValue] = [:]
+        entry["protection"] = try JSONValue.parseDocument(JSONEncoder().encode(input.protection))
+        entry["file_name"] = input.fileName.map(JSONValue.string)
+        entry["kind"] = input.kind.map { .string($0.rawValue) }
+        entry["applies_to"] = input.appliesTo.map { .array($0.map { .string($0.rawValue) }) }
+        entry["log_to_audit"] = input.logToAudit.map(JSONValue.bool)
+        return RequestService.PreApproval(target: target, entry: entry)
     }
 
     func denyRequest(_ input: Operations.DenyRequest.Input) async throws -> Operations.DenyRequest.Output {
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
-        let decided = try await decideRequest(input.path.tenant, input.path.id, approve: false, comment: body.comment)
-        return .ok(.init(body: .json(decided)))
-    }
-
-    private func decideRequest(
-        _ rawTenant: String, _ rawID: String, approve: Bool, comment: String?
-    ) async throws -> Components.Schemas.Request {
-        let call = try TenantCall.authorize(.approve, tenant: rawTenant)
-        let id = try Self.requestID(rawID)
+        let call = try TenantCall.authorize(.approve, tenant: input.path.tenant)
+        let id = try Self.requestID(input.path.id)
         let decided = try await requests.decide(
-            id, approve: approve, comment: comment, of: call.tenant, msp: call.msp, by: call.caller
+            id, approve: false, comment: body.comment, of: call.tenant, msp: call.msp, by: call.caller
         )
-        return .init(decided)
+        return .ok(.init(body: .json(.init(decided))))
     }
 
     private static func requestID(_ raw: String) throws -> UUID {

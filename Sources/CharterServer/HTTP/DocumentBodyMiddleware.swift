@@ -37,6 +37,13 @@ struct DocumentBodyMiddleware: ServerMiddleware {
         Operations.CreateSubsetting.id,
         Operations.ReplaceSubsetting.id,
         Operations.UpdateSubsetting.id,
+        Operations.CreatePreApprovedApplication.id,
+        Operations.ReplacePreApprovedApplication.id,
+    ]
+
+    /// The operations whose body is one pre-approved entry.
+    static let entryOperations: Set<String> = [
+        Operations.CreatePreApprovedApplication.id, Operations.ReplacePreApprovedApplication.id,
     ]
 
     let maximumBytes: Int
@@ -65,11 +72,15 @@ struct DocumentBodyMiddleware: ServerMiddleware {
             }
         } catch let error as ServerError where error.underlyingError is DecodingError {
             // The typed body follows the document's schema; Core's strict decoder says what is wrong, all of it.
-            if let problem = PolicyDocuments.rejection(
-                ofUndecodable: bytes,
-                patch: operationID == Operations.UpdateSubsetting.id,
-                settings: operationID == Operations.ReplaceSettings.id
-            ) {
+            let rejection =
+                Self.entryOperations.contains(operationID)
+                ? PolicyDocuments.rejection(ofUndecodableEntry: bytes)
+                : PolicyDocuments.rejection(
+                    ofUndecodable: bytes,
+                    patch: operationID == Operations.UpdateSubsetting.id,
+                    settings: operationID == Operations.ReplaceSettings.id
+                )
+            if let problem = rejection {
                 throw problem
             }
             throw error

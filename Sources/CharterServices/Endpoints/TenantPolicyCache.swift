@@ -25,7 +25,7 @@ package final class TenantPolicyCache: Sendable {
         /// The document of `policy`, encoded on first use.
         package func document(for policy: EffectivePolicy) throws -> BundlePolicy.EncodedDocument {
             if let document = documents.withLock({ $0[policy.source] }) { return document }
-            let document = BundlePolicy.EncodedDocument(policy.settings.json)
+            let document = BundlePolicy.EncodedDocument(policy.settings.bundleFormat1.json)
             documents.withLock { $0[policy.source] = document }
             return document
         }

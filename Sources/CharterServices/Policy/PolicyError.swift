@@ -1,4 +1,5 @@
 package import CharterCore
+package import Foundation
 import CharterJSON
 package import CharterStore
 
@@ -15,6 +16,14 @@ package enum PolicyError: RefusalConvertible {
     case positionOutOfRange(maximum: Int)
     /// A reorder does not name every subsetting exactly once.
     case orderMismatch(SubsettingOrderMismatch)
+    /// The global settings have no pre-approved entry with this id.
+    case unknownPreApprovedEntry
+    /// A new entry names an id another entry has.
+    case preApprovedIDTaken(UUID)
+    /// A replacement's body names another id than its path.
+    case preApprovedIDMismatch
+    /// The list already has ``Settings/PreApprovedApplication/maximumCount`` entries.
+    case preApprovedListFull
 
     package var refusal: Refusal {
         switch self {
@@ -42,6 +51,20 @@ package enum PolicyError: RefusalConvertible {
             return Refusal(.invalid, "Subsetting \(id) is listed more than once.", field: "/ids/\(index)")
         case .orderMismatch(.unknown(let id, let index)):
             return Refusal(.invalid, "The tenant has no subsetting \(id).", field: "/ids/\(index)")
+        case .unknownPreApprovedEntry:
+            return Refusal(.notFound, "The global settings have no such pre-approved application.", field: "entry")
+        case .preApprovedIDTaken(let id):
+            return Refusal(
+                .invalid, "Another pre-approved application has the id \(id.uuidString.lowercased()).", field: "/id"
+            )
+        case .preApprovedIDMismatch:
+            return Refusal(.invalid, "id must be the entry's id in the path (or be left out).", field: "/id")
+        case .preApprovedListFull:
+            return Refusal(
+                .invalid,
+                "pre_approved_applications already has \(Settings.PreApprovedApplication.maximumCount) entries.",
+                field: ""
+            )
         case .orderMismatch(.missing(let id)):
             return Refusal(
                 .invalid, "Subsetting \(id) is missing from the order; list every subsetting.", field: "/ids"

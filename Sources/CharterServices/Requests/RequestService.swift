@@ -135,7 +135,21 @@ package struct RequestService: Sendable {
         if submission.kind == .runAsAdmin, let matched, let application = submission.application {
             lastApproval = try await tx.requests.lastApproval(device: device.id, user: matched, application: application)
         }
-        let decision = RequestDecision.decide(request, under: policy, at: now, lastApproval: lastApproval)
+        let mode = submission.kind == .runAsAdmin ? policy.settings.runAsAdmin.mode : policy.settings.adminSession.mode
+        var standingApproval: StandingApproval?
+        if mode.needsApproval, let application = submission.application {
+            let sha256 = application.sha256.flatMap { HexDigest.normalized($0, lengths: [64]) }
+            let candidates = try await tx.standingApprovals.active(
+                tenant, kind: submission.kind, sha256: sha256, path: application.path, at: now
+            )
+            if !candidates.isEmpty {
+                let groups = Set(matched.map { facts.groups(of: $0).map(\.group) } ?? [])
+                standingApproval = candidates.first { $0.covers(request, on: device.id, groups: groups, at: now) }
+            }
+        }
+        let decision = RequestDecision.decide(
+            request, under: policy, at: now, lastApproval: lastApproval, standingApproval: standingApproval
+        )
         let status: StoredRequest.Status
         var isLogged = true
         var allowsPINOverride = false
@@ -173,6 +187,9 @@ package struct RequestService: Sendable {
         case .preApproved(let index, let fileName): "pre-approved application \(fileName) (entry \(index))"
         case .mode(let mode): "mode \(mode.rawValue)"
         case .approvalStillValid(let approvedAt): "approved at \(approvedAt.ISO8601Format()) and still valid"
+        case .standingApproval(let approval):
+            "standing approval \(approval.id.uuidString.lowercased()) (\(approval.scope.kind.rawValue)) by "
+                + "\(approval.approvedBy), valid until \(approval.expiresAt.ISO8601Format())"
         }
     }
 
