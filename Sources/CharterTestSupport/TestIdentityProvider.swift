@@ -147,6 +147,43 @@ public struct TestIdentityProvider: Sendable {
         }
     }
 
+    /// Revokes every refresh token the provider issued `user` (as the user does on the provider's own profile
+    /// page: signed in as them, listing their tokens and disabling each): the next refresh with one is refused.
+    ///
+    /// - Throws: ``Failure/unexpectedAnswer(_:)`` when the provider refuses.
+    public func revokeRefreshTokens(of user: String) async throws {
+        try await withClient { http in
+            let cookies = try await logIn(user, password: password, http: http)
+            let listed = try await send(http, .GET, "\(issuer)/token?limit=1000", headers: ["Cookie": cookies])
+            guard listed.status == 200,
+                let tokens = try? JSONSerialization.jsonObject(with: Data(buffer: listed.body)) as? [[String: Any]]
+            else { throw Failure.unexpectedAnswer("listing \(user)'s refresh tokens: HTTP \(listed.status)") }
+            let hashes = tokens.compactMap { $0["enabled"] as? Bool == true ? $0["token_hash"] as? String : nil }
+            for hash in hashes {
+                let disabled = try await send(
+                    http, .DELETE, "\(issuer)/token/\(escaped(hash))", headers: ["Cookie": cookies])
+                guard disabled.status == 200 else {
+                    throw Failure.unexpectedAnswer("disabling a refresh token of \(user): HTTP \(disabled.status)")
+                }
+            }
+        }
+    }
+
+    /// Disables `user` as an administrator cutting off a leaver does: their refresh tokens are revoked, then the
+    /// account is disabled (glewlwyd 2.7 does not refuse a disabled user's refresh tokens by itself, as Entra ID,
+    /// Okta and Keycloak do, so the fixture does both).
+    ///
+    /// - Throws: ``Failure/unexpectedAnswer(_:)`` for an unknown user.
+    public func disableUser(_ user: String) async throws {
+        try await revokeRefreshTokens(of: user)
+        try await withAdminLock {
+            var answer = try await adminObject("/user/\(escaped(user))")
+            answer["enabled"] = false
+            answer["source"] = nil
+            try await admin(.PUT, "/user/\(escaped(user))", answer)
+        }
+    }
+
     /// Makes the provider sign with a new RSA key from now on (`scripts/oidc-provider rotate`): the next ID
     /// token names a `kid` no JWKS fetched before has, while the JWKS keeps the earlier keys, so tokens signed
     /// before still check. For the JWKS refresh on an unknown `kid`.

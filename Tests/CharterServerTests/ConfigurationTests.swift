@@ -21,6 +21,7 @@ struct ConfigurationTests {
         #expect(config.limits.syncRunsPerTenant == 2)
         #expect(config.limits.syncMaximumObjects == 100_000)
         #expect(config.deviceTokenSeconds == 86_400)
+        #expect(config.sessionRefreshIntervalSeconds == 900)
     }
 
     @Test("environment values are read with the CHARTER_ prefix")
@@ -31,8 +32,10 @@ struct ConfigurationTests {
             "CHARTER_HTTP_MAX_BODY_BYTES": "2048",
             "CHARTER_LOG_LEVEL": "DEBUG",
             "CHARTER_AGENT_DEVICE_TOKEN_SECONDS": "3600",
+            "CHARTER_SESSION_REFRESH_INTERVAL_SECONDS": "120",
         ])
         #expect(config.deviceTokenSeconds == 3600)
+        #expect(config.sessionRefreshPolicy.interval == 120)
         #expect(config.port == 9090)
         #expect(config.maxBodyBytes == 2048)
         #expect(config.logLevel == .debug)
@@ -46,6 +49,8 @@ struct ConfigurationTests {
         ("CHARTER_HTTP_HEADER_TIMEOUT_SECONDS", "0", "CHARTER_HTTP_HEADER_TIMEOUT_SECONDS"),
         ("CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT", "65", "CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT"),
         ("CHARTER_AGENT_DEVICE_TOKEN_SECONDS", "60", "CHARTER_AGENT_DEVICE_TOKEN_SECONDS"),
+        ("CHARTER_SESSION_REFRESH_INTERVAL_SECONDS", "59", "CHARTER_SESSION_REFRESH_INTERVAL_SECONDS"),
+        ("CHARTER_SESSION_REFRESH_INTERVAL_SECONDS", "86401", "CHARTER_SESSION_REFRESH_INTERVAL_SECONDS"),
     ])
     func badValue(variable: String, value: String, named: String) async throws {
         let error = await #expect(throws: ConfigurationError.self) {

@@ -27,9 +27,14 @@ struct WebhookFlowTests {
             var body: Data
         }
 
-        private let state = Mutex<(deliveries: [Delivery], failFirst: Bool)>(([], true))
+        private let state: Mutex<(deliveries: [Delivery], failFirst: Bool)>
 
-        /// Records a delivery; the very first one is answered 500, to exercise the retry.
+        /// - Parameter failsFirst: Answer the very first delivery 500, to exercise the retry.
+        init(failsFirst: Bool = true) {
+            state = Mutex(([], failsFirst))
+        }
+
+        /// Records a delivery; the very first one is answered 500 when the inbox fails first.
         func receive(_ delivery: Delivery) -> HTTPResponse.Status {
             state.withLock { state in
                 if state.failFirst {

@@ -71,11 +71,18 @@ package func buildService(
         connectionsPerTenant: config.limits.quotas.directoryConnectionsPerTenant
     )
     let requests = RequestService(database: database, emailsApprovers: config.smtp != nil)
-    let people = PeopleService(database: database, lifetime: config.sessionLifetime)
+    let relyingParty = openIDRelyingParty(config, logger: logger)
+    let refresher = relyingParty.map {
+        SessionRefreshService(database: database, sealer: sealer, relyingParty: $0, policy: config.sessionRefreshPolicy)
+    }
+    let people = PeopleService(
+        database: database, lifetime: config.sessionLifetime, sealer: sealer, refreshPolicy: config.sessionRefreshPolicy,
+        refresher: refresher
+    )
     let router = buildRouter(
         config, database: database, metrics: metrics, directory: directory, sealer: sealer, hub: hub, drain: drain,
-        requests: requests, people: people,
-        signIn: signInService(config, database: database, sealer: sealer, recorder: people, logger: logger)
+        requests: requests, people: people, refresher: refresher,
+        signIn: signInService(config, database: database, sealer: sealer, relyingParty: relyingParty, recorder: people)
     )
     var services: [any Service] = [
         client, hub, IdempotencyPruneService(database: database, logger: logger),
@@ -150,6 +157,7 @@ func buildRouter(
     drain: DrainState,
     requests: RequestService,
     people: PeopleService,
+    refresher: SessionRefreshService?,
     signIn: SignInService?
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
@@ -218,7 +226,12 @@ func buildRouter(
         .add(middleware: SignOutCookiesMiddleware(secureCookies: config.publicURL?.lowercased().hasPrefix("https:") == true))
         .add(middleware: ETagHeaderMiddleware())
         .add(middleware: BodyLimitMiddleware(maximumBytes: config.maxBodyBytes, collectsBody: false))
-        .add(middleware: SessionAuthenticator(database: database, lifetime: config.sessionLifetime))
+        .add(
+            middleware: SessionAuthenticator(
+                database: database, lifetime: config.sessionLifetime, refreshPolicy: config.sessionRefreshPolicy,
+                refresher: refresher
+            )
+        )
         .add(middleware: APIKeyAuthenticator(database: database))
         .add(middleware: RequestScopeMiddleware())
         .add(middleware: RateLimitMiddleware(limiter: rateLimiter))
@@ -279,23 +292,29 @@ package func directorySyncEngine(
     )
 }
 
-/// The OpenID Connect sign-in, when `http.public_url` and a recorder are given: its relying party reaches
-/// providers through the outbound policy, with the webhooks' deadline.
-func signInService(
-    _ config: ServerConfiguration, database: Database, sealer: SecretSealer?, recorder: any SignInRecorder,
-    logger: Logger
-) -> SignInService? {
-    guard let publicURL = config.publicURL else { return nil }
+/// The OpenID Connect relying party, when `http.public_url` is set (sign-in needs it): it reaches providers
+/// through the outbound policy, with the webhooks' deadline. Sign-ins and session refreshes share it (and so
+/// its cache of discovery documents and keys).
+func openIDRelyingParty(_ config: ServerConfiguration, logger: Logger) -> OpenIDRelyingParty? {
+    guard config.publicURL != nil else { return nil }
     var identityLogger = logger
     identityLogger[metadataKey: "component"] = "identity"
     let transport = HTTPOpenIDTransport(
         outbound: outboundGuard(config), timeout: .seconds(config.webhookTimeoutSeconds),
         eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: identityLogger
     )
+    return OpenIDRelyingParty(transport: transport, allowsInsecureLoopback: config.identityAllowsInsecureHTTP)
+}
+
+/// The OpenID Connect sign-in, when `http.public_url` is set and so a relying party exists.
+func signInService(
+    _ config: ServerConfiguration, database: Database, sealer: SecretSealer?, relyingParty: OpenIDRelyingParty?,
+    recorder: any SignInRecorder
+) -> SignInService? {
+    guard let publicURL = config.publicURL, let relyingParty else { return nil }
     return SignInService(
-        database: database, sealer: sealer,
-        relyingParty: OpenIDRelyingParty(transport: transport, allowsInsecureLoopback: config.identityAllowsInsecureHTTP),
-        recorder: recorder, redirectURI: publicURL + "/v1/auth/callback"
+        database: database, sealer: sealer, relyingParty: relyingParty, recorder: recorder,
+        redirectURI: publicURL + "/v1/auth/callback"
     )
 }
 

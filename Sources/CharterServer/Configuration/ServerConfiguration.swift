@@ -57,6 +57,9 @@ package import Logging
 /// - `session.absolute_hours` (int 1–720, default `12`): a browser session ends this long after sign-in.
 /// - `session.token_minutes` (int 1–1440, default `60`): how long a personal token (`chpt_`) works, never beyond
 ///   the session it was taken from (docs/identity.md).
+/// - `session.refresh_interval_seconds` (int 60–86400, default `900`): how often a browser session whose sign-in
+///   brought a refresh token asks the identity provider again for the person's groups (docs/identity.md,
+///   "Refreshing sessions").
 /// - `smtp.*`: the SMTP server approvers are emailed through; email is off without `smtp.host`. The keys are listed
 ///   on ``SMTPConfiguration``; `smtp.password` is secret.
 package struct ServerConfiguration: Sendable {
@@ -90,6 +93,7 @@ package struct ServerConfiguration: Sendable {
     package var sessionIdleMinutes: Int = 60
     package var sessionAbsoluteHours: Int = 12
     package var sessionTokenMinutes: Int = 60
+    package var sessionRefreshIntervalSeconds: Int = 900
 
     package init(databaseURL: String) {
         self.databaseURL = databaseURL
@@ -141,6 +145,9 @@ package struct ServerConfiguration: Sendable {
         sessionIdleMinutes = try Self.int(reader, "session.idle_minutes", default: sessionIdleMinutes, in: 1...1440)
         sessionAbsoluteHours = try Self.int(reader, "session.absolute_hours", default: sessionAbsoluteHours, in: 1...720)
         sessionTokenMinutes = try Self.int(reader, "session.token_minutes", default: sessionTokenMinutes, in: 1...1440)
+        sessionRefreshIntervalSeconds = try Self.int(
+            reader, "session.refresh_interval_seconds", default: sessionRefreshIntervalSeconds, in: 60...86_400
+        )
     }
 
     /// The key-encryption keys from `kek` or `kek_file`, checked by parsing them as SecretSealer does.
@@ -263,6 +270,11 @@ package enum ConfigurationSources {
 }
 
 extension ServerConfiguration {
+    /// When people's browser sessions refresh at the identity provider (`session.refresh_interval_seconds`).
+    package var sessionRefreshPolicy: SessionRefreshPolicy {
+        SessionRefreshPolicy(intervalSeconds: sessionRefreshIntervalSeconds)
+    }
+
     /// The lifetimes of people's sessions and tokens (`session.*`).
     package var sessionLifetime: SessionLifetime {
         SessionLifetime(

@@ -15,6 +15,11 @@ import HTTPTypes
 /// method other than GET, HEAD or OPTIONS must repeat the CSRF token in `X-CSRF-Token`, else it is refused 403.
 /// `last_used_at` is written at most once a minute, not on every request. A request with an `Authorization`
 /// header is never authenticated by the cookie: an API key or token the caller chose wins.
+///
+/// A browser session whose refresh is due is refreshed at the identity provider by the request that finds it
+/// so (``SessionRefreshService``) before its grants are used: a refusal ends it (401), new groups apply to this
+/// very request, and a provider that cannot be reached leaves it on the groups last confirmed, for at most two
+/// refresh intervals after the provider last vouched for the person (503 past that).
 struct SessionAuthenticator: AuthenticatorMiddleware {
     typealias Context = AppRequestContext
 
@@ -25,6 +30,9 @@ struct SessionAuthenticator: AuthenticatorMiddleware {
 
     let database: Database
     let lifetime: SessionLifetime
+    var refreshPolicy = SessionRefreshPolicy()
+    /// `nil` when sign-in is not configured: sessions are then never refreshed.
+    var refresher: SessionRefreshService?
     var now: @Sendable () -> Date = { Date() }
 
     func authenticate(request: Request, context: AppRequestContext) async throws -> Principal? {
@@ -39,10 +47,10 @@ struct SessionAuthenticator: AuthenticatorMiddleware {
         } else {
             return nil
         }
-        let credential = try await database.readWithoutTenant(logger: context.logger) { tx in
+        let found = try await database.readWithoutTenant(logger: context.logger) { tx in
             try await tx.sessions.credential(for: id)
         }
-        guard let credential, secretMatches(credential.secretHash) else { return nil }
+        guard var credential = found, secretMatches(credential.secretHash) else { return nil }
         // A cookie names a browser session, a bearer token a token: one never stands in for the other.
         guard credential.kind == (byCookie ? .browser : .token) else { return nil }
         let now = now()
@@ -60,6 +68,12 @@ struct SessionAuthenticator: AuthenticatorMiddleware {
                     )
                 }
             }
+            if credential.kind == .browser, credential.refreshDueAt != nil {
+                guard let current = try await afterRefresh(credential, id: id, now: now, context: context) else {
+                    return nil
+                }
+                credential = current
+            }
             // A person whose every grant went (a mapping or grant removed) is no longer let in.
             guard !credential.principal.grants.isEmpty else { throw PeopleError.noRole }
             if touch {
@@ -67,6 +81,36 @@ struct SessionAuthenticator: AuthenticatorMiddleware {
             }
             return credential.principal
         }
+    }
+
+    /// The credential after the session's refresh, when it is due; `nil` when the session is gone.
+    ///
+    /// - Throws: ``PeopleError/sessionEnded`` when the provider refused the refresh,
+    ///   ``PeopleError/providerUnconfirmed`` when the groups last confirmed are too old to serve.
+    private func afterRefresh(
+        _ credential: SessionRepository.Credential, id: SessionID, now: Date, context: AppRequestContext
+    ) async throws -> SessionRepository.Credential? {
+        // Without sign-in configured nothing can refresh: sessions live on their sign-in's groups, as before.
+        guard let refresher else { return credential }
+        if refreshPolicy.isDue(credential.refreshDueAt, now: now) {
+            let outcome = try await refresher.refresh(
+                id, in: credential.principal.mspID, force: false, logger: context.logger
+            )
+            switch outcome {
+            case .ended: throw PeopleError.sessionEnded
+            case .kept(serving: false): throw PeopleError.providerUnconfirmed
+            case .kept(serving: true): return credential
+            case .renewed:
+                // The grants follow the groups the provider stated now.
+                return try await database.readWithoutTenant(logger: context.logger) { tx in
+                    try await tx.sessions.credential(for: id)
+                }
+            }
+        }
+        guard refreshPolicy.serves(confirmedAt: credential.refreshedAt, now: now) else {
+            throw PeopleError.providerUnconfirmed
+        }
+        return credential
     }
 
     static func isSafe(_ method: HTTPRequest.Method) -> Bool {

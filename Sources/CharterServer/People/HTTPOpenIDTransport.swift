@@ -21,9 +21,10 @@ struct HTTPOpenIDTransport: OpenIDTransport {
     let eventLoopGroup: any EventLoopGroup
     let logger: Logger
 
-    func get(_ url: String) async throws -> OpenIDResponse {
+    func get(_ url: String, bearer: String?) async throws -> OpenIDResponse {
         var request = HTTPClientRequest(url: url)
         request.headers.add(name: "Accept", value: "application/json")
+        if let bearer { request.headers.add(name: "Authorization", value: "Bearer \(bearer)") }
         return try await send(request)
     }
 

@@ -271,6 +271,14 @@ package struct DirectorySyncEngine: Sendable {
                 by: Caller(principal: nil, actor: request.actor ?? actor, logger: logger),
                 at: finished.finishedAt ?? Date(), in: .tenant(request.tenantID)
             )
+            // A failed or held run is an alert for the tenant's webhooks (docs/alerts.md).
+            if finished.status == .failed || finished.status == .needsConfirmation {
+                try await AlertEvent.enqueue(
+                    finished.status == .failed ? AlertEvent.syncFailed : AlertEvent.syncHeld, in: request.tenantID,
+                    subject: "sync_run", snapshot: Self.auditSnapshot(finished), at: finished.finishedAt ?? Date(),
+                    tx: tx
+                )
+            }
             // Which devices a directory change reaches is not worked out here: every device is hinted and
             // fetches, and only those whose content changed get a new version.
             if finished.status == .succeeded, finished.counts.hasChanges {

@@ -1,3 +1,4 @@
+import CharterJSON
 package import CharterCore
 package import CharterStore
 package import Foundation
@@ -83,6 +84,18 @@ extension EndpointService {
                     event.action, on: ("device", caller.device.description), after: event.after, by: actor, at: now,
                     in: .tenant(caller.tenant)
                 )
+                if event.action == "endpoint." + AlertEvent.bundleRejected {
+                    // The agent's report as sent (its `details` carry the failure code), and which device sent it.
+                    let report = (try? JSONDecoder().decode(JSONValue.self, from: Data(event.after.utf8))) ?? .object([:])
+                    let snapshot = AuditJSON.encode([
+                        "device_id": caller.device.description, "hostname": device.hostname,
+                        "event_id": event.id.uuidString.lowercased(), "report": report,
+                    ])
+                    try await AlertEvent.enqueue(
+                        AlertEvent.bundleRejected, in: caller.tenant, subject: "rejection", snapshot: snapshot, at: now,
+                        tx: tx
+                    )
+                }
             }
             return fresh.count
         }

@@ -154,6 +154,9 @@ extension EndpointService {
             "device.revoked", on: ("device", before.id.description), before: before.auditSnapshot,
             after: after.auditSnapshot, by: caller, at: now, in: .tenant(tenant)
         )
+        try await AlertEvent.enqueue(
+            AlertEvent.deviceRevoked, in: tenant, subject: "device", snapshot: after.auditSnapshot, at: now, tx: tx
+        )
     }
 
     /// Approves a device waiting for approval: the devices standing for the same computer are revoked

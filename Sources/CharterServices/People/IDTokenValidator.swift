@@ -9,8 +9,12 @@ package struct IDTokenExpectations: Sendable, Hashable {
     package var issuer: String
     /// Charter's client id at the provider (`aud` must contain it; `azp`, when present or needed, equal it).
     package var clientID: String
-    /// The attempt's nonce (`nonce` must equal it).
-    package var nonce: String
+    /// The attempt's nonce (`nonce` must equal it); `nil` on a refresh, whose ID token comes straight from the
+    /// token endpoint (the nonce guards the browser's leg, where a token could be injected, and OpenID Connect
+    /// Core §12.2 lets a refreshed ID token omit it).
+    package var nonce: String?
+    /// The person the token must name (`sub`), on a refresh: the person of the session refreshed.
+    package var subject: String?
     /// The claim holding the person's groups.
     package var groupsClaim: String
     /// Lower-case domains the email must be in.
@@ -20,7 +24,7 @@ package struct IDTokenExpectations: Sendable, Hashable {
     package var leeway: TimeInterval = 60
 
     package init(
-        issuer: String, clientID: String, nonce: String, groupsClaim: String, allowedEmailDomains: [String], now: Date
+        issuer: String, clientID: String, nonce: String?, groupsClaim: String, allowedEmailDomains: [String], now: Date
     ) {
         self.issuer = issuer
         self.clientID = clientID
@@ -83,6 +87,9 @@ package enum IDTokenValidator {
         guard let subject = claims["sub"]?.stringValue, (1...255).contains(subject.utf8.count) else {
             throw .invalidToken("it has no subject")
         }
+        if let expected = expecting.subject, subject != expected {
+            throw .invalidToken("it names another person than the session's")
+        }
         let audiences: [String]
         switch claims["aud"] {
         case .string(let one): audiences = [one]
@@ -102,9 +109,32 @@ package enum IDTokenValidator {
         if let nbf = seconds(claims["nbf"]), nbf > now + expecting.leeway {
             throw .invalidToken("it is not valid yet")
         }
-        guard let nonce = claims["nonce"]?.stringValue,
-            ConstantTime.equals(Array(nonce.utf8), Array(expecting.nonce.utf8))
-        else { throw .invalidToken("its nonce is not the one of this sign-in") }
+        if let expected = expecting.nonce {
+            guard let nonce = claims["nonce"]?.stringValue, ConstantTime.equals(Array(nonce.utf8), Array(expected.utf8))
+            else { throw .invalidToken("its nonce is not the one of this sign-in") }
+        }
+        return try identity(subject: subject, claims: claims, expecting: expecting)
+    }
+
+    /// Who the userinfo endpoint's claims describe, on a refresh: they must name the session's person
+    /// (`expecting.subject`; OpenID Connect Core 1.0 §5.3.2), and the email and groups are checked as an ID
+    /// token's are.
+    ///
+    /// - Throws: ``SignInError/invalidToken(_:)`` (another or no `sub`, a malformed groups claim),
+    ///   ``SignInError/emailNotAllowed(_:)``.
+    package static func checkUserInfo(_ claims: [String: JSONValue], expecting: IDTokenExpectations) throws(SignInError)
+        -> VerifiedIdentity
+    {
+        guard let subject = claims["sub"]?.stringValue, subject == expecting.subject else {
+            throw .invalidToken("the userinfo answer names another person than the session's")
+        }
+        return try identity(subject: subject, claims: claims, expecting: expecting)
+    }
+
+    /// The email (checked) and groups of validated claims.
+    static func identity(subject: String, claims: [String: JSONValue], expecting: IDTokenExpectations)
+        throws(SignInError) -> VerifiedIdentity
+    {
         let email = claims["email"]?.stringValue
         try checkEmail(email, verified: claims["email_verified"], allowed: expecting.allowedEmailDomains)
         let groups: [String]

@@ -17,8 +17,8 @@ package struct OpenIDResponse: Sendable {
 /// How the relying party reaches a provider; the server's goes through the outbound guard (no redirects, the
 /// checked address, a deadline and a size limit), as webhooks do.
 package protocol OpenIDTransport: Sendable {
-    /// `GET url` with `Accept: application/json`.
-    func get(_ url: String) async throws -> OpenIDResponse
+    /// `GET url` with `Accept: application/json` and, when given, `Authorization: Bearer <bearer>`.
+    func get(_ url: String, bearer: String?) async throws -> OpenIDResponse
     /// `POST url` with a form body and, when given, HTTP Basic authentication.
     func postForm(_ url: String, fields: [(String, String)], basic: (user: String, password: String)?) async throws
         -> OpenIDResponse
@@ -30,6 +30,12 @@ package struct ProviderMetadata: Sendable, Hashable {
     package var authorizationEndpoint: String
     package var tokenEndpoint: String
     package var jwksURI: String
+    /// Where the person's claims are read with an access token (`userinfo_endpoint`), when the provider has one:
+    /// a refresh reads the groups there when the provider's answer carries no ID token.
+    package var userinfoEndpoint: String?
+    /// Whether `scopes_supported` lists `offline_access`: then a sign-in asks for it, which some providers
+    /// (Entra ID, Okta) need before they issue a refresh token.
+    package var offersOfflineAccess: Bool
     /// Whether the token endpoint takes the client secret in the form (`client_secret_post`) rather than by HTTP
     /// Basic (`client_secret_basic`, the default).
     package var postsClientSecret: Bool
@@ -58,6 +64,10 @@ package struct ProviderMetadata: Sendable, Hashable {
         authorizationEndpoint = try endpoint("authorization_endpoint")
         tokenEndpoint = try endpoint("token_endpoint")
         jwksURI = try endpoint("jwks_uri")
+        // Unusable, it only means refreshes without an ID token cannot read the groups: sign-in still works.
+        userinfoEndpoint = object["userinfo_endpoint"] == nil ? nil : (try? endpoint("userinfo_endpoint"))
+        offersOfflineAccess =
+            object["scopes_supported"]?.arrayValue?.contains { $0.stringValue == "offline_access" } ?? false
         if let methods = object["code_challenge_methods_supported"]?.arrayValue?.compactMap(\.stringValue),
             !methods.contains("S256")
         {
@@ -124,7 +134,8 @@ package final class OpenIDRelyingParty: Sendable {
         return metadata
     }
 
-    /// Exchanges an authorization code (with its PKCE verifier) for the provider's ID token.
+    /// Exchanges an authorization code (with its PKCE verifier) for the provider's ID token and, when it issues
+    /// one, a refresh token.
     ///
     /// - Throws: ``SignInError/codeRefused`` when the provider refuses the grant (`invalid_grant`: a used, expired
     ///   or foreign code, or a verifier that does not match); ``SignInError/providerUnavailable(_:)`` when it
@@ -132,18 +143,12 @@ package final class OpenIDRelyingParty: Sendable {
     package func exchange(
         code: String, verifier: String, redirectURI: String, clientID: String, clientSecret: String,
         metadata: ProviderMetadata
-    ) async throws(SignInError) -> String {
+    ) async throws(SignInError) -> CodeExchange {
         var fields = [
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
             ("code_verifier", verifier),
         ]
-        var basic: (user: String, password: String)?
-        if metadata.postsClientSecret {
-            fields += [("client_id", clientID), ("client_secret", clientSecret)]
-        } else {
-            // RFC 6749 §2.3.1: both are form-encoded before they go into the Basic credentials.
-            basic = (FormEncoding.encode(clientID), FormEncoding.encode(clientSecret))
-        }
+        let basic = Self.authenticate(&fields, clientID: clientID, clientSecret: clientSecret, metadata: metadata)
         let response: OpenIDResponse
         do {
             response = try await transport.postForm(metadata.tokenEndpoint, fields: fields, basic: basic)
@@ -165,7 +170,74 @@ package final class OpenIDRelyingParty: Sendable {
         guard let idToken = object?["id_token"]?.stringValue else {
             throw .providerUnavailable("the token endpoint's answer has no id_token")
         }
-        return idToken
+        return CodeExchange(idToken: idToken, refreshToken: Self.refreshToken(in: object))
+    }
+
+    /// Asks the token endpoint for fresh tokens with a refresh token (RFC 6749 §6).
+    ///
+    /// - Returns: The provider's tokens, or its refusal (``RefreshAnswer/refused(_:)``).
+    /// - Throws: ``SignInError/providerUnavailable(_:)`` when it cannot be reached or answers a server error.
+    package func refresh(
+        _ refreshToken: String, clientID: String, clientSecret: String, metadata: ProviderMetadata
+    ) async throws(SignInError) -> RefreshAnswer {
+        var fields = [("grant_type", "refresh_token"), ("refresh_token", refreshToken)]
+        let basic = Self.authenticate(&fields, clientID: clientID, clientSecret: clientSecret, metadata: metadata)
+        let response: OpenIDResponse
+        do {
+            response = try await transport.postForm(metadata.tokenEndpoint, fields: fields, basic: basic)
+        } catch {
+            throw .providerUnavailable("the token endpoint could not be reached")
+        }
+        return try RefreshAnswer(status: response.status, body: response.body)
+    }
+
+    /// The person's claims from the userinfo endpoint (OpenID Connect Core 1.0 §5.3), read with `accessToken`.
+    ///
+    /// - Returns: The claims, or `nil` when the endpoint refused the access token or no longer knows the person
+    ///   (401, 403, 404).
+    /// - Throws: ``SignInError/providerUnavailable(_:)`` when there is no userinfo endpoint, it cannot be
+    ///   reached, answers a server error, or answers something that is not a JSON object.
+    package func userInfo(accessToken: String, metadata: ProviderMetadata) async throws(SignInError)
+        -> [String: JSONValue]?
+    {
+        guard let endpoint = metadata.userinfoEndpoint else {
+            throw .providerUnavailable("the provider has no userinfo endpoint")
+        }
+        let response: OpenIDResponse
+        do {
+            response = try await transport.get(endpoint, bearer: accessToken)
+        } catch {
+            throw .providerUnavailable("the userinfo endpoint could not be reached")
+        }
+        if [401, 403, 404].contains(response.status) { return nil }
+        guard response.status == 200 else {
+            throw .providerUnavailable("the userinfo endpoint answered HTTP \(response.status)")
+        }
+        guard let claims = try? JSONDecoder().decode(JSONValue.self, from: response.body).objectValue else {
+            throw .providerUnavailable("the userinfo endpoint's answer is not a JSON object")
+        }
+        return claims
+    }
+
+    /// Adds the client's credentials to a token request: in the form (`client_secret_post`) or, returned, for
+    /// HTTP Basic.
+    private static func authenticate(
+        _ fields: inout [(String, String)], clientID: String, clientSecret: String, metadata: ProviderMetadata
+    ) -> (user: String, password: String)? {
+        if metadata.postsClientSecret {
+            fields += [("client_id", clientID), ("client_secret", clientSecret)]
+            return nil
+        }
+        // RFC 6749 §2.3.1: both are form-encoded before they go into the Basic credentials.
+        return (FormEncoding.encode(clientID), FormEncoding.encode(clientSecret))
+    }
+
+    /// A token answer's `refresh_token`, when it is a usable one (non-empty, at most 8 KiB: it is kept sealed).
+    static func refreshToken(in object: [String: JSONValue]?) -> String? {
+        guard let token = object?["refresh_token"]?.stringValue, !token.isEmpty, token.utf8.count <= 8192 else {
+            return nil
+        }
+        return token
     }
 
     /// Validates `idToken` against the provider's JWKS, fetching it again once for a `kid` it does not hold.
@@ -200,7 +272,7 @@ package final class OpenIDRelyingParty: Sendable {
     private func fetch(_ url: String, step: String) async throws(SignInError) -> Data {
         let response: OpenIDResponse
         do {
-            response = try await transport.get(url)
+            response = try await transport.get(url, bearer: nil)
         } catch {
             throw .providerUnavailable("\(step) could not be fetched")
         }
@@ -208,6 +280,56 @@ package final class OpenIDRelyingParty: Sendable {
             throw .providerUnavailable("\(step) answered HTTP \(response.status)")
         }
         return response.body
+    }
+}
+
+/// What the token endpoint answered a code with.
+package struct CodeExchange: Sendable, Hashable {
+    package var idToken: String
+    /// Present when the provider issued one (and it fits: at most 8 KiB).
+    package var refreshToken: String?
+}
+
+/// What the token endpoint answered a refresh token with (RFC 6749 §5.1, §5.2; OpenID Connect Core 1.0 §12.2).
+package enum RefreshAnswer: Sendable, Hashable {
+    /// New tokens. The ID token is optional on a refresh (glewlwyd sends none); `refreshToken` is a rotated
+    /// refresh token that replaces the one used.
+    case tokens(idToken: String?, accessToken: String?, refreshToken: String?)
+    /// The provider refused the refresh token (revoked, expired, the person disabled); the text says how.
+    case refused(String)
+
+    /// Reads the token endpoint's answer.
+    ///
+    /// A 400 or 401 is the provider's refusal — `invalid_grant` as RFC 6749 names it, or no error code at all,
+    /// as glewlwyd answers a revoked token — except `invalid_client` and `unauthorized_client`, which say
+    /// Charter's own client credentials are wrong: that is the MSP's configuration, not the person, so it counts
+    /// as the provider being unusable. Everything else that is not a 200 with a JSON object is unusable too.
+    ///
+    /// - Throws: ``SignInError/providerUnavailable(_:)``.
+    package init(status: Int, body: Data) throws(SignInError) {
+        let object = try? JSONDecoder().decode(JSONValue.self, from: body).objectValue
+        let error = object?["error"]?.stringValue
+        switch (status, error) {
+        case (200, _):
+            guard let object, error == nil else {
+                throw .providerUnavailable("the token endpoint's answer is not a token response")
+            }
+            let idToken = object["id_token"]?.stringValue
+            let accessToken = object["access_token"]?.stringValue
+            guard idToken != nil || accessToken != nil else {
+                throw .providerUnavailable("the token endpoint's answer has neither an id_token nor an access_token")
+            }
+            self = .tokens(
+                idToken: idToken, accessToken: accessToken, refreshToken: OpenIDRelyingParty.refreshToken(in: object)
+            )
+        case (400...401, "invalid_client"?), (400...401, "unauthorized_client"?):
+            throw .providerUnavailable("the provider refused Charter's client id or secret")
+        case (400...401, let code):
+            let named = code.map { String($0.unicodeScalars.filter { ("a"..."z").contains($0) || $0 == "_" }.prefix(64)) }
+            self = .refused(named.map { $0.isEmpty ? "no error code" : $0 } ?? "no error code")
+        default:
+            throw .providerUnavailable("the token endpoint answered HTTP \(status)")
+        }
     }
 }
 

@@ -13,6 +13,12 @@ package enum PeopleError: RefusalConvertible, Equatable {
     case requiresBrowserSession
     /// The operation is a person's own (signing out, their sessions); an API key has none.
     case requiresPerson
+    /// The identity provider refused to refresh the session (the person was disabled or signed out there, or
+    /// lost every role): the session and the tokens taken from it were ended.
+    case sessionEnded
+    /// The identity provider could not be reached to refresh the session for longer than Charter serves groups
+    /// it has not confirmed (two refresh intervals).
+    case providerUnconfirmed
 
     package var refusal: Refusal {
         switch self {
@@ -34,6 +40,16 @@ package enum PeopleError: RefusalConvertible, Equatable {
             Refusal(.forbidden, "A personal token is taken from a browser session (the charter_session cookie).")
         case .requiresPerson:
             Refusal(.forbidden, "Only a person signed in through the MSP's identity provider has sessions.")
+        case .sessionEnded:
+            Refusal(
+                .unauthenticated,
+                "The session ended: the identity provider no longer confirms this person's access. Sign in again."
+            )
+        case .providerUnconfirmed:
+            Refusal(
+                .unavailable(retryAfterSeconds: 60),
+                "The identity provider could not be reached to confirm this session's roles; try again shortly."
+            )
         }
     }
 }

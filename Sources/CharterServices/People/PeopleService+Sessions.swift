@@ -49,15 +49,25 @@ extension PeopleService {
 
     /// A new personal token (`chpt_`) for the caller's browser session, audited as `person.token_created`: it
     /// lives `session.token_minutes`, never beyond the session, and the person's grants are worked out again
-    /// (a person who lost every grant gets none).
+    /// (a person who lost every grant gets none). A session with a refresh token is refreshed at the identity
+    /// provider first, due or not (unless another request is refreshing it at that moment), so a token carries
+    /// the groups the provider states now.
     ///
     /// - Throws: ``PeopleError/requiresBrowserSession`` unless the caller came with the session cookie;
-    ///   ``PeopleError/noRole``.
+    ///   ``PeopleError/noRole``; ``PeopleError/sessionEnded`` when the provider refused the refresh (the session
+    ///   is ended); ``PeopleError/providerUnconfirmed`` when it could not be reached for too long.
     package func createToken(by caller: Caller, client: ClientInfo) async throws -> IssuedToken {
         guard let principal = caller.principal, let person = principal.person, let parent = person.sessionID,
             person.sessionKind == .browser
         else { throw PeopleError.requiresBrowserSession }
         let msp = principal.mspID
+        if let refresher {
+            switch try await refresher.refresh(parent, in: msp, force: true, logger: caller.logger) {
+            case .ended: throw PeopleError.sessionEnded
+            case .kept(serving: false): throw PeopleError.providerUnconfirmed
+            case .renewed, .kept(serving: true): break
+            }
+        }
         let now = now()
         let token = PersonalToken.generate()
         let outcome: Result<IssuedToken, PeopleError> = try await database.withMSP(msp, logger: caller.logger) { tx in

@@ -1,3 +1,4 @@
+package import CharterBundle
 package import CharterCore
 package import CharterStore
 package import Foundation
@@ -18,23 +19,33 @@ package struct PeopleService: SignInRecorder {
 
     let database: Database
     let lifetime: SessionLifetime
+    /// Seals the refresh tokens sign-ins bring; without it sessions keep none and are never refreshed.
+    let sealer: SecretSealer?
+    let refreshPolicy: SessionRefreshPolicy
+    /// Refreshes a browser session before a personal token is taken from it (docs/identity.md).
+    let refresher: SessionRefreshService?
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
 
     package init(
-        database: Database, lifetime: SessionLifetime = SessionLifetime(),
+        database: Database, lifetime: SessionLifetime = SessionLifetime(), sealer: SecretSealer? = nil,
+        refreshPolicy: SessionRefreshPolicy = SessionRefreshPolicy(), refresher: SessionRefreshService? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database
         self.lifetime = lifetime
+        self.sealer = sealer
+        self.refreshPolicy = refreshPolicy
+        self.refresher = refresher
         self.now = now
     }
 
     // MARK: - Sign-in
 
-    package func signIn(_ identity: VerifiedIdentity, msp: MSPID, client: ClientInfo, logger: Logger) async throws
-        -> OpenedSession
-    {
+    package func signIn(
+        _ identity: VerifiedIdentity, refreshToken: ProviderRefreshToken?, msp: MSPID, client: ClientInfo,
+        logger: Logger
+    ) async throws -> OpenedSession {
         try Self.validate(identity)
         let now = now()
         let cookie = SessionCookie.generate()
@@ -52,14 +63,7 @@ package struct PeopleService: SignInRecorder {
             person.groups = identity.groups
             person.lastSignInAt = now
             let grants = try await Self.effectiveGrants(of: person, known: existing != nil, tx: tx)
-            let caller = Caller(
-                principal: nil,
-                actor: AuditRecord.Actor(
-                    id: person.id.rawValue, name: person.displayName, clientIP: client.ip,
-                    person: .init(issuer: person.issuer, subject: person.subject, email: person.email)
-                ),
-                logger: logger
-            )
+            let caller = Self.caller(person, clientIP: client.ip, logger: logger)
             guard !grants.isEmpty else {
                 // The provider has said which groups they are in now: a known person's other sessions and
                 // tokens, whose grants are worked out from the stored groups, lose the removed roles at once.
@@ -75,7 +79,21 @@ package struct PeopleService: SignInRecorder {
                 SessionID(cookie.id.rawValue), of: person.id, in: msp, kind: .browser, at: now,
                 until: now.addingTimeInterval(SessionLifetime.seconds(lifetime.absolute)), client: client
             )
-            try await tx.sessions.create(session, secretHash: cookie.secretHash, csrfHash: csrf.hash, parent: nil)
+            // The refresh token is sealed bound to this session at this provider; without a key-encryption key
+            // it is not kept, and the session lives on its sign-in's groups.
+            var refresh: (sealedToken: String, dueAt: Date)?
+            if let refreshToken, let sealer {
+                let context = Session.refreshTokenContext(
+                    msp: msp, person: person.id, session: session.id, issuer: person.issuer,
+                    clientID: refreshToken.clientID
+                )
+                let sealed = try sealer.seal(refreshToken.token, context: context).description
+                refresh = (sealed, refreshPolicy.nextDue(after: now))
+            }
+            try await tx.sessions.create(
+                session, secretHash: cookie.secretHash, csrfHash: csrf.hash, parent: nil, refresh: refresh,
+                refreshedAt: now
+            )
             try await tx.audit.record(
                 "person.signed_in", on: ("person", person.id.description), before: existing?.auditSnapshot,
                 after: person.auditSnapshot, by: caller, at: now, in: .msp(msp)
@@ -90,7 +108,19 @@ package struct PeopleService: SignInRecorder {
         return try outcome.get()
     }
 
-    private static func validate(_ identity: VerifiedIdentity) throws(PeopleError) {
+    /// The caller a person's own sign-in or refresh is audited as.
+    static func caller(_ person: Person, clientIP: String?, logger: Logger) -> Caller {
+        Caller(
+            principal: nil,
+            actor: AuditRecord.Actor(
+                id: person.id.rawValue, name: person.displayName, clientIP: clientIP,
+                person: .init(issuer: person.issuer, subject: person.subject, email: person.email)
+            ),
+            logger: logger
+        )
+    }
+
+    static func validate(_ identity: VerifiedIdentity) throws(PeopleError) {
         // PostgreSQL's length() counts code points, as unicodeScalars does (Swift's count counts graphemes).
         func fits(_ text: String, _ maximum: Int) -> Bool { (1...maximum).contains(text.unicodeScalars.count) }
         if !fits(identity.issuer, 2000) { throw .unusableClaim("iss") }

@@ -54,13 +54,36 @@ package struct ClientInfo: Sendable, Hashable {
     }
 }
 
+/// The refresh token a sign-in brought, and the client it was issued to (it is sealed bound to both).
+package struct ProviderRefreshToken: Sendable, Hashable {
+    package var token: String
+    package var clientID: String
+
+    package init(token: String, clientID: String) {
+        self.token = token
+        self.clientID = clientID
+    }
+}
+
 /// Records a completed sign-in: the OpenID Connect flow (``VerifiedIdentity``) hands over to people and
 /// sessions here.
 ///
 /// The implementation creates or updates the person of `identity` in `msp`, works out their grants from the
 /// MSP's role mappings and direct grants, refuses a person who ends up with none (a typed refusal: 403), and
-/// opens a browser session — one transaction, audited as `person.signed_in` naming the person.
+/// opens a browser session — one transaction, audited as `person.signed_in` naming the person. A refresh
+/// token, when the provider issued one, is kept sealed with the session for its refreshes.
 package protocol SignInRecorder: Sendable {
-    func signIn(_ identity: VerifiedIdentity, msp: MSPID, client: ClientInfo, logger: Logger) async throws
+    func signIn(
+        _ identity: VerifiedIdentity, refreshToken: ProviderRefreshToken?, msp: MSPID, client: ClientInfo,
+        logger: Logger
+    ) async throws -> OpenedSession
+}
+
+extension SignInRecorder {
+    /// A sign-in without a refresh token: the session is never refreshed.
+    package func signIn(_ identity: VerifiedIdentity, msp: MSPID, client: ClientInfo, logger: Logger) async throws
         -> OpenedSession
+    {
+        try await signIn(identity, refreshToken: nil, msp: msp, client: client, logger: logger)
+    }
 }

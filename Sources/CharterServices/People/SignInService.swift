@@ -6,7 +6,7 @@ package import Foundation
 package import Logging
 
 /// The OpenID Connect sign-in of people (docs/identity.md, "The shape"): the authorization code flow with PKCE
-/// S256, `state` and `nonce`, bound to the browser that started it, ending in ``SignInRecorder/signIn(_:msp:client:logger:)``.
+/// S256, `state` and `nonce`, bound to the browser that started it, ending in ``SignInRecorder/signIn(_:refreshToken:msp:client:logger:)``.
 ///
 /// Nothing here is audited: a sign-in attempt is not an admin action, and the recorder audits the sign-in itself.
 package struct SignInService: Sendable {
@@ -83,7 +83,8 @@ package struct SignInService: Sendable {
         }
         let query = FormEncoding.encode([
             ("response_type", "code"), ("client_id", provider.clientID), ("redirect_uri", redirectURI),
-            ("scope", "openid email profile"), ("state", state), ("nonce", nonce),
+            ("scope", metadata.offersOfflineAccess ? "openid email profile offline_access" : "openid email profile"),
+            ("state", state), ("nonce", nonce),
             ("code_challenge", Self.challenge(for: verifier)), ("code_challenge_method", "S256"),
         ])
         let separator = metadata.authorizationEndpoint.contains("?") ? "&" : "?"
@@ -150,19 +151,22 @@ package struct SignInService: Sendable {
             throw SignInError.keyUnavailable
         }
         let metadata = try await relyingParty.metadata(of: provider.issuer)
-        let idToken = try await relyingParty.exchange(
+        let tokens = try await relyingParty.exchange(
             code: code, verifier: verifier, redirectURI: redirectURI, clientID: provider.clientID,
             clientSecret: secret, metadata: metadata
         )
         let identity = try await relyingParty.validate(
-            idToken,
+            tokens.idToken,
             expecting: IDTokenExpectations(
                 issuer: provider.issuer, clientID: provider.clientID, nonce: attempt.nonce,
                 groupsClaim: provider.groupsClaim, allowedEmailDomains: provider.allowedEmailDomains, now: now
             ),
             metadata: metadata
         )
-        let session = try await recorder.signIn(identity, msp: provider.mspID, client: client, logger: logger)
+        let session = try await recorder.signIn(
+            identity, refreshToken: tokens.refreshToken.map { ProviderRefreshToken(token: $0, clientID: provider.clientID) },
+            msp: provider.mspID, client: client, logger: logger
+        )
         return Completed(session: session, returnTo: attempt.returnTo)
     }
 

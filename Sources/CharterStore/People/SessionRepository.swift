@@ -16,6 +16,28 @@ package struct SessionRepository: Sendable {
         package var lastUsedAt: Date
         package var expiresAt: Date
         package var principal: Principal
+        /// When the session's next refresh at the identity provider is due; `nil` when it has no refresh token.
+        package var refreshDueAt: Date?
+        /// When the provider last vouched for the person (sign-in or refresh); `nil` for sessions from before
+        /// refreshing existed, and for tokens.
+        package var refreshedAt: Date?
+    }
+
+    /// A session's refresh token, claimed for one refresh (``claimRefresh(_:msp:now:until:force:)``).
+    package struct RefreshClaim: Sendable {
+        package var personID: PersonID
+        /// The sealed refresh token.
+        package var sealedToken: String
+        package var refreshedAt: Date?
+    }
+
+    /// What claiming a session's refresh found.
+    package enum RefreshClaimOutcome: Sendable {
+        /// The refresh is this caller's to do until the claim runs out.
+        case claimed(RefreshClaim)
+        /// Not claimed: the session has no refresh token, is not due (`force` false), is being refreshed by
+        /// another request, or is revoked or expired. `refreshedAt` is its last confirmation, if any.
+        case notClaimed(hasRefreshToken: Bool, refreshedAt: Date?)
     }
 
     private typealias Row = (UUID, UUID, UUID, String, Date, Date, Date, Date?, String?, String?)
@@ -41,12 +63,12 @@ package struct SessionRepository: Sendable {
         let rows = try await tx.query(
             """
             SELECT secret_hash, csrf_hash, kind, msp_id, person_id, issuer, subject, email, name, last_used_at,
-                   expires_at, grants
+                   expires_at, grants, refresh_due_at, refreshed_at
             FROM charter_private.person_session(\(id.rawValue))
             """
         )
         for try await row in rows.decode(
-            (Data, Data?, String, UUID, UUID, String, String, String?, String?, Date, Date, [String]).self
+            (Data, Data?, String, UUID, UUID, String, String, String?, String?, Date, Date, [String], Date?, Date?).self
         ) {
             guard let kind = Session.Kind(rawValue: row.2) else { return nil }
             let msp = MSPID(row.3)
@@ -57,7 +79,8 @@ package struct SessionRepository: Sendable {
             return Credential(
                 secretHash: Array(row.0), csrfHash: row.1.map(Array.init), kind: kind, lastUsedAt: row.9,
                 expiresAt: row.10,
-                principal: Principal(person: person, name: row.7 ?? row.8 ?? row.6, msp: msp, grants: grants)
+                principal: Principal(person: person, name: row.7 ?? row.8 ?? row.6, msp: msp, grants: grants),
+                refreshDueAt: row.12, refreshedAt: row.13
             )
         }
         return nil
@@ -78,15 +101,80 @@ package struct SessionRepository: Sendable {
     }
 
     /// Stores a new session; only hashes of its secrets are kept.
-    package func create(_ session: Session, secretHash: [UInt8], csrfHash: [UInt8]?, parent: SessionID?) async throws {
+    ///
+    /// - Parameters:
+    ///   - refresh: A browser session's sealed refresh token and when its first refresh is due.
+    ///   - refreshedAt: When the provider vouched for the person (a browser session's sign-in).
+    package func create(
+        _ session: Session, secretHash: [UInt8], csrfHash: [UInt8]?, parent: SessionID?,
+        refresh: (sealedToken: String, dueAt: Date)? = nil, refreshedAt: Date? = nil
+    ) async throws {
         try await tx.query(
             """
             INSERT INTO sessions (msp_id, id, person_id, kind, secret_hash, csrf_hash, parent_id, created_at,
-                                  last_used_at, expires_at, user_agent, ip)
+                                  last_used_at, expires_at, user_agent, ip, refresh_token_sealed, refresh_due_at,
+                                  refreshed_at)
             VALUES (\(session.mspID.rawValue), \(session.id.rawValue), \(session.personID.rawValue),
                     \(session.kind.rawValue), \(Data(secretHash)), \(csrfHash.map { Data($0) }),
                     \(parent?.rawValue), \(session.createdAt), \(session.lastUsedAt), \(session.expiresAt),
-                    \(session.userAgent), \(session.ip))
+                    \(session.userAgent), \(session.ip), \(refresh?.sealedToken), \(refresh?.dueAt), \(refreshedAt))
+            """
+        )
+    }
+
+    // MARK: - Refresh
+
+    /// Claims the refresh of a live browser session until `until`: when it has a refresh token, is due at `now`
+    /// (or `force`), and no other claim runs.
+    package func claimRefresh(_ id: SessionID, msp: MSPID, now: Date, until: Date, force: Bool) async throws
+        -> RefreshClaimOutcome
+    {
+        let claimed = try await tx.query(
+            """
+            UPDATE sessions SET refresh_claimed_until = \(until)
+            WHERE msp_id = \(msp.rawValue) AND id = \(id.rawValue) AND kind = 'browser'
+              AND revoked_at IS NULL AND expires_at > \(now) AND refresh_token_sealed IS NOT NULL
+              AND (\(force) OR refresh_due_at <= \(now))
+              AND (refresh_claimed_until IS NULL OR refresh_claimed_until <= \(now))
+            RETURNING person_id, refresh_token_sealed, refreshed_at
+            """
+        )
+        for try await row in claimed.decode((UUID, String, Date?).self) {
+            return .claimed(RefreshClaim(personID: PersonID(row.0), sealedToken: row.1, refreshedAt: row.2))
+        }
+        let rows = try await tx.query(
+            """
+            SELECT refresh_token_sealed IS NOT NULL, refreshed_at FROM sessions
+            WHERE msp_id = \(msp.rawValue) AND id = \(id.rawValue)
+            """
+        )
+        for try await row in rows.decode((Bool, Date?).self) {
+            return .notClaimed(hasRefreshToken: row.0, refreshedAt: row.1)
+        }
+        return .notClaimed(hasRefreshToken: false, refreshedAt: nil)
+    }
+
+    /// Records a successful refresh: confirmed at `refreshedAt`, the next due at `dueAt`, the claim released, and
+    /// the refresh token replaced when the provider rotated it (`sealedToken` not `nil`).
+    package func confirmRefresh(
+        _ id: SessionID, msp: MSPID, sealedToken: String?, refreshedAt: Date, dueAt: Date
+    ) async throws {
+        try await tx.query(
+            """
+            UPDATE sessions
+            SET refresh_token_sealed = COALESCE(\(sealedToken), refresh_token_sealed),
+                refreshed_at = \(refreshedAt), refresh_due_at = \(dueAt), refresh_claimed_until = NULL
+            WHERE msp_id = \(msp.rawValue) AND id = \(id.rawValue) AND refresh_token_sealed IS NOT NULL
+            """
+        )
+    }
+
+    /// Records a refresh that could not reach the provider: the next attempt at `dueAt`, the claim released.
+    package func postponeRefresh(_ id: SessionID, msp: MSPID, dueAt: Date) async throws {
+        try await tx.query(
+            """
+            UPDATE sessions SET refresh_due_at = \(dueAt), refresh_claimed_until = NULL
+            WHERE msp_id = \(msp.rawValue) AND id = \(id.rawValue) AND refresh_token_sealed IS NOT NULL
             """
         )
     }
@@ -122,13 +210,14 @@ package struct SessionRepository: Sendable {
         return sessions
     }
 
-    /// Revokes a session and the personal tokens taken from it; returns how many were revoked (0 when it
-    /// already was).
+    /// Revokes a session and the personal tokens taken from it, dropping its refresh token; returns how many
+    /// were revoked (0 when it already was).
     @discardableResult
     package func revoke(_ id: SessionID, msp: MSPID, at now: Date) async throws -> Int {
         let rows = try await tx.query(
             """
-            UPDATE sessions SET revoked_at = \(now)
+            UPDATE sessions
+            SET revoked_at = \(now), refresh_token_sealed = NULL, refresh_due_at = NULL, refresh_claimed_until = NULL
             WHERE msp_id = \(msp.rawValue) AND (id = \(id.rawValue) OR parent_id = \(id.rawValue))
               AND revoked_at IS NULL
             RETURNING id
@@ -137,5 +226,16 @@ package struct SessionRepository: Sendable {
         var count = 0
         for try await _ in rows.decode(UUID.self) { count += 1 }
         return count
+    }
+}
+
+extension Session {
+    /// The sealing context of a browser session's refresh token: bound to the MSP, the person, the session, the
+    /// issuer and the client id it was issued to, so it opens for that session at that provider only (a copy in
+    /// another row, or a provider reconfigured to another issuer or client, does not open it).
+    package static func refreshTokenContext(
+        msp: MSPID, person: PersonID, session: SessionID, issuer: String, clientID: String
+    ) -> String {
+        "charter.session.refresh-token/\(msp)/\(person)/\(session)/\(issuer.utf8.count):\(issuer)/\(clientID)"
     }
 }

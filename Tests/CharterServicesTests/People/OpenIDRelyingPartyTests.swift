@@ -20,7 +20,7 @@ final class ScriptedProvider: OpenIDTransport {
         state = Mutex(State(discovery: try! JSONSerialization.data(withJSONObject: discovery), jwks: jwks))
     }
 
-    func get(_ url: String) async throws -> OpenIDResponse {
+    func get(_ url: String, bearer: String?) async throws -> OpenIDResponse {
         state.withLock { state in
             state.fetches.append(url)
             if url.hasSuffix("/.well-known/openid-configuration") {

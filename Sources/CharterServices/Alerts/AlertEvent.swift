@@ -1,0 +1,33 @@
+package import CharterCore
+import CharterJSON
+package import CharterStore
+package import Foundation
+
+/// The webhook events of things going wrong in a tenant, beyond requests (docs/alerts.md). Each is queued in the
+/// transaction that records what happened, once per occurrence, for the tenant's webhooks subscribed to it; the
+/// delivery is ``WebhookDeliveryService``'s, signed and retried as request events are.
+package enum AlertEvent {
+    /// A directory sync run ended failed.
+    package static let syncFailed = "directory.sync_failed"
+    /// A directory sync run was held by the deletion guard (`needs_confirmation`).
+    package static let syncHeld = "directory.sync_held"
+    /// A device was revoked (by an administrator, or replaced by an approved enrollment).
+    package static let deviceRevoked = "device.revoked"
+    /// An agent reported a bundle it refused (its `bundle.rejected` audit event).
+    package static let bundleRejected = "bundle.rejected"
+    /// The tenant's audit chain failed verification (``AlertService/chainBroken(tenant:msp:breakSequence:reason:eventsChecked:logger:)``).
+    package static let chainBroken = "audit.chain_broken"
+    package static let all = [syncFailed, syncHeld, deviceRevoked, bundleRejected, chainBroken]
+
+    /// Queues `event` for the tenant's webhooks: `{"event", "occurred_at", "tenant_id", <subject>: <snapshot>}`,
+    /// the snapshot being the audit log's canonical JSON of the thing it names.
+    static func enqueue(
+        _ event: String, in tenant: TenantID, subject: String, snapshot: String, at now: Date, tx: Transaction
+    ) async throws {
+        let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(snapshot.utf8))) ?? .object([:])
+        let payload = AuditJSON.encode([
+            "event": event, "occurred_at": now.ISO8601Format(), "tenant_id": tenant.description, subject: object,
+        ])
+        try await tx.webhooks.enqueue(tenant, event: event, payload: payload, at: now)
+    }
+}
