@@ -48,6 +48,8 @@ STATE_DEPENDENT_422 = {
     "updateDirectoryConnection": "the URLs' hosts must resolve to addresses the outbound policy allows; "
     "connector_ids must name the tenant's enrolled connectors; the mode decides which fields are allowed",
     "putIdentityProvider": "client_secret is required unless the stored provider has the same issuer and client_id",
+    "getTenantElevationReport": "from must lie before to, and at most 366 days before it",
+    "getMSPElevationReport": "from must lie before to, and at most 366 days before it",
 }
 
 

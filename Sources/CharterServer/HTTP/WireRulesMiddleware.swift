@@ -11,10 +11,10 @@ import OpenAPIRuntime
 ///   document's bound on `If-Match` (100 characters) is checked here, on the whole field.
 /// - The generated code refuses a query value that is not an integer without naming the parameter, so the
 ///   document's integer query parameters (``integerQueryParameters``) are checked here, by name; so are the
-///   enumerations, booleans and date-times of the device listing (``typedQueryParameters``).
+///   enumerations, booleans and date-times of the inventory and report operations (``typedQueryParameters``).
 struct WireRulesMiddleware: ServerMiddleware {
     /// Every query parameter `openapi.yaml` types as an integer (a test holds the two to each other).
-    static let integerQueryParameters: Set<String> = ["limit", "position"]
+    static let integerQueryParameters: Set<String> = ["limit", "position", "min_approvals"]
 
     /// What a typed query parameter's value must be.
     enum QueryValue: Equatable, Sendable {
@@ -25,13 +25,21 @@ struct WireRulesMiddleware: ServerMiddleware {
 
     /// Query parameters of these operations (by operation id) whose values the generated code would refuse
     /// without naming them: a hostile filter value is answered 400 with its parameter in `field`.
-    static let typedQueryParameters: [String: [String: QueryValue]] = [
-        "listDevices": [
-            "hostname_match": .oneOf(["contains", "prefix"]),
-            "status": .oneOf(["active", "pending_approval", "revoked"]), "behind": .boolean,
-            "last_seen_after": .dateTime, "last_seen_before": .dateTime,
-        ],
-    ]
+    static let typedQueryParameters: [String: [String: QueryValue]] = {
+        let report: [String: QueryValue] = [
+            "from": .dateTime, "to": .dateTime, "group": .oneOf(["application", "user", "candidates"]),
+            "format": .oneOf(["json", "csv"]),
+        ]
+        return [
+            "listDevices": [
+                "hostname_match": .oneOf(["contains", "prefix"]),
+                "status": .oneOf(["active", "pending_approval", "revoked"]), "behind": .boolean,
+                "last_seen_after": .dateTime, "last_seen_before": .dateTime,
+            ],
+            "getTenantElevationReport": report,
+            "getMSPElevationReport": report,
+        ]
+    }()
 
     func intercept(
         _ request: HTTPRequest,
