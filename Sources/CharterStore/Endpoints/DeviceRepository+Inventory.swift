@@ -183,19 +183,28 @@ extension DeviceRepository {
         guard !devices.isEmpty else { return [:] }
         let rows = try await tx.query(
             """
+            WITH u AS (
+                SELECT * FROM (
+                    SELECT *, row_number() OVER w AS rank, count(*) OVER (PARTITION BY device_id) AS total
+                    FROM device_users
+                    WHERE tenant_id = \(tenant.rawValue) AND device_id = ANY(\(devices.map(\.rawValue))::uuid[])
+                    WINDOW w AS (PARTITION BY device_id ORDER BY last_seen_at DESC, identity)) ranked
+                WHERE rank <= \(perDevice)),
+            -- The directory users any of them may match, in one pass over the tenant's users (as a bundle reads
+            -- them); each user then picks its match from these few rows, not from the whole directory.
+            candidates AS MATERIALIZED (
+                SELECT guid, sid, sam_account_name, user_principal_name, display_name FROM directory_objects
+                WHERE tenant_id = \(tenant.rawValue) AND kind = 'user'
+                  AND (guid IN (SELECT guid FROM u) OR upper(sid) IN (SELECT upper(sid) FROM u)
+                       OR lower(user_principal_name) IN (SELECT lower(upn) FROM u)))
             SELECT u.device_id, u.sid, u.guid, u.upn, u.first_seen_at, u.last_seen_at, u.total,
                    o.guid, o.sam_account_name, o.user_principal_name, o.display_name
-            FROM (SELECT *, row_number() OVER w AS rank, count(*) OVER (PARTITION BY device_id) AS total
-                  FROM device_users
-                  WHERE tenant_id = \(tenant.rawValue) AND device_id = ANY(\(devices.map(\.rawValue))::uuid[])
-                  WINDOW w AS (PARTITION BY device_id ORDER BY last_seen_at DESC, identity)) u
+            FROM u
             LEFT JOIN LATERAL (
-                SELECT guid, sam_account_name, user_principal_name, display_name FROM directory_objects
-                WHERE tenant_id = u.tenant_id AND kind = 'user'
-                  AND (guid = u.guid OR upper(sid) = upper(u.sid) OR lower(user_principal_name) = lower(u.upn))
+                SELECT guid, sam_account_name, user_principal_name, display_name FROM candidates
+                WHERE guid = u.guid OR upper(sid) = upper(u.sid) OR lower(user_principal_name) = lower(u.upn)
                 ORDER BY CASE WHEN guid = u.guid THEN 0 WHEN upper(sid) = upper(u.sid) THEN 1 ELSE 2 END, guid
                 LIMIT 1) o ON true
-            WHERE u.rank <= \(perDevice)
             ORDER BY u.device_id, u.rank
             """
         )
