@@ -155,6 +155,36 @@ struct GrantAuthorizationTests {
         #expect(denial == (example.allowed ? nil : .cannotGrantBroader))
     }
 
+    struct ReadableCase: Sendable, CustomTestStringConvertible {
+        var name: String
+        var principal: Principal
+        var msp: MSPID
+        var expected: Set<TenantID>?
+        var testDescription: String { name }
+    }
+
+    static let readableCases: [ReadableCase] = [
+        .init(name: "an MSP-wide auditor reads every tenant", principal: person([mspWide(.auditor)]), msp: msp, expected: nil),
+        .init(name: "an MSP-wide grant covers all, whatever tenant grants come with it",
+              principal: person([on(t1, .auditor), mspWide(.owner)]), msp: msp, expected: nil),
+        .init(name: "tenant grants read only their tenants", principal: person([on(t1, .auditor), on(t2, .owner)]),
+              msp: msp, expected: [t1, t2]),
+        .init(name: "a tenant key reads its tenant", principal: key(.approver, .tenant(msp, t2)), msp: msp, expected: [t2]),
+        .init(name: "nothing of another MSP", principal: person([mspWide(.owner), on(t1, .owner)]), msp: otherMSP,
+              expected: []),
+    ]
+
+    @Test("the tenants an MSP-wide read covers are the ones a tenant read authorises", arguments: readableCases)
+    func readable(_ example: ReadableCase) {
+        #expect(example.principal.readableTenants(in: example.msp) == example.expected)
+        for tenant in [Self.t1, Self.t2] {
+            let allowed = Self.denial { () throws(AccessDenial) in
+                try example.principal.authorize(.read, tenant: tenant, of: example.msp)
+            } == nil
+            #expect(allowed == (example.principal.readableTenants(in: example.msp)?.contains(tenant) ?? true))
+        }
+    }
+
     @Test("an API key's principal is one grant, with its tenant as the sole tenant")
     func apiKeyPrincipal() {
         let key = Self.key(.approver, .tenant(Self.msp, Self.t1))

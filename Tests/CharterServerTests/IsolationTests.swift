@@ -113,6 +113,8 @@ struct IsolationTests {
                 let issued = try await client.call(.post, "/v1/auth/tokens", headers: headers)
                 tokens.append(try #require(issued.json["token"] as? String))
             }
+            // Requests in the victim tenant, so that a report leaking them would name it.
+            _ = try await ElevationReportTests.sampleRequests(client, world, index: 1)
             let before = try await client.call(.get, "/v1/tenants/\(victimTenant)/audit-events", key: world.tenantKeys[1])
             // The caller's own routes (/v1/auth, /v1/me, whoami) concern only the caller.
             for route in Self.routes where !route.template.hasPrefix("/v1/auth/") && !route.template.hasPrefix("/v1/me/")
@@ -121,6 +123,15 @@ struct IsolationTests {
                 for (token, msp) in [(tokens[0], world.msp), (tokens[1], world.msp), (tokens[0], other.msp)] {
                     // Any person of an MSP may read the MSP itself.
                     if route.template == "/v1/msps/{msp}" && token == tokens[0] && msp == world.msp { continue }
+                    // The MSP's reports answer the tenant person with its own tenant's rows only (ElevationReportTests,
+                    // "the MSP report covers exactly the tenants the caller may read").
+                    if route.template.hasPrefix("/v1/msps/{msp}/reports/") && token == tokens[0] && msp == world.msp {
+                        let uri = route.template.replacingOccurrences(of: "{msp}", with: msp.description) + "?group=user"
+                        let answer = try await client.call(route.method, uri, key: token)
+                        #expect(answer.status == .ok, "\(route) answered \(answer.status.code)")
+                        #expect(!"\(answer.json)".contains(victimTenant.description), "\(route) leaked the victim's id")
+                        continue
+                    }
                     let uri = route.template
                         .replacingOccurrences(of: "{tenant}", with: victimTenant.description)
                         .replacingOccurrences(of: "{msp}", with: msp.description)

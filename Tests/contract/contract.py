@@ -53,6 +53,8 @@ STATE_DEPENDENT_422 = {
     "the requesting user, subsetting must name one of the tenant's",
     "createPreApprovedApplication": "an id in the body must not be another entry's",
     "replacePreApprovedApplication": "an id in the body must be the entry's id in the path",
+    "getTenantElevationReport": "from must lie before to, and at most 366 days before it",
+    "getMSPElevationReport": "from must lie before to, and at most 366 days before it",
 }
 
 

@@ -48,6 +48,16 @@ extension Principal {
         grants.filter { $0.scope == .msp(msp) }.map(\.role).min()
     }
 
+    /// The tenants of `msp` this principal may read, as ``authorize(_:tenant:of:)`` decides for `.read`: `nil`
+    /// for every tenant of the MSP (an MSP-wide grant), else the tenants its grants name (empty in another MSP).
+    ///
+    /// Every role reads, so any grant covering a tenant lets the principal read it: an MSP-wide grant covers them
+    /// all, whatever weaker tenant grants the principal also holds.
+    package func readableTenants(in msp: MSPID) -> Set<TenantID>? {
+        if mspWideRole(of: msp) != nil { return nil }
+        return Set(grants.compactMap { $0.scope.mspID == msp ? $0.scope.tenantID : nil })
+    }
+
     /// Decides whether this principal may act on a tenant.
     ///
     /// - Parameters:

@@ -60,13 +60,21 @@ extension APIHandler {
 
     func listDevices(_ input: Operations.ListDevices.Input) async throws -> Operations.ListDevices.Output {
         let call = try TenantCall.authorize(.read, tenant: input.path.tenant)
-        let limit = try Input.limit(input.query.limit)
-        let cursor = try Cursor.decodeID(input.query.cursor, as: DeviceID.self)
+        let query = input.query
+        let limit = try Input.limit(query.limit)
+        let cursor = try Cursor.decodeID(query.cursor, as: DeviceID.self)
+        let filter = DeviceFilter(
+            hostname: try Input.searchText(query.hostname, field: "hostname", maxLength: 253),
+            hostnameMatch: query.hostnameMatch == .prefix ? .prefix : .contains,
+            os: try Input.searchText(query.os, field: "os", maxLength: 200), lastSeenAfter: query.lastSeenAfter,
+            lastSeenBefore: query.lastSeenBefore, isBehind: query.behind,
+            status: query.status.flatMap { DeviceFilter.Status(rawValue: $0.rawValue) }
+        )
         let devices = try await endpointService.devices(
-            of: call.tenant, msp: call.msp, after: cursor, limit: limit + 1, by: call.caller
+            of: call.tenant, msp: call.msp, matching: filter, after: cursor, limit: limit + 1, by: call.caller
         )
         let page = devices.prefix(limit)
-        let next = devices.count > limit ? page.last.map { $0.id.description } : nil
+        let next = devices.count > limit ? page.last.map { $0.device.id.description } : nil
         return .ok(.init(body: .json(.init(items: page.map(Components.Schemas.Device.init), nextCursor: next))))
     }
 
@@ -159,6 +167,35 @@ extension Components.Schemas.Device {
             bundleVersion: device.bundleVersion, heldVersion: device.heldVersion, revokedAt: device.revokedAt,
             tokenExpiresAt: device.tokenExpiresAt,
             status: device.revokedAt != nil ? .revoked : device.isPendingApproval ? .pendingApproval : .active
+        )
+    }
+}
+
+extension Components.Schemas.Device {
+    /// A device as the inventory shows it: whether it is behind, and its most recently seen users.
+    init(_ inventory: InventoryDevice) {
+        self.init(inventory.device)
+        behind = inventory.isBehind
+        knownUsers = inventory.knownUsers.map(Components.Schemas.KnownUser.init)
+        knownUserCount = inventory.knownUserCount
+    }
+}
+
+extension Components.Schemas.KnownUser {
+    init(_ user: KnownUser) {
+        self.init(
+            sid: user.reported.sid, guid: user.reported.guid?.description, upn: user.reported.upn,
+            firstSeenAt: user.firstSeenAt, lastSeenAt: user.lastSeenAt,
+            directoryUser: user.directory.map(Components.Schemas.DirectoryUserIdentity.init)
+        )
+    }
+}
+
+extension Components.Schemas.DirectoryUserIdentity {
+    init(_ identity: KnownUser.DirectoryIdentity) {
+        self.init(
+            guid: identity.guid.description, samAccountName: identity.samAccountName,
+            userPrincipalName: identity.userPrincipalName, displayName: identity.displayName
         )
     }
 }

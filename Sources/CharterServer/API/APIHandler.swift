@@ -32,6 +32,8 @@ struct APIHandler: APIProtocol {
     let people: PeopleService
     /// The MSP's OpenID Connect provider.
     let identityProviders: IdentityProviderService
+    /// Elevation reports of a tenant or across an MSP.
+    let reports: ReportService
     /// The clock (the validity of tokens and keys in answers); tests may pin it.
     var now: @Sendable () -> Date = { Date() }
 

@@ -55,6 +55,15 @@ extension Input {
         }
         return raw
     }
+
+    /// Search text from a query parameter: 1 to `maxLength` characters.
+    static func searchText(_ raw: String?, field: String, maxLength: Int) throws -> String? {
+        guard let text = try text(raw, field: field, maxLength: maxLength) else { return nil }
+        guard !text.isEmpty else {
+            throw Problem(.malformedRequest, "\(field) may not be empty; leave it out to match everything.", field: field)
+        }
+        return text
+    }
 }
 
 /// Pagination cursors: the last item's key in plain text (an id, a sequence number, or `<microseconds>_<id>`).

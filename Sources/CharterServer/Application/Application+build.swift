@@ -248,7 +248,8 @@ func buildRouter(
             people: people,
             identityProviders: IdentityProviderService(
                 database: database, sealer: sealer, allowsInsecureLoopbackIssuer: config.identityAllowsInsecureHTTP
-            )
+            ),
+            reports: ReportService(database: database)
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

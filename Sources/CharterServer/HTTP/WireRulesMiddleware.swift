@@ -10,10 +10,36 @@ import OpenAPIRuntime
 /// - The generated code reads a header as a comma-separated list and keeps its first element, so the
 ///   document's bound on `If-Match` (100 characters) is checked here, on the whole field.
 /// - The generated code refuses a query value that is not an integer without naming the parameter, so the
-///   document's integer query parameters (``integerQueryParameters``) are checked here, by name.
+///   document's integer query parameters (``integerQueryParameters``) are checked here, by name; so are the
+///   enumerations, booleans and date-times of the inventory and report operations (``typedQueryParameters``).
 struct WireRulesMiddleware: ServerMiddleware {
     /// Every query parameter `openapi.yaml` types as an integer (a test holds the two to each other).
-    static let integerQueryParameters: Set<String> = ["limit", "position"]
+    static let integerQueryParameters: Set<String> = ["limit", "position", "min_approvals"]
+
+    /// What a typed query parameter's value must be.
+    enum QueryValue: Equatable, Sendable {
+        case oneOf(Set<String>)
+        case boolean
+        case dateTime
+    }
+
+    /// Query parameters of these operations (by operation id) whose values the generated code would refuse
+    /// without naming them: a hostile filter value is answered 400 with its parameter in `field`.
+    static let typedQueryParameters: [String: [String: QueryValue]] = {
+        let report: [String: QueryValue] = [
+            "from": .dateTime, "to": .dateTime, "group": .oneOf(["application", "user", "candidates"]),
+            "format": .oneOf(["json", "csv"]),
+        ]
+        return [
+            "listDevices": [
+                "hostname_match": .oneOf(["contains", "prefix"]),
+                "status": .oneOf(["active", "pending_approval", "revoked"]), "behind": .boolean,
+                "last_seen_after": .dateTime, "last_seen_before": .dateTime,
+            ],
+            "getTenantElevationReport": report,
+            "getMSPElevationReport": report,
+        ]
+    }()
 
     func intercept(
         _ request: HTTPRequest,
@@ -32,6 +58,16 @@ struct WireRulesMiddleware: ServerMiddleware {
         if let name = Self.nonIntegerQueryParameter(request.path) {
             throw Problem(.malformedRequest, "\(name) must be an integer.", field: name)
         }
+        if let invalid = Self.invalidTypedQueryParameter(request.path, operationID: operationID) {
+            let (name, rule) = invalid
+            let expected =
+                switch rule {
+                case .oneOf(let values): "one of " + values.sorted().joined(separator: ", ")
+                case .boolean: "true or false"
+                case .dateTime: "an RFC 3339 date-time such as 2026-12-06T19:39:04Z"
+                }
+            throw Problem(.malformedRequest, "\(name) must be \(expected).", field: name)
+        }
         return try await next(request, Self.isEmpty(request, body) ? nil : body, metadata)
     }
 
@@ -42,6 +78,27 @@ struct WireRulesMiddleware: ServerMiddleware {
         return items.first { item in
             integerQueryParameters.contains(item.name) && item.value.flatMap { Int64($0) } == nil
         }?.name
+    }
+
+    /// The first query parameter of `path` that ``typedQueryParameters`` lists for the operation and whose value
+    /// breaks its rule.
+    static func invalidTypedQueryParameter(_ path: String?, operationID: String) -> (String, QueryValue)? {
+        guard let rules = typedQueryParameters[operationID], let path, let query = path.firstIndex(of: "?") else {
+            return nil
+        }
+        let items = URLComponents(string: "/" + path[query...])?.queryItems ?? []
+        for item in items {
+            guard let rule = rules[item.name] else { continue }
+            let value = item.value ?? ""
+            let isValid =
+                switch rule {
+                case .oneOf(let values): values.contains(value)
+                case .boolean: value == "true" || value == "false"
+                case .dateTime: (try? RFC3339DateTranscoder().decode(value)) != nil
+                }
+            if !isValid { return (item.name, rule) }
+        }
+        return nil
     }
 
     /// Whether the body is empty: a length of zero, or neither `Content-Length` nor `Transfer-Encoding` (an

@@ -118,18 +118,41 @@ extension EndpointService {
 
     // MARK: - Devices
 
-    /// A page of the tenant's devices after `cursor`.
+    /// How many of its most recently seen users a device shows in a listing.
+    package static let knownUsersPerListedDevice = 20
+    /// How many of its most recently seen users a device shows when read alone.
+    package static let knownUsersPerDevice = 200
+
+    /// A page of the tenant's devices matching `filter` after `cursor`, each with its most recently seen users.
     package func devices(
-        of tenant: TenantID, msp: MSPID, after cursor: DeviceID?, limit: Int, by caller: Caller
-    ) async throws -> [Device] {
+        of tenant: TenantID, msp: MSPID, matching filter: DeviceFilter, after cursor: DeviceID?, limit: Int,
+        by caller: Caller
+    ) async throws -> [InventoryDevice] {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
-            try await tx.devices.list(tenant, after: cursor, limit: limit)
+            let devices = try await tx.devices.list(tenant, matching: filter, after: cursor, limit: limit)
+            let users = try await tx.devices.knownUsers(
+                tenant, of: devices.map(\.device.id), perDevice: Self.knownUsersPerListedDevice
+            )
+            return devices.map { device in
+                var device = device
+                if let known = users[device.device.id] {
+                    device.knownUsers = known.users
+                    device.knownUserCount = known.count
+                }
+                return device
+            }
         }
     }
 
-    package func device(_ id: DeviceID, of tenant: TenantID, msp: MSPID, by caller: Caller) async throws -> Device {
+    /// One device of the tenant, with its most recently seen users.
+    package func device(_ id: DeviceID, of tenant: TenantID, msp: MSPID, by caller: Caller) async throws -> InventoryDevice {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
-            try await tx.devices.get(tenant, id: id)
+            var device = try await tx.devices.inventoryDevice(tenant, id: id)
+            if let known = try await tx.devices.knownUsers(tenant, of: [id], perDevice: Self.knownUsersPerDevice)[id] {
+                device.knownUsers = known.users
+                device.knownUserCount = known.count
+            }
+            return device
         }
     }
 

@@ -64,7 +64,7 @@ package struct DirectoryRepository: Sendable {
         kinds: [DirectoryObjectKind], matching query: String?, connection: DirectoryConnectionID? = nil,
         after cursor: ObjectGUID?, limit: Int
     ) async throws -> [DirectoryEntry] {
-        let pattern = query.map { "%" + Self.escapeLike($0) + "%" }
+        let pattern = query.map(LikePattern.containing)
         let rows = try await tx.query(
             """
             SELECT \(unescaped: Self.columns) FROM directory_objects
@@ -195,16 +195,6 @@ package struct DirectoryRepository: Sendable {
         var entries: [DirectoryEntry] = []
         for try await row in rows.decode(Row.self) { entries.append(Self.entry(row)) }
         return entries
-    }
-
-    /// Escapes `%`, `_` and `\` for a LIKE pattern.
-    private static func escapeLike(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if character == "%" || character == "_" || character == "\\" { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
     }
 }
 

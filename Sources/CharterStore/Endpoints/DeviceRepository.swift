@@ -106,11 +106,11 @@ package struct DeviceRepository: Sendable {
         package var tenant: TenantID { binding.tenant }
     }
 
-    private typealias Row = (
+    typealias Row = (
         UUID, String, String?, String, String?, UUID?, UUID?, Data, Data, String, Date, Date?, Date?, Int64?, Date?,
         Int64?, Bool, Date
     )
-    private static let columns = """
+    static let columns = """
         SELECT d.id, d.hostname, d.os, d.agent_version, d.reported_sid, d.reported_guid, d.computer_guid,
                d.encryption_key, d.signing_key, d.pin_secret_sealed, d.enrolled_at, d.reenrolled_at, d.last_seen_at,
                d.held_version, d.revoked_at, b.version, d.pending_approval, d.token_expires_at
@@ -118,7 +118,7 @@ package struct DeviceRepository: Sendable {
         LEFT JOIN device_bundles b ON b.tenant_id = d.tenant_id AND b.device_id = d.id
         """
 
-    private static func device(_ row: Row) -> Device {
+    static func device(_ row: Row) -> Device {
         Device(
             id: DeviceID(row.0), hostname: row.1, os: row.2, agentVersion: row.3, reportedSID: row.4,
             reportedGUID: row.5.map(ObjectGUID.init), computer: row.6.map(ObjectGUID.init), encryptionKey: row.7,
