@@ -83,6 +83,12 @@ struct AuditExportTests {
             // The tenant's own owner key is the first api_key.created; then the three above.
             #expect(lines.count == 5)
             #expect(!csv.1.contains(",=cmd"))
+            // occurred_at (the third column, never quoted) is a whole RFC 3339 time, date included.
+            for line in lines.dropFirst() {
+                let occurredAt = String(line.split(separator: ",")[2])
+                let parsed = try Date(occurredAt, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+                #expect(abs(parsed.timeIntervalSinceNow) < 600, "\(occurredAt)")
+            }
 
             let jsonl = try await client.execute(
                 uri: "/v1/tenants/\(tenant)/audit-events?format=jsonl", method: .get,

@@ -131,7 +131,8 @@ enum AuditExport {
     static func line(_ event: AuditEvent, as format: Format) throws -> String {
         let record = event.record
         let values: [String?] = [
-            String(event.sequence), record.id.description, record.occurredAt.ISO8601Format(.iso8601.time(includingFractionalSeconds: true)),
+            String(event.sequence), record.id.description,
+            record.occurredAt.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
             record.actor.id?.uuidString.lowercased(), record.actor.name, record.actor.requestID, record.actor.clientIP,
             record.action, record.targetType, record.targetID, record.before, record.after,
             Hex.string(event.previousHash), Hex.string(event.hash), record.actor.person?.issuer,
