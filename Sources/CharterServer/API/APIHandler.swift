@@ -32,6 +32,8 @@ struct APIHandler: APIProtocol {
     let people: PeopleService
     /// The MSP's OpenID Connect provider.
     let identityProviders: IdentityProviderService
+    /// The MSP's baselines and their assignment to tenants.
+    let baselines: BaselineService
     /// The clock (the validity of tokens and keys in answers); tests may pin it.
     var now: @Sendable () -> Date = { Date() }
 

@@ -235,7 +235,8 @@ func buildRouter(
             people: people,
             identityProviders: IdentityProviderService(
                 database: database, sealer: sealer, allowsInsecureLoopbackIssuer: config.identityAllowsInsecureHTTP
-            )
+            ),
+            baselines: BaselineService(database: database)
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

@@ -37,6 +37,8 @@ struct DocumentBodyMiddleware: ServerMiddleware {
         Operations.CreateSubsetting.id,
         Operations.ReplaceSubsetting.id,
         Operations.UpdateSubsetting.id,
+        Operations.CreateBaseline.id,
+        Operations.ReplaceBaseline.id,
     ]
 
     let maximumBytes: Int
@@ -65,6 +67,10 @@ struct DocumentBodyMiddleware: ServerMiddleware {
             }
         } catch let error as ServerError where error.underlyingError is DecodingError {
             // The typed body follows the document's schema; Core's strict decoder says what is wrong, all of it.
+            if operationID == Operations.CreateBaseline.id || operationID == Operations.ReplaceBaseline.id {
+                if let problem = BaselineDocuments.rejection(ofUndecodable: bytes) { throw problem }
+                throw error
+            }
             if let problem = PolicyDocuments.rejection(
                 ofUndecodable: bytes,
                 patch: operationID == Operations.UpdateSubsetting.id,

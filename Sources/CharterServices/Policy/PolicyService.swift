@@ -185,7 +185,7 @@ package struct PolicyService: Sendable {
     /// - Throws: ``PolicyError/notInDirectory(field:_:)`` for an object the tenant's directory does not have.
     package func explain(
         user: ObjectGUID?, computer: ObjectGUID?, of tenant: TenantID, msp: MSPID, by caller: Caller
-    ) async throws -> PolicyExplanation {
+    ) async throws -> ComposedExplanation {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
             try await EffectivePolicyLookup.explain(user: user, computer: computer, of: tenant, in: tx)
         }
