@@ -69,4 +69,47 @@ struct BaselineRepositoryTests {
             }
         }
     }
+
+    @Test("the policy stamp moves with the assignment, an assigned baseline's edit and a directory change, not a policy hint")
+    func stampCoversBaselinesAndDirectory() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
+        let tenant = tenants[0]
+        try await TestDatabase.withService { database in
+            func stamp() async throws -> PolicyStamp {
+                try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                    try await tx.subsettings.stamp(tenant)
+                }
+            }
+            let initial = try await stamp()
+            let created = try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                let created = try await tx.baselines.create(msp, Self.baseline("Stamped"), now: Date())
+                try await tx.withinTenant(tenant) { tx in
+                    _ = try await tx.baselines.assign([created.baseline.id], to: tenant, of: msp)
+                }
+                return created
+            }
+            let assigned = try await stamp()
+            #expect(assigned != initial)
+            #expect(assigned.baselines == [created.baseline.id] && assigned.baselineVersions == [1])
+
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                var edited = created.baseline
+                edited.description = "edited"
+                _ = try await tx.baselines.update(msp, edited, expectedVersion: 1, now: Date())
+            }
+            let edited = try await stamp()
+            #expect(edited.baselineVersions == [2])
+
+            // A policy hint is not a directory change; a directory sync's hint is (names may resolve anew).
+            try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                _ = try await tx.changeFeed.append(tenant, event: .bundle, devices: nil, data: #"{"reason":"policy"}"#)
+            }
+            #expect(try await stamp() == edited)
+            let sequence = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                try await tx.changeFeed.append(tenant, event: .bundle, devices: nil, data: #"{"reason":"directory"}"#)
+            }
+            let synced = try await stamp()
+            #expect(synced.directoryChange == sequence && synced != edited)
+        }
+    }
 }
