@@ -114,6 +114,9 @@ package struct BaselineService: Sendable {
 
     /// Runs `write` on a baseline in an MSP transaction, audits it on the MSP's chain, and for every tenant
     /// that has the baseline assigned hints the devices whose policy changed and audits `baseline.applied`.
+    ///
+    /// Each tenant is read once, after the write: its policy before is the same read with the baseline as it
+    /// was (the locked row is the only thing this transaction changed), so both are composed from one read.
     private func change(
         _ id: BaselineID, of msp: MSPID, action: String, by caller: Caller,
         _ write: (Transaction, Date) async throws -> (before: StoredBaseline, after: StoredBaseline)
@@ -124,19 +127,28 @@ package struct BaselineService: Sendable {
             // lock on the same row.
             _ = try await tx.baselines.get(msp, id: id, forUpdate: true)
             let tenants = try await tx.baselines.tenants(assignedTo: id, of: msp)
-            var before: [(TenantID, PolicyChanges.Snapshot)] = []
-            for tenant in tenants {
-                let snapshot = try await tx.withinTenant(tenant) { try await PolicyChanges.snapshot(of: tenant, in: $0) }
-                before.append((tenant, snapshot))
-            }
             let (old, new) = try await write(tx, now)
             try await tx.audit.record(
                 action, on: ("baseline", id.description), before: old.auditSnapshot, after: new.auditSnapshot,
                 by: caller, at: now, in: .msp(msp)
             )
-            for (tenant, snapshot) in before {
+            for tenant in tenants {
                 try await tx.withinTenant(tenant) { tx in
-                    let reached = try await PolicyChanges.publish(of: tenant, from: snapshot, in: tx)
+                    let settings = try await tx.settings.get(tenant)
+                    let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
+                    let after = try await tx.baselines.assigned(to: tenant).map(\.baseline)
+                    let before = after.map { $0.id == id ? old.baseline : $0 }
+                    let directory = try await ComposedPolicy.directory(for: before + after, of: tenant, in: tx)
+                    func snapshot(_ baselines: [Baseline]) -> PolicyChanges.Snapshot {
+                        let composition = PolicyComposition(
+                            settings: settings.settings, setSections: settings.sections, subsettings: subsettings,
+                            baselines: baselines, directory: directory
+                        )
+                        return PolicyChanges.Snapshot(global: composition.global, subsettings: composition.subsettings)
+                    }
+                    let reached = try await PolicyChanges.publish(
+                        of: tenant, from: snapshot(before), to: snapshot(after), in: tx
+                    )
                     let applied = JSONValue.object([
                         "baseline": .string(id.description), "version": .integer(new.version),
                         "devices_hinted": .integer(Int64(reached)),

@@ -19,12 +19,18 @@ package enum ComposedPolicy {
         settings: StoredSettings, subsettings: [Subsetting], baselines: [Baseline], of tenant: TenantID,
         in tx: Transaction
     ) async throws -> PolicyComposition {
-        let scopes = baselines.flatMap { $0.subsettings.map(\.scope) }
-        let directory =
-            scopes.isEmpty ? ScopeDirectory() : try await tx.policyFacts.scopeDirectory(for: scopes, in: tenant)
-        return PolicyComposition(
+        PolicyComposition(
             settings: settings.settings, setSections: settings.sections, subsettings: subsettings,
-            baselines: baselines, directory: directory
+            baselines: baselines, directory: try await directory(for: baselines, of: tenant, in: tx)
         )
+    }
+
+    /// What the named scopes of `baselines` need of the tenant's directory; nothing is read when none has
+    /// subsettings.
+    package static func directory(
+        for baselines: [Baseline], of tenant: TenantID, in tx: Transaction
+    ) async throws -> ScopeDirectory {
+        let scopes = baselines.flatMap { $0.subsettings.map(\.scope) }
+        return scopes.isEmpty ? ScopeDirectory() : try await tx.policyFacts.scopeDirectory(for: scopes, in: tenant)
     }
 }

@@ -49,7 +49,18 @@ package enum PolicyChanges {
     /// - Returns: How many devices the hint reaches.
     @discardableResult
     package static func publish(of tenant: TenantID, from before: Snapshot, in tx: Transaction) async throws -> Int {
-        let after = try await snapshot(of: tenant, in: tx)
+        try await publish(of: tenant, from: before, to: try await snapshot(of: tenant, in: tx), in: tx)
+    }
+
+    /// Appends a `bundle` hint for the tenant's enrolled devices whose policies differ between `before` and
+    /// `after`, both worked out by the caller: one change-feed entry for the tenant, never one per device.
+    ///
+    /// - Returns: How many devices the hint reaches.
+    @discardableResult
+    package static func publish(
+        of tenant: TenantID, from before: Snapshot, to after: Snapshot, in tx: Transaction
+    ) async throws -> Int {
+        guard before != after else { return 0 }
         let devices = try await tx.devices.managed(tenant)
         let affected = try await affected(among: devices, of: tenant, from: before, to: after, in: tx)
         guard !affected.isEmpty else { return 0 }
