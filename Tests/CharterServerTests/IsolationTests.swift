@@ -45,6 +45,9 @@ struct IsolationTests {
         case (.post, let path) where path.hasSuffix("/tenants"): #"{"name":"pwned"}"#
         case (.post, let path) where path.hasSuffix("/api-keys"): #"{"name":"pwned","role":"auditor"}"#
         case (.patch, "/v1/tenants/{tenant}"): #"{"name":"pwned"}"#
+        case (.post, "/v1/msps/{msp}/baselines"), (.put, "/v1/msps/{msp}/baselines/{id}"):
+            #"{"schema_version":1,"name":"pwned"}"#
+        case (.put, "/v1/tenants/{tenant}/baselines"): #"{"ids":[]}"#
         default: "{}"
         }
     }

@@ -1,7 +1,7 @@
 """Checks the admin API against its OpenAPI document from outside, with schemathesis.
 
 Builds a world through the API itself (a tenant with a synced directory, an enrolled device with a pending
-request, a subsetting, a webhook, keys and tokens), writes a schemathesis configuration that hands every
+request, a subsetting, a baseline, a webhook, keys and tokens), writes a schemathesis configuration that hands every
 operation real identifiers, and runs schemathesis with the checks issue 14 names. Destructive operations
 (delete, revoke) get identifiers of their own, so they cannot take away what the other operations use.
 
@@ -55,6 +55,9 @@ STATE_DEPENDENT_422 = {
     "replacePreApprovedApplication": "an id in the body must be the entry's id in the path",
     "getTenantElevationReport": "from must lie before to, and at most 366 days before it",
     "getMSPElevationReport": "from must lie before to, and at most 366 days before it",
+    "createBaseline": "scope entries must be well-formed SIDs, relative ids or OU paths, distinct by what they find",
+    "replaceBaseline": "scope entries must be well-formed SIDs, relative ids or OU paths, distinct by what they find",
+    "assignTenantBaselines": "ids must name baselines of the tenant's MSP",
 }
 
 
@@ -182,6 +185,23 @@ def build_world(base, msp, key):
         },
     )["id"]
 
+    baseline = api.call(
+        "POST",
+        f"/v1/msps/{msp}/baselines",
+        {
+            "schema_version": 1,
+            "name": "Contract baseline",
+            "settings": {"endpoint": {"offline_grace_period_hours": 24}},
+            "subsettings": [
+                {"name": "Admins", "target": "user", "scope": {"groups": ["-512"]}, "overrides": {}},
+            ],
+        },
+    )["id"]
+    doomed_baseline = api.call(
+        "POST", f"/v1/msps/{msp}/baselines", {"schema_version": 1, "name": "Contract baseline to delete"}
+    )["id"]
+    api.call("PUT", f"{t}/baselines", {"ids": [baseline]})
+
     enrollment = api.call("POST", f"{t}/enrollment-tokens", {"name": "contract", "max_uses": 10})
     doomed_enrollment = api.call("POST", f"{t}/enrollment-tokens", {"name": "contract, to revoke"})["token"]["id"]
     device = enroll(base, enrollment["secret"], "CONTRACT-1")
@@ -233,6 +253,8 @@ def build_world(base, msp, key):
         "ou": ou,
         "subsetting": subsetting,
         "doomed_subsetting": doomed_subsetting,
+        "baseline": baseline,
+        "doomed_baseline": doomed_baseline,
         "enrollment_token": enrollment["token"]["id"],
         "doomed_enrollment_token": doomed_enrollment,
         "device": device["device_id"],
@@ -300,6 +322,9 @@ def configuration(msp, world):
     for op in ("getSubsetting", "replaceSubsetting", "updateSubsetting"):
         operation(op, id=world["subsetting"])
     operation("deleteSubsetting", id=world["doomed_subsetting"])
+    for op in ("getBaseline", "replaceBaseline"):
+        operation(op, id=world["baseline"])
+    operation("deleteBaseline", id=world["doomed_baseline"])
     for op in ("getDirectoryUser", "getDirectoryUserGroups"):
         operation(op, guid=world["user"])
     for op in ("getDirectoryComputer", "getDirectoryComputerGroups"):

@@ -34,6 +34,8 @@ struct APIHandler: APIProtocol {
     let identityProviders: IdentityProviderService
     /// Elevation reports of a tenant or across an MSP.
     let reports: ReportService
+    /// The MSP's baselines and their assignment to tenants.
+    let baselines: BaselineService
     /// The clock (the validity of tokens and keys in answers); tests may pin it.
     var now: @Sendable () -> Date = { Date() }
 

@@ -249,7 +249,8 @@ func buildRouter(
             identityProviders: IdentityProviderService(
                 database: database, sealer: sealer, allowsInsecureLoopbackIssuer: config.identityAllowsInsecureHTTP
             ),
-            reports: ReportService(database: database)
+            reports: ReportService(database: database),
+            baselines: BaselineService(database: database)
         ).registerHandlers(
             on: api,
             configuration: OpenAPIRuntime.Configuration(dateTranscoder: RFC3339DateTranscoder()),

@@ -39,6 +39,8 @@ struct DocumentBodyMiddleware: ServerMiddleware {
         Operations.UpdateSubsetting.id,
         Operations.CreatePreApprovedApplication.id,
         Operations.ReplacePreApprovedApplication.id,
+        Operations.CreateBaseline.id,
+        Operations.ReplaceBaseline.id,
     ]
 
     /// The operations whose body is one pre-approved entry.
@@ -72,6 +74,10 @@ struct DocumentBodyMiddleware: ServerMiddleware {
             }
         } catch let error as ServerError where error.underlyingError is DecodingError {
             // The typed body follows the document's schema; Core's strict decoder says what is wrong, all of it.
+            if operationID == Operations.CreateBaseline.id || operationID == Operations.ReplaceBaseline.id {
+                if let problem = BaselineDocuments.rejection(ofUndecodable: bytes) { throw problem }
+                throw error
+            }
             let rejection =
                 Self.entryOperations.contains(operationID)
                 ? PolicyDocuments.rejection(ofUndecodableEntry: bytes)

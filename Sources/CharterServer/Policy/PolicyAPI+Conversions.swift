@@ -29,30 +29,41 @@ extension Components.Schemas.Subsetting {
 }
 
 extension Components.Schemas.EffectivePolicy {
-    init(_ explanation: PolicyExplanation, user: ObjectGUID?, computer: ObjectGUID?) throws {
+    init(_ composed: ComposedExplanation, user: ObjectGUID?, computer: ObjectGUID?) throws {
+        let explanation = composed.explanation
         let source: Components.Schemas.EffectivePolicySource =
             switch explanation.policy.source {
             case .global: .init(kind: .global)
-            case .subsetting(let id, let name): .init(kind: .subsetting, subsettingId: id.description, name: name)
+            case .subsetting(let id, let name):
+                .init(
+                    kind: .subsetting, subsettingId: id.description, name: name,
+                    baselineId: composed.origins[id]?.id.description, baselineName: composed.origins[id]?.name
+                )
             }
+        func match(_ match: PolicyExplanation.Match) -> Components.Schemas.EffectivePolicyMatch {
+            Components.Schemas.EffectivePolicyMatch(match, baseline: composed.origins[match.subsettingID])
+        }
         self.init(
             user: user?.description,
             computer: computer?.description,
             settings: try PolicyDocuments.settingsDocument(explanation.policy.settings),
             source: source,
             explanation: .init(
-                winner: explanation.winner.map(Components.Schemas.EffectivePolicyMatch.init),
-                outranked: explanation.outranked.map(Components.Schemas.EffectivePolicyMatch.init),
-                disabled: explanation.disabled.map(Components.Schemas.EffectivePolicyMatch.init),
+                winner: explanation.winner.map(match),
+                outranked: explanation.outranked.map(match),
+                disabled: explanation.disabled.map(match),
                 overriddenSections: explanation.overriddenSections.map(\.rawValue),
-                inheritedSections: explanation.inheritedSections.map(\.rawValue)
+                inheritedSections: explanation.inheritedSections.map(\.rawValue),
+                sections: composed.sections.map { Components.Schemas.EffectivePolicySection($0.0, $0.1) },
+                unresolvedScopes: composed.unresolved.map(Components.Schemas.UnresolvedScope.init)
             )
         )
     }
 }
 
 extension Components.Schemas.EffectivePolicyMatch {
-    init(_ match: PolicyExplanation.Match) {
+    /// - Parameter baseline: The baseline the matched subsetting comes from; `nil` for the tenant's own.
+    init(_ match: PolicyExplanation.Match, baseline: BaselineReference?) {
         let path: Components.Schemas.EffectivePolicyMatchPath =
             switch match.path {
             case .group(let object, let chain):
@@ -66,7 +77,9 @@ extension Components.Schemas.EffectivePolicyMatch {
             priority: match.priority,
             target: match.target == .user ? .user : .computer,
             enabled: match.isEnabled,
-            path: path
+            path: path,
+            baselineId: baseline?.id.description,
+            baselineName: baseline?.name
         )
     }
 }

@@ -3,10 +3,10 @@ package import CharterCore
 package import CharterStore
 import Synchronization
 
-/// Each tenant's policy as bundles need it, kept while the policy stays the same: the resolver, and every
-/// effective policy's settings document encoded once. A change wave re-issues thousands of bundles from
-/// one policy; without this each would read and decode the documents, build the resolver and encode the
-/// same few documents again.
+/// Each tenant's policy as bundles need it (its assigned baselines folded in, ``ComposedPolicy``), kept while
+/// the policy stays the same: the resolver, and every effective policy's settings document encoded once. A
+/// change wave re-issues thousands of bundles from one policy; without this each would read and decode the
+/// documents, build the resolver and encode the same few documents again.
 ///
 /// An entry is used only while the tenant's ``PolicyStamp`` (read in the bundle's own transaction) is the
 /// one it was built for, so a replica never issues from a policy another replica has replaced.
@@ -40,15 +40,22 @@ package final class TenantPolicyCache: Sendable {
     package func current(of tenant: TenantID, in tx: Transaction) async throws -> Entry {
         let stamp = try await tx.subsettings.stamp(tenant)
         if let entry = entries.withLock({ $0[tenant] }), entry.stamp == stamp { return entry }
-        // The stamp of what is read next, which a write committed since the query above may have moved on.
+        // The stamp of what is read next, which a write committed since the query above may have moved on. The
+        // directory change stays the one read above: a sync committed meanwhile only makes the entry look older.
         let settings = try await tx.settings.get(tenant)
         let subsettings = try await tx.subsettings.list(tenant)
+        let baselines = try await tx.baselines.assigned(to: tenant)
+        let composition = try await ComposedPolicy.compose(
+            settings: settings, subsettings: subsettings.map(\.subsetting), baselines: baselines.map(\.baseline),
+            of: tenant, in: tx
+        )
         let entry = Entry(
             stamp: PolicyStamp(
                 settingsVersion: settings.version, subsettings: subsettings.map(\.subsetting.id),
-                subsettingVersions: subsettings.map(\.version)
+                subsettingVersions: subsettings.map(\.version), baselines: baselines.map(\.baseline.id),
+                baselineVersions: baselines.map(\.version), directoryChange: stamp.directoryChange
             ),
-            resolver: PolicyResolver(global: settings.settings, subsettings: subsettings.map(\.subsetting))
+            resolver: composition.resolver
         )
         entries.withLock { entries in
             if entries.count >= Self.capacity { entries.removeAll(keepingCapacity: true) }

@@ -2,7 +2,7 @@ import CharterCore
 import CharterStore
 
 /// Explains the effective policy of a user, a computer or both from what the tenant has stored: its
-/// settings, its subsettings and the membership facts of its synced directory.
+/// settings, its subsettings, its assigned baselines and the membership facts of its synced directory.
 enum EffectivePolicyLookup {
     /// Without either object, the policy of an unknown user on an unknown computer: the global settings.
     ///
@@ -13,7 +13,7 @@ enum EffectivePolicyLookup {
         computer: ObjectGUID?,
         of tenant: TenantID,
         in tx: Transaction
-    ) async throws -> PolicyExplanation {
+    ) async throws -> ComposedExplanation {
         let objects = [user, computer].compactMap { $0 }
         let kinds = try await tx.policyFacts.kinds(of: objects, in: tenant)
         for (guid, kind, field) in [(user, DirectoryObjectKind.user, "user"), (computer, .computer, "computer")] {
@@ -21,9 +21,8 @@ enum EffectivePolicyLookup {
                 throw PolicyError.notInDirectory(field: field, guid)
             }
         }
-        let global = try await tx.settings.get(tenant).settings
-        let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
+        let composition = try await ComposedPolicy.load(of: tenant, in: tx)
         let facts = try await tx.policyFacts.facts(about: objects, in: tenant)
-        return PolicyResolver(global: global, subsettings: subsettings).explain(for: user, on: computer, in: facts)
+        return composition.explain(for: user, on: computer, in: facts)
     }
 }

@@ -5,7 +5,8 @@ package import CharterStore
 /// that sends them a `bundle` hint. Core's ``PolicyChange`` decides, resolving again only the devices a
 /// change can reach.
 package enum PolicyChanges {
-    /// A tenant's policy at one moment: the global settings and the subsettings in priority order.
+    /// A tenant's policy at one moment, its baselines folded in (``ComposedPolicy``): the combined global
+    /// settings and the combined subsettings in priority order.
     package struct Snapshot: Hashable, Sendable {
         package var global: Settings
         package var subsettings: [Subsetting]
@@ -18,10 +19,8 @@ package enum PolicyChanges {
 
     /// The tenant's current policy, read in `tx`.
     package static func snapshot(of tenant: TenantID, in tx: Transaction) async throws -> Snapshot {
-        Snapshot(
-            global: try await tx.settings.get(tenant).settings,
-            subsettings: try await tx.subsettings.list(tenant).map(\.subsetting)
-        )
+        let composition = try await ComposedPolicy.load(of: tenant, in: tx)
+        return Snapshot(global: composition.global, subsettings: composition.subsettings)
     }
 
     /// The devices among `devices` whose policies differ between `before` and `after`, over the directory as
@@ -44,16 +43,32 @@ package enum PolicyChanges {
     }
 
     /// Appends a `bundle` hint for the tenant's enrolled devices whose policies the change from `before` to
-    /// the policy now in `tx` reaches. Call it last in the transaction that made the change.
-    package static func publish(of tenant: TenantID, from before: Snapshot, in tx: Transaction) async throws {
-        let after = try await snapshot(of: tenant, in: tx)
+    /// the policy now in `tx` reaches: one change-feed entry for the tenant, never one per device. Call it last
+    /// in the transaction that made the change.
+    ///
+    /// - Returns: How many devices the hint reaches.
+    @discardableResult
+    package static func publish(of tenant: TenantID, from before: Snapshot, in tx: Transaction) async throws -> Int {
+        try await publish(of: tenant, from: before, to: try await snapshot(of: tenant, in: tx), in: tx)
+    }
+
+    /// Appends a `bundle` hint for the tenant's enrolled devices whose policies differ between `before` and
+    /// `after`, both worked out by the caller: one change-feed entry for the tenant, never one per device.
+    ///
+    /// - Returns: How many devices the hint reaches.
+    @discardableResult
+    package static func publish(
+        of tenant: TenantID, from before: Snapshot, to after: Snapshot, in tx: Transaction
+    ) async throws -> Int {
+        guard before != after else { return 0 }
         let devices = try await tx.devices.managed(tenant)
         let affected = try await affected(among: devices, of: tenant, from: before, to: after, in: tx)
-        guard !affected.isEmpty else { return }
+        guard !affected.isEmpty else { return 0 }
         // A change that reaches every device is one tenant-wide entry, not a list of them all for every
         // replica to read.
         try await tx.changeFeed.append(
             tenant, event: .bundle, devices: affected.count == devices.count ? nil : affected, data: #"{"reason":"policy"}"#
         )
+        return affected.count
     }
 }

@@ -11,10 +11,10 @@ package enum PolicyDocuments {
     /// Members of a subsetting resource that clients may send back on a write and that are ignored.
     static let readOnlySubsettingMembers = ["id", "priority", "version", "created_at", "updated_at"]
 
-    /// A whole settings document.
-    package static func settings(from body: Data) throws(PolicyError) -> Settings {
+    /// A whole settings document, and the sections it contained.
+    package static func settings(from body: Data) throws(PolicyError) -> (Settings, Set<Settings.Section>) {
         do throws(DocumentError) {
-            return try Settings.decode(from: body)
+            return try Settings.decodeNamingSections(from: body)
         } catch {
             throw .invalidDocument(error, of: "settings document")
         }

@@ -34,12 +34,12 @@ package struct PolicyService: Sendable {
     package func replaceSettings(
         of tenant: TenantID, msp: MSPID, with document: Data, expectedVersion: Int64?, by caller: Caller
     ) async throws -> StoredSettings {
-        let settings = try PolicyDocuments.settings(from: document)
+        let (settings, sections) = try PolicyDocuments.settings(from: document)
         let now = now()
         return try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
             let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
             let (before, after) = try await tx.settings.replace(
-                tenant, with: settings, expectedVersion: expectedVersion, by: caller.actor, at: now
+                tenant, with: settings, sections: sections, expectedVersion: expectedVersion, by: caller.actor, at: now
             )
             try await tx.audit.record(
                 "settings.replaced", on: ("settings", tenant.description), before: before.auditSnapshot,
@@ -185,7 +185,7 @@ package struct PolicyService: Sendable {
     /// - Throws: ``PolicyError/notInDirectory(field:_:)`` for an object the tenant's directory does not have.
     package func explain(
         user: ObjectGUID?, computer: ObjectGUID?, of tenant: TenantID, msp: MSPID, by caller: Caller
-    ) async throws -> PolicyExplanation {
+    ) async throws -> ComposedExplanation {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
             try await EffectivePolicyLookup.explain(user: user, computer: computer, of: tenant, in: tx)
         }
@@ -193,9 +193,12 @@ package struct PolicyService: Sendable {
 }
 
 extension StoredSettings {
-    /// What the audit log keeps of the settings: the version and the whole document.
+    /// What the audit log keeps of the settings: the version, the whole document and the sections the tenant set.
     package var auditSnapshot: String {
-        let document = JSONValue.object(["version": .integer(Int64(version)), "document": settings.json])
+        let document = JSONValue.object([
+            "version": .integer(Int64(version)), "document": settings.json,
+            "sections": .array(sections.sorted().map { .string($0.rawValue) }),
+        ])
         return String(decoding: document.canonicalData, as: UTF8.self)
     }
 }

@@ -124,10 +124,9 @@ package struct RequestService: Sendable {
     ) async throws -> (StoredRequest, EffectivePolicy) {
         let matched = try await tx.devices.directoryUsers(tenant, matching: [submission.user]).first?.guid
         let computer = device.computer
-        let global = try await tx.settings.get(tenant).settings
-        let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
+        let composition = try await ComposedPolicy.load(of: tenant, in: tx)
         let facts = try await tx.policyFacts.facts(about: [computer, matched].compactMap { $0 }, in: tenant)
-        let policy = PolicyResolver(global: global, subsettings: subsettings).resolve(for: matched, on: computer, in: facts)
+        let policy = composition.resolver.resolve(for: matched, on: computer, in: facts)
         let request = ElevationRequest(
             kind: submission.kind, user: matched, application: submission.application, reason: submission.reason
         )

@@ -6,7 +6,7 @@ import PostgresNIO
 package struct SettingsRepository: Sendable {
     let tx: Transaction
 
-    private typealias Row = (String, Int64, Date, String)
+    private typealias Row = (String, Int64, Date, String, [String])
 
     private static func stored(_ row: Row, tenant: TenantID) throws -> StoredSettings {
         let settings: Settings
@@ -15,7 +15,10 @@ package struct SettingsRepository: Sendable {
         } catch {
             throw PolicyStoreError.corruptDocument(table: "tenant_settings", id: tenant.description, issues: error)
         }
-        return StoredSettings(settings: settings, version: row.1, updatedAt: row.2, updatedBy: row.3)
+        return StoredSettings(
+            settings: settings, version: row.1, updatedAt: row.2, updatedBy: row.3,
+            sections: Set(row.4.compactMap(Settings.Section.init(rawValue:)))
+        )
     }
 
     /// The tenant's settings; ``StoredSettings/defaults`` when it never saved any.
@@ -25,7 +28,7 @@ package struct SettingsRepository: Sendable {
     package func get(_ tenant: TenantID, forUpdate: Bool = false) async throws -> StoredSettings {
         let rows = try await tx.query(
             """
-            SELECT document, version, updated_at, updated_by FROM tenant_settings
+            SELECT document, version, updated_at, updated_by, sections FROM tenant_settings
             WHERE tenant_id = \(tenant.rawValue) \(unescaped: forUpdate ? "FOR UPDATE" : "")
             """
         )
@@ -35,11 +38,13 @@ package struct SettingsRepository: Sendable {
 
     /// Replaces the tenant's settings if their version still is `expectedVersion` (when given).
     ///
+    /// - Parameter sections: The sections the new document contained (see ``StoredSettings/sections``).
     /// - Returns: The settings before and after the replacement.
     /// - Throws: ``StoreError/versionMismatch(current:)`` when the settings changed since they were read.
     package func replace(
         _ tenant: TenantID,
         with settings: Settings,
+        sections: Set<Settings.Section>,
         expectedVersion: Int64?,
         by actor: AuditRecord.Actor,
         at now: Date
@@ -49,16 +54,19 @@ package struct SettingsRepository: Sendable {
             throw StoreError.versionMismatch(current: before.version)
         }
         let document = String(decoding: settings.canonicalData, as: UTF8.self)
+        let sectionNames = sections.sorted().map(\.rawValue)
         // Two first saves racing both see version 0; the loser's conditional update matches no row.
         let rows = try await tx.query(
             """
-            INSERT INTO tenant_settings AS s (tenant_id, document, version, updated_at, updated_by_id, updated_by)
-            VALUES (\(tenant.rawValue), \(document), 1, \(now), \(actor.id), \(actor.name))
+            INSERT INTO tenant_settings AS s (tenant_id, document, version, updated_at, updated_by_id, updated_by,
+                sections)
+            VALUES (\(tenant.rawValue), \(document), 1, \(now), \(actor.id), \(actor.name), \(sectionNames))
             ON CONFLICT (tenant_id) DO UPDATE
                 SET document = excluded.document, version = s.version + 1, updated_at = excluded.updated_at,
-                    updated_by_id = excluded.updated_by_id, updated_by = excluded.updated_by
+                    updated_by_id = excluded.updated_by_id, updated_by = excluded.updated_by,
+                    sections = excluded.sections
                 WHERE s.version = \(before.version)
-            RETURNING document, version, updated_at, updated_by
+            RETURNING document, version, updated_at, updated_by, sections
             """
         )
         for try await row in rows.decode(Row.self) {

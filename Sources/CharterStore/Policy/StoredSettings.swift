@@ -9,16 +9,25 @@ package struct StoredSettings: Hashable, Sendable {
     /// When and by whom the settings were last replaced; `nil` for the defaults.
     package var updatedAt: Date?
     package var updatedBy: String?
+    /// The sections the tenant's own document contained, where it wins over its baselines (docs/baselines.md);
+    /// empty for the defaults.
+    package var sections: Set<Settings.Section>
 
-    package init(settings: Settings, version: Int64, updatedAt: Date?, updatedBy: String?) {
+    package init(
+        settings: Settings, version: Int64, updatedAt: Date?, updatedBy: String?,
+        sections: Set<Settings.Section> = Set(Settings.Section.allCases)
+    ) {
         self.settings = settings
         self.version = version
         self.updatedAt = updatedAt
         self.updatedBy = updatedBy
+        self.sections = sections
     }
 
-    /// What a tenant that never saved settings has: the restrictive defaults at version 0.
-    package static let defaults = StoredSettings(settings: Settings(), version: 0, updatedAt: nil, updatedBy: nil)
+    /// What a tenant that never saved settings has: the restrictive defaults at version 0, setting no section.
+    package static let defaults = StoredSettings(
+        settings: Settings(), version: 0, updatedAt: nil, updatedBy: nil, sections: []
+    )
 }
 
 /// A subsetting as stored: the subsetting, its place in the tenant's list and its version.

@@ -213,17 +213,29 @@ package struct SubsettingRepository: Sendable {
     }
 }
 
-/// What identifies a tenant's policy as it stands, read without decoding a document: the settings' version
-/// and the subsettings' ids and versions in priority order. Every write of either changes it.
+/// What identifies a tenant's policy as it stands, read without decoding a document: the settings' version,
+/// the subsettings' ids and versions in priority order, the assigned baselines' ids and versions in assignment
+/// order, and the newest directory change (which can move what a baseline's named scope resolves to). Every
+/// write of any of them changes it.
 package struct PolicyStamp: Hashable, Sendable {
     package var settingsVersion: Int64
     package var subsettings: [SubsettingID]
     package var subsettingVersions: [Int64]
+    package var baselines: [BaselineID]
+    package var baselineVersions: [Int64]
+    /// The change-feed sequence of the tenant's newest directory change still in the feed (0 without one).
+    package var directoryChange: Int64
 
-    package init(settingsVersion: Int64, subsettings: [SubsettingID], subsettingVersions: [Int64]) {
+    package init(
+        settingsVersion: Int64, subsettings: [SubsettingID], subsettingVersions: [Int64],
+        baselines: [BaselineID] = [], baselineVersions: [Int64] = [], directoryChange: Int64 = 0
+    ) {
         self.settingsVersion = settingsVersion
         self.subsettings = subsettings
         self.subsettingVersions = subsettingVersions
+        self.baselines = baselines
+        self.baselineVersions = baselineVersions
+        self.directoryChange = directoryChange
     }
 }
 
@@ -233,12 +245,25 @@ extension SubsettingRepository {
         let rows = try await tx.query(
             """
             SELECT coalesce((SELECT version FROM tenant_settings WHERE tenant_id = \(tenant.rawValue)), 0),
-                   coalesce(array_agg(id ORDER BY position), '{}'), coalesce(array_agg(version ORDER BY position), '{}')
+                   coalesce(array_agg(id ORDER BY position), '{}'), coalesce(array_agg(version ORDER BY position), '{}'),
+                   (SELECT coalesce(array_agg(a.baseline_id ORDER BY a.position), '{}')
+                    FROM tenant_baselines a WHERE a.tenant_id = \(tenant.rawValue)),
+                   (SELECT coalesce(array_agg(b.version ORDER BY a.position), '{}')
+                    FROM tenant_baselines a JOIN baselines b ON b.msp_id = a.msp_id AND b.id = a.baseline_id
+                    WHERE a.tenant_id = \(tenant.rawValue)),
+                   (SELECT coalesce(max(seq), 0) FROM change_feed
+                    WHERE tenant_id = \(tenant.rawValue) AND event = 'bundle' AND data = '{"reason":"directory"}')
             FROM subsettings WHERE tenant_id = \(tenant.rawValue)
             """
         )
-        for try await (version, ids, versions) in rows.decode((Int64, [UUID], [Int64]).self) {
-            return PolicyStamp(settingsVersion: version, subsettings: ids.map { SubsettingID($0) }, subsettingVersions: versions)
+        for try await (version, ids, versions, baselines, baselineVersions, directoryChange) in rows.decode(
+            (Int64, [UUID], [Int64], [UUID], [Int64], Int64).self
+        ) {
+            return PolicyStamp(
+                settingsVersion: version, subsettings: ids.map { SubsettingID($0) }, subsettingVersions: versions,
+                baselines: baselines.map { BaselineID($0) }, baselineVersions: baselineVersions,
+                directoryChange: directoryChange
+            )
         }
         return PolicyStamp(settingsVersion: 0, subsettings: [], subsettingVersions: [])
     }

@@ -1,0 +1,115 @@
+import CharterCore
+import CharterStore
+import Foundation
+import Testing
+
+/// The baselines' tables as row-level security and the foreign keys of migration 0020 bound them, whatever the
+/// service asks.
+@Suite("Baseline repository")
+struct BaselineRepositoryTests {
+    static func baseline(_ name: String) -> Baseline {
+        Baseline(id: .random(), name: name, settings: SettingsOverrides(runAsAdmin: .init(mode: .auditOnly)))
+    }
+
+    @Test("a tenant's transaction sees only the baselines assigned to it; another MSP sees none")
+    func visibility() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 2)
+        let (otherMSP, _) = try await TestDatabase.makeMSP(tenants: 1)
+        try await TestDatabase.withService { database in
+            let (assigned, unassigned) = try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                let assigned = try await tx.baselines.create(msp, Self.baseline("Assigned"), now: Date())
+                let unassigned = try await tx.baselines.create(msp, Self.baseline("Unassigned"), now: Date())
+                try await tx.withinTenant(tenants[0]) { tx in
+                    _ = try await tx.baselines.assign([assigned.baseline.id], to: tenants[0], of: msp)
+                }
+                return (assigned.baseline.id, unassigned.baseline.id)
+            }
+            try await database.withTenant(tenants[0], msp: msp, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.baselines.list(msp).map(\.baseline.id) == [assigned])
+                #expect(try await tx.baselines.assigned(to: tenants[0]).map(\.baseline.id) == [assigned])
+                await #expect(throws: StoreError.notFound) { try await tx.baselines.get(msp, id: unassigned) }
+            }
+            try await database.withTenant(tenants[1], msp: msp, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.baselines.list(msp).isEmpty)
+                #expect(try await tx.baselines.assigned(to: tenants[0]).isEmpty, "another tenant's assignment")
+            }
+            try await database.withMSP(otherMSP, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.baselines.list(msp).isEmpty)
+                #expect(try await tx.baselines.tenants(assignedTo: assigned, of: msp).isEmpty)
+            }
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.baselines.tenants(assignedTo: assigned, of: msp) == [tenants[0]])
+            }
+        }
+    }
+
+    @Test("the database refuses to assign one MSP's baseline to another MSP's tenant")
+    func crossMSPAssignment() async throws {
+        let (msp, _) = try await TestDatabase.makeMSP(tenants: 1)
+        let (otherMSP, otherTenants) = try await TestDatabase.makeMSP(tenants: 1)
+        try await TestDatabase.withService { database in
+            let id = try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                try await tx.baselines.create(msp, Self.baseline("Ours"), now: Date()).baseline.id
+            }
+            // The other MSP's transaction names our MSP and baseline outright: row-level security refuses the row.
+            await #expect(throws: StoreError.self) {
+                try await database.withMSP(otherMSP, logger: TestDatabase.logger) { tx in
+                    try await tx.withinTenant(otherTenants[0]) { tx in
+                        _ = try await tx.baselines.assign([id], to: otherTenants[0], of: msp)
+                    }
+                }
+            }
+            // Under its own MSP, the foreign keys refuse a baseline of another MSP.
+            await #expect(throws: StoreError.self) {
+                try await database.withMSP(otherMSP, logger: TestDatabase.logger) { tx in
+                    try await tx.withinTenant(otherTenants[0]) { tx in
+                        _ = try await tx.baselines.assign([id], to: otherTenants[0], of: otherMSP)
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("the policy stamp moves with the assignment, an assigned baseline's edit and a directory change, not a policy hint")
+    func stampCoversBaselinesAndDirectory() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
+        let tenant = tenants[0]
+        try await TestDatabase.withService { database in
+            func stamp() async throws -> PolicyStamp {
+                try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                    try await tx.subsettings.stamp(tenant)
+                }
+            }
+            let initial = try await stamp()
+            let created = try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                let created = try await tx.baselines.create(msp, Self.baseline("Stamped"), now: Date())
+                try await tx.withinTenant(tenant) { tx in
+                    _ = try await tx.baselines.assign([created.baseline.id], to: tenant, of: msp)
+                }
+                return created
+            }
+            let assigned = try await stamp()
+            #expect(assigned != initial)
+            #expect(assigned.baselines == [created.baseline.id] && assigned.baselineVersions == [1])
+
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                var edited = created.baseline
+                edited.description = "edited"
+                _ = try await tx.baselines.update(msp, edited, expectedVersion: 1, now: Date())
+            }
+            let edited = try await stamp()
+            #expect(edited.baselineVersions == [2])
+
+            // A policy hint is not a directory change; a directory sync's hint is (names may resolve anew).
+            try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                _ = try await tx.changeFeed.append(tenant, event: .bundle, devices: nil, data: #"{"reason":"policy"}"#)
+            }
+            #expect(try await stamp() == edited)
+            let sequence = try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+                try await tx.changeFeed.append(tenant, event: .bundle, devices: nil, data: #"{"reason":"directory"}"#)
+            }
+            let synced = try await stamp()
+            #expect(synced.directoryChange == sequence && synced != edited)
+        }
+    }
+}
