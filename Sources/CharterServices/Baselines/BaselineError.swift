@@ -16,7 +16,7 @@ package enum BaselineError: RefusalConvertible {
     /// An assignment lists more baselines than a tenant may have.
     case tooManyAssigned(Int)
     /// The library already holds this entry.
-    case alreadyInLibrary(fileName: String)
+    case alreadyInLibrary(fileName: String?)
     /// The library holds the most entries a list may.
     case libraryFull
 
@@ -40,7 +40,11 @@ package enum BaselineError: RefusalConvertible {
                 field: "/ids"
             )
         case .alreadyInLibrary(let fileName):
-            Refusal(.conflict, "The baseline's library already holds this entry for '\(fileName)'.")
+            Refusal(
+                .conflict,
+                fileName.map { "The baseline's library already holds this entry for '\($0)'." }
+                    ?? "The baseline's library already holds this entry."
+            )
         case .libraryFull:
             Refusal(
                 .invalid,

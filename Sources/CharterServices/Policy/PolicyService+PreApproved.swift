@@ -105,7 +105,8 @@ extension PolicyService {
             let (action, entry, before, after) = try change(&settings.preApprovedApplications)
             let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
             let (_, stored) = try await tx.settings.replace(
-                tenant, with: settings, expectedVersion: current.version, by: caller.actor, at: now
+                tenant, with: settings, sections: current.sections.union([.preApprovedApplications]),
+                expectedVersion: current.version, by: caller.actor, at: now
             )
             try await tx.audit.record(
                 action, on: ("pre_approved_application", entry.id?.uuidString.lowercased() ?? ""),

@@ -200,7 +200,8 @@ extension RequestService {
             }
             settings.preApprovedApplications.append(entry)
             let (before, after) = try await tx.settings.replace(
-                tenant, with: settings, expectedVersion: current.version, by: caller.actor, at: now
+                tenant, with: settings, sections: current.sections.union([.preApprovedApplications]),
+                expectedVersion: current.version, by: caller.actor, at: now
             )
             return ListEdit(
                 action: "settings.replaced", target: ("settings", tenant.description), before: before.auditSnapshot,
@@ -214,12 +215,13 @@ extension RequestService {
                 throw RequestError.unknownSubsetting(id)
             }
             var subsetting = current.subsetting
-            // An override replaces the global list, so a subsetting without one starts from the global list.
+            // An override replaces the global list, so a subsetting without one starts from the global list as
+            // its members have it: the tenant's entries and its baselines' libraries.
             var list: [Settings.PreApprovedApplication]
             if let own = subsetting.overrides.preApprovedApplications {
                 list = own
             } else {
-                list = try await tx.settings.get(tenant).settings.preApprovedApplications
+                list = try await ComposedPolicy.load(of: tenant, in: tx).global.preApprovedApplications
             }
             guard list.count < Settings.PreApprovedApplication.maximumCount else {
                 throw RequestError.preApprovedListFull(field: pointer)
