@@ -102,7 +102,7 @@ struct MSPWebhookTests {
         }
     }
 
-    @Test("a tenant admin cannot create, read or delete MSP webhooks; an MSP auditor reads but cannot change them; another MSP's key finds none")
+    @Test("a tenant admin cannot create, read, change or delete MSP webhooks; an MSP auditor reads but cannot change them; another MSP's key finds none")
     func onlyMSPRoles() async throws {
         let world = try await TestApp.makeWorld(tenants: 1)
         let other = try await TestApp.makeWorld(tenants: 1)
@@ -121,7 +121,8 @@ struct MSPWebhookTests {
             let tenantKey = world.tenantKeys[0]
             for (method, path, payload) in [
                 (HTTPRequest.Method.post, base, body), (.get, base, nil), (.get, "\(base)/\(id)", nil),
-                (.get, "\(base)/\(id)/deliveries", nil), (.delete, "\(base)/\(id)", nil),
+                (.get, "\(base)/\(id)/deliveries", nil), (.patch, "\(base)/\(id)", #"{"enabled":false}"#),
+                (.delete, "\(base)/\(id)", nil),
             ] as [(HTTPRequest.Method, String, String?)] {
                 let answer = try await client.call(method, path, key: tenantKey, body: payload)
                 #expect(answer.status == .forbidden, "\(method) \(path) answered \(answer.status.code)")
@@ -134,6 +135,21 @@ struct MSPWebhookTests {
             #expect(try await client.call(.get, "\(base)/\(id)", key: auditor).json["url"] as? String == "https://hooks.example.com/msp")
             #expect(try await client.call(.post, base, key: auditor, body: body).status == .forbidden)
             #expect(try await client.call(.delete, "\(base)/\(id)", key: auditor).status == .forbidden)
+            #expect(try await client.call(.patch, "\(base)/\(id)", key: auditor, body: #"{"enabled":false}"#).status == .forbidden)
+            // The MSP's key changes it; a bad URL or no event is refused naming the field, changing nothing.
+            let patched = try await client.call(
+                .patch, "\(base)/\(id)", key: world.mspKey,
+                body: #"{"enabled":false,"events":["audit.chain_broken","device.revoked"]}"#
+            )
+            #expect(patched.status == .ok, "\(patched.json)")
+            // The fixture reads every JSON number and boolean as a Double.
+            #expect(patched.json["enabled"] as? Double == 0, "\(patched.json)")
+            #expect(patched.json["events"] as? [String] == ["audit.chain_broken", "device.revoked"])
+            for (bad, field) in [(#"{"url":"ftp://hooks.example.com/"}"#, "/url"), (#"{"events":[]}"#, "/events")] {
+                let refused = try await client.call(.patch, "\(base)/\(id)", key: world.mspKey, body: bad)
+                #expect(refused.status.code == 422 && refused.problemField == field, "\(bad): \(refused.json)")
+            }
+            #expect(try await client.call(.get, "\(base)/\(id)", key: world.mspKey).json["url"] as? String == "https://hooks.example.com/msp")
             // The answer never carries the secret again.
             #expect(try await client.call(.get, "\(base)/\(id)", key: world.mspKey).json["secret"] == nil)
             #expect(try await client.call(.delete, "\(base)/\(id)", key: world.mspKey).status == .noContent)
@@ -151,11 +167,11 @@ struct MSPWebhookTests {
                 return rows
             }
         }
-        #expect(audit.map(\.0) == ["msp_webhook.created", "msp_webhook.deleted"])
+        #expect(audit.map(\.0) == ["msp_webhook.created", "msp_webhook.updated", "msp_webhook.deleted"])
         #expect(audit.allSatisfy { !("\($0.1 ?? "")\($0.2 ?? "")").contains("secret") })
     }
 
-    @Test("a tenant-scoped transaction sees no MSP webhook nor delivery, even of its own MSP")
+    @Test("a tenant-scoped transaction sees no MSP webhook nor delivery, even of its own MSP; a disabled one is queued nothing")
     func tenantConnectionReadsNoMSPRows() async throws {
         let world = try await TestApp.makeWorld(tenants: 1)
         let tenant = world.tenants[0]
@@ -185,6 +201,27 @@ struct MSPWebhookTests {
                 [try await count("msp_webhooks", tx), try await count("msp_webhook_deliveries", tx)]
             }
             #expect(inMSP == [1, 1])
+        }
+        // Disabled, it is queued nothing more.
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            let hooks = try await client.call(.get, "/v1/msps/\(world.msp)/webhooks", key: world.mspKey).items
+            let id = try #require(hooks.first?["id"] as? String)
+            let patched = try await client.call(
+                .patch, "/v1/msps/\(world.msp)/webhooks/\(id)", key: world.mspKey, body: #"{"enabled":false}"#
+            )
+            #expect(patched.status == .ok, "\(patched.json)")
+        }
+        try await TestApp.withService { database in
+            try await AlertService(database: database).chainBroken(
+                tenant: tenant, msp: world.msp, breakSequence: 2, reason: "gap", eventsChecked: 2, logger: TestApp.logger
+            )
+            let queued = try await database.withMSP(world.msp, logger: TestApp.logger) { tx in
+                var total = 0
+                for try await value in try await tx.query("SELECT count(*)::int FROM msp_webhook_deliveries")
+                    .decode(Int.self) { total = value }
+                return total
+            }
+            #expect(queued == 1)
         }
     }
 }

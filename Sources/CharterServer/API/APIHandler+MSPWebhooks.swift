@@ -33,6 +33,17 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(hook))))
     }
 
+    func updateMSPWebhook(_ input: Operations.UpdateMSPWebhook.Input) async throws -> Operations.UpdateMSPWebhook.Output {
+        let call = try MSPCall.authorize(.configure, msp: input.path.msp)
+        let id = try Self.webhookID(input.path.id)
+        guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
+        let hook = try await webhooks.update(
+            id, ofMSP: call.msp, url: body.url, events: body.events?.map(\.rawValue), isEnabled: body.enabled,
+            by: call.caller
+        )
+        return .ok(.init(body: .json(.init(hook))))
+    }
+
     func deleteMSPWebhook(_ input: Operations.DeleteMSPWebhook.Input) async throws -> Operations.DeleteMSPWebhook.Output {
         let call = try MSPCall.authorize(.configure, msp: input.path.msp)
         try await webhooks.delete(try Self.webhookID(input.path.id), ofMSP: call.msp, by: call.caller)

@@ -40,6 +40,32 @@ extension WebhookService {
         return Created(webhook: hook, secret: secret)
     }
 
+    /// Changes what is given of an MSP webhook's URL, events and `enabled`; the secret stays. A disabled
+    /// webhook is queued nothing; what was queued before is still sent.
+    ///
+    /// - Throws: ``WebhookError/invalidURL``, ``WebhookError/noEvents``; `StoreError.notFound`.
+    package func update(
+        _ id: UUID, ofMSP msp: MSPID, url: String?, events: [String]?, isEnabled: Bool?, by caller: Caller
+    ) async throws -> Webhook {
+        if let url { try Self.validate(url: url) }
+        if let events { try Self.validate(events: events) }
+        let now = now()
+        return try await database.withMSP(msp, logger: caller.logger) { tx in
+            let before = try await tx.mspWebhooks.get(msp, id: id, locking: true)
+            var after = before
+            if let url { after.url = url }
+            if let events { after.events = Array(Set(events)).sorted() }
+            if let isEnabled { after.isEnabled = isEnabled }
+            guard after != before else { return before }
+            try await tx.mspWebhooks.update(after, in: msp)
+            try await tx.audit.record(
+                "msp_webhook.updated", on: ("msp_webhook", id.uuidString.lowercased()), before: before.auditSnapshot,
+                after: after.auditSnapshot, by: caller, at: now, in: .msp(msp)
+            )
+            return after
+        }
+    }
+
     /// Deletes an MSP webhook and its deliveries.
     package func delete(_ id: UUID, ofMSP msp: MSPID, by caller: Caller) async throws {
         let now = now()

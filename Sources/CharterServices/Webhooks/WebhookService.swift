@@ -70,15 +70,26 @@ package struct WebhookService: Sendable {
         return Created(webhook: hook, secret: secret)
     }
 
+    /// - Throws: ``WebhookError/invalidURL`` unless `url` is an absolute http or https URL.
+    static func validate(url: String) throws {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            ["http", "https"].contains(scheme), parsed.host != nil
+        else { throw WebhookError.invalidURL }
+    }
+
+    /// - Throws: ``WebhookError/noEvents`` when `events` is empty.
+    static func validate(events: [String]) throws {
+        guard !events.isEmpty else { throw WebhookError.noEvents }
+    }
+
     /// A new webhook (tenant or MSP) and its secret, sealed in the webhook's context.
     ///
     /// - Throws: ``WebhookError/invalidURL``.
     func makeWebhook(
         url: String, events: [String], isEnabled: Bool, sealer: SecretSealer, msp: MSPID? = nil
     ) throws -> (Webhook, Data) {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
-            ["http", "https"].contains(scheme), parsed.host != nil
-        else { throw WebhookError.invalidURL }
+        try Self.validate(url: url)
+        try Self.validate(events: events)
         let id = UUID()
         var random = SystemRandomNumberGenerator()
         let secret = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) })
@@ -118,10 +129,13 @@ package struct WebhookService: Sendable {
 package enum WebhookError: RefusalConvertible, Equatable {
     /// The receiver is not an absolute http or https URL.
     case invalidURL
+    /// The webhook would subscribe to no event.
+    case noEvents
 
     package var refusal: Refusal {
         switch self {
         case .invalidURL: Refusal(.invalid, "url must be an absolute http or https URL.", field: "/url")
+        case .noEvents: Refusal(.invalid, "events must name at least one event.", field: "/events")
         }
     }
 }

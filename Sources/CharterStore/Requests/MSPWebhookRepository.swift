@@ -36,17 +36,28 @@ package struct MSPWebhookRepository: Sendable {
         try await webhooks(msp, id: nil)
     }
 
-    package func get(_ msp: MSPID, id: UUID) async throws -> Webhook {
-        guard let hook = try await webhooks(msp, id: id).first else { throw StoreError.notFound }
+    /// One webhook; with `locking`, its row stays locked until commit (an update reads what it replaces).
+    package func get(_ msp: MSPID, id: UUID, locking: Bool = false) async throws -> Webhook {
+        guard let hook = try await webhooks(msp, id: id, locking: locking).first else { throw StoreError.notFound }
         return hook
     }
 
-    private func webhooks(_ msp: MSPID, id: UUID?) async throws -> [Webhook] {
+    /// Stores the webhook's URL, events and `enabled` (its secret and creation stay).
+    package func update(_ webhook: Webhook, in msp: MSPID) async throws {
+        try await tx.query(
+            """
+            UPDATE msp_webhooks SET url = \(webhook.url), events = \(webhook.events), enabled = \(webhook.isEnabled)
+            WHERE msp_id = \(msp.rawValue) AND id = \(webhook.id)
+            """
+        )
+    }
+
+    private func webhooks(_ msp: MSPID, id: UUID?, locking: Bool = false) async throws -> [Webhook] {
         let rows = try await tx.query(
             """
             SELECT id, url, events, secret_sealed, enabled, created_at FROM msp_webhooks
             WHERE msp_id = \(msp.rawValue) AND (\(id)::uuid IS NULL OR id = \(id))
-            ORDER BY created_at, id
+            ORDER BY created_at, id \(unescaped: locking ? "FOR UPDATE" : "")
             """
         )
         var hooks: [Webhook] = []
