@@ -14,7 +14,9 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(items: hooks.map(Components.Schemas.Webhook.init)))))
     }
 
-    func createMSPWebhook(_ input: Operations.CreateMSPWebhook.Input) async throws -> Operations.CreateMSPWebhook.Output {
+    func createMSPWebhook(
+        _ input: Operations.CreateMSPWebhook.Input
+    ) async throws -> Operations.CreateMSPWebhook.Output {
         let call = try MSPCall.authorize(.configure, msp: input.path.msp)
         let sealer = try endpointService.requireKeys().sealer
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
@@ -33,7 +35,9 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(hook))))
     }
 
-    func updateMSPWebhook(_ input: Operations.UpdateMSPWebhook.Input) async throws -> Operations.UpdateMSPWebhook.Output {
+    func updateMSPWebhook(
+        _ input: Operations.UpdateMSPWebhook.Input
+    ) async throws -> Operations.UpdateMSPWebhook.Output {
         let call = try MSPCall.authorize(.configure, msp: input.path.msp)
         let id = try Self.webhookID(input.path.id)
         guard case .json(let body) = input.body else { throw Problem(.unsupportedMediaType, "Send JSON.") }
@@ -44,7 +48,9 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(hook))))
     }
 
-    func deleteMSPWebhook(_ input: Operations.DeleteMSPWebhook.Input) async throws -> Operations.DeleteMSPWebhook.Output {
+    func deleteMSPWebhook(
+        _ input: Operations.DeleteMSPWebhook.Input
+    ) async throws -> Operations.DeleteMSPWebhook.Output {
         let call = try MSPCall.authorize(.configure, msp: input.path.msp)
         try await webhooks.delete(try Self.webhookID(input.path.id), ofMSP: call.msp, by: call.caller)
         return .noContent(.init())

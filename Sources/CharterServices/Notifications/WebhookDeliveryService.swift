@@ -111,11 +111,12 @@ package struct WebhookDeliveryService: Service {
         let token = UUID()
         let policy = claimPolicy
         let claimed = try await transaction(outbox) { tx in
-            switch outbox {
+            let (limit, lease) = (Self.batchSize, policy.lease)
+            return switch outbox {
             case .tenant(let tenant, _):
-                try await tx.webhooks.claimDue(tenant, limit: Self.batchSize, lease: policy.lease, token: token, at: claimedAt)
+                try await tx.webhooks.claimDue(tenant, limit: limit, lease: lease, token: token, at: claimedAt)
             case .msp(let msp):
-                try await tx.mspWebhooks.claimDue(msp, limit: Self.batchSize, lease: policy.lease, token: token, at: claimedAt)
+                try await tx.mspWebhooks.claimDue(msp, limit: limit, lease: lease, token: token, at: claimedAt)
             }
         }
         var claim = DeliveryClaim(claimed, claimedAt: claimedAt, policy: policy)
@@ -127,8 +128,10 @@ package struct WebhookDeliveryService: Service {
                 let ids = rest.map(\.delivery.id)
                 try await transaction(outbox) { tx in
                     switch outbox {
-                    case .tenant(let tenant, _): try await tx.webhooks.release(tenant, deliveries: ids, token: token, at: Date())
-                    case .msp(let msp): try await tx.mspWebhooks.release(msp, deliveries: ids, token: token, at: Date())
+                    case .tenant(let tenant, _):
+                        try await tx.webhooks.release(tenant, deliveries: ids, token: token, at: Date())
+                    case .msp(let msp):
+                        try await tx.mspWebhooks.release(msp, deliveries: ids, token: token, at: Date())
                     }
                 }
                 return

@@ -93,10 +93,10 @@ package struct WebhookService: Sendable {
         let id = UUID()
         var random = SystemRandomNumberGenerator()
         let secret = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) })
+        let context = msp.map { Self.sealingContext(id, msp: $0) } ?? Self.sealingContext(id)
         let hook = Webhook(
             id: id, url: url, events: Array(Set(events)).sorted(),
-            secretSealed: try sealer.seal(secret, context: msp.map { Self.sealingContext(id, msp: $0) } ?? Self.sealingContext(id))
-                .description,
+            secretSealed: try sealer.seal(secret, context: context).description,
             isEnabled: isEnabled, createdAt: now()
         )
         return (hook, secret)

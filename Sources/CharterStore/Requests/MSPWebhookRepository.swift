@@ -89,7 +89,8 @@ package struct MSPWebhookRepository: Sendable {
                 WHERE msp_id = \(msp.rawValue) AND status = 'pending' AND next_attempt_at <= \(now)
                 ORDER BY next_attempt_at LIMIT \(limit) FOR UPDATE SKIP LOCKED
             )
-            UPDATE msp_webhook_deliveries d SET next_attempt_at = \(now.addingTimeInterval(lease)), claim_token = \(token)
+            UPDATE msp_webhook_deliveries d
+            SET next_attempt_at = \(now.addingTimeInterval(lease)), claim_token = \(token)
             FROM msp_webhooks w
             WHERE d.id IN (SELECT id FROM due)
               AND w.msp_id = d.msp_id AND w.id = d.webhook_id
