@@ -44,6 +44,8 @@ struct IsolationTests {
         case (.get, _), (.delete, _): nil
         case (.post, let path) where path.hasSuffix("/tenants"): #"{"name":"pwned"}"#
         case (.post, let path) where path.hasSuffix("/api-keys"): #"{"name":"pwned","role":"auditor"}"#
+        case (.post, let path) where path.hasSuffix("/webhooks"):
+            #"{"url":"https://hooks.example.com/pwned","events":["request.created","device.revoked"]}"#
         case (.patch, "/v1/tenants/{tenant}"): #"{"name":"pwned"}"#
         case (.post, "/v1/msps/{msp}/baselines"), (.put, "/v1/msps/{msp}/baselines/{id}"):
             #"{"schema_version":1,"name":"pwned"}"#

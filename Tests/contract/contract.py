@@ -41,6 +41,8 @@ STATE_DEPENDENT_422 = {
     "updateSubsetting": "the scope must name groups and OUs of the tenant's synced directory",
     "reorderSubsettings": "ids must name every subsetting of the tenant exactly once",
     "createWebhook": "the URL's host must resolve to an address the outbound policy allows",
+    "createMSPWebhook": "the URL's host must resolve to an address the outbound policy allows",
+    "updateMSPWebhook": "the URL's host must resolve to an address the outbound policy allows",
     "createPersonGrant": "tenant_id must name a tenant of the MSP",
     "createRoleMapping": "tenant_id must name a tenant of the MSP",
     "createDirectoryConnection": "the URLs' hosts must resolve to addresses the outbound policy allows; "

@@ -49,7 +49,7 @@ extension APIHandler {
         return .ok(.init(body: .json(.init(items: deliveries.map(Components.Schemas.WebhookDelivery.init)))))
     }
 
-    private static func webhookID(_ raw: String) throws -> UUID {
+    static func webhookID(_ raw: String) throws -> UUID {
         guard let id = UUID(uuidString: raw) else {
             throw Problem(.malformedRequest, "The id must be a UUID such as 0b7f7a5e-3c1d-4e0a-9f11-2a4c5d6e7f80.", field: "id")
         }
@@ -73,7 +73,7 @@ extension Components.Schemas.WebhookDelivery {
             status: .init(rawValue: delivery.status.rawValue) ?? .pending, attempts: delivery.attempts,
             nextAttemptAt: delivery.status == .pending ? delivery.nextAttemptAt : nil,
             lastStatusCode: delivery.lastStatusCode, lastError: delivery.lastError, createdAt: delivery.createdAt,
-            deliveredAt: delivery.deliveredAt
+            deliveredAt: delivery.deliveredAt, tenantId: delivery.tenant?.description
         )
     }
 }

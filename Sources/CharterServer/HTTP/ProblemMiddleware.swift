@@ -175,7 +175,8 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             }
         return Problem(
             .quotaExceeded,
-            "The tenant already has \(quota.limit) \(what), its quota (\(key)); remove one first or ask the operator "
+            "The \(quota.isMSP ? "MSP" : "tenant") already has \(quota.limit) \(what), its quota (\(key)); remove one "
+                + "first or ask the operator "
                 + "to raise the quota."
         )
     }

@@ -71,7 +71,7 @@ package struct WebhookDeliveryService: Service {
         }
     }
 
-    /// Sends one batch of every tenant's deliveries due now.
+    /// Sends one batch of every tenant's, and every MSP's, deliveries due now.
     package func deliverDue() async throws {
         let tenants = try await database.readWithoutTenant(logger: logger) { tx in
             try await tx.webhooks.tenantsWithDueDeliveries()
@@ -79,18 +79,45 @@ package struct WebhookDeliveryService: Service {
         for (tenant, msp) in tenants where !Task.isShuttingDownGracefully {
             try await deliverDue(of: tenant, msp: msp)
         }
+        let msps = try await database.readWithoutTenant(logger: logger) { tx in
+            try await tx.mspWebhooks.mspsWithDueDeliveries()
+        }
+        for msp in msps where !Task.isShuttingDownGracefully {
+            try await deliverDue(ofMSP: msp)
+        }
     }
 
     /// A claimed delivery with its receiver's URL and sealed secret.
     package typealias ClaimedDelivery = (delivery: WebhookDelivery, url: String, secretSealed: String)
 
+    /// Whose outbox a claim is of: a tenant's webhooks', or an MSP's (migration 0023).
+    enum Outbox {
+        case tenant(TenantID, msp: MSPID)
+        case msp(MSPID)
+    }
+
     /// Claims one batch of the tenant's deliveries due at `claimedAt` and sends them as ``DeliveryClaim``
     /// says, handing the rest back when shutting down or when the next delivery could outlast the lease.
     package func deliverDue(of tenant: TenantID, msp: MSPID, at claimedAt: Date = Date()) async throws {
+        try await deliverDue(of: .tenant(tenant, msp: msp), at: claimedAt)
+    }
+
+    /// Claims one batch of the MSP webhooks' deliveries due at `claimedAt` and sends them, as for a tenant.
+    package func deliverDue(ofMSP msp: MSPID, at claimedAt: Date = Date()) async throws {
+        try await deliverDue(of: .msp(msp), at: claimedAt)
+    }
+
+    private func deliverDue(of outbox: Outbox, at claimedAt: Date) async throws {
         let token = UUID()
         let policy = claimPolicy
-        let claimed = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-            try await tx.webhooks.claimDue(tenant, limit: Self.batchSize, lease: policy.lease, token: token, at: claimedAt)
+        let claimed = try await transaction(outbox) { tx in
+            let (limit, lease) = (Self.batchSize, policy.lease)
+            return switch outbox {
+            case .tenant(let tenant, _):
+                try await tx.webhooks.claimDue(tenant, limit: limit, lease: lease, token: token, at: claimedAt)
+            case .msp(let msp):
+                try await tx.mspWebhooks.claimDue(msp, limit: limit, lease: lease, token: token, at: claimedAt)
+            }
         }
         var claim = DeliveryClaim(claimed, claimedAt: claimedAt, policy: policy)
         while true {
@@ -98,20 +125,41 @@ package struct WebhookDeliveryService: Service {
             case .done:
                 return
             case .handBack(let rest):
-                try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-                    try await tx.webhooks.release(tenant, deliveries: rest.map(\.delivery.id), token: token, at: Date())
+                let ids = rest.map(\.delivery.id)
+                try await transaction(outbox) { tx in
+                    switch outbox {
+                    case .tenant(let tenant, _):
+                        try await tx.webhooks.release(tenant, deliveries: ids, token: token, at: Date())
+                    case .msp(let msp):
+                        try await tx.mspWebhooks.release(msp, deliveries: ids, token: token, at: Date())
+                    }
                 }
                 return
             case .send(let item):
-                let outcome = await send(item.delivery, to: item.url, secretSealed: item.secretSealed)
-                try await record(outcome, of: item.delivery, in: tenant, msp: msp, token: token, policy: policy)
+                let context =
+                    switch outbox {
+                    case .tenant: WebhookService.sealingContext(item.delivery.webhook)
+                    case .msp(let msp): WebhookService.sealingContext(item.delivery.webhook, msp: msp)
+                    }
+                let outcome = await send(item.delivery, to: item.url, secretSealed: item.secretSealed, context: context)
+                try await record(outcome, of: item.delivery, in: outbox, token: token, policy: policy)
             }
+        }
+    }
+
+    /// Runs `body` in the outbox's transaction: the tenant's, or the MSP's with no tenant.
+    private func transaction<Result: Sendable>(
+        _ outbox: Outbox, _ body: (Transaction) async throws -> Result
+    ) async throws -> Result {
+        switch outbox {
+        case .tenant(let tenant, let msp): try await database.withTenant(tenant, msp: msp, logger: logger, body)
+        case .msp(let msp): try await database.withMSP(msp, logger: logger, body)
         }
     }
 
     /// Records an attempt under the claim's token: delivered, due again after the backoff, or failed for good.
     private func record(
-        _ outcome: Outcome, of delivery: WebhookDelivery, in tenant: TenantID, msp: MSPID, token: UUID,
+        _ outcome: Outcome, of delivery: WebhookDelivery, in outbox: Outbox, token: UUID,
         policy: DeliveryClaim<ClaimedDelivery>.Policy
     ) async throws {
         let now = Date()
@@ -125,16 +173,29 @@ package struct WebhookDeliveryService: Service {
             case .retry(let at): (.pending, at)
             case .failed: (.failed, now)
             }
-        let recorded = try await database.withTenant(tenant, msp: msp, logger: logger) { tx in
-            try await tx.webhooks.record(
-                tenant, delivery: delivery.id, token: token, status: status, statusCode: outcome.statusCode,
-                error: outcome.error, retryAt: retryAt, at: now
-            )
+        let recorded = try await transaction(outbox) { tx in
+            switch outbox {
+            case .tenant(let tenant, _):
+                try await tx.webhooks.record(
+                    tenant, delivery: delivery.id, token: token, status: status, statusCode: outcome.statusCode,
+                    error: outcome.error, retryAt: retryAt, at: now
+                )
+            case .msp(let msp):
+                try await tx.mspWebhooks.record(
+                    msp, delivery: delivery.id, token: token, status: status, statusCode: outcome.statusCode,
+                    error: outcome.error, retryAt: retryAt, at: now
+                )
+            }
         }
         if !recorded {
+            let owner: Logger.Metadata =
+                switch outbox {
+                case .tenant(let tenant, _): ["tenant.id": "\(tenant)"]
+                case .msp(let msp): ["msp.id": "\(msp)"]
+                }
             logger.warning(
                 "webhook delivery outcome dropped: claim taken over",
-                metadata: ["tenant.id": "\(tenant)", "webhook.delivery": "\(delivery.id)"]
+                metadata: owner.merging(["webhook.delivery": "\(delivery.id)"]) { $1 }
             )
         }
     }
@@ -147,11 +208,11 @@ package struct WebhookDeliveryService: Service {
         package var isDelivered: Bool { error == nil }
     }
 
-    /// Opens the webhook's secret and posts the delivery through the transport.
-    func send(_ delivery: WebhookDelivery, to url: String, secretSealed: String) async -> Outcome {
+    /// Opens the webhook's secret (sealed in `context`) and posts the delivery through the transport.
+    func send(_ delivery: WebhookDelivery, to url: String, secretSealed: String, context: String) async -> Outcome {
         let secret: Data
         do {
-            secret = try sealer.open(secretSealed, context: WebhookService.sealingContext(delivery.webhook))
+            secret = try sealer.open(secretSealed, context: context)
         } catch {
             logger.error("webhook secret cannot be opened", metadata: ["webhook.id": "\(delivery.webhook)"])
             return Outcome(error: "the webhook's secret cannot be opened with the configured keys")

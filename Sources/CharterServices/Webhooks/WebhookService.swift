@@ -30,6 +30,12 @@ package struct WebhookService: Sendable {
         "webhooks/\(id.uuidString.lowercased())/secret"
     }
 
+    /// The context an MSP webhook's secret is sealed in: bound to the MSP too, so it opens for no tenant's
+    /// webhook and no other MSP's.
+    package static func sealingContext(_ id: UUID, msp: MSPID) -> String {
+        "msps/\(msp.description)/webhooks/\(id.uuidString.lowercased())/secret"
+    }
+
     /// The tenant's webhooks.
     package func list(of tenant: TenantID, msp: MSPID, by caller: Caller) async throws -> [Webhook] {
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
@@ -51,18 +57,8 @@ package struct WebhookService: Sendable {
         url: String, events: [String], isEnabled: Bool, sealer: SecretSealer, of tenant: TenantID, msp: MSPID,
         by caller: Caller
     ) async throws -> Created {
-        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
-            ["http", "https"].contains(scheme), parsed.host != nil
-        else { throw WebhookError.invalidURL }
-        let id = UUID()
-        var random = SystemRandomNumberGenerator()
-        let secret = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) })
-        let now = now()
-        let hook = Webhook(
-            id: id, url: url, events: Array(Set(events)).sorted(),
-            secretSealed: try sealer.seal(secret, context: Self.sealingContext(id)).description, isEnabled: isEnabled,
-            createdAt: now
-        )
+        let (hook, secret) = try makeWebhook(url: url, events: events, isEnabled: isEnabled, sealer: sealer)
+        let (id, now) = (hook.id, hook.createdAt)
         try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
             try await tx.quotas.admitOne(more: .webhooks, in: tenant, limit: maximumPerTenant)
             try await tx.webhooks.create(hook, in: tenant, by: caller.principal?.id.rawValue)
@@ -72,6 +68,38 @@ package struct WebhookService: Sendable {
             )
         }
         return Created(webhook: hook, secret: secret)
+    }
+
+    /// - Throws: ``WebhookError/invalidURL`` unless `url` is an absolute http or https URL.
+    static func validate(url: String) throws {
+        guard let parsed = URL(string: url), let scheme = parsed.scheme?.lowercased(),
+            ["http", "https"].contains(scheme), parsed.host != nil
+        else { throw WebhookError.invalidURL }
+    }
+
+    /// - Throws: ``WebhookError/noEvents`` when `events` is empty.
+    static func validate(events: [String]) throws {
+        guard !events.isEmpty else { throw WebhookError.noEvents }
+    }
+
+    /// A new webhook (tenant or MSP) and its secret, sealed in the webhook's context.
+    ///
+    /// - Throws: ``WebhookError/invalidURL``.
+    func makeWebhook(
+        url: String, events: [String], isEnabled: Bool, sealer: SecretSealer, msp: MSPID? = nil
+    ) throws -> (Webhook, Data) {
+        try Self.validate(url: url)
+        try Self.validate(events: events)
+        let id = UUID()
+        var random = SystemRandomNumberGenerator()
+        let secret = Data((0..<32).map { _ in UInt8.random(in: .min ... .max, using: &random) })
+        let context = msp.map { Self.sealingContext(id, msp: $0) } ?? Self.sealingContext(id)
+        let hook = Webhook(
+            id: id, url: url, events: Array(Set(events)).sorted(),
+            secretSealed: try sealer.seal(secret, context: context).description,
+            isEnabled: isEnabled, createdAt: now()
+        )
+        return (hook, secret)
     }
 
     /// Deletes a webhook and its deliveries.
@@ -101,10 +129,13 @@ package struct WebhookService: Sendable {
 package enum WebhookError: RefusalConvertible, Equatable {
     /// The receiver is not an absolute http or https URL.
     case invalidURL
+    /// The webhook would subscribe to no event.
+    case noEvents
 
     package var refusal: Refusal {
         switch self {
         case .invalidURL: Refusal(.invalid, "url must be an absolute http or https URL.", field: "/url")
+        case .noEvents: Refusal(.invalid, "events must name at least one event.", field: "/events")
         }
     }
 }

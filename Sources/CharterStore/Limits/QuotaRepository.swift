@@ -20,10 +20,12 @@ package enum Quota: String, Sendable, Hashable, CaseIterable {
     }
 }
 
-/// The tenant already holds as many of `quota` as allowed; nothing was created.
+/// The tenant (or, for its webhooks, the MSP) already holds as many of `quota` as allowed; nothing was created.
 package struct QuotaExceeded: Error, Sendable, Hashable {
     package var quota: Quota
     package var limit: Int
+    /// The MSP's own count was exceeded (its webhooks, ``MSPWebhookRepository/admitOne(in:limit:)``).
+    package var isMSP = false
 }
 
 /// Checks a tenant's quotas inside the transaction that creates the thing counted.

@@ -38,6 +38,8 @@ package struct WebhookDelivery: Hashable, Sendable {
     package var lastError: String?
     package var createdAt: Date
     package var deliveredAt: Date?
+    /// The tenant the event happened in: set for an MSP webhook's deliveries (``MSPWebhookRepository``).
+    package var tenant: TenantID? = nil
 }
 
 /// Webhooks and their delivery log (an outbox the delivery worker drains).
@@ -84,7 +86,10 @@ package struct WebhookRepository: Sendable {
         return hook
     }
 
-    /// Queues `event` for every enabled webhook of the tenant that subscribed to it.
+    /// Queues `event` for every enabled webhook of the tenant that subscribed to it, and of its MSP.
+    ///
+    /// The MSP's webhooks are out of a tenant transaction's sight; a definer function (migration 0023) queues
+    /// their deliveries for the transaction's own tenant and MSP.
     package func enqueue(_ tenant: TenantID, event: String, payload: String, at now: Date) async throws {
         try await tx.query(
             """
@@ -93,6 +98,7 @@ package struct WebhookRepository: Sendable {
             FROM webhooks WHERE tenant_id = \(tenant.rawValue) AND enabled AND \(event) = ANY(events)
             """
         )
+        try await tx.query("SELECT charter_private.enqueue_msp_webhook_deliveries(\(event), \(payload), \(now))")
     }
 
     /// Claims up to `limit` due deliveries of the tenant for `lease` under `token`: another replica does not
