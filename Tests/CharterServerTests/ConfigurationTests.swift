@@ -21,6 +21,8 @@ struct ConfigurationTests {
         #expect(config.limits.syncRunsPerTenant == 2)
         #expect(config.limits.syncMaximumObjects == 100_000)
         #expect(config.deviceTokenSeconds == 86_400)
+        #expect(config.auditVerifyIntervalSeconds == 60)
+        #expect(config.auditVerifyMaxEvents == 10_000)
     }
 
     @Test("environment values are read with the CHARTER_ prefix")
@@ -46,6 +48,8 @@ struct ConfigurationTests {
         ("CHARTER_HTTP_HEADER_TIMEOUT_SECONDS", "0", "CHARTER_HTTP_HEADER_TIMEOUT_SECONDS"),
         ("CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT", "65", "CHARTER_DIRECTORY_SYNC_MAX_RUNS_PER_TENANT"),
         ("CHARTER_AGENT_DEVICE_TOKEN_SECONDS", "60", "CHARTER_AGENT_DEVICE_TOKEN_SECONDS"),
+        ("CHARTER_AUDIT_VERIFY_INTERVAL_SECONDS", "-1", "CHARTER_AUDIT_VERIFY_INTERVAL_SECONDS"),
+        ("CHARTER_AUDIT_VERIFY_MAX_EVENTS", "99", "CHARTER_AUDIT_VERIFY_MAX_EVENTS"),
     ])
     func badValue(variable: String, value: String, named: String) async throws {
         let error = await #expect(throws: ConfigurationError.self) {

@@ -106,6 +106,16 @@ package func buildService(
             )
         )
     }
+    if config.auditVerifyIntervalSeconds > 0 {
+        // A broken chain is logged and shown in the MSP overview; alert delivery (issue 19, item 4) is the
+        // `AuditChainAlarm` to hand in here.
+        services.append(
+            AuditChainVerifier(
+                database: database, interval: .seconds(config.auditVerifyIntervalSeconds),
+                maximumEvents: config.auditVerifyMaxEvents, alarm: nil, logger: logger
+            )
+        )
+    }
     if let syncRunner { services.append(syncRunner) }
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(
