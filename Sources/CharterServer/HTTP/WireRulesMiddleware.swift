@@ -13,7 +13,7 @@ import OpenAPIRuntime
 ///   document's integer query parameters (``integerQueryParameters``) are checked here, by name.
 struct WireRulesMiddleware: ServerMiddleware {
     /// Every query parameter `openapi.yaml` types as an integer (a test holds the two to each other).
-    static let integerQueryParameters: Set<String> = ["limit", "position"]
+    static let integerQueryParameters: Set<String> = ["limit", "position", "stale_after"]
 
     func intercept(
         _ request: HTTPRequest,
