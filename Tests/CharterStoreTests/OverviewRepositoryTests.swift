@@ -70,6 +70,13 @@ struct OverviewRepositoryTests {
             _ = try await tx.changeFeed.append(tenant, event: .bundle, devices: nil, data: #"{"reason":"directory"}"#)
         }
         #expect(try await Self.overview(fixture)[tenant]?.devices.behind == 4)
+        // A device whose bundle is confirmed unchanged at the new position is current again (the position is
+        // copied onto the device row, migration 0022).
+        try await fixture.inTenant { tx in
+            let position = try await tx.changeFeed.bundlePosition(of: tenant)
+            try await tx.deviceBundles.confirm(tenant, device: current.id, feedSequence: position, keyState: "k")
+        }
+        #expect(try await Self.overview(fixture)[tenant]?.devices.behind == 3)
 
         let other = try #require(try await Self.overview(fixture)[fixture.tenants[1]])
         #expect(other.devices == .init(total: 0, online: 0, stale: 0, behind: 0))

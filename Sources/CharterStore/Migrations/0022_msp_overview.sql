@@ -9,7 +9,11 @@
 --    `charter_private.current_msp()`, narrowed to `only_tenants` when the caller may read only some.
 -- 3. `charter_private.audit_chains_to_verify`: the tenants whose chain has events not yet verified, for the job
 --    that runs before any tenant is known.
--- 4. Indexes that let each figure be read per tenant from an index alone.
+-- 4. Each device's current bundle version and feed position copied onto its row (`bundle_version`,
+--    `bundle_feed_seq`, kept by a trigger on device_bundles), so that whether a device is behind is read from
+--    one index of devices: joining device_bundles cost one index probe per device (100,000 for the benchmark's
+--    MSP), most of the statement's time (docs/benchmarks.md, "MSP overview").
+-- 5. Indexes that let each figure be read per tenant from an index alone.
 
 CREATE TABLE audit_chain_states (
     tenant_id      uuid PRIMARY KEY REFERENCES tenants (id),
@@ -30,9 +34,38 @@ ALTER TABLE audit_chain_states FORCE ROW LEVEL SECURITY;
 CREATE POLICY tenant_isolation ON audit_chain_states USING (tenant_id = charter_private.current_tenant());
 GRANT SELECT, INSERT, UPDATE ON audit_chain_states TO charter_app;
 
-CREATE INDEX devices_overview_idx ON devices (tenant_id, id) INCLUDE (last_seen_at, held_version)
+ALTER TABLE devices ADD COLUMN bundle_version bigint, ADD COLUMN bundle_feed_seq bigint;
+-- A data change across tenants: row-level security is lifted for the owner within this transaction only.
+ALTER TABLE devices NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE device_bundles NO FORCE ROW LEVEL SECURITY;
+UPDATE devices d SET bundle_version = b.version, bundle_feed_seq = b.feed_seq
+FROM device_bundles b WHERE b.tenant_id = d.tenant_id AND b.device_id = d.id;
+ALTER TABLE devices FORCE ROW LEVEL SECURITY;
+ALTER TABLE device_bundles FORCE ROW LEVEL SECURITY;
+
+-- Runs as the role writing the bundle (the service role, in the device's tenant): the device row is its own.
+CREATE FUNCTION charter_private.copy_bundle_position_to_device()
+    RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+    AS $$
+    BEGIN
+        UPDATE public.devices SET bundle_version = NEW.version, bundle_feed_seq = NEW.feed_seq
+        WHERE tenant_id = NEW.tenant_id AND id = NEW.device_id;
+        RETURN NULL;
+    END
+    $$;
+
+CREATE TRIGGER device_bundles_copy_position
+    AFTER INSERT OR UPDATE OF version, feed_seq ON device_bundles
+    FOR EACH ROW
+    EXECUTE FUNCTION charter_private.copy_bundle_position_to_device();
+
+CREATE INDEX devices_overview_idx ON devices (tenant_id)
+    INCLUDE (last_seen_at, held_version, bundle_version, bundle_feed_seq)
     WHERE revoked_at IS NULL AND NOT pending_approval;
-CREATE INDEX device_bundles_overview_idx ON device_bundles (tenant_id, device_id) INCLUDE (version, feed_seq);
+CREATE INDEX directory_sync_runs_last_idx ON directory_sync_runs (tenant_id, started_at DESC)
+    INCLUDE (finished_at, status);
 CREATE INDEX change_feed_all_devices_idx ON change_feed (tenant_id, seq) WHERE event = 'bundle' AND device_ids IS NULL;
 CREATE INDEX directory_sync_runs_latest_idx ON directory_sync_runs (tenant_id, connection_id, started_at DESC)
     INCLUDE (status) WHERE status <> 'running';
@@ -67,10 +100,9 @@ CREATE FUNCTION charter_private.msp_overview(online_since timestamptz, stale_bef
             SELECT count(*) AS total,
                    count(*) FILTER (WHERE d.last_seen_at >= online_since) AS online,
                    count(*) FILTER (WHERE d.last_seen_at IS NULL OR d.last_seen_at < stale_before) AS stale,
-                   count(*) FILTER (WHERE b.version IS NULL OR d.held_version IS NULL OR d.held_version < b.version
-                                          OR b.feed_seq < feed.seq) AS behind
+                   count(*) FILTER (WHERE d.bundle_version IS NULL OR d.held_version IS NULL
+                                          OR d.held_version < d.bundle_version OR d.bundle_feed_seq < feed.seq) AS behind
             FROM public.devices d
-            LEFT JOIN public.device_bundles b ON b.tenant_id = d.tenant_id AND b.device_id = d.id
             WHERE d.tenant_id = t.id AND d.revoked_at IS NULL AND NOT d.pending_approval
         ) dev
         CROSS JOIN LATERAL (
@@ -93,7 +125,11 @@ CREATE FUNCTION charter_private.msp_overview(online_since timestamptz, stale_bef
             SELECT count(*) AS pending FROM public.elevation_requests e
             WHERE e.tenant_id = t.id AND e.status = 'pending'
         ) req
-        LEFT JOIN public.audit_chain_states a ON a.tenant_id = t.id
+        -- (OFFSET 0 keeps this a lookup by key per tenant; joined, it was planned as a scan of every state.)
+        LEFT JOIN LATERAL (
+            SELECT s.status, s.verified_seq, s.verified_at, s.since, s.broken_seq FROM public.audit_chain_states s
+            WHERE s.tenant_id = t.id OFFSET 0
+        ) a ON true
         WHERE t.msp_id = charter_private.current_msp() AND t.deleted_at IS NULL
           AND (only_tenants IS NULL OR t.id = ANY (only_tenants))
     $$;
@@ -123,9 +159,8 @@ REVOKE ALL ON FUNCTION charter_private.msp_overview(timestamptz, timestamptz, uu
 GRANT EXECUTE ON FUNCTION charter_private.msp_overview(timestamptz, timestamptz, uuid[]),
     charter_private.audit_chains_to_verify(integer) TO charter_app;
 
--- Read across tenants for the first time here: device bundles, audit events and the chain states.
-GRANT SELECT ON device_bundles, audit_events, audit_chain_states TO charter_definer;
-CREATE POLICY definer_access ON device_bundles TO charter_definer USING (current_user = 'charter_definer');
+-- Read across tenants for the first time here: audit events and the chain states.
+GRANT SELECT ON audit_events, audit_chain_states TO charter_definer;
 CREATE POLICY definer_access ON audit_events TO charter_definer USING (current_user = 'charter_definer');
 CREATE POLICY definer_access ON audit_chain_states TO charter_definer USING (current_user = 'charter_definer');
 GRANT CREATE ON SCHEMA charter_private TO charter_definer;
