@@ -61,7 +61,7 @@ extension TenantOverview {
     /// not), so a tenant whose figures changed between two pages may move across the boundary. A cursor naming
     /// a tenant that is no longer in scope (deleted) ends the listing: the page is empty.
     package static func page(of tenants: [TenantOverview], _ query: Query) -> Page {
-        let sorted = tenants.sorted { query.order.precedes($0, $1) }
+        let sorted = tenants.map { Ranked($0, in: query.order) }.sorted(by: Ranked.precedes).map(\.tenant)
         var start = sorted.startIndex
         if let after = query.after {
             guard let index = sorted.firstIndex(where: { $0.tenant == after }) else {
@@ -90,21 +90,33 @@ extension TenantOverview {
     }
 }
 
-extension TenantOverview.Order {
-    /// Whether `lhs` comes before `rhs` in this order.
-    func precedes(_ lhs: TenantOverview, _ rhs: TenantOverview) -> Bool {
-        let primary: [(Int, Int)] =
-            switch self {
-            case .attention: [(lhs.attentionWeight, rhs.attentionWeight), (lhs.pendingRequests, rhs.pendingRequests)]
+/// A tenant with what `order` compares it by, worked out once rather than at every comparison of the sort.
+private struct Ranked {
+    let tenant: TenantOverview
+    /// The counts compared first, most important first; larger comes first.
+    let counts: [Int]
+    let name: String
+    let id: String
+
+    init(_ tenant: TenantOverview, in order: TenantOverview.Order) {
+        self.tenant = tenant
+        counts =
+            switch order {
+            case .attention: [tenant.attentionWeight, tenant.pendingRequests]
             case .name: []
-            case .pendingRequests: [(lhs.pendingRequests, rhs.pendingRequests)]
-            case .devices: [(lhs.devices.total, rhs.devices.total)]
-            case .staleDevices: [(lhs.devices.stale, rhs.devices.stale)]
-            case .behindDevices: [(lhs.devices.behind, rhs.devices.behind)]
+            case .pendingRequests: [tenant.pendingRequests]
+            case .devices: [tenant.devices.total]
+            case .staleDevices: [tenant.devices.stale]
+            case .behindDevices: [tenant.devices.behind]
             }
-        for (left, right) in primary where left != right { return left > right }
-        let (leftName, rightName) = (lhs.name.lowercased(), rhs.name.lowercased())
-        if leftName != rightName { return leftName < rightName }
-        return lhs.tenant.description < rhs.tenant.description
+        name = tenant.name.lowercased()
+        id = tenant.tenant.description
+    }
+
+    /// Whether `lhs` comes before `rhs`: counts largest first, then by name ignoring case, then by id.
+    static func precedes(_ lhs: Ranked, _ rhs: Ranked) -> Bool {
+        for (left, right) in zip(lhs.counts, rhs.counts) where left != right { return left > right }
+        if lhs.name != rhs.name { return lhs.name < rhs.name }
+        return lhs.id < rhs.id
     }
 }
