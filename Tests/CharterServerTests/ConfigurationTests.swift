@@ -22,6 +22,8 @@ struct ConfigurationTests {
         #expect(config.limits.syncMaximumObjects == 100_000)
         #expect(config.deviceTokenSeconds == 86_400)
         #expect(config.sessionRefreshIntervalSeconds == 900)
+        #expect(config.auditVerifyIntervalSeconds == 60)
+        #expect(config.auditVerifyMaxEvents == 10_000)
     }
 
     @Test("environment values are read with the CHARTER_ prefix")
@@ -51,6 +53,8 @@ struct ConfigurationTests {
         ("CHARTER_AGENT_DEVICE_TOKEN_SECONDS", "60", "CHARTER_AGENT_DEVICE_TOKEN_SECONDS"),
         ("CHARTER_SESSION_REFRESH_INTERVAL_SECONDS", "59", "CHARTER_SESSION_REFRESH_INTERVAL_SECONDS"),
         ("CHARTER_SESSION_REFRESH_INTERVAL_SECONDS", "86401", "CHARTER_SESSION_REFRESH_INTERVAL_SECONDS"),
+        ("CHARTER_AUDIT_VERIFY_INTERVAL_SECONDS", "-1", "CHARTER_AUDIT_VERIFY_INTERVAL_SECONDS"),
+        ("CHARTER_AUDIT_VERIFY_MAX_EVENTS", "99", "CHARTER_AUDIT_VERIFY_MAX_EVENTS"),
     ])
     func badValue(variable: String, value: String, named: String) async throws {
         let error = await #expect(throws: ConfigurationError.self) {

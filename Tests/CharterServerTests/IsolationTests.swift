@@ -81,6 +81,11 @@ struct IsolationTests {
                     #expect(!"\(answer.json)".contains(victim.description), "\(route) leaked the victim's id")
                 }
             }
+            // Its own MSP's overview answers, with tenant A only.
+            let overview = try await client.call(.get, "/v1/msps/\(world.msp)/overview", key: world.tenantKeys[0])
+            #expect(overview.status == .ok)
+            #expect(overview.items.count == 1)
+            #expect(!"\(overview.json)".contains(victim.description), "the overview leaked the victim's id")
             let tenant = try await client.call(.get, "/v1/tenants/\(victim)", key: world.tenantKeys[1])
             #expect(tenant.json["name"] as? String == "Tenant 1")
             let after = try await client.call(.get, "/v1/tenants/\(victim)/audit-events", key: world.tenantKeys[1])
@@ -152,7 +157,9 @@ struct IsolationTests {
                     // is not found.
                     let body = Self.validBody(for: route)
                     let answer = try await client.call(route.method, wellFormed, key: token, body: body)
-                    let allowed: Set<Int> = body == "{}" ? [400, 403, 404, 422] : [403, 404]
+                    // The MSP overview shows a tenant-scoped person the tenants of their grants (tenant A only).
+                    let ownOverview = route.template == "/v1/msps/{msp}/overview" && token == tokens[0] && msp == world.msp
+                    let allowed: Set<Int> = ownOverview ? [200] : body == "{}" ? [400, 403, 404, 422] : [403, 404]
                     #expect(allowed.contains(answer.status.code), "\(route) answered \(answer.status.code)")
                     #expect(!"\(answer.json)".contains(victimTenant.description), "\(route) leaked the victim's id")
                 }

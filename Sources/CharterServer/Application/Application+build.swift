@@ -113,6 +113,15 @@ package func buildService(
             )
         )
     }
+    if config.auditVerifyIntervalSeconds > 0 {
+        // A broken chain is logged, shown in the MSP overview and raised as `audit.chain_broken` (docs/alerts.md).
+        services.append(
+            AuditChainVerifier(
+                database: database, interval: .seconds(config.auditVerifyIntervalSeconds),
+                maximumEvents: config.auditVerifyMaxEvents, alarm: AlertService(database: database), logger: logger
+            )
+        )
+    }
     if let syncRunner { services.append(syncRunner) }
     if let directorySync, config.directorySyncPollSeconds > 0 {
         services.append(

@@ -30,6 +30,9 @@ package import Logging
 ///   HTTP server stops.
 /// - `requests.expiry_poll_seconds` (int 1–3600, default `15`): how often pending requests past their lifetime
 ///   are expired (any replica may; each request expires once).
+/// - `audit.verify_interval_seconds` (int 0–86400, default `60`): how often every tenant's audit chain is verified
+///   from where the last verification stopped (the MSP overview shows the outcome); `0` turns it off in this process.
+/// - `audit.verify_max_events` (int 100–1000000, default `10000`): the most events of one tenant one pass verifies.
 /// - `webhooks.retry_base_seconds` (int 1–3600, default `10`): the first retry delay of a failed webhook
 ///   delivery; each further one doubles (at most an hour), 10 attempts in all.
 /// - `webhooks.timeout_seconds` (int 1–120, default `10`): one deadline over a delivery's DNS lookup, connect,
@@ -75,6 +78,8 @@ package struct ServerConfiguration: Sendable {
     package var shutdownGraceSeconds: Int = 25
     package var shutdownDrainSeconds: Int = 15
     package var requestExpiryPollSeconds: Int = 15
+    package var auditVerifyIntervalSeconds: Int = 60
+    package var auditVerifyMaxEvents: Int = 10_000
     package var webhookRetryBaseSeconds: Int = 10
     package var webhookTimeoutSeconds: Int = 10
     /// Networks tenant-named destinations may be on although the outbound policy refuses them by default.
@@ -118,6 +123,12 @@ package struct ServerConfiguration: Sendable {
         shutdownDrainSeconds = try Self.int(reader, "shutdown.drain_seconds", default: shutdownDrainSeconds, in: 0...600)
         requestExpiryPollSeconds = try Self.int(
             reader, "requests.expiry_poll_seconds", default: requestExpiryPollSeconds, in: 1...3600
+        )
+        auditVerifyIntervalSeconds = try Self.int(
+            reader, "audit.verify_interval_seconds", default: auditVerifyIntervalSeconds, in: 0...86400
+        )
+        auditVerifyMaxEvents = try Self.int(
+            reader, "audit.verify_max_events", default: auditVerifyMaxEvents, in: 100...1_000_000
         )
         webhookRetryBaseSeconds = try Self.int(
             reader, "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds, in: 1...3600

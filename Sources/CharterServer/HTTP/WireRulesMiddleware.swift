@@ -14,7 +14,7 @@ import OpenAPIRuntime
 ///   enumerations, booleans and date-times of the inventory and report operations (``typedQueryParameters``).
 struct WireRulesMiddleware: ServerMiddleware {
     /// Every query parameter `openapi.yaml` types as an integer (a test holds the two to each other).
-    static let integerQueryParameters: Set<String> = ["limit", "position", "min_approvals"]
+    static let integerQueryParameters: Set<String> = ["limit", "position", "min_approvals", "stale_after"]
 
     /// What a typed query parameter's value must be.
     enum QueryValue: Equatable, Sendable {

@@ -154,40 +154,107 @@ package struct AuditLog: Sendable {
             WHERE \(unescaped: chain.scopeColumn) = \(chain.scopeID) ORDER BY seq
             """
         )
-        var expectedSequence: Int64 = 1
-        var previousHash = AuditChain.genesis
-        var checked = 0
+        var walk = Walk(chain: chain, anchor: .genesis)
         for try await row in rows.decode(Row.self) {
-            let (event, micros) = Self.event(row)
+            if let found = walk.check(row) { return Verification(eventsChecked: walk.checked, firstBreak: found) }
+        }
+        return Verification(eventsChecked: walk.checked, firstBreak: nil)
+    }
+
+    /// Where a verification stopped: the last event that verified, with its hash.
+    package struct Anchor: Hashable, Sendable {
+        package var sequence: Int64
+        package var hash: [UInt8]
+
+        package init(sequence: Int64, hash: [UInt8]) {
+            self.sequence = sequence
+            self.hash = hash
+        }
+
+        /// Before the first event.
+        package static let genesis = Anchor(sequence: 0, hash: AuditChain.genesis)
+    }
+
+    /// Verifies at most `limit` events of a chain after `anchor`, which an earlier verification reached: first
+    /// that the anchor's event is still there with the content and hash it had then (its hash recomputed from its
+    /// stored content and previous hash), then each following link.
+    ///
+    /// - Returns: The verification, and the anchor to continue from (the last event that verified).
+    package func verify(
+        _ chain: Chain, after anchor: Anchor, limit: Int
+    ) async throws -> (verification: Verification, reached: Anchor) {
+        if anchor.sequence > 0 {
+            let stored = try await tx.query(
+                """
+                SELECT \(unescaped: Self.columns) FROM \(unescaped: chain.table)
+                WHERE \(unescaped: chain.scopeColumn) = \(chain.scopeID) AND seq = \(anchor.sequence)
+                """
+            )
+            var unchanged: Bool?
+            for try await row in stored.decode(Row.self) {
+                let (event, micros) = Self.event(row)
+                let recomputed = AuditChain.hash(
+                    scope: chain.scopeID, sequence: event.sequence, record: event.record,
+                    occurredAtMicroseconds: micros, previousHash: event.previousHash
+                )
+                unchanged = event.hash == anchor.hash && recomputed == anchor.hash
+            }
+            guard unchanged == true else {
+                let reason = unchanged == nil ? "event \(anchor.sequence) is missing" : "a verified event was changed"
+                let found = Break(sequence: anchor.sequence, reason: reason)
+                return (Verification(eventsChecked: 0, firstBreak: found), anchor)
+            }
+        }
+        let rows = try await tx.query(
+            """
+            SELECT \(unescaped: Self.columns) FROM \(unescaped: chain.table)
+            WHERE \(unescaped: chain.scopeColumn) = \(chain.scopeID) AND seq > \(anchor.sequence)
+            ORDER BY seq LIMIT \(limit)
+            """
+        )
+        var walk = Walk(chain: chain, anchor: anchor)
+        for try await row in rows.decode(Row.self) {
+            if let found = walk.check(row) {
+                return (Verification(eventsChecked: walk.checked, firstBreak: found), walk.reached)
+            }
+        }
+        return (Verification(eventsChecked: walk.checked, firstBreak: nil), walk.reached)
+    }
+
+    /// The links of a chain checked one event at a time, in sequence order, from an anchor.
+    private struct Walk {
+        let chain: Chain
+        private(set) var reached: Anchor
+        private(set) var checked = 0
+
+        init(chain: Chain, anchor: Anchor) {
+            self.chain = chain
+            self.reached = anchor
+        }
+
+        /// Checks the next event; returns where the chain breaks, or `nil` and moves on.
+        mutating func check(_ row: Row) -> Break? {
+            let (event, micros) = AuditLog.event(row)
+            let expectedSequence = reached.sequence + 1
             checked += 1
             if event.sequence != expectedSequence {
-                return Verification(
-                    eventsChecked: checked,
-                    firstBreak: Break(sequence: expectedSequence, reason: "event \(expectedSequence) is missing")
-                )
+                return Break(sequence: expectedSequence, reason: "event \(expectedSequence) is missing")
             }
-            if event.previousHash != previousHash {
-                return Verification(
-                    eventsChecked: checked,
-                    firstBreak: Break(sequence: event.sequence, reason: "previous-hash link does not match")
-                )
+            if event.previousHash != reached.hash {
+                return Break(sequence: event.sequence, reason: "previous-hash link does not match")
             }
             let recomputed = AuditChain.hash(
                 scope: chain.scopeID,
                 sequence: event.sequence,
                 record: event.record,
                 occurredAtMicroseconds: micros,
-                previousHash: previousHash
+                previousHash: reached.hash
             )
             if recomputed != event.hash {
-                return Verification(
-                    eventsChecked: checked,
-                    firstBreak: Break(sequence: event.sequence, reason: "content does not match its hash")
-                )
+                return Break(sequence: event.sequence, reason: "content does not match its hash")
             }
-            previousHash = event.hash
-            expectedSequence += 1
+            reached = Anchor(sequence: event.sequence, hash: event.hash)
+            return nil
         }
-        return Verification(eventsChecked: checked, firstBreak: nil)
     }
 }

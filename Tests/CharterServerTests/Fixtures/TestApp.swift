@@ -31,6 +31,8 @@ enum TestApp {
         // No scheduler in test applications: one would claim any tenant's due connection, another test's
         // among them (the scheduling tests run schedulers of their own).
         config.directorySyncPollSeconds = 0
+        // Nor the audit chain verification, which reads every tenant's chain (AuditChainVerifierTests run it).
+        config.auditVerifyIntervalSeconds = 0
         return config
     }
 
