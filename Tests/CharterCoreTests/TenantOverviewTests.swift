@@ -168,6 +168,6 @@ struct TenantOverviewTests {
             person: .init(id: PersonID(UUID()), issuer: "https://idp.test", subject: "s", email: nil), name: "p",
             msp: grants[0].scope.mspID, grants: grants
         )
-        #expect(principal.readableTenants(of: Sample.msp) == expected)
+        #expect(principal.readableTenants(in: Sample.msp) == expected)
     }
 }

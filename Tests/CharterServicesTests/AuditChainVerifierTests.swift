@@ -150,9 +150,8 @@ struct AuditChainVerifierTests {
                 return payloads
             }
             #expect(payloads.count == 1)
-            let object = try #require(
-                try JSONSerialization.jsonObject(with: Data(try #require(payloads.first).utf8)) as? [String: Any]
-            )
+            let payload = try #require(payloads.first)
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(payload.utf8)) as? [String: Any])
             let chain = try #require(object["audit_chain"] as? [String: Any])
             #expect(object["tenant_id"] as? String == tenant.description)
             #expect(found.sequence == 3)

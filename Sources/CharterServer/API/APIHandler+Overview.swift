@@ -22,7 +22,7 @@ extension APIHandler {
             limit: try Input.limit(query.limit)
         )
         let page = try await tenancy.overview(
-            of: call.msp, tenants: call.scope.principal.readableTenants(of: call.msp),
+            of: call.msp, tenants: call.scope.principal.readableTenants(in: call.msp),
             staleAfter: TimeInterval(staleAfter), query: overview, by: call.caller
         )
         return .ok(

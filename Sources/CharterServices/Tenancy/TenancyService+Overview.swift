@@ -11,7 +11,7 @@ extension TenancyService {
     /// then filtered, ordered and cut by Core's ``TenantOverview/page(of:_:)``.
     ///
     /// - Parameters:
-    ///   - tenants: The tenants the caller may read (``Principal/readableTenants(of:)``); `nil` for all.
+    ///   - tenants: The tenants the caller may read (``Principal/readableTenants(in:)``); `nil` for all.
     ///   - staleAfter: Devices not seen for this long are stale.
     package func overview(
         of msp: MSPID, tenants: Set<TenantID>?, staleAfter: TimeInterval, query: TenantOverview.Query,
