@@ -113,3 +113,92 @@ struct BaselineRepositoryTests {
         }
     }
 }
+
+/// The batched reads of a baseline edit (one statement for all assigned tenants), as row-level security bounds them.
+@Suite("Baseline repository, many tenants at once")
+struct BaselineBatchReadTests {
+    @Test("every tenant's assignment in one read: an MSP sees each of its tenants', a tenant only its own, another MSP none")
+    func assignmentsOfManyTenants() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 3)
+        let (otherMSP, otherTenants) = try await TestDatabase.makeMSP(tenants: 1)
+        try await TestDatabase.withService { database in
+            let (first, second) = try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                let first = try await tx.baselines.create(msp, BaselineRepositoryTests.baseline("First"), now: Date())
+                let second = try await tx.baselines.create(msp, BaselineRepositoryTests.baseline("Second"), now: Date())
+                try await tx.withinTenant(tenants[0]) { tx in
+                    _ = try await tx.baselines.assign([second.baseline.id, first.baseline.id], to: tenants[0], of: msp)
+                }
+                try await tx.withinTenant(tenants[1]) { tx in
+                    _ = try await tx.baselines.assign([first.baseline.id], to: tenants[1], of: msp)
+                }
+                return (first.baseline.id, second.baseline.id)
+            }
+            let asked = tenants + otherTenants
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx async throws in
+                let assigned = try await tx.baselines.assigned(to: asked).mapValues { $0.map(\.baseline.id) }
+                #expect(assigned == [tenants[0]: [second, first], tenants[1]: [first], tenants[2]: [], otherTenants[0]: []])
+                for tenant in tenants {
+                    #expect(try await tx.baselines.assigned(to: [tenant])[tenant]?.map(\.baseline.id) ==
+                        tx.baselines.assigned(to: tenant).map(\.baseline.id))
+                }
+            }
+            try await database.withTenant(tenants[1], msp: msp, logger: TestDatabase.logger) { tx async throws in
+                let assigned = try await tx.baselines.assigned(to: asked).mapValues { $0.map(\.baseline.id) }
+                #expect(assigned == [tenants[0]: [], tenants[1]: [first], tenants[2]: [], otherTenants[0]: []])
+            }
+            try await database.withMSP(otherMSP, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.baselines.assigned(to: asked).values.allSatisfy(\.isEmpty))
+            }
+        }
+    }
+
+    @Test("existing tenants in one read: the MSP's live tenants, not another MSP's, not a deleted one")
+    func existingTenants() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 3)
+        let (otherMSP, otherTenants) = try await TestDatabase.makeMSP(tenants: 1)
+        try await TestDatabase.withService { database in
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx async throws in
+                _ = try await tx.tenants.delete(tenants[2], expectedVersion: nil, at: Date())
+            }
+            let asked = tenants + otherTenants + [TenantID.random()]
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.tenants.existing(asked) == [tenants[0], tenants[1]])
+            }
+            try await database.withTenant(tenants[0], msp: msp, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.tenants.existing(asked) == [tenants[0]])
+            }
+            try await database.withMSP(otherMSP, logger: TestDatabase.logger) { tx async throws in
+                #expect(try await tx.tenants.existing(asked) == [otherTenants[0]])
+            }
+        }
+    }
+
+    @Test("forEachTenant selects each tenant in turn, then none; it refuses before any step a tenant of another MSP or a deleted one")
+    func forEachTenant() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 3)
+        let (_, otherTenants) = try await TestDatabase.makeMSP(tenants: 1)
+        try await TestDatabase.withService { database in
+            try await database.withMSP(msp, logger: TestDatabase.logger) { tx async throws in
+                var visited: [TenantID] = []
+                try await tx.forEachTenant(Array(tenants.prefix(2))) { tenant, tx async throws in
+                    // Only the selected tenant is visible: another of the MSP's tenants is not.
+                    #expect(try await tx.tenants.existing(tenants) == [tenant])
+                    visited.append(tenant)
+                }
+                #expect(visited == Array(tenants.prefix(2)))
+                #expect(try await tx.tenants.existing(tenants) == Set(tenants), "no tenant selected afterwards")
+
+                var stepped = false
+                await #expect(throws: StoreError.notFound) {
+                    try await tx.forEachTenant([tenants[0], otherTenants[0]]) { _, _ in stepped = true }
+                }
+                #expect(!stepped)
+                _ = try await tx.tenants.delete(tenants[2], expectedVersion: nil, at: Date())
+                await #expect(throws: StoreError.notFound) {
+                    try await tx.forEachTenant([tenants[0], tenants[2]]) { _, _ in stepped = true }
+                }
+                #expect(!stepped)
+            }
+        }
+    }
+}

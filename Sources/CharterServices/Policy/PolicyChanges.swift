@@ -60,15 +60,34 @@ package enum PolicyChanges {
     package static func publish(
         of tenant: TenantID, from before: Snapshot, to after: Snapshot, in tx: Transaction
     ) async throws -> Int {
-        guard before != after else { return 0 }
+        guard let hint = try await hint(of: tenant, from: before, to: after, in: tx) else { return 0 }
+        try await tx.changeFeed.append(tenant, event: .bundle, devices: hint.devices, data: Hint.data)
+        return hint.count
+    }
+
+    /// The `bundle` hint a change of the tenant's policy deserves: which enrolled devices it reaches.
+    package struct Hint: Hashable, Sendable {
+        /// The change-feed entry's data.
+        package static let data = #"{"reason":"policy"}"#
+        /// The devices the entry names; `nil` when the change reaches every device (one tenant-wide entry, not
+        /// a list of them all for every replica to read).
+        package var devices: [DeviceID]?
+        /// How many devices it reaches.
+        package var count: Int
+    }
+
+    /// The hint for the tenant's enrolled devices whose policies differ between `before` and `after`, without
+    /// appending it: for a caller that appends many tenants' hints as one batch
+    /// (``ChangeFeedRepository/append(_:event:devices:data:batched:)``).
+    ///
+    /// - Returns: `nil` when no device is reached.
+    package static func hint(
+        of tenant: TenantID, from before: Snapshot, to after: Snapshot, in tx: Transaction
+    ) async throws -> Hint? {
+        guard before != after else { return nil }
         let devices = try await tx.devices.managed(tenant)
         let affected = try await affected(among: devices, of: tenant, from: before, to: after, in: tx)
-        guard !affected.isEmpty else { return 0 }
-        // A change that reaches every device is one tenant-wide entry, not a list of them all for every
-        // replica to read.
-        try await tx.changeFeed.append(
-            tenant, event: .bundle, devices: affected.count == devices.count ? nil : affected, data: #"{"reason":"policy"}"#
-        )
-        return affected.count
+        guard !affected.isEmpty else { return nil }
+        return Hint(devices: affected.count == devices.count ? nil : affected, count: affected.count)
     }
 }

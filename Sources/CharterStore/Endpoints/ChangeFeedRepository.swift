@@ -47,11 +47,15 @@ package struct ChangeFeedRepository: Sendable {
     ///
     /// Appends are serialised by a transaction-scoped advisory lock, so sequence numbers become visible in
     /// order: a reader that has seen N has seen every entry before N. Call this last in a transaction.
+    ///
+    /// A transaction that appends many entries may batch them: ``lockForAppends()`` once, then append each with
+    /// `batched: true` (neither locking again nor notifying), then ``notify(_:)`` the last sequence number once;
+    /// a replica woken by it reads every entry after its position.
     @discardableResult
     package func append(
-        _ tenant: TenantID, event: ChangeFeedEntry.Event, devices: [DeviceID]?, data: String
+        _ tenant: TenantID, event: ChangeFeedEntry.Event, devices: [DeviceID]?, data: String, batched: Bool = false
     ) async throws -> Int64 {
-        try await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('charter.change_feed', 0))")
+        if !batched { try await lockForAppends() }
         let rows = try await tx.query(
             """
             INSERT INTO change_feed (tenant_id, event, device_ids, data)
@@ -61,8 +65,18 @@ package struct ChangeFeedRepository: Sendable {
         )
         var sequence: Int64 = 0
         for try await seq in rows.decode(Int64.self) { sequence = seq }
-        try await tx.query("SELECT pg_notify(\(Self.channel), \(String(sequence)))")
+        if !batched { try await notify(sequence) }
         return sequence
+    }
+
+    /// Takes the transaction-scoped lock that serialises appends, for a batch of ``append(_:event:devices:data:batched:)``.
+    package func lockForAppends() async throws {
+        try await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('charter.change_feed', 0))")
+    }
+
+    /// Notifies the replicas, when the transaction commits, of the entries up to `sequence`.
+    package func notify(_ sequence: Int64) async throws {
+        try await tx.query("SELECT pg_notify(\(Self.channel), \(String(sequence)))")
     }
 
     /// Appends a command for the connectors named (docs/connector-protocol.md, "Commands"): the server-sent event

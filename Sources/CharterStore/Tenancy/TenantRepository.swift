@@ -26,6 +26,17 @@ package struct TenantRepository: Sendable {
         return false
     }
 
+    /// Those of `ids` that exist, are not deleted and are visible in this transaction's scope, in one statement
+    /// (``exists(_:)`` for many).
+    package func existing(_ ids: [TenantID]) async throws -> Set<TenantID> {
+        let rows = try await tx.query(
+            "SELECT id FROM tenants WHERE id = ANY(\(ids.map(\.rawValue))::uuid[]) AND deleted_at IS NULL"
+        )
+        var found: Set<TenantID> = []
+        for try await id in rows.decode(UUID.self) { found.insert(TenantID(id)) }
+        return found
+    }
+
     /// The MSP of a tenant of any MSP, deleted tenants included, for the CLI, which is given only a tenant id.
     ///
     /// Only the schema owner may ask (`charter_private.tenant_msp`, a SECURITY DEFINER function the service role
