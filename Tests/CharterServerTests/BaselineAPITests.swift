@@ -123,12 +123,15 @@ struct BaselineAPITests {
                 try await service.addToLibrary(entry, of: id, msp: world.msp, expectedVersion: 5, by: caller)
             }
             let added = try await service.addToLibrary(entry, of: id, msp: world.msp, expectedVersion: 1, by: caller)
-            #expect(added.version == 2 && added.baseline.library == [entry])
+            // The stored entry is the one added, with the id a library gives an entry that has none.
+            let stored = Settings.PreApprovedApplication.withIDs([entry])
+            #expect(added.version == 2 && added.baseline.library == stored)
+            #expect(stored.allSatisfy { $0.id != nil })
             await #expect(throws: BaselineError.self) {
                 try await service.addToLibrary(entry, of: id, msp: world.msp, expectedVersion: nil, by: caller)
             }
             let composition = try await service.drift(of: tenant, msp: world.msp, by: caller)
-            #expect(composition.global.preApprovedApplications == [entry])
+            #expect(composition.global.preApprovedApplications == stored)
             let events = try await database.withMSP(world.msp, logger: TestApp.logger) { tx in
                 try await tx.audit.list(.msp(world.msp), before: nil, limit: 50)
             }

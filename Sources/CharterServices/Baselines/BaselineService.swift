@@ -83,11 +83,17 @@ package struct BaselineService: Sendable {
     ) async throws -> StoredBaseline {
         try await change(id, of: msp, action: "baseline.library.added", by: caller) { tx, now in
             var baseline = try await tx.baselines.get(msp, id: id, forUpdate: true).baseline
-            guard !baseline.library.contains(entry) else { throw BaselineError.alreadyInLibrary(fileName: entry.fileName) }
+            // The same application, whatever id either has: an entry's id only names it within its list.
+            var content = entry
+            content.id = nil
+            guard !baseline.library.contains(where: { var other = $0; other.id = nil; return other == content }) else {
+                throw BaselineError.alreadyInLibrary(fileName: entry.fileName)
+            }
             guard baseline.library.count < Settings.PreApprovedApplication.maximumCount else {
                 throw BaselineError.libraryFull
             }
-            baseline.library.append(entry)
+            // An entry without an id gets the one the stored library would derive for it.
+            baseline.library = Settings.PreApprovedApplication.withIDs(baseline.library + [entry])
             return try await tx.baselines.update(msp, baseline, expectedVersion: expectedVersion, now: now)
         }
     }
