@@ -163,38 +163,38 @@ enum ElevationReportCSV {
     ]
 
     static func text(_ report: ReportService.ElevationReport) -> String {
-        var lines: [[String?]]
+        let lines: [[String?]]
         switch report.grouping {
         case .application, .candidates:
-            lines = [applicationColumns.map(Optional.some)]
-            for row in report.applications {
-                let counts = row.counts
-                lines.append(
-                    [
-                        row.fileName, row.sha256, row.signerSubject, row.certificateThumbprint, row.vendor, row.path,
-                        String(counts.requests), String(counts.allowed), String(counts.approved), String(counts.denied),
-                        String(counts.pending), String(counts.expired), String(row.users), String(row.devices),
-                        String(row.tenants), time(row.firstRequestedAt), time(row.lastRequestedAt),
-                    ]
-                )
-            }
+            lines = [applicationColumns.map(Optional.some)] + report.applications.map(fields)
         case .user:
-            lines = [userColumns.map(Optional.some)]
-            for row in report.users {
-                let counts = row.counts
-                lines.append(
-                    [
-                        row.tenant.description, row.directoryUser?.guid.description, row.directoryUser?.samAccountName,
-                        row.directoryUser?.userPrincipalName, row.directoryUser?.displayName, row.reported.sid,
-                        row.reported.guid?.description, row.reported.upn, String(counts.requests), String(row.runAsAdmin),
-                        String(row.adminSession), String(counts.allowed), String(counts.approved), String(counts.denied),
-                        String(counts.pending), String(counts.expired), String(row.applications), String(row.devices),
-                        time(row.firstRequestedAt), time(row.lastRequestedAt),
-                    ]
-                )
-            }
+            lines = [userColumns.map(Optional.some)] + report.users.map(fields)
         }
         return lines.map { $0.map { AuditExport.csvField($0 ?? "") }.joined(separator: ",") + "\r\n" }.joined()
+    }
+
+    /// One application's row, in `applicationColumns`' order.
+    private static func fields(_ row: ApplicationReportRow) -> [String?] {
+        let counts = row.counts
+        return [
+            row.fileName, row.sha256, row.signerSubject, row.certificateThumbprint, row.vendor, row.path,
+            String(counts.requests), String(counts.allowed), String(counts.approved), String(counts.denied),
+            String(counts.pending), String(counts.expired), String(row.users), String(row.devices),
+            String(row.tenants), time(row.firstRequestedAt), time(row.lastRequestedAt),
+        ]
+    }
+
+    /// One user's row, in `userColumns`' order.
+    private static func fields(_ row: UserReportRow) -> [String?] {
+        let counts = row.counts
+        return [
+            row.tenant.description, row.directoryUser?.guid.description, row.directoryUser?.samAccountName,
+            row.directoryUser?.userPrincipalName, row.directoryUser?.displayName, row.reported.sid,
+            row.reported.guid?.description, row.reported.upn, String(counts.requests), String(row.runAsAdmin),
+            String(row.adminSession), String(counts.allowed), String(counts.approved), String(counts.denied),
+            String(counts.pending), String(counts.expired), String(row.applications), String(row.devices),
+            time(row.firstRequestedAt), time(row.lastRequestedAt),
+        ]
     }
 
     private static func time(_ date: Date) -> String {
