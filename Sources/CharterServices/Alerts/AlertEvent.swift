@@ -24,7 +24,7 @@ package enum AlertEvent {
     static func enqueue(
         _ event: String, in tenant: TenantID, subject: String, snapshot: String, at now: Date, tx: Transaction
     ) async throws {
-        let object = (try? JSONDecoder().decode(JSONValue.self, from: Data(snapshot.utf8))) ?? .object([:])
+        let object = (try? JSONParser.parse(Data(snapshot.utf8))) ?? .object([:])
         let payload = AuditJSON.encode([
             "event": event, "occurred_at": now.ISO8601Format(), "tenant_id": tenant.description, subject: object,
         ])
