@@ -74,6 +74,32 @@ struct MSPOverviewAPITests {
         }
     }
 
+    @Test("an MSP-wide key reads figures up to overview.max_age_seconds old, as_of saying when; a tenant key reads its own now")
+    func snapshots() async throws {
+        let world = try await TestApp.makeWorld(tenants: 2)
+        var config = TestApp.config
+        config.overviewMaxAgeSeconds = 300
+        try await TestApp.run(config) { client in
+            let uri = "/v1/msps/\(world.msp)/overview"
+            let first = try await client.call(.get, uri, key: world.mspKey)
+            let asOf = try #require(first.json["as_of"] as? String)
+            #expect(first.items.allSatisfy { ($0["needs_attention"] as? [any Sendable])?.isEmpty == true })
+            try await Self.breakChain(world.tenants[0], of: world.msp)
+            let again = try await client.call(.get, uri + "?sort=name", key: world.mspKey)
+            #expect(again.json["as_of"] as? String == asOf)
+            #expect(again.items.allSatisfy { ($0["needs_attention"] as? [any Sendable])?.isEmpty == true })
+            let own = try await client.call(.get, uri, key: world.tenantKeys[0])
+            #expect(own.items.first?["needs_attention"] as? [String] == ["audit_chain_broken"])
+            #expect(try #require(own.json["as_of"] as? String) >= asOf)
+        }
+        // Without snapshots every request reads.
+        config.overviewMaxAgeSeconds = 0
+        try await TestApp.run(config) { client in
+            let live = try await client.call(.get, "/v1/msps/\(world.msp)/overview", key: world.mspKey)
+            #expect(Self.names(live) == ["Tenant 0", "Tenant 1"])
+        }
+    }
+
     @Test("pages follow the order, with the last tenant's id as the cursor")
     func paging() async throws {
         let world = try await TestApp.makeWorld(tenants: 3)

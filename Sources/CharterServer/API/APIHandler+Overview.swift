@@ -21,13 +21,18 @@ extension APIHandler {
             after: try Cursor.decodeID(query.cursor, as: TenantID.self),
             limit: try Input.limit(query.limit)
         )
-        let page = try await tenancy.overview(
+        let (page, asOf) = try await tenancy.overview(
             of: call.msp, tenants: call.scope.principal.readableTenants(in: call.msp),
             staleAfter: TimeInterval(staleAfter), query: overview, by: call.caller
         )
         return .ok(
             .init(
-                body: .json(.init(items: page.items.map(Components.Schemas.TenantOverview.init), nextCursor: page.next?.description))
+                body: .json(
+                    .init(
+                        asOf: asOf, items: page.items.map(Components.Schemas.TenantOverview.init),
+                        nextCursor: page.next?.description
+                    )
+                )
             )
         )
     }

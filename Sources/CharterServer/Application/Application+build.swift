@@ -249,7 +249,11 @@ func buildRouter(
     // The generated registration only fails for a malformed document, which the build already validated.
     do {
         try APIHandler(
-            tenancy: TenancyService(database: database, newKeySecret: { .generate() }),
+            tenancy: TenancyService(
+                database: database, newKeySecret: { .generate() },
+                overviewSnapshots: config.overviewMaxAgeSeconds > 0
+                    ? OverviewSnapshots(maxAge: TimeInterval(config.overviewMaxAgeSeconds)) : nil
+            ),
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
             audit: AuditService(database: database), directory: directory, endpointService: endpointService,

@@ -33,6 +33,8 @@ package import Logging
 /// - `audit.verify_interval_seconds` (int 0–86400, default `60`): how often every tenant's audit chain is verified
 ///   from where the last verification stopped (the MSP overview shows the outcome); `0` turns it off in this process.
 /// - `audit.verify_max_events` (int 100–1000000, default `10000`): the most events of one tenant one pass verifies.
+/// - `overview.max_age_seconds` (int 0–300, default `30`): how old the MSP overview's figures may be when an
+///   MSP-wide caller reads them (docs/operations-overview.md, "How it is read"); `0` reads them for every request.
 /// - `webhooks.retry_base_seconds` (int 1–3600, default `10`): the first retry delay of a failed webhook
 ///   delivery; each further one doubles (at most an hour), 10 attempts in all.
 /// - `webhooks.timeout_seconds` (int 1–120, default `10`): one deadline over a delivery's DNS lookup, connect,
@@ -80,6 +82,7 @@ package struct ServerConfiguration: Sendable {
     package var requestExpiryPollSeconds: Int = 15
     package var auditVerifyIntervalSeconds: Int = 60
     package var auditVerifyMaxEvents: Int = 10_000
+    package var overviewMaxAgeSeconds: Int = 30
     package var webhookRetryBaseSeconds: Int = 10
     package var webhookTimeoutSeconds: Int = 10
     /// Networks tenant-named destinations may be on although the outbound policy refuses them by default.
@@ -129,6 +132,9 @@ package struct ServerConfiguration: Sendable {
         )
         auditVerifyMaxEvents = try Self.int(
             reader, "audit.verify_max_events", default: auditVerifyMaxEvents, in: 100...1_000_000
+        )
+        overviewMaxAgeSeconds = try Self.int(
+            reader, "overview.max_age_seconds", default: overviewMaxAgeSeconds, in: 0...300
         )
         webhookRetryBaseSeconds = try Self.int(
             reader, "webhooks.retry_base_seconds", default: webhookRetryBaseSeconds, in: 1...3600

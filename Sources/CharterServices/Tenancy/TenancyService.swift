@@ -25,13 +25,16 @@ package struct TenancyService: Sendable {
     let newKeySecret: @Sendable () -> KeySecret
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
+    /// The MSP overview's figures as last read; `nil` reads them for every request.
+    let overviewSnapshots: OverviewSnapshots?
 
     package init(
         database: Database, newKeySecret: @escaping @Sendable () -> KeySecret,
-        now: @escaping @Sendable () -> Date = { Date() }
+        overviewSnapshots: OverviewSnapshots? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database
         self.newKeySecret = newKeySecret
+        self.overviewSnapshots = overviewSnapshots
         self.now = now
     }
 
