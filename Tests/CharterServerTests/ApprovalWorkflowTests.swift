@@ -285,6 +285,67 @@ struct ApprovalWorkflowTests {
         }
     }
 
+    @Test("approve into an assigned baseline's library: MSP-wide admins only, audited on both chains, devices hinted")
+    func approveIntoBaseline() async throws {
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            let setup = try await RequestTests.setUp(client)
+            let world = setup.world
+            let base = "/v1/msps/\(world.msp)/baselines"
+            func create(_ name: String, in msp: MSPID, key: String) async throws -> String {
+                let body = BaselineAPITests.baselineBody(name: name, settings: "{}")
+                let created = try await client.call(.post, "/v1/msps/\(msp)/baselines", key: key, body: body)
+                return try #require(created.json["id"] as? String, "\(created.json)")
+            }
+            let assigned = try await create("Standard", in: world.msp, key: world.mspKey)
+            let unassigned = try await create("Spare", in: world.msp, key: world.mspKey)
+            let other = try await TestApp.makeWorld(tenants: 1)
+            let theirs = try await create("Theirs", in: other.msp, key: other.mspKey)
+            let assignment = BaselineAPITests.assignment([assigned])
+            let put = try await client.call(.put, "/v1/tenants/\(setup.tenant)/baselines", key: world.mspKey, body: assignment)
+            try #require(put.status == .ok, "\(put.json)")
+            let submitted = try await Self.submit(client, setup.device, Self.request(user: setup.directory["alice"].description))
+            let id = try #require(submitted.json["id"] as? String)
+            func body(_ baseline: String, target: String = "baseline") -> String {
+                #"{"add_to_pre_approved":{"target":"\#(target)","baseline":"\#(baseline)","protection":{"type":"checksum","sha256":"\#(Self.sha)"}}}"#
+            }
+            // The tenant's own owner key edits the tenant's policy, never the MSP's baseline.
+            expectProblem(try await Self.approve(client, setup, id, body(assigned)), 403)
+            for refused in [unassigned, theirs, UUID().uuidString] {
+                expectProblem(
+                    try await Self.approve(client, setup, id, body(refused), key: world.mspKey), 422,
+                    field: "/add_to_pre_approved/baseline"
+                )
+            }
+            expectProblem(
+                try await Self.approve(client, setup, id, body(assigned, target: "settings"), key: world.mspKey), 422,
+                field: "/add_to_pre_approved/baseline"
+            )
+            expectProblem(
+                try await Self.approve(client, setup, id, #"{"add_to_pre_approved":{"target":"baseline","protection":{"type":"none"}}}"#, key: world.mspKey),
+                422, field: "/add_to_pre_approved/baseline"
+            )
+            #expect(try await client.call(.get, "\(base)/\(assigned)", key: world.mspKey).headers[.eTag] == "\"v1\"")
+            let hintsBefore = try await EndpointTests.hints(for: setup.device, in: setup.tenant, msp: world.msp)
+
+            let approved = try await Self.approve(client, setup, id, body(assigned), key: world.mspKey)
+            #expect(approved.status == .ok, "\(approved.json)")
+            #expect(approved.json["status"] as? String == "approved")
+            let read = try await client.call(.get, "\(base)/\(assigned)", key: world.mspKey)
+            #expect(read.headers[.eTag] == "\"v2\"")
+            let library = try #require(read.json["pre_approved_applications"] as? [[String: any Sendable]])
+            #expect(library.compactMap { $0["file_name"] as? String } == ["VPNSetup.exe"])
+            let actions = try await RequestTests.actions(client, setup)
+            #expect(actions.contains("request.approved") && actions.contains("baseline.applied"))
+            let mspLog = try await client.call(.get, "/v1/msps/\(world.msp)/audit-events?limit=50", key: world.mspKey)
+            let added = try #require(mspLog.items.first { $0["action"] as? String == "baseline.library.added" })
+            #expect(added["before"] != nil && added["after"] != nil)
+            let hints = try await EndpointTests.hints(for: setup.device, in: setup.tenant, msp: world.msp)
+            #expect(hints.count > hintsBefore.count && hints.contains { $0.event == .bundle })
+            let rerun = try await Self.submit(client, setup.device, Self.request(user: setup.directory["bob"].description))
+            #expect(rerun.json["status"] as? String == "allowed")
+        }
+    }
+
     @Test("reason and approval: no reason is a 422 naming /reason, a reason waits; bundles carry approval_required")
     func reasonAndApproval() async throws {
         let settings = #"""

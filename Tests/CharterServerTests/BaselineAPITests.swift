@@ -139,6 +139,54 @@ struct BaselineAPITests {
         }
     }
 
+    @Test("a baseline's library one entry at a time: MSP-wide keys only, versioned, audited on both chains")
+    func libraryEntries() async throws {
+        let world = try await TestApp.makeWorld(tenants: 1)
+        let other = try await TestApp.makeWorld(tenants: 1)
+        let tenant = world.tenants[0]
+        let entry = #"{"file_name":"tool.exe","kind":"application","applies_to":["run_as_admin"],"protection":{"type":"none"}}"#
+        try await TestApp.run { client in
+            let created = try await client.call(
+                .post, "/v1/msps/\(world.msp)/baselines", key: world.mspKey, body: Self.baselineBody(library: "[\(entry)]")
+            )
+            let id = try #require(created.json["id"] as? String, "\(created.json)")
+            let assigned = try await client.call(.put, "/v1/tenants/\(tenant)/baselines", key: world.mspKey, body: Self.assignment([id]))
+            try #require(assigned.status == .ok)
+            let path = "/v1/msps/\(world.msp)/baselines/\(id)/pre-approved-applications"
+            let listed = try await client.call(.get, path, key: world.mspKey)
+            #expect(listed.status == .ok && listed.headers[.eTag] == "\"v1\"")
+            let first = try #require(listed.items.first?["id"] as? String)
+            #expect(listed.json["inherited"] == nil)
+            expectProblem(try await client.call(.get, path, key: world.tenantKeys[0]), 403)
+            expectProblem(try await client.call(.post, path, key: world.tenantKeys[0], body: entry), 403)
+            expectProblem(try await client.call(.get, path, key: other.mspKey), 404)
+            expectProblem(try await client.call(.get, "/v1/msps/\(world.msp)/baselines/\(UUID())/pre-approved-applications", key: world.mspKey), 404)
+
+            let signed = #"{"kind":"application","applies_to":["run_as_admin"],"protection":{"type":"certificate","vendor":"Contoso"}}"#
+            let added = try await client.call(.post, path, key: world.mspKey, body: signed, headers: [.ifMatch: "\"v1\""])
+            #expect(added.status == .created && added.headers[.eTag] == "\"v2\"", "\(added.json)")
+            let addedID = try #require(added.json["id"] as? String)
+            expectProblem(try await client.call(.post, path, key: world.mspKey, body: signed, headers: [.ifMatch: "\"v1\""]), 412)
+            let invalid = #"{"file_name":"a.exe","kind":"application","applies_to":[],"protection":{"type":"none"}}"#
+            expectProblem(try await client.call(.post, path, key: world.mspKey, body: invalid), 422, field: "/applies_to")
+            let replaced = try await client.call(.put, "\(path)/\(first)", key: world.mspKey, body: entry.replacingOccurrences(of: "tool.exe", with: "tool2.exe"))
+            #expect(replaced.status == .ok && replaced.json["file_name"] as? String == "tool2.exe", "\(replaced.json)")
+            #expect(try await client.call(.get, "\(path)/\(addedID)", key: world.mspKey).status == .ok)
+            #expect(try await client.call(.delete, "\(path)/\(addedID)", key: world.mspKey).status == .noContent)
+            expectProblem(try await client.call(.delete, "\(path)/\(addedID)", key: world.mspKey), 404, field: "entry")
+
+            let baseline = try await client.call(.get, "/v1/msps/\(world.msp)/baselines/\(id)", key: world.mspKey)
+            #expect(baseline.headers[.eTag] == "\"v4\"")
+            let library = try #require(baseline.json["pre_approved_applications"] as? [[String: any Sendable]])
+            #expect(library.compactMap { $0["file_name"] as? String } == ["tool2.exe"])
+            let mspLog = try await client.call(.get, "/v1/msps/\(world.msp)/audit-events?limit=50", key: world.mspKey)
+            let updates = mspLog.items.filter { $0["action"] as? String == "baseline.updated" }
+            #expect(updates.count == 3 && updates.allSatisfy { $0["before"] != nil && $0["after"] != nil })
+            let tenantLog = try await client.call(.get, "/v1/tenants/\(tenant)/audit-events?limit=50", key: world.tenantKeys[0])
+            #expect(tenantLog.items.filter { $0["action"] as? String == "baseline.applied" }.count == 3)
+        }
+    }
+
     @Test("only MSP-wide keys manage baselines and assignment; a tenant reads its own; nothing crosses MSPs")
     func rolesAndIsolation() async throws {
         let world = try await TestApp.makeWorld(tenants: 2)

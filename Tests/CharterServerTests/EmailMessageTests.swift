@@ -132,8 +132,7 @@ struct EmailMessageTests {
         let notification = ApprovalEmail.notification(
             .pending, about: request, tenantName: "Contoso", recipients: ["it@example.com"], at: Self.newYear2026
         )
-        #expect(notification.event == .pending)
-        #expect(notification.request == request.id)
+        #expect(notification.topic == .request(request.id, .pending))
         #expect(notification.subject == "Approval needed: Über-Tool.exe for ann@example.test on WS-17  Bcc: x@example.com")
         let body = notification.body
         for expected in [

@@ -50,6 +50,9 @@ struct IsolationTests {
         case (.post, "/v1/msps/{msp}/baselines"), (.put, "/v1/msps/{msp}/baselines/{id}"):
             #"{"schema_version":1,"name":"pwned"}"#
         case (.put, "/v1/tenants/{tenant}/baselines"): #"{"ids":[]}"#
+        case (.post, let path) where path.hasSuffix("/pre-approved-applications"),
+            (.put, let path) where path.hasSuffix("/pre-approved-applications/{entry}"):
+            #"{"file_name":"pwned.exe","kind":"application","applies_to":["run_as_admin"],"protection":{"type":"none"}}"#
         default: "{}"
         }
     }

@@ -127,4 +127,62 @@ struct PreApprovedAPITests {
             )
         }
     }
+
+    @Test("a subsetting's list: inherited until its first write copies the global list, then its own; versioned, audited")
+    func subsettingList() async throws {
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            let setup = try await RequestTests.setUp(client, settings: Self.settings) { directory in
+                [subsettingBody(name: "Finance", groups: [directory["finance"]], overrides: #"{"endpoint":{}}"#)]
+            }
+            let (tenant, key) = (setup.tenant, setup.key)
+            let subsetting = try #require(
+                try await client.call(.get, "/v1/tenants/\(tenant)/subsettings", key: key).items.first?["id"] as? String
+            )
+            let path = "/v1/tenants/\(tenant)/subsettings/\(subsetting)/pre-approved-applications"
+            let global = try await client.call(.get, Self.path(tenant), key: key).items.compactMap { $0["id"] as? String }
+
+            let inherited = try await client.call(.get, path, key: key)
+            #expect(inherited.status == .ok && inherited.headers[.eTag] == "\"v1\"")
+            #expect(inherited.json["inherited"] as? Double == 1, "booleans arrive as numbers")
+            #expect(inherited.items.compactMap { $0["id"] as? String } == global)
+            #expect(try await client.call(.get, "\(path)/\(global[0])", key: key).json["file_name"] as? String == "setup.exe")
+
+            let tool = #"{"file_name":"tool.exe","kind":"application","applies_to":["run_as_admin"],"protection":{"type":"none"}}"#
+            let added = try await Self.call(client, .post, path, key: key, body: tool, ifMatch: "\"v1\"")
+            #expect(added.status == .created, "\(added.json)")
+            #expect(added.headers[.eTag] == "\"v2\"")
+            let newID = try #require(added.json["id"] as? String)
+            expectProblem(try await Self.call(client, .post, path, key: key, body: tool, ifMatch: "\"v1\""), 412, field: "If-Match")
+            let own = try await client.call(.get, path, key: key)
+            #expect(own.json["inherited"] as? Double == 0)
+            #expect(own.items.compactMap { $0["id"] as? String } == global + [newID])
+
+            let replaced = try await Self.call(client, .put, "\(path)/\(global[1])", key: key, body: tool)
+            #expect(replaced.status == .ok && replaced.headers[.eTag] == "\"v3\"", "\(replaced.json)")
+            #expect(try await client.call(.delete, "\(path)/\(newID)", key: key).status == .noContent)
+            expectProblem(try await client.call(.get, "\(path)/\(newID)", key: key), 404, field: "entry")
+            let invalid = #"{"file_name":"a.exe","kind":"application","applies_to":["run_as_admin"],"protection":{"type":"checksum","sha256":"abc"}}"#
+            expectProblem(try await Self.call(client, .post, path, key: key, body: invalid), 422, field: "/protection/sha256")
+            expectProblem(
+                try await client.call(.get, "/v1/tenants/\(tenant)/subsettings/\(UUID())/pre-approved-applications", key: key), 404
+            )
+            let auditor = try #require(
+                try await client.call(
+                    .post, "/v1/tenants/\(tenant)/api-keys", key: key, body: #"{"name":"reader","role":"auditor"}"#
+                ).json["secret"] as? String
+            )
+            #expect(try await client.call(.get, path, key: auditor).status == .ok)
+            expectProblem(try await Self.call(client, .post, path, key: auditor, body: tool), 403)
+
+            let read = try await client.call(.get, "/v1/tenants/\(tenant)/subsettings/\(subsetting)", key: key)
+            #expect(read.headers[.eTag] == "\"v4\"")
+            let entries = (read.json["overrides"] as? [String: any Sendable])?["pre_approved_applications"] as? [[String: any Sendable]]
+            #expect(entries?.compactMap { $0["file_name"] as? String } == ["setup.exe", "tool.exe"])
+            // The global list is untouched; each write was the subsetting's, audited with before and after.
+            #expect(try await client.call(.get, Self.path(tenant), key: key).headers[.eTag] == "\"v1\"")
+            let log = try await client.call(.get, "/v1/tenants/\(tenant)/audit-events?limit=50", key: key)
+            let updates = log.items.filter { $0["action"] as? String == "subsetting.updated" }
+            #expect(updates.count == 3 && updates.allSatisfy { $0["before"] != nil && $0["after"] != nil })
+        }
+    }
 }

@@ -100,7 +100,7 @@ extension Settings {
         /// One `@`, a non-empty local part, a dotted domain, no whitespace or control characters: enough to catch
         /// typos. Read as Unicode scalars, as a JSON Schema pattern reads it (a combining mark after
         /// `@` or `.` must not hide the separator inside one Swift `Character`).
-        private static func isPlausibleEmail(_ email: String) -> Bool {
+        package static func isPlausibleEmail(_ email: String) -> Bool {
             let scalars = email.unicodeScalars
             guard !scalars.contains(where: { $0.properties.isWhitespace || $0.properties.generalCategory == .control })
             else { return false }

@@ -49,6 +49,11 @@ extension APIHandler {
         let call = try TenantCall.authorize(
             body.addToPreApproved == nil ? .approve : .configure, tenant: input.path.tenant
         )
+        let preApproval = try body.addToPreApproved.map(Self.preApproval)
+        if case .baseline = preApproval?.target {
+            // A baseline is the MSP's: only who may edit baselines may add to one.
+            try call.scope.principal.authorizeMSP(.configure, msp: call.msp)
+        }
         let id = try Self.requestID(input.path.id)
         let group = try body.group.map { raw in
             guard let guid = ObjectGUID(raw) else {
@@ -58,7 +63,7 @@ extension APIHandler {
         }
         let options = RequestService.ApprovalOptions(
             scope: body.scope.flatMap { StandingApproval.Scope.Kind(rawValue: $0.rawValue) } ?? .request, group: group,
-            durationMinutes: body.durationMinutes, preApproval: try body.addToPreApproved.map(Self.preApproval)
+            durationMinutes: body.durationMinutes, preApproval: preApproval
         )
         let decided = try await requests.approve(
             id, comment: body.comment, options: options, of: call.tenant, msp: call.msp, by: call.caller
@@ -68,25 +73,21 @@ extension APIHandler {
 
     /// The pre-approval of an approval body: its target, and the entry's members as JSON for Core's decoder.
     private static func preApproval(_ input: Components.Schemas.AddToPreApproved) throws -> RequestService.PreApproval {
-        let pointer = "\(RequestService.preApprovalPointer)/subsetting"
-        let target: RequestService.PreApproval.Target
-        switch input.target {
-        case .settings:
-            guard input.subsetting == nil else {
-                throw Problem(.validationFailed, "subsetting applies only to the target subsetting.", field: pointer)
-            }
-            target = .settings
-        case .subsetting:
-            guard let raw = input.subsetting else {
-                throw Problem(
-                    .validationFailed, "The target subsetting needs subsetting: the subsetting's id.", field: pointer
-                )
-            }
-            guard let id = SubsettingID(raw) else {
-                throw Problem(.validationFailed, "subsetting must be a subsetting id (a UUID).", field: pointer)
-            }
-            target = .subsetting(id)
+        let owned: [(String, String?, Components.Schemas.AddToPreApproved.TargetPayload)] = [
+            ("subsetting", input.subsetting, .subsetting), ("baseline", input.baseline, .baseline),
+        ]
+        for (name, value, owner) in owned where value != nil && input.target != owner {
+            throw Problem(
+                .validationFailed, "\(name) applies only to the target \(name).",
+                field: "\(RequestService.preApprovalPointer)/\(name)"
+            )
         }
+        let target: RequestService.PreApproval.Target =
+            switch input.target {
+            case .settings: .settings
+            case .subsetting: .subsetting(SubsettingID(try targetID(input.subsetting, named: "subsetting")))
+            case .baseline: .baseline(BaselineID(try targetID(input.baseline, named: "baseline")))
+            }
         var entry: [String: JSONValue] = [:]
         entry["protection"] = try JSONValue.parseDocument(JSONEncoder().encode(input.protection))
         entry["file_name"] = input.fileName.map(JSONValue.string)
@@ -94,6 +95,18 @@ extension APIHandler {
         entry["applies_to"] = input.appliesTo.map { .array($0.map { .string($0.rawValue) }) }
         entry["log_to_audit"] = input.logToAudit.map(JSONValue.bool)
         return RequestService.PreApproval(target: target, entry: entry)
+    }
+
+    /// The id member `name` of a pre-approval, required with the target of that name.
+    private static func targetID(_ raw: String?, named name: String) throws -> UUID {
+        let pointer = "\(RequestService.preApprovalPointer)/\(name)"
+        guard let raw else {
+            throw Problem(.validationFailed, "The target \(name) needs \(name): the \(name)'s id.", field: pointer)
+        }
+        guard let id = UUID(uuidString: raw) else {
+            throw Problem(.validationFailed, "\(name) must be a \(name) id (a UUID).", field: pointer)
+        }
+        return id
     }
 
     func denyRequest(_ input: Operations.DenyRequest.Input) async throws -> Operations.DenyRequest.Output {

@@ -20,6 +20,8 @@ struct APIHandler: APIProtocol {
     let requests: RequestService
     /// Webhooks and their deliveries.
     let webhooks: WebhookService
+    /// The addresses alerts are emailed to, a tenant's and an MSP's.
+    let alertEmails: AlertEmailService
     /// The audit log: its events, exports and verification.
     let audit: AuditService
     /// Directory connections, syncs and objects.

@@ -118,7 +118,7 @@ package func buildService(
         services.append(
             AuditChainVerifier(
                 database: database, interval: .seconds(config.auditVerifyIntervalSeconds),
-                maximumEvents: config.auditVerifyMaxEvents, alarm: AlertService(database: database), logger: logger
+                maximumEvents: config.auditVerifyMaxEvents, alarm: AlertService(database: database, emailsAlerts: config.smtp != nil), logger: logger
             )
         )
     }
@@ -178,7 +178,7 @@ func buildRouter(
     // Bodies are read only after authentication (the agent routes read theirs after the device token, enrollment
     // up to its own small limit); before it, only a declared length is checked.
     let rateLimiter = config.limits.rateLimiter()
-    let endpointService = EndpointService(
+    var endpointService = EndpointService(
         database: database, sealer: sealer,
         limits: .init(
             devicesPerTenant: config.limits.quotas.devicesPerTenant,
@@ -187,6 +187,7 @@ func buildRouter(
         ),
         disconnect: { await hub.disconnect(device: $0) }
     )
+    endpointService.emailsAlerts = config.smtp != nil
     let connectorService = ConnectorService(
         database: database, sealer: sealer,
         limits: .init(
@@ -256,6 +257,9 @@ func buildRouter(
             ),
             policy: PolicyService(database: database), requests: requests,
             webhooks: WebhookService(database: database, maximumPerTenant: config.limits.quotas.webhooksPerTenant),
+            alertEmails: AlertEmailService(
+                database: database, maximumPerOwner: config.limits.quotas.webhooksPerTenant
+            ),
             audit: AuditService(database: database), directory: directory, endpointService: endpointService,
             connectorService: connectorService,
             people: people,
@@ -295,7 +299,7 @@ package func directorySyncEngine(
     guard let sealer else { return nil }
     var syncLogger = logger
     syncLogger[metadataKey: "component"] = "directory-sync"
-    return DirectorySyncEngine(
+    var engine = DirectorySyncEngine(
         database: database, sealer: sealer, threadPool: .ldap, logger: syncLogger,
         leaseDuration: .seconds(config.directorySyncLeaseSeconds),
         limits: .init(
@@ -305,6 +309,8 @@ package func directorySyncEngine(
         ),
         destinations: outboundGuard(config).policy
     )
+    engine.emailsAlerts = config.smtp != nil
+    return engine
 }
 
 /// The OpenID Connect relying party, when `http.public_url` is set (sign-in needs it): it reaches providers

@@ -32,20 +32,20 @@ enum DocumentBody {
 /// their other issues) or a string holds U+0000. ``BodyLimitMiddleware`` has already bounded the body, so
 /// collecting it here cannot exhaust memory.
 struct DocumentBodyMiddleware: ServerMiddleware {
-    static let operations: Set<String> = [
+    static let operations = Set([
         Operations.ReplaceSettings.id,
         Operations.CreateSubsetting.id,
         Operations.ReplaceSubsetting.id,
         Operations.UpdateSubsetting.id,
-        Operations.CreatePreApprovedApplication.id,
-        Operations.ReplacePreApprovedApplication.id,
         Operations.CreateBaseline.id,
         Operations.ReplaceBaseline.id,
-    ]
+    ]).union(entryOperations)
 
-    /// The operations whose body is one pre-approved entry.
+    /// The operations whose body is one pre-approved entry, whichever document owns the list.
     static let entryOperations: Set<String> = [
         Operations.CreatePreApprovedApplication.id, Operations.ReplacePreApprovedApplication.id,
+        Operations.CreateSubsettingPreApprovedApplication.id, Operations.ReplaceSubsettingPreApprovedApplication.id,
+        Operations.CreateBaselinePreApprovedApplication.id, Operations.ReplaceBaselinePreApprovedApplication.id,
     ]
 
     let maximumBytes: Int

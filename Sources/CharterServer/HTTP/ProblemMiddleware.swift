@@ -172,6 +172,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             case .directoryConnections: ("directory connections", "quota.directory_connections_per_tenant")
             case .webhooks: ("webhooks", "quota.webhooks_per_tenant")
             case .connectors: ("connectors", "quota.connectors_per_tenant")
+            case .alertEmails: ("alert email recipients", "quota.webhooks_per_tenant")
             }
         return Problem(
             .quotaExceeded,

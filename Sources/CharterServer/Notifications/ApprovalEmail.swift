@@ -1,4 +1,5 @@
 import CharterCore
+import CharterServices
 import CharterStore
 import Foundation
 
@@ -13,7 +14,7 @@ enum ApprovalEmail {
         at now: Date
     ) -> EmailNotification {
         EmailNotification(
-            id: UUID(), request: request.id, event: event, recipients: recipients,
+            id: UUID(), topic: .request(request.id, event), recipients: recipients,
             subject: subject(event, about: request), body: body(event, about: request, tenantName: tenantName),
             createdAt: now
         )
@@ -99,17 +100,8 @@ enum ApprovalEmail {
         request.userUPN ?? request.userSID ?? request.userGUID?.description ?? "unknown user"
     }
 
-    /// `text` on one line: control characters and line or paragraph separators become spaces.
     private static func line(_ text: String) -> String {
-        String(
-            String.UnicodeScalarView(
-                text.unicodeScalars.map { scalar in
-                    scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .lineSeparator
-                        || scalar.properties.generalCategory == .paragraphSeparator ? " " : scalar
-                }
-            )
-        )
-        .trimmingCharacters(in: .whitespaces)
+        EmailText.line(text)
     }
 
     /// At most 60 characters of `text`, with an ellipsis when cut.

@@ -3,9 +3,10 @@ import CharterJSON
 package import CharterStore
 package import Foundation
 
-/// The webhook events of things going wrong in a tenant, beyond requests (docs/alerts.md). Each is queued in the
-/// transaction that records what happened, once per occurrence, for the tenant's webhooks subscribed to it; the
-/// delivery is ``WebhookDeliveryService``'s, signed and retried as request events are.
+/// The events of things going wrong in a tenant, beyond requests (docs/alerts.md). Each is queued in the
+/// transaction that records what happened, once per occurrence, for the tenant's and its MSP's webhooks
+/// subscribed to it (delivered by ``WebhookDeliveryService``, signed and retried as request events are) and, when
+/// the server sends email, for their alert email recipients (sent by ``EmailDeliveryService``).
 package enum AlertEvent {
     /// A directory sync run ended failed.
     package static let syncFailed = "directory.sync_failed"
@@ -19,15 +20,32 @@ package enum AlertEvent {
     package static let chainBroken = "audit.chain_broken"
     package static let all = [syncFailed, syncHeld, deviceRevoked, bundleRejected, chainBroken]
 
-    /// Queues `event` for the tenant's webhooks: `{"event", "occurred_at", "tenant_id", <subject>: <snapshot>}`,
-    /// the snapshot being the audit log's canonical JSON of the thing it names.
+    /// Queues `event` for the webhooks: `{"event", "occurred_at", "tenant_id", <subject>: <snapshot>}`, the
+    /// snapshot being the audit log's canonical JSON of the thing it names; with `emails`, also the email
+    /// (``AlertEmailText``) to the tenant's recipients of it and, as another message, to its MSP's.
     static func enqueue(
-        _ event: String, in tenant: TenantID, subject: String, snapshot: String, at now: Date, tx: Transaction
+        _ event: String, in tenant: TenantID, subject: String, snapshot: String, at now: Date, emails: Bool,
+        tx: Transaction
     ) async throws {
         let object = (try? JSONParser.parse(Data(snapshot.utf8))) ?? .object([:])
         let payload = AuditJSON.encode([
             "event": event, "occurred_at": now.ISO8601Format(), "tenant_id": tenant.description, subject: object,
         ])
         try await tx.webhooks.enqueue(tenant, event: event, payload: payload, at: now)
+        guard emails else { return }
+        let text = AlertEmailText(
+            event: event, tenant: try await tx.tenants.get(tenant), subject: subject, snapshot: object, at: now
+        )
+        let recipients = try await tx.alertEmails(of: .tenant(tenant)).addresses(for: event)
+        if !recipients.isEmpty {
+            try await tx.email.enqueue(
+                EmailNotification(
+                    id: UUID(), topic: .alert(event), recipients: Array(recipients.prefix(50)), subject: text.subject,
+                    body: text.body, createdAt: now
+                ),
+                in: tenant
+            )
+        }
+        try await tx.email.enqueueForMSP(alert: event, subject: text.subject, body: text.body, at: now)
     }
 }

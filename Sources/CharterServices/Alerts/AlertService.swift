@@ -9,9 +9,12 @@ package struct AlertService: Sendable {
     let database: Database
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
+    /// Alerts are emailed too (the server sends email: `smtp.host` is set).
+    let emailsAlerts: Bool
 
-    package init(database: Database, now: @escaping @Sendable () -> Date = { Date() }) {
+    package init(database: Database, emailsAlerts: Bool = false, now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
+        self.emailsAlerts = emailsAlerts
         self.now = now
     }
 
@@ -42,7 +45,7 @@ extension AlertService: AuditChainAlarm {
         ])
         try await AlertEvent.enqueue(
             AlertEvent.chainBroken, in: found.tenant, subject: "audit_chain", snapshot: snapshot, at: found.foundAt,
-            tx: tx
+            emails: emailsAlerts, tx: tx
         )
     }
 }

@@ -73,15 +73,28 @@ package struct BaselineService: Sendable {
     /// Appends one entry to a baseline's library of pre-approved applications, when the baseline is still at
     /// `expectedVersion` (any when `nil`): a new version, audited and hinted like any edit.
     ///
-    /// The call behind "approve and add to a baseline's library".
-    ///
     /// - Throws: ``BaselineError/alreadyInLibrary(fileName:)``, ``BaselineError/libraryFull``;
     ///   `StoreError.notFound`, `StoreError.versionMismatch`.
     package func addToLibrary(
         _ entry: Settings.PreApprovedApplication, of id: BaselineID, msp: MSPID, expectedVersion: Int64?,
         by caller: Caller
     ) async throws -> StoredBaseline {
-        try await change(id, of: msp, action: "baseline.library.added", by: caller) { tx, now in
+        let now = now()
+        return try await database.withMSP(msp, logger: caller.logger) { tx in
+            try await Self.addToLibrary(
+                entry, of: id, msp: msp, expectedVersion: expectedVersion, in: tx, at: now, by: caller
+            )
+        }
+    }
+
+    /// ``addToLibrary(_:of:msp:expectedVersion:by:)`` in a transaction of the caller's that has the MSP and no
+    /// tenant selected: the write behind "approve and add to a baseline's library", in the approval's
+    /// transaction.
+    package static func addToLibrary(
+        _ entry: Settings.PreApprovedApplication, of id: BaselineID, msp: MSPID, expectedVersion: Int64?,
+        in tx: Transaction, at now: Date, by caller: Caller
+    ) async throws -> StoredBaseline {
+        try await change(id, of: msp, action: "baseline.library.added", in: tx, at: now, by: caller) { tx, now in
             var baseline = try await tx.baselines.get(msp, id: id, forUpdate: true).baseline
             // The same application, whatever id either has: an entry's id only names it within its list.
             var content = entry
@@ -96,6 +109,30 @@ package struct BaselineService: Sendable {
             baseline.library = Settings.PreApprovedApplication.withIDs(baseline.library + [entry])
             return try await tx.baselines.update(msp, baseline, expectedVersion: expectedVersion, now: now)
         }
+    }
+
+    /// A baseline's library, each entry with its id, and the baseline's version.
+    package func library(of id: BaselineID, msp: MSPID, by caller: Caller) async throws -> PreApprovedEntries {
+        let stored = try await baseline(id, of: msp, by: caller)
+        return PreApprovedEntries(entries: stored.baseline.library, version: stored.version, isInherited: false)
+    }
+
+    /// Applies `edit` to a baseline's library, when the baseline is still at `expectedVersion` (any when `nil`):
+    /// `baseline.updated` with the baseline before and after, and hinted, as a `PUT` of the whole baseline.
+    ///
+    /// - Throws: ``PolicyError`` for an edit that does not fit the library; `StoreError.notFound`,
+    ///   `StoreError.versionMismatch`.
+    package func editLibrary(
+        of id: BaselineID, msp: MSPID, _ edit: PreApprovedEdit, expectedVersion: Int64?, by caller: Caller
+    ) async throws -> PreApprovedEntry {
+        var outcome: PreApprovedEdit.Outcome?
+        let stored = try await change(id, of: msp, action: "baseline.updated", by: caller) { tx, now in
+            var baseline = try await tx.baselines.get(msp, id: id, forUpdate: true).baseline
+            outcome = try edit.apply(to: &baseline.library)
+            return try await tx.baselines.update(msp, baseline, expectedVersion: expectedVersion, now: now)
+        }
+        // `change` ran the edit or threw.
+        return PreApprovedEntry(entry: outcome!.entry, version: stored.version)
     }
 
     /// Deletes a baseline no tenant has assigned, when it is still at `expectedVersion` (any when `nil`).
@@ -129,54 +166,62 @@ package struct BaselineService: Sendable {
     ) async throws -> StoredBaseline {
         let now = now()
         return try await database.withMSP(msp, logger: caller.logger) { tx in
-            // Locking the baseline first makes the list of tenants below final: assigning it takes a key share
-            // lock on the same row.
-            _ = try await tx.baselines.get(msp, id: id, forUpdate: true)
-            let tenants = try await tx.baselines.tenants(assignedTo: id, of: msp)
-            let (old, new) = try await write(tx, now)
-            try await tx.audit.record(
-                action, on: ("baseline", id.description), before: old.auditSnapshot, after: new.auditSnapshot,
-                by: caller, at: now, in: .msp(msp)
-            )
-            // One statement for every tenant's assignment and one checking the tenants; the tenant-owned rows
-            // (row-level security admits them only with the tenant selected) are read inside each tenant.
-            let assigned = try await tx.baselines.assigned(to: tenants)
-            var lastHint: Int64?
-            try await tx.forEachTenant(tenants) { tenant, tx in
-                let settings = try await tx.settings.get(tenant)
-                let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
-                let after = (assigned[tenant] ?? []).map(\.baseline)
-                let before = after.map { $0.id == id ? old.baseline : $0 }
-                let directory = try await ComposedPolicy.directory(for: before + after, of: tenant, in: tx)
-                func snapshot(_ baselines: [Baseline]) -> PolicyChanges.Snapshot {
-                    let composition = PolicyComposition(
-                        settings: settings.settings, setSections: settings.sections, subsettings: subsettings,
-                        baselines: baselines, directory: directory
-                    )
-                    return PolicyChanges.Snapshot(global: composition.global, subsettings: composition.subsettings)
-                }
-                let hint = try await PolicyChanges.hint(of: tenant, from: snapshot(before), to: snapshot(after), in: tx)
-                if let hint {
-                    // The feed's lock once, at the first hint, as the first unbatched append would take it.
-                    if lastHint == nil { try await tx.changeFeed.lockForAppends() }
-                    lastHint = try await tx.changeFeed.append(
-                        tenant, event: .bundle, devices: hint.devices, data: PolicyChanges.Hint.data, batched: true
-                    )
-                }
-                let applied = JSONValue.object([
-                    "baseline": .string(id.description), "version": .integer(new.version),
-                    "devices_hinted": .integer(Int64(hint?.count ?? 0)),
-                ])
-                try await tx.audit.record(
-                    "baseline.applied", on: ("baseline", id.description),
-                    after: String(decoding: applied.canonicalData, as: UTF8.self), by: caller, at: now,
-                    in: .tenant(tenant)
+            try await Self.change(id, of: msp, action: action, in: tx, at: now, by: caller, write)
+        }
+    }
+
+    /// ``change(_:of:action:by:_:)`` in a transaction of the caller's, with the MSP and no tenant selected.
+    static func change(
+        _ id: BaselineID, of msp: MSPID, action: String, in tx: Transaction, at now: Date, by caller: Caller,
+        _ write: (Transaction, Date) async throws -> (before: StoredBaseline, after: StoredBaseline)
+    ) async throws -> StoredBaseline {
+        // Locking the baseline first makes the list of tenants below final: assigning it takes a key share
+        // lock on the same row.
+        _ = try await tx.baselines.get(msp, id: id, forUpdate: true)
+        let tenants = try await tx.baselines.tenants(assignedTo: id, of: msp)
+        let (old, new) = try await write(tx, now)
+        try await tx.audit.record(
+            action, on: ("baseline", id.description), before: old.auditSnapshot, after: new.auditSnapshot,
+            by: caller, at: now, in: .msp(msp)
+        )
+        // One statement for every tenant's assignment and one checking the tenants; the tenant-owned rows
+        // (row-level security admits them only with the tenant selected) are read inside each tenant.
+        let assigned = try await tx.baselines.assigned(to: tenants)
+        var lastHint: Int64?
+        try await tx.forEachTenant(tenants) { tenant, tx in
+            let settings = try await tx.settings.get(tenant)
+            let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
+            let after = (assigned[tenant] ?? []).map(\.baseline)
+            let before = after.map { $0.id == id ? old.baseline : $0 }
+            let directory = try await ComposedPolicy.directory(for: before + after, of: tenant, in: tx)
+            func snapshot(_ baselines: [Baseline]) -> PolicyChanges.Snapshot {
+                let composition = PolicyComposition(
+                    settings: settings.settings, setSections: settings.sections, subsettings: subsettings,
+                    baselines: baselines, directory: directory
+                )
+                return PolicyChanges.Snapshot(global: composition.global, subsettings: composition.subsettings)
+            }
+            let hint = try await PolicyChanges.hint(of: tenant, from: snapshot(before), to: snapshot(after), in: tx)
+            if let hint {
+                // The feed's lock once, at the first hint, as the first unbatched append would take it.
+                if lastHint == nil { try await tx.changeFeed.lockForAppends() }
+                lastHint = try await tx.changeFeed.append(
+                    tenant, event: .bundle, devices: hint.devices, data: PolicyChanges.Hint.data, batched: true
                 )
             }
-            // One notification for all the tenants' hints: a replica reads every entry up to it.
-            if let lastHint { try await tx.changeFeed.notify(lastHint) }
-            return new
+            let applied = JSONValue.object([
+                "baseline": .string(id.description), "version": .integer(new.version),
+                "devices_hinted": .integer(Int64(hint?.count ?? 0)),
+            ])
+            try await tx.audit.record(
+                "baseline.applied", on: ("baseline", id.description),
+                after: String(decoding: applied.canonicalData, as: UTF8.self), by: caller, at: now,
+                in: .tenant(tenant)
+            )
         }
+        // One notification for all the tenants' hints: a replica reads every entry up to it.
+        if let lastHint { try await tx.changeFeed.notify(lastHint) }
+        return new
     }
 
     // MARK: - Assignment

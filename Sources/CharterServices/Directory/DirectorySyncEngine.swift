@@ -99,6 +99,8 @@ package struct DirectorySyncEngine: Sendable {
     /// The pages the upload route of this process decoded, for ``readThroughConnector`` to take rather than
     /// decode again; the route's ``ConnectorSyncService`` shares it.
     package let connectorPages: ConnectorPageCache
+    /// Alerts are emailed too (the server sends email: `smtp.host` is set).
+    package var emailsAlerts = false
 
     package init(
         database: Database, sealer: SecretSealer, threadPool: NIOThreadPool, logger: Logger,
@@ -276,7 +278,7 @@ package struct DirectorySyncEngine: Sendable {
                 try await AlertEvent.enqueue(
                     finished.status == .failed ? AlertEvent.syncFailed : AlertEvent.syncHeld, in: request.tenantID,
                     subject: "sync_run", snapshot: Self.auditSnapshot(finished), at: finished.finishedAt ?? Date(),
-                    tx: tx
+                    emails: emailsAlerts, tx: tx
                 )
             }
             // Which devices a directory change reaches is not worked out here: every device is hinted and

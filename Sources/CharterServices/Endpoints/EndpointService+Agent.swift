@@ -93,7 +93,7 @@ extension EndpointService {
                     ])
                     try await AlertEvent.enqueue(
                         AlertEvent.bundleRejected, in: caller.tenant, subject: "rejection", snapshot: snapshot, at: now,
-                        tx: tx
+                        emails: emailsAlerts, tx: tx
                     )
                 }
             }

@@ -178,7 +178,8 @@ extension EndpointService {
             after: after.auditSnapshot, by: caller, at: now, in: .tenant(tenant)
         )
         try await AlertEvent.enqueue(
-            AlertEvent.deviceRevoked, in: tenant, subject: "device", snapshot: after.auditSnapshot, at: now, tx: tx
+            AlertEvent.deviceRevoked, in: tenant, subject: "device", snapshot: after.auditSnapshot, at: now,
+            emails: emailsAlerts, tx: tx
         )
     }
 

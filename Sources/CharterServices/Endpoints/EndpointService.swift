@@ -76,6 +76,8 @@ package struct EndpointService: Sendable {
     /// Closes the device's streams on this replica at once; other replicas do when they read the feed entry.
     let disconnect: @Sendable (DeviceID) async -> Void
     let now: @Sendable () -> Date
+    /// Alerts are emailed too (the server sends email: `smtp.host` is set).
+    package var emailsAlerts = false
 
     /// - Parameters:
     ///   - sealer: The key-encryption key's sealer; without it the operations that seal or sign answer

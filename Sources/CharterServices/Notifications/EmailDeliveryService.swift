@@ -5,7 +5,7 @@ package import Logging
 import Metrics
 import ServiceLifecycle
 
-/// Sends queued emails to approvers: claims due deliveries (a lease keeps other replicas off them), sends each
+/// Sends queued emails (to approvers, and of alerts): claims due deliveries (a lease keeps other replicas off them), sends each
 /// notification to its claimed recipients in one SMTP session, records every recipient's outcome, and retries
 /// failures with exponential backoff (base × 2^attempt, at most an hour, with jitter) until `maximumAttempts`.
 ///
@@ -93,7 +93,7 @@ package struct EmailDeliveryService: Service {
                     let sent = try await tx.email.sentCount(tenant, since: claimedAt.addingTimeInterval(-3600))
                     guard sent < cap else {
                         let reason =
-                            "Not sent: the tenant's approval emails reached \(cap) in the last hour "
+                            "Not sent: the tenant's emails reached \(cap) in the last hour "
                             + "(email.max_per_tenant_per_hour)."
                         return ([], try await tx.email.skipDue(tenant, reason: reason, at: claimedAt))
                     }
@@ -155,12 +155,14 @@ package struct EmailDeliveryService: Service {
         policy: DeliveryClaim<[ClaimedDelivery]>.Policy, tx: Transaction, at now: Date
     ) async throws {
         let attempts = delivery.attempts + 1
-        let metadata: Logger.Metadata = [
-            "tenant.id": "\(tenant)", "request.id": "\(notification.request.uuidString.lowercased())",
-            "email.event": "\(notification.event.rawValue)",
+        var metadata: Logger.Metadata = [
+            "tenant.id": "\(tenant)", "email.event": "\(notification.topic.event)",
             "email.delivery.id": "\(delivery.id.uuidString.lowercased())",
             "email.attempt": "\(attempts)",
         ]
+        if case .request(let request, _) = notification.topic {
+            metadata["request.id"] = "\(request.uuidString.lowercased())"
+        }
         switch result {
         case .sent(let replyCode):
             try await tx.email.record(

@@ -4,119 +4,100 @@ package import CharterStore
 package import Foundation
 
 extension PolicyService {
-    /// One pre-approved entry of the global settings, with the settings' version (the resource's ETag).
-    package struct PreApprovedEntry: Sendable {
-        package var entry: Settings.PreApprovedApplication
-        package var settingsVersion: Int64
+    /// A list of pre-approved applications a tenant owns: the global settings' or a subsetting's.
+    package enum PreApprovedList: Sendable, Hashable {
+        case settings
+        case subsetting(SubsettingID)
     }
 
-    /// The global settings' pre-approved applications, each with its id, and the settings' version.
+    /// The entries of `list`, each with its id, and the owning document's version. A subsetting without a list of
+    /// its own answers the global list it inherits (the tenant's entries and its baselines' libraries), marked so.
+    ///
+    /// - Throws: `StoreError.notFound` for a subsetting the tenant does not have.
     package func preApprovedApplications(
-        of tenant: TenantID, msp: MSPID, by caller: Caller
-    ) async throws -> (entries: [Settings.PreApprovedApplication], settingsVersion: Int64) {
-        let stored = try await settings(of: tenant, msp: msp, by: caller)
-        return (stored.settings.preApprovedApplications, stored.version)
-    }
-
-    /// One pre-approved application of the global settings.
-    ///
-    /// - Throws: ``PolicyError/unknownPreApprovedEntry``.
-    package func preApprovedApplication(
-        _ id: UUID, of tenant: TenantID, msp: MSPID, by caller: Caller
-    ) async throws -> PreApprovedEntry {
-        let stored = try await settings(of: tenant, msp: msp, by: caller)
-        guard let entry = stored.settings.preApprovedApplications.first(where: { $0.id == id }) else {
-            throw PolicyError.unknownPreApprovedEntry
-        }
-        return PreApprovedEntry(entry: entry, settingsVersion: stored.version)
-    }
-
-    /// Appends the entry of `body` to the global settings' list, when they are still at `expectedVersion`.
-    ///
-    /// The entry gets a random id unless the body names one no other entry has.
-    ///
-    /// - Throws: ``PolicyError`` for an invalid entry, a taken id or a full list; `StoreError.versionMismatch`.
-    package func createPreApprovedApplication(
-        of tenant: TenantID, msp: MSPID, from body: Data, expectedVersion: Int64?, by caller: Caller
-    ) async throws -> PreApprovedEntry {
-        var entry = try PolicyDocuments.preApprovedEntry(from: body)
-        let id = entry.id ?? UUID()
-        entry.id = id
-        return try await edit(tenant, msp: msp, expectedVersion: expectedVersion, by: caller) { list in
-            guard !list.contains(where: { $0.id == id }) else { throw PolicyError.preApprovedIDTaken(id) }
-            guard list.count < Settings.PreApprovedApplication.maximumCount else {
-                throw PolicyError.preApprovedListFull
+        in list: PreApprovedList, of tenant: TenantID, msp: MSPID, by caller: Caller
+    ) async throws -> PreApprovedEntries {
+        try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
+            switch list {
+            case .settings:
+                let stored = try await tx.settings.get(tenant)
+                return PreApprovedEntries(
+                    entries: stored.settings.preApprovedApplications, version: stored.version, isInherited: false
+                )
+            case .subsetting(let id):
+                let stored = try await tx.subsettings.get(tenant, id: id)
+                let (entries, isInherited) = try await Self.list(of: stored.subsetting, in: tenant, tx: tx)
+                return PreApprovedEntries(entries: entries, version: stored.version, isInherited: isInherited)
             }
-            list.append(entry)
-            return ("pre_approved_application.created", entry, nil, entry)
         }
     }
 
-    /// Replaces one entry of the global settings' list with the entry of `body`, keeping its id and place.
+    /// Applies `edit` to `list` in one transaction, when its document is still at `expectedVersion` (any when
+    /// `nil`): read under a row lock, changed, stored, audited, and the devices whose policy changed hinted.
     ///
-    /// - Throws: ``PolicyError`` for an invalid entry, an id in the body that is not `id`, or an unknown entry;
-    ///   `StoreError.versionMismatch`.
-    package func replacePreApprovedApplication(
-        _ id: UUID, of tenant: TenantID, msp: MSPID, with body: Data, expectedVersion: Int64?, by caller: Caller
-    ) async throws -> PreApprovedEntry {
-        var entry = try PolicyDocuments.preApprovedEntry(from: body)
-        if let given = entry.id, given != id { throw PolicyError.preApprovedIDMismatch }
-        entry.id = id
-        return try await edit(tenant, msp: msp, expectedVersion: expectedVersion, by: caller) { list in
-            guard let index = list.firstIndex(where: { $0.id == id }) else { throw PolicyError.unknownPreApprovedEntry }
-            let before = list[index]
-            list[index] = entry
-            return ("pre_approved_application.replaced", entry, before, entry)
-        }
-    }
-
-    /// Removes one entry from the global settings' list.
+    /// The global list's edits are audited per entry (`pre_approved_application.created`, `.replaced`,
+    /// `.deleted`, with the entry and the settings' version); a subsetting's as `subsetting.updated`, the whole
+    /// subsetting before and after. A subsetting that inherits the global list gets a copy of it first.
     ///
-    /// - Throws: ``PolicyError/unknownPreApprovedEntry``; `StoreError.versionMismatch`.
-    package func deletePreApprovedApplication(
-        _ id: UUID, of tenant: TenantID, msp: MSPID, expectedVersion: Int64?, by caller: Caller
-    ) async throws {
-        _ = try await edit(tenant, msp: msp, expectedVersion: expectedVersion, by: caller) { list in
-            guard let index = list.firstIndex(where: { $0.id == id }) else { throw PolicyError.unknownPreApprovedEntry }
-            let before = list.remove(at: index)
-            return ("pre_approved_application.deleted", before, before, nil)
-        }
-    }
-
-    /// One change of the global list in one transaction: read under a row lock, change, store if still at
-    /// `expectedVersion`, audit the entry before and after, hint the devices whose policy changed.
-    ///
-    /// `change` edits the list and returns the audit action, the entry to answer with (which has an id), and the
-    /// entry before and after.
-    private func edit(
-        _ tenant: TenantID, msp: MSPID, expectedVersion: Int64?, by caller: Caller,
-        _ change: (inout [Settings.PreApprovedApplication]) throws -> (
-            action: String, entry: Settings.PreApprovedApplication, before: Settings.PreApprovedApplication?,
-            after: Settings.PreApprovedApplication?
-        )
+    /// - Throws: ``PolicyError`` for an edit that does not fit the list; `StoreError.versionMismatch`,
+    ///   `StoreError.notFound`.
+    package func editPreApprovedApplications(
+        in list: PreApprovedList, of tenant: TenantID, msp: MSPID, _ edit: PreApprovedEdit, expectedVersion: Int64?,
+        by caller: Caller
     ) async throws -> PreApprovedEntry {
         let now = now()
         return try await database.withTenant(tenant, msp: msp, logger: caller.logger) { tx in
-            let current = try await tx.settings.get(tenant, forUpdate: true)
-            if let expectedVersion, expectedVersion != current.version {
-                throw StoreError.versionMismatch(current: current.version)
+            switch list {
+            case .settings:
+                return try await editSettings(tenant, edit, expectedVersion: expectedVersion, by: caller, in: tx, at: now)
+            case .subsetting(let id):
+                let current = try await tx.subsettings.get(tenant, id: id, forUpdate: true)
+                if let expectedVersion, expectedVersion != current.version {
+                    throw StoreError.versionMismatch(current: current.version)
+                }
+                var subsetting = current.subsetting
+                var (entries, _) = try await Self.list(of: subsetting, in: tenant, tx: tx)
+                let outcome = try edit.apply(to: &entries)
+                subsetting.overrides.preApprovedApplications = entries
+                let stored = try await update(tenant, to: subsetting, expectedVersion: current.version, by: caller, in: tx)
+                return PreApprovedEntry(entry: outcome.entry, version: stored.version)
             }
-            var settings = current.settings
-            let (action, entry, before, after) = try change(&settings.preApprovedApplications)
-            let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
-            let (_, stored) = try await tx.settings.replace(
-                tenant, with: settings, sections: current.sections.union([.preApprovedApplications]),
-                expectedVersion: current.version, by: caller.actor, at: now
-            )
-            try await tx.audit.record(
-                action, on: ("pre_approved_application", entry.id?.uuidString.lowercased() ?? ""),
-                before: before.map { Self.entrySnapshot($0, version: current.version) },
-                after: after.map { Self.entrySnapshot($0, version: stored.version) }, by: caller, at: now,
-                in: .tenant(tenant)
-            )
-            try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
-            return PreApprovedEntry(entry: entry, settingsVersion: stored.version)
         }
+    }
+
+    /// A subsetting's list: its own, or the global list it inherits as its members have it (the tenant's entries
+    /// and its baselines' libraries), which a write copies, since an override replaces the global list.
+    static func list(
+        of subsetting: Subsetting, in tenant: TenantID, tx: Transaction
+    ) async throws -> (entries: [Settings.PreApprovedApplication], isInherited: Bool) {
+        if let own = subsetting.overrides.preApprovedApplications { return (own, false) }
+        return (try await ComposedPolicy.load(of: tenant, in: tx).global.preApprovedApplications, true)
+    }
+
+    /// One edit of the global list in the caller's transaction, audited per entry.
+    private func editSettings(
+        _ tenant: TenantID, _ edit: PreApprovedEdit, expectedVersion: Int64?, by caller: Caller, in tx: Transaction,
+        at now: Date
+    ) async throws -> PreApprovedEntry {
+        let current = try await tx.settings.get(tenant, forUpdate: true)
+        if let expectedVersion, expectedVersion != current.version {
+            throw StoreError.versionMismatch(current: current.version)
+        }
+        var settings = current.settings
+        let outcome = try edit.apply(to: &settings.preApprovedApplications)
+        let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
+        let (_, stored) = try await tx.settings.replace(
+            tenant, with: settings, sections: current.sections.union([.preApprovedApplications]),
+            expectedVersion: current.version, by: caller.actor, at: now
+        )
+        try await tx.audit.record(
+            outcome.action, on: ("pre_approved_application", outcome.entry.id?.uuidString.lowercased() ?? ""),
+            before: outcome.before.map { Self.entrySnapshot($0, version: current.version) },
+            after: outcome.after.map { Self.entrySnapshot($0, version: stored.version) }, by: caller, at: now,
+            in: .tenant(tenant)
+        )
+        try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
+        return PreApprovedEntry(entry: outcome.entry, version: stored.version)
     }
 
     /// What the audit log keeps of an entry: the settings' version and the entry.

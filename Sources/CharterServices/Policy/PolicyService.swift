@@ -120,7 +120,7 @@ package struct PolicyService: Sendable {
     }
 
     /// Stores an edited subsetting, audits it and hints the devices it reaches, in the caller's transaction.
-    private func update(
+    func update(
         _ tenant: TenantID, to subsetting: Subsetting, expectedVersion: Int64?, by caller: Caller, in tx: Transaction
     ) async throws -> StoredSubsetting {
         let now = now()

@@ -39,6 +39,8 @@ package enum RequestError: RefusalConvertible, Equatable {
     case preApprovedListFull(field: String)
     /// `add_to_pre_approved.subsetting` names no subsetting of the tenant.
     case unknownSubsetting(SubsettingID)
+    /// The pre-approval names a baseline that is not assigned to the request's tenant (or not the MSP's at all).
+    case unassignedBaseline(BaselineID)
 
     package var refusal: Refusal {
         switch self {
@@ -112,6 +114,11 @@ package enum RequestError: RefusalConvertible, Equatable {
             )
         case .unknownSubsetting(let id):
             Refusal(.invalid, "The tenant has no subsetting \(id).", field: "/add_to_pre_approved/subsetting")
+        case .unassignedBaseline(let id):
+            Refusal(
+                .invalid, "No baseline \(id) is assigned to the tenant; only an assigned one pre-approves here.",
+                field: "/add_to_pre_approved/baseline"
+            )
         }
     }
 

@@ -29,10 +29,11 @@ extension RequestService {
 
     /// An entry to add to a list of pre-approved applications, for the approved request's application.
     package struct PreApproval: Sendable {
-        /// Which list: the global settings' or a subsetting's.
+        /// Which list: the global settings', a subsetting's, or the library of a baseline assigned to the tenant.
         package enum Target: Sendable, Hashable {
             case settings
             case subsetting(SubsettingID)
+            case baseline(BaselineID)
         }
 
         package var target: Target
@@ -68,12 +69,12 @@ extension RequestService {
                 throw RequestError.alreadyDecided(before.status)
             }
             let standing = try await standingApproval(for: before, options: options, in: tx, now: now, by: caller)
-            var policyChange: (before: PolicyChanges.Snapshot, edit: ListEdit)?
+            var addition: Addition?
             if let preApproval = options.preApproval {
                 let entry = try Self.entry(preApproval, for: before)
-                let snapshot = try await PolicyChanges.snapshot(of: tenant, in: tx)
-                let edit = try await add(entry, to: preApproval.target, of: tenant, in: tx, now: now, by: caller)
-                policyChange = (snapshot, edit)
+                addition = try await add(
+                    entry, to: preApproval.target, of: tenant, msp: msp, in: tx, now: now, by: caller
+                )
             }
             guard
                 let decided = try await tx.requests.decide(
@@ -96,15 +97,17 @@ extension RequestService {
                     after: standing.auditSnapshot, by: caller, at: now, in: .tenant(tenant)
                 )
             }
-            if let policyChange {
-                let edit = policyChange.edit
+            if case .tenantList(let policyBefore, let edit) = addition {
                 try await tx.audit.record(
                     edit.action, on: edit.target, before: edit.before, after: edit.after, by: caller, at: now,
                     in: .tenant(tenant)
                 )
-                try await PolicyChanges.publish(of: tenant, from: policyChange.before, in: tx)
+                try await PolicyChanges.publish(of: tenant, from: policyBefore, in: tx)
             }
             try await Self.hint(decided, in: tx)
+            if case .baseline(let baseline, let entry) = addition {
+                try await Self.addToLibrary(entry, of: baseline, msp: msp, in: tx, at: now, by: caller)
+            }
             return decided
         }
     }
@@ -185,14 +188,65 @@ extension RequestService {
         var after: String
     }
 
-    /// Appends `entry` to the target's list under a row lock and returns the change to audit.
+    /// The addition an approval makes, before the approval's own writes.
+    private enum Addition {
+        /// The tenant's settings or subsetting changed (under a row lock): audited and published with the approval,
+        /// from the tenant's policy before.
+        case tenantList(before: PolicyChanges.Snapshot, edit: ListEdit)
+        /// The baseline's row is locked; its library is written last (``addToLibrary(_:of:msp:in:at:by:)``).
+        case baseline(BaselineID, Settings.PreApprovedApplication)
+    }
+
+    /// Appends `entry` to the target's list of the tenant under a row lock and returns the change to audit; for
+    /// a baseline, checks that it is assigned to the tenant and locks it, for the write at the end.
     private func add(
-        _ entry: Settings.PreApprovedApplication, to target: PreApproval.Target, of tenant: TenantID,
+        _ entry: Settings.PreApprovedApplication, to target: PreApproval.Target, of tenant: TenantID, msp: MSPID,
+        in tx: Transaction, now: Date, by caller: Caller
+    ) async throws -> Addition {
+        switch target {
+        case .baseline(let id):
+            // The row lock before the approval takes the audit chain's, in the order a baseline edit takes them.
+            // With the tenant selected only its assigned baselines are visible: unknown, another MSP's and not
+            // assigned here are one refusal.
+            do {
+                _ = try await tx.baselines.get(msp, id: id, forUpdate: true)
+            } catch StoreError.notFound {
+                throw RequestError.unassignedBaseline(id)
+            }
+            return .baseline(id, entry)
+        case .settings, .subsetting:
+            let subsetting: SubsettingID? = if case .subsetting(let id) = target { id } else { nil }
+            let policyBefore = try await PolicyChanges.snapshot(of: tenant, in: tx)
+            let edit = try await add(entry, toSubsetting: subsetting, of: tenant, in: tx, now: now, by: caller)
+            return .tenantList(before: policyBefore, edit: edit)
+        }
+    }
+
+    /// Adds `entry` to a baseline's library in the approval's transaction, after everything of the tenant's: the
+    /// write leaves the tenant to hint and audit every tenant the baseline is assigned to.
+    private static func addToLibrary(
+        _ entry: Settings.PreApprovedApplication, of baseline: BaselineID, msp: MSPID, in tx: Transaction,
+        at now: Date, by caller: Caller
+    ) async throws {
+        try await tx.leaveTenant()
+        do {
+            _ = try await BaselineService.addToLibrary(
+                entry, of: baseline, msp: msp, expectedVersion: nil, in: tx, at: now, by: caller
+            )
+        } catch BaselineError.libraryFull {
+            throw RequestError.preApprovedListFull(field: preApprovalPointer.description)
+        }
+    }
+
+    /// Appends `entry` to the global list (`subsetting` `nil`) or a subsetting's under a row lock and returns the
+    /// change to audit.
+    private func add(
+        _ entry: Settings.PreApprovedApplication, toSubsetting subsetting: SubsettingID?, of tenant: TenantID,
         in tx: Transaction, now: Date, by caller: Caller
     ) async throws -> ListEdit {
         let pointer = Self.preApprovalPointer.description
-        switch target {
-        case .settings:
+        switch subsetting {
+        case .none:
             let current = try await tx.settings.get(tenant, forUpdate: true)
             var settings = current.settings
             guard settings.preApprovedApplications.count < Settings.PreApprovedApplication.maximumCount else {
@@ -207,7 +261,7 @@ extension RequestService {
                 action: "settings.replaced", target: ("settings", tenant.description), before: before.auditSnapshot,
                 after: after.auditSnapshot
             )
-        case .subsetting(let id):
+        case .some(let id):
             let current: StoredSubsetting
             do {
                 current = try await tx.subsettings.get(tenant, id: id, forUpdate: true)
@@ -215,14 +269,7 @@ extension RequestService {
                 throw RequestError.unknownSubsetting(id)
             }
             var subsetting = current.subsetting
-            // An override replaces the global list, so a subsetting without one starts from the global list as
-            // its members have it: the tenant's entries and its baselines' libraries.
-            var list: [Settings.PreApprovedApplication]
-            if let own = subsetting.overrides.preApprovedApplications {
-                list = own
-            } else {
-                list = try await ComposedPolicy.load(of: tenant, in: tx).global.preApprovedApplications
-            }
+            var (list, _) = try await PolicyService.list(of: subsetting, in: tenant, tx: tx)
             guard list.count < Settings.PreApprovedApplication.maximumCount else {
                 throw RequestError.preApprovedListFull(field: pointer)
             }

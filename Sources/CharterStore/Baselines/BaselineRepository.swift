@@ -245,7 +245,7 @@ extension Transaction {
             try await enterTenant(tenant)
             try await body(tenant, self)
         }
-        try await query("SELECT set_config('charter.tenant_id', '', true)")
+        try await leaveTenant()
     }
 
     /// Runs `body` with `tenant` selected inside this MSP transaction, then selects no tenant again.
@@ -261,7 +261,7 @@ extension Transaction {
         try await enterTenant(tenant)
         guard try await tenants.exists(tenant) else { throw StoreError.notFound }
         let result = try await body(self)
-        try await query("SELECT set_config('charter.tenant_id', '', true)")
+        try await leaveTenant()
         return result
     }
 }

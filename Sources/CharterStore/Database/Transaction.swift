@@ -29,4 +29,9 @@ extension Transaction {
     package func enterTenant(_ tenant: TenantID) async throws {
         try await query("SELECT set_config('charter.tenant_id', \(tenant.description), true)")
     }
+
+    /// Selects no tenant again, leaving the transaction's MSP: for an MSP-wide write that follows a tenant's.
+    package func leaveTenant() async throws {
+        try await query("SELECT set_config('charter.tenant_id', '', true)")
+    }
 }

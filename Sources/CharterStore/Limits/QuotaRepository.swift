@@ -8,6 +8,8 @@ package enum Quota: String, Sendable, Hashable, CaseIterable {
     case directoryConnections = "directory_connections"
     case webhooks
     case connectors
+    /// Alert email recipients (``AlertEmailRepository/admitOne(limit:)``).
+    case alertEmails = "alert_emails"
 
     /// What counts: the table and the condition beyond the tenant (constant SQL).
     var counted: String {
@@ -16,6 +18,7 @@ package enum Quota: String, Sendable, Hashable, CaseIterable {
         case .directoryConnections: "directory_connections WHERE"
         case .webhooks: "webhooks WHERE"
         case .connectors: "connectors WHERE revoked_at IS NULL AND"
+        case .alertEmails: "tenant_alert_emails WHERE"
         }
     }
 }
@@ -24,7 +27,8 @@ package enum Quota: String, Sendable, Hashable, CaseIterable {
 package struct QuotaExceeded: Error, Sendable, Hashable {
     package var quota: Quota
     package var limit: Int
-    /// The MSP's own count was exceeded (its webhooks, ``MSPWebhookRepository/admitOne(in:limit:)``).
+    /// The MSP's own count was exceeded (its webhooks, ``MSPWebhookRepository/admitOne(in:limit:)``, or alert
+    /// email recipients).
     package var isMSP = false
 }
 

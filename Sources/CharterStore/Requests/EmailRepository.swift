@@ -2,7 +2,8 @@ package import CharterCore
 package import Foundation
 import PostgresNIO
 
-/// An email to approvers about one request: its text and every address it names (the `To:` header).
+/// An email about one request (to its approvers) or one alert (docs/alerts.md): its text and every address it
+/// names (the `To:` header).
 package struct EmailNotification: Hashable, Sendable {
     /// What happened to the request.
     package enum Event: String, Hashable, Sendable {
@@ -10,20 +11,33 @@ package struct EmailNotification: Hashable, Sendable {
         case expired = "request.expired"
     }
 
+    /// What the email is about.
+    package enum Topic: Hashable, Sendable {
+        case request(UUID, Event)
+        /// An alert event's name (`directory.sync_failed`, …).
+        case alert(String)
+
+        /// The `email_messages.event` it is stored as.
+        package var event: String {
+            switch self {
+            case .request(_, let event): event.rawValue
+            case .alert(let event): event
+            }
+        }
+    }
+
     package var id: UUID
-    package var request: UUID
-    package var event: Event
+    package var topic: Topic
     package var recipients: [String]
     package var subject: String
     package var body: String
     package var createdAt: Date
 
     package init(
-        id: UUID, request: UUID, event: Event, recipients: [String], subject: String, body: String, createdAt: Date
+        id: UUID, topic: Topic, recipients: [String], subject: String, body: String, createdAt: Date
     ) {
         self.id = id
-        self.request = request
-        self.event = event
+        self.topic = topic
         self.recipients = recipients
         self.subject = subject
         self.body = body
@@ -50,10 +64,15 @@ package struct EmailRepository: Sendable {
 
     /// Queues `notification` with one pending delivery per recipient, due at once.
     package func enqueue(_ notification: EmailNotification, in tenant: TenantID) async throws {
+        let request: UUID? =
+            switch notification.topic {
+            case .request(let id, _): id
+            case .alert: nil
+            }
         try await tx.query(
             """
             INSERT INTO email_messages (tenant_id, id, request_id, event, recipients, subject, body, created_at)
-            VALUES (\(tenant.rawValue), \(notification.id), \(notification.request), \(notification.event.rawValue),
+            VALUES (\(tenant.rawValue), \(notification.id), \(request), \(notification.topic.event),
                     \(notification.recipients), \(notification.subject), \(notification.body),
                     \(notification.createdAt))
             """
@@ -65,6 +84,15 @@ package struct EmailRepository: Sendable {
                    \(notification.createdAt), \(notification.createdAt)
             FROM unnest(\(notification.recipients)::text[]) AS recipient
             """
+        )
+    }
+
+    /// Queues an alert email with `subject` and `body` for the current tenant's MSP's recipients of `event`, when
+    /// it has any: the MSP's recipients are out of a tenant transaction's sight, so a definer function (migration
+    /// 0024) reads them and queues the message in the tenant's outbox.
+    package func enqueueForMSP(alert event: String, subject: String, body: String, at now: Date) async throws {
+        try await tx.query(
+            "SELECT charter_private.enqueue_msp_alert_email(\(event), \(subject), \(body), \(now))"
         )
     }
 
@@ -110,18 +138,24 @@ package struct EmailRepository: Sendable {
             """
         )
         var claimed: [(delivery: EmailDelivery, notification: EmailNotification)] = []
-        let columns = (UUID, String, Int, UUID, UUID, String, [String], String, String, Date).self
+        let columns = (UUID, String, Int, UUID, UUID?, String, [String], String, String, Date).self
         for try await (id, recipient, attempts, message, request, event, recipients, subject, body, created)
             in rows.decode(columns)
         {
-            guard let event = EmailNotification.Event(rawValue: event) else {
-                throw StoreError.unexpected(sqlState: "email event")
+            let topic: EmailNotification.Topic
+            if let request {
+                guard let event = EmailNotification.Event(rawValue: event) else {
+                    throw StoreError.unexpected(sqlState: "email event")
+                }
+                topic = .request(request, event)
+            } else {
+                topic = .alert(event)
             }
             claimed.append(
                 (
                     EmailDelivery(id: id, notification: message, recipient: recipient, attempts: attempts),
                     EmailNotification(
-                        id: message, request: request, event: event, recipients: recipients, subject: subject,
+                        id: message, topic: topic, recipients: recipients, subject: subject,
                         body: body, createdAt: created
                     )
                 )
