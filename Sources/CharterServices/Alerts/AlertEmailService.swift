@@ -7,14 +7,16 @@ package import Foundation
 /// ``AlertEvent``'s and the email worker's. Authorisation is the caller's.
 package struct AlertEmailService: Sendable {
     let database: Database
-    /// Recipients one tenant, or one MSP, may have (`quota.webhooks_per_tenant`).
+    /// The most recipients one message has (`email_messages.recipients`): every recipient of an alert is in one.
+    package static let recipientsPerMessage = 50
+    /// Recipients one tenant, or one MSP, may have: `quota.webhooks_per_tenant`, at most ``recipientsPerMessage``.
     let maximumPerOwner: Int
     /// The clock; tests may pin it.
     let now: @Sendable () -> Date
 
     package init(database: Database, maximumPerOwner: Int, now: @escaping @Sendable () -> Date = { Date() }) {
         self.database = database
-        self.maximumPerOwner = maximumPerOwner
+        self.maximumPerOwner = min(maximumPerOwner, Self.recipientsPerMessage)
         self.now = now
     }
 
