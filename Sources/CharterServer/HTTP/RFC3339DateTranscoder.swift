@@ -7,8 +7,11 @@ import OpenAPIRuntime
 /// The runtime's default reads whole seconds only, so a valid `date-time` such as `2026-12-06T19:39:04.5Z`
 /// was refused.
 struct RFC3339DateTranscoder: DateTranscoder {
+    /// `2026-12-06T19:39:04Z`, with `Date.ISO8601FormatStyle`: a value type that costs about half a microsecond a
+    /// date, where a new `ISO8601DateFormatter` costs about 150 µs (a page of 200 tenants in the MSP overview
+    /// carries 800 dates).
     func encode(_ date: Date) throws -> String {
-        Self.formatter(fractional: false).string(from: date)
+        date.formatted(.iso8601)
     }
 
     func decode(_ text: String) throws -> Date {
@@ -22,7 +25,7 @@ struct RFC3339DateTranscoder: DateTranscoder {
         return date
     }
 
-    /// A new formatter per call: `ISO8601DateFormatter` is not `Sendable`, and admin requests carry few dates.
+    /// A new formatter per call, for reading: `ISO8601DateFormatter` is not `Sendable`, and requests carry few dates.
     private static func formatter(fractional: Bool) -> ISO8601DateFormatter {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = fractional ? [.withInternetDateTime, .withFractionalSeconds] : [.withInternetDateTime]
