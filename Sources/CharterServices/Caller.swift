@@ -60,4 +60,27 @@ extension AuditLog {
             to: chain
         )
     }
+
+    /// Appends what `caller` did to `target` at `now` on the chain of each of many tenants of the MSP selected on
+    /// the transaction, with each tenant's `after` snapshot: one event per tenant, in two statements
+    /// (``AuditLog/append(_:)``), the chains locked in the order given.
+    package func record(
+        _ action: String,
+        on target: (type: String, id: String),
+        after: [(tenant: TenantID, snapshot: String)],
+        by caller: Caller,
+        at now: Date
+    ) async throws {
+        try await append(
+            after.map { tenant, snapshot in
+                (
+                    tenant: tenant,
+                    record: AuditRecord(
+                        occurredAt: now, actor: caller.actor, action: action, targetType: target.type,
+                        targetID: target.id, after: snapshot
+                    )
+                )
+            }
+        )
+    }
 }

@@ -18,10 +18,12 @@ struct AgentCommand: AsyncParsableCommand {
             abstract: "Enroll simulated devices, hold their event streams, fetch and verify bundles, submit requests.",
             discussion: """
                 Enrolls --count devices (--concurrency at a time) with one enrollment token (it must allow that \
-                many uses), waits until every device's event stream is live, keeps the streams open for \
+                many uses), or with the tokens of --tokens-file in turn (one per tenant spreads the devices over \
+                the tenants), waits until every device's event stream is live, keeps the streams open for \
                 --duration seconds, and prints latencies and counts. With --propagation-rounds, it first changes \
-                the tenant's global settings that many times (toggling endpoint.fallback_poll_interval_seconds, \
-                restored at the end) and measures, for every device, the time from the write's answer to the \
+                the tenant's global settings that many times, or with --baseline that baseline of --msp \
+                (toggling endpoint.fallback_poll_interval_seconds, restored at the end), and measures, for every \
+                device, the time from the write's answer to the \
                 arrival of its bundle hint, and the time until the bundle fetches the hints caused are over. \
                 Each round starts once the fetches of the connect (or of the round before) are over. \
                 With --request-rounds, every device then submits a run_as_admin request per round and the \
@@ -38,7 +40,10 @@ struct AgentCommand: AsyncParsableCommand {
         var server: String
 
         @Option(name: .customLong("enroll-token"), help: "An enrollment token (chte_…) with enough uses for --count.")
-        var enrollToken: String
+        var enrollToken: String?
+
+        @Option(help: "A file of enrollment tokens, one per line, used in turn (instead of --enroll-token).")
+        var tokensFile: String?
 
         @Option(help: "How many devices to simulate.")
         var count = 10
@@ -73,6 +78,12 @@ struct AgentCommand: AsyncParsableCommand {
         @Option(help: "The tenant the enrollment token belongs to, for the propagation writes and approvals.")
         var tenant: String?
 
+        @Option(help: "A baseline of --msp that the propagation rounds edit instead of --tenant's settings.")
+        var baseline: String?
+
+        @Option(help: "The MSP of --baseline (--api-key then an MSP-wide admin key).")
+        var msp: String?
+
         @Option(help: "Seconds to wait, before each round, for the bundle fetches in flight to end.")
         var settleTimeout: Double = 600
 
@@ -98,6 +109,9 @@ struct AgentCommand: AsyncParsableCommand {
                 throw ValidationError("--server must be an http:// or https:// URL, such as http://127.0.0.1:8080")
             }
             guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+            guard (enrollToken == nil) != (tokensFile == nil) else {
+                throw ValidationError("give --enroll-token or --tokens-file")
+            }
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
             guard duration >= 0, connectTimeout > 0, settleTimeout > 0 else {
                 throw ValidationError("--duration must be 0 or more and --connect-timeout more than 0 seconds")
@@ -116,6 +130,12 @@ struct AgentCommand: AsyncParsableCommand {
                 guard apiKey != nil else {
                     throw ValidationError("\(flag) needs --api-key: \(key)")
                 }
+                if flag == "--propagation-rounds", let baseline {
+                    guard UUID(uuidString: baseline) != nil, let msp, UUID(uuidString: msp) != nil else {
+                        throw ValidationError("--baseline needs --msp: both ids (UUIDs)")
+                    }
+                    continue
+                }
                 guard let tenant, UUID(uuidString: tenant) != nil else {
                     throw ValidationError("\(flag) needs --tenant: the tenant's id (a UUID)")
                 }
@@ -133,7 +153,7 @@ struct AgentCommand: AsyncParsableCommand {
                 let simulator = AgentSimulator(
                     client: AgentClient(httpClient: httpClient, baseURL: server, logger: logger),
                     configuration: .init(
-                        enrollmentToken: enrollToken,
+                        enrollmentTokens: try enrollmentTokens(),
                         deviceCount: count,
                         concurrency: concurrency,
                         hostnamePrefix: hostnamePrefix,
@@ -142,9 +162,7 @@ struct AgentCommand: AsyncParsableCommand {
                     logger: logger
                 )
                 let tenantURL = server.trimmingSuffix("/") + "/v1/tenants/\(tenant ?? "")"
-                let settings = propagationRounds > 0 ? SettingsToggle(
-                    httpClient: httpClient, url: tenantURL + "/settings", apiKey: apiKey ?? ""
-                ) : nil
+                let settings = propagationRounds > 0 ? propagationWrite(httpClient: httpClient, tenantURL: tenantURL) : nil
                 let approver = approvalRounds > 0 ? RequestApprover(
                     httpClient: httpClient, requestsURL: tenantURL + "/requests", apiKey: apiKey ?? ""
                 ) : nil
@@ -152,6 +170,26 @@ struct AgentCommand: AsyncParsableCommand {
                 return (simulator.report(), measured)
             }
             try printOutcome(report: outcome.0, rounds: outcome.1.rounds, requests: outcome.1.requests)
+        }
+
+        /// The enrollment tokens: --enroll-token, or the lines of --tokens-file.
+        private func enrollmentTokens() throws -> [String] {
+            guard let tokensFile else { return [enrollToken ?? ""] }
+            let tokens = try String(contentsOfFile: tokensFile, encoding: .utf8).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            guard !tokens.isEmpty else { throw CLIFailure("--tokens-file \(tokensFile) holds no token") }
+            return tokens
+        }
+
+        /// What the propagation rounds toggle: --baseline's settings fragment, or --tenant's settings.
+        private func propagationWrite(httpClient: HTTPClient, tenantURL: String) -> SettingsToggle {
+            guard let baseline, let msp else {
+                return SettingsToggle(httpClient: httpClient, url: tenantURL + "/settings", apiKey: apiKey ?? "")
+            }
+            return SettingsToggle(
+                httpClient: httpClient, url: server.trimmingSuffix("/") + "/v1/msps/\(msp)/baselines/\(baseline)",
+                apiKey: apiKey ?? "", section: ["settings", "endpoint"]
+            )
         }
 
         /// Runs the simulator while waiting for the streams, measuring rounds and requests and holding for --duration.
@@ -249,6 +287,11 @@ struct AgentCommand: AsyncParsableCommand {
                     print("  from start    \(fromStart.text), from the start of the write's request")
                     print("  writes        \(writes.text); \(early) hint(s) arrived before the write answered (counted as 0)")
                     print("  settled       \(settled.text): from the write's answer to the end of the last fetch it caused")
+                    for (number, round) in rounds.enumerated() {
+                        let write = Int(LatencySummary.milliseconds(round.writeDuration).rounded())
+                        let hints = LatencySummary(round.latenciesFromStart).text
+                        print("  round \(number + 1)       write \(write)ms; hints from the write's start \(hints)")
+                    }
                 }
                 for line in requests.lines {
                     print("  " + line)

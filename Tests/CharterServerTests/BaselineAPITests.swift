@@ -403,5 +403,22 @@ struct BaselineAPITests {
             )
             #expect(audit.items.count == 1)
         }
+        // The events the edit appended to each tenant's chain (in one batch) verify, as the periodic
+        // verification and `charter audit verify` check them.
+        try await TestApp.withService { database in
+            let verifier = AuditChainVerifier(
+                database: database, interval: .seconds(60), maximumEvents: 10_000, alarm: nil, logger: TestApp.logger
+            )
+            for tenant in world.tenants {
+                guard case .verified = try await verifier.verify(tenant, msp: world.msp) else {
+                    Issue.record("the audit chain of \(tenant) does not verify")
+                    continue
+                }
+                let verification = try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in
+                    try await tx.audit.verify(.tenant(tenant))
+                }
+                #expect(verification.firstBreak == nil)
+            }
+        }
     }
 }

@@ -173,31 +173,66 @@ struct BaselineBatchReadTests {
         }
     }
 
-    @Test("forEachTenant selects each tenant in turn, then none; it refuses before any step a tenant of another MSP or a deleted one")
-    func forEachTenant() async throws {
+    @Test("a tenant batch reads and appends each tenant's rows with that tenant selected, then selects none; it refuses a tenant of another MSP or a deleted one")
+    func tenantBatch() async throws {
         let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 3)
         let (_, otherTenants) = try await TestDatabase.makeMSP(tenants: 1)
         try await TestDatabase.withService { database in
+            try await database.withTenant(tenants[1], msp: msp, logger: TestDatabase.logger) { tx in
+                _ = try await tx.settings.replace(
+                    tenants[1], with: Settings(), sections: [.endpoint], expectedVersion: nil, by: .system, at: Date()
+                )
+            }
+            func record(_ action: String) -> AuditRecord {
+                AuditRecord(occurredAt: Date(), actor: .system, action: action, targetType: "test", targetID: "1")
+            }
+            try await database.withTenant(tenants[0], msp: msp, logger: TestDatabase.logger) { tx in
+                try await tx.audit.append(record("test.single"), to: .tenant(tenants[0]))
+            }
             try await database.withMSP(msp, logger: TestDatabase.logger) { tx async throws in
-                var visited: [TenantID] = []
-                try await tx.forEachTenant(Array(tenants.prefix(2))) { tenant, tx async throws in
-                    // Only the selected tenant is visible: another of the MSP's tenants is not.
-                    #expect(try await tx.tenants.existing(tenants) == [tenant])
-                    visited.append(tenant)
-                }
-                #expect(visited == Array(tenants.prefix(2)))
+                let settings = try await tx.batch(tenants).settings()
+                #expect(settings[tenants[1]]?.version == 1 && settings[tenants[1]]?.sections == [.endpoint])
+                #expect(settings[tenants[0]] == .defaults && settings[tenants[2]] == .defaults)
                 #expect(try await tx.tenants.existing(tenants) == Set(tenants), "no tenant selected afterwards")
 
-                var stepped = false
-                await #expect(throws: StoreError.notFound) {
-                    try await tx.forEachTenant([tenants[0], otherTenants[0]]) { _, _ in stepped = true }
+                // Two events for one tenant and one each for the others, in one batch: each chain stays whole.
+                let events = try await tx.audit.append(
+                    tenants.map { (tenant: $0, record: record("test.batch")) }
+                        + [(tenant: tenants[0], record: record("test.batch.second"))]
+                )
+                #expect(events.map(\.sequence) == [2, 1, 1, 3])
+                for tenant in tenants {
+                    let verification = try await tx.withinTenant(tenant) { tx in try await tx.audit.verify(.tenant(tenant)) }
+                    #expect(verification.firstBreak == nil)
+                    #expect(verification.eventsChecked == (tenant == tenants[0] ? 3 : 1))
                 }
-                #expect(!stepped)
-                _ = try await tx.tenants.delete(tenants[2], expectedVersion: nil, at: Date())
-                await #expect(throws: StoreError.notFound) {
-                    try await tx.forEachTenant([tenants[0], tenants[2]]) { _, _ in stepped = true }
+
+                let last = try await tx.changeFeed.append(
+                    [(tenant: tenants[0], devices: nil), (tenant: tenants[2], devices: [DeviceID(UUID())])], event: .bundle,
+                    data: "{}"
+                )
+                let position = try #require(last)
+                // Consecutive entries, in order (the feed's lock is held); other tests' entries come later.
+                let entries = try await tx.changeFeed.entries(after: position - 2, limit: 100).filter { $0.sequence <= position }
+                #expect(entries.map(\.tenant) == [tenants[0], tenants[2]])
+                #expect(entries.map { $0.devices?.count } == [nil, 1])
+            }
+            for refused in [[tenants[0], otherTenants[0]], [tenants[0], tenants[2]]] {
+                if refused.last == tenants[2] {
+                    try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                        _ = try await tx.tenants.delete(tenants[2], expectedVersion: nil, at: Date())
+                    }
                 }
-                #expect(!stepped)
+                await #expect(throws: StoreError.notFound) {
+                    try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                        _ = try await tx.batch(refused).settings()
+                    }
+                }
+                await #expect(throws: StoreError.notFound) {
+                    try await database.withMSP(msp, logger: TestDatabase.logger) { tx in
+                        try await tx.audit.append(refused.map { (tenant: $0, record: record("test.refused")) })
+                    }
+                }
             }
         }
     }

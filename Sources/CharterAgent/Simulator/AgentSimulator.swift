@@ -27,8 +27,9 @@ internal import Synchronization
 public final class AgentSimulator: Sendable {
     /// What to simulate.
     public struct Configuration: Sendable {
-        /// The enrollment token every device uses.
-        public var enrollmentToken: String
+        /// The enrollment tokens, spread over the devices in turn: device `n` (from 0) uses token
+        /// `n % enrollmentTokens.count`, so one token per tenant makes the devices many tenants'.
+        public var enrollmentTokens: [String]
         /// How many devices.
         public var deviceCount: Int
         /// How many enrollments run at once, how many bundle fetches, request submissions and decisions: the
@@ -49,7 +50,7 @@ public final class AgentSimulator: Sendable {
         /// Creates a configuration.
         ///
         /// - Parameters:
-        ///   - enrollmentToken: The enrollment token.
+        ///   - enrollmentTokens: The enrollment tokens, used in turn (at least one).
         ///   - deviceCount: How many devices.
         ///   - concurrency: How many enrollments at once.
         ///   - hostnamePrefix: The host-name prefix.
@@ -57,7 +58,7 @@ public final class AgentSimulator: Sendable {
         ///   - maximumAttempts: Tries of a retryable call.
         ///   - verifiesBundles: Whether fetched bundles are verified.
         public init(
-            enrollmentToken: String,
+            enrollmentTokens: [String],
             deviceCount: Int,
             concurrency: Int = 16,
             hostnamePrefix: String = "sim",
@@ -65,7 +66,7 @@ public final class AgentSimulator: Sendable {
             maximumAttempts: Int = 6,
             verifiesBundles: Bool = true
         ) {
-            self.enrollmentToken = enrollmentToken
+            self.enrollmentTokens = enrollmentTokens
             self.deviceCount = deviceCount
             self.concurrency = concurrency
             self.hostnamePrefix = hostnamePrefix
@@ -332,7 +333,7 @@ public final class AgentSimulator: Sendable {
             let started = ContinuousClock.now
             do {
                 let enrollment = try await client.enroll(
-                    token: configuration.enrollmentToken,
+                    token: configuration.enrollmentTokens[index % configuration.enrollmentTokens.count],
                     hostname: hostname,
                     os: "Charter agent simulator"
                 )

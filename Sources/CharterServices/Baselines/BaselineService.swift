@@ -6,8 +6,8 @@ package import Foundation
 /// An MSP's baselines and their assignment to its tenants (docs/baselines.md).
 ///
 /// A baseline is MSP-owned: it is created, edited and deleted in an MSP transaction, audited on the MSP's
-/// chain. A write that changes the policy of assigned tenants works out, in the same transaction and one
-/// tenant at a time (``Transaction/forEachTenant(_:_:)``), which of each tenant's devices it reaches
+/// chain. A write that changes the policy of assigned tenants works out, in the same transaction and for all
+/// the tenants at once (``TenantBatchRepository``), which of each tenant's devices it reaches
 /// (``PolicyChanges``), appends one `bundle` hint per tenant, and audits `baseline.applied` on each tenant's
 /// chain, so a tenant's auditors see why its policy changed. Authorisation is the caller's.
 package struct BaselineService: Sendable {
@@ -184,43 +184,9 @@ package struct BaselineService: Sendable {
             action, on: ("baseline", id.description), before: old.auditSnapshot, after: new.auditSnapshot,
             by: caller, at: now, in: .msp(msp)
         )
-        // One statement for every tenant's assignment and one checking the tenants; the tenant-owned rows
-        // (row-level security admits them only with the tenant selected) are read inside each tenant.
+        // The assignments are MSP-level rows: one statement for every tenant's.
         let assigned = try await tx.baselines.assigned(to: tenants)
-        var lastHint: Int64?
-        try await tx.forEachTenant(tenants) { tenant, tx in
-            let settings = try await tx.settings.get(tenant)
-            let subsettings = try await tx.subsettings.list(tenant).map(\.subsetting)
-            let after = (assigned[tenant] ?? []).map(\.baseline)
-            let before = after.map { $0.id == id ? old.baseline : $0 }
-            let directory = try await ComposedPolicy.directory(for: before + after, of: tenant, in: tx)
-            func snapshot(_ baselines: [Baseline]) -> PolicyChanges.Snapshot {
-                let composition = PolicyComposition(
-                    settings: settings.settings, setSections: settings.sections, subsettings: subsettings,
-                    baselines: baselines, directory: directory
-                )
-                return PolicyChanges.Snapshot(global: composition.global, subsettings: composition.subsettings)
-            }
-            let hint = try await PolicyChanges.hint(of: tenant, from: snapshot(before), to: snapshot(after), in: tx)
-            if let hint {
-                // The feed's lock once, at the first hint, as the first unbatched append would take it.
-                if lastHint == nil { try await tx.changeFeed.lockForAppends() }
-                lastHint = try await tx.changeFeed.append(
-                    tenant, event: .bundle, devices: hint.devices, data: PolicyChanges.Hint.data, batched: true
-                )
-            }
-            let applied = JSONValue.object([
-                "baseline": .string(id.description), "version": .integer(new.version),
-                "devices_hinted": .integer(Int64(hint?.count ?? 0)),
-            ])
-            try await tx.audit.record(
-                "baseline.applied", on: ("baseline", id.description),
-                after: String(decoding: applied.canonicalData, as: UTF8.self), by: caller, at: now,
-                in: .tenant(tenant)
-            )
-        }
-        // One notification for all the tenants' hints: a replica reads every entry up to it.
-        if let lastHint { try await tx.changeFeed.notify(lastHint) }
+        try await Self.apply((old, new), to: tenants, assigned: assigned, by: caller, at: now, in: tx)
         return new
     }
 

@@ -33,8 +33,21 @@ package enum PolicyChanges {
         in tx: Transaction
     ) async throws -> [ID] {
         guard !devices.isEmpty, before != after else { return [] }
-        let objects = Set(devices.flatMap { device in (device.computer.map { [$0] } ?? []) + device.users })
-        let facts = try await tx.policyFacts.facts(about: Array(objects), in: tenant)
+        let facts = try await tx.policyFacts.facts(about: objects(of: devices), in: tenant)
+        return affected(among: devices, facts: facts, from: before, to: after)
+    }
+
+    /// The directory objects whose facts deciding `devices`' policies needs: their computers and users.
+    package static func objects<ID>(of devices: [ManagedDevice<ID>]) -> [ObjectGUID] {
+        Array(Set(devices.flatMap { device in (device.computer.map { [$0] } ?? []) + device.users }))
+    }
+
+    /// The devices among `devices` whose policies differ between `before` and `after` over `facts` (about
+    /// ``objects(of:)``), in the order given.
+    package static func affected<ID>(
+        among devices: [ManagedDevice<ID>], facts: DirectoryFacts, from before: Snapshot, to after: Snapshot
+    ) -> [ID] {
+        guard !devices.isEmpty, before != after else { return [] }
         let change = PolicyChange(
             before: PolicyInputs(global: before.global, subsettings: before.subsettings, facts: facts),
             after: PolicyInputs(global: after.global, subsettings: after.subsettings, facts: facts)
@@ -74,11 +87,17 @@ package enum PolicyChanges {
         package var devices: [DeviceID]?
         /// How many devices it reaches.
         package var count: Int
+
+        /// The hint that reaches `affected` among a tenant's `devices`; `nil` when it reaches none.
+        package init?(affected: [DeviceID], of devices: [ManagedDevice<DeviceID>]) {
+            guard !affected.isEmpty else { return nil }
+            self.devices = affected.count == devices.count ? nil : affected
+            self.count = affected.count
+        }
     }
 
     /// The hint for the tenant's enrolled devices whose policies differ between `before` and `after`, without
-    /// appending it: for a caller that appends many tenants' hints as one batch
-    /// (``ChangeFeedRepository/append(_:event:devices:data:batched:)``).
+    /// appending it.
     ///
     /// - Returns: `nil` when no device is reached.
     package static func hint(
@@ -86,8 +105,8 @@ package enum PolicyChanges {
     ) async throws -> Hint? {
         guard before != after else { return nil }
         let devices = try await tx.devices.managed(tenant)
-        let affected = try await affected(among: devices, of: tenant, from: before, to: after, in: tx)
-        guard !affected.isEmpty else { return nil }
-        return Hint(devices: affected.count == devices.count ? nil : affected, count: affected.count)
+        return Hint(
+            affected: try await affected(among: devices, of: tenant, from: before, to: after, in: tx), of: devices
+        )
     }
 }

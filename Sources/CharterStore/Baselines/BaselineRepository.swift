@@ -227,27 +227,6 @@ extension Transaction {
     /// The MSP's baselines and their assignment to tenants.
     package var baselines: BaselineRepository { BaselineRepository(tx: self) }
 
-    /// Runs `body` for each of `tenants` in turn, each selected inside this MSP transaction as by
-    /// ``withinTenant(_:_:)``, then selects no tenant again. For an operation that visits many (a baseline
-    /// edit): the tenants are checked in one statement, under the MSP, before the first is selected, and the
-    /// selection is cleared once, so a tenant costs one statement of its own instead of three.
-    ///
-    /// - Throws: ``StoreError/notFound``, before `body` runs at all, when a tenant does not belong to the
-    ///   transaction's MSP or is deleted.
-    package func forEachTenant(
-        _ tenants: [TenantID], _ body: (TenantID, Transaction) async throws -> Void
-    ) async throws {
-        guard !tenants.isEmpty else { return }
-        // Under the MSP row-level security shows exactly the MSP's tenants, as each tenant's own selection
-        // would show that tenant (and with a tenant selected, only that one: stricter still).
-        guard try await self.tenants.existing(tenants) == Set(tenants) else { throw StoreError.notFound }
-        for tenant in tenants {
-            try await enterTenant(tenant)
-            try await body(tenant, self)
-        }
-        try await leaveTenant()
-    }
-
     /// Runs `body` with `tenant` selected inside this MSP transaction, then selects no tenant again.
     ///
     /// An MSP-wide operation that changes several tenants' policy (a baseline edit) writes each tenant's audit

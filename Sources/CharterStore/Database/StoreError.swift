@@ -30,6 +30,8 @@ package enum StoreError: Error, Hashable, Sendable {
         case "23503", "23514", "23502": self = .constraintViolated(constraint: constraint)
         case "22021", "22P05": self = .invalidText
         case "40001", "40P01": self = .retryable
+        // Raised by the functions of migration 0025 for a tenant the transaction's MSP does not have.
+        case "P0002": self = .notFound
         case "57P01", "57P02", "57P03", "08000", "08003", "08006": self = .unavailable
         default: self = .unexpected(sqlState: state)
         }

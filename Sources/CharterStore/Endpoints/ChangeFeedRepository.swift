@@ -1,4 +1,5 @@
 package import CharterCore
+import CharterJSON
 import Foundation
 import PostgresNIO
 
@@ -47,15 +48,11 @@ package struct ChangeFeedRepository: Sendable {
     ///
     /// Appends are serialised by a transaction-scoped advisory lock, so sequence numbers become visible in
     /// order: a reader that has seen N has seen every entry before N. Call this last in a transaction.
-    ///
-    /// A transaction that appends many entries may batch them: ``lockForAppends()`` once, then append each with
-    /// `batched: true` (neither locking again nor notifying), then ``notify(_:)`` the last sequence number once;
-    /// a replica woken by it reads every entry after its position.
     @discardableResult
     package func append(
-        _ tenant: TenantID, event: ChangeFeedEntry.Event, devices: [DeviceID]?, data: String, batched: Bool = false
+        _ tenant: TenantID, event: ChangeFeedEntry.Event, devices: [DeviceID]?, data: String
     ) async throws -> Int64 {
-        if !batched { try await lockForAppends() }
+        try await lockForAppends()
         let rows = try await tx.query(
             """
             INSERT INTO change_feed (tenant_id, event, device_ids, data)
@@ -65,17 +62,51 @@ package struct ChangeFeedRepository: Sendable {
         )
         var sequence: Int64 = 0
         for try await seq in rows.decode(Int64.self) { sequence = seq }
-        if !batched { try await notify(sequence) }
+        try await notify(sequence)
         return sequence
     }
 
-    /// Takes the transaction-scoped lock that serialises appends, for a batch of ``append(_:event:devices:data:batched:)``.
-    package func lockForAppends() async throws {
+    /// Appends one entry per element of `entries`, for tenants of the MSP selected on the transaction, in one
+    /// statement (migration 0025: each tenant selected in turn on the server, as row-level security wants),
+    /// under the feed's lock, and notifies once (a replica woken by it reads every entry after its position).
+    /// The tenants must be live tenants of the transaction's MSP, none selected. Call this last in a transaction.
+    ///
+    /// - Returns: The last sequence number appended, or `nil` when `entries` is empty.
+    @discardableResult
+    package func append(
+        _ entries: [(tenant: TenantID, devices: [DeviceID]?)], event: ChangeFeedEntry.Event, data: String
+    ) async throws -> Int64? {
+        guard !entries.isEmpty else { return nil }
+        var seen: Set<TenantID> = []
+        let tenants = entries.map(\.tenant).filter { seen.insert($0).inserted }
+        let rows = JSONValue.array(
+            entries.map { tenant, devices in
+                .object([
+                    "tenant_id": .string(tenant.description), "event": .string(event.rawValue), "data": .string(data),
+                    "device_ids": devices.map { .array($0.map { .string($0.description) }) } ?? .null,
+                ])
+            }
+        )
+        try await lockForAppends()
+        let appended = try await tx.query(
+            """
+            SELECT charter_private.batch_append_change_feed(\(tenants.map(\.rawValue))::uuid[],
+                \(String(decoding: rows.canonicalData, as: UTF8.self))::jsonb)
+            """
+        )
+        var last: Int64?
+        for try await seq in appended.decode(Int64?.self) { last = seq }
+        if let last { try await notify(last) }
+        return last
+    }
+
+    /// Takes the transaction-scoped lock that serialises appends.
+    private func lockForAppends() async throws {
         try await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('charter.change_feed', 0))")
     }
 
     /// Notifies the replicas, when the transaction commits, of the entries up to `sequence`.
-    package func notify(_ sequence: Int64) async throws {
+    private func notify(_ sequence: Int64) async throws {
         try await tx.query("SELECT pg_notify(\(Self.channel), \(String(sequence)))")
     }
 

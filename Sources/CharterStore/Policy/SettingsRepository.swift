@@ -6,9 +6,9 @@ import PostgresNIO
 package struct SettingsRepository: Sendable {
     let tx: Transaction
 
-    private typealias Row = (String, Int64, Date, String, [String])
+    typealias Row = (String, Int64, Date, String, [String])
 
-    private static func stored(_ row: Row, tenant: TenantID) throws -> StoredSettings {
+    static func stored(_ row: Row, tenant: TenantID) throws -> StoredSettings {
         let settings: Settings
         do {
             settings = try Settings.decode(from: Data(row.0.utf8))

@@ -10,14 +10,14 @@ import PostgresNIO
 package struct SubsettingRepository: Sendable {
     let tx: Transaction
 
-    private typealias Row = (UUID, Int, String, String, Bool, String, [UUID], [UUID], String, Int64, Date, Date)
+    typealias Row = (UUID, Int, String, String, Bool, String, [UUID], [UUID], String, Int64, Date, Date)
 
     private static let columns = """
         id, position, name, description, enabled, target, scope_groups, scope_ous, overrides, version,
         created_at, updated_at
         """
 
-    private static func stored(_ row: Row) throws -> StoredSubsetting {
+    static func stored(_ row: Row) throws -> StoredSubsetting {
         let id = SubsettingID(row.0)
         let overrides: SettingsOverrides
         do {
