@@ -22,8 +22,8 @@ extension BaselineService {
         assigned: [TenantID: [StoredBaseline]], by caller: Caller, at now: Date, in tx: Transaction
     ) async throws {
         guard !tenants.isEmpty else { return }
-        // Under the MSP row-level security shows exactly the MSP's tenants (the batch functions check it again).
-        guard try await tx.tenants.existing(tenants) == Set(tenants) else { throw StoreError.notFound }
+        // Every batch statement below starts with `enter_tenant_batch`, which refuses a tenant that is not a live
+        // tenant of the transaction's MSP (`StoreError.notFound`), before any row is read or written.
         let hints = try await hints(of: tenants, assigned: assigned, edited: edited.before.baseline, in: tx)
         let id = edited.after.baseline.id
         try await tx.audit.record(
