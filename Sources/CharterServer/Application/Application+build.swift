@@ -178,16 +178,15 @@ func buildRouter(
     // Bodies are read only after authentication (the agent routes read theirs after the device token, enrollment
     // up to its own small limit); before it, only a declared length is checked.
     let rateLimiter = config.limits.rateLimiter()
-    var endpointService = EndpointService(
+    let endpointService = EndpointService(
         database: database, sealer: sealer,
         limits: .init(
             devicesPerTenant: config.limits.quotas.devicesPerTenant,
             knownUsersPerDevice: config.limits.quotas.knownUsersPerDevice,
             deviceTokenLifetime: TimeInterval(config.deviceTokenSeconds)
         ),
-        disconnect: { await hub.disconnect(device: $0) }
+        disconnect: { await hub.disconnect(device: $0) }, emailsAlerts: config.smtp != nil
     )
-    endpointService.emailsAlerts = config.smtp != nil
     let connectorService = ConnectorService(
         database: database, sealer: sealer,
         limits: .init(
@@ -299,7 +298,7 @@ package func directorySyncEngine(
     guard let sealer else { return nil }
     var syncLogger = logger
     syncLogger[metadataKey: "component"] = "directory-sync"
-    var engine = DirectorySyncEngine(
+    let engine = DirectorySyncEngine(
         database: database, sealer: sealer, threadPool: .ldap, logger: syncLogger,
         leaseDuration: .seconds(config.directorySyncLeaseSeconds),
         limits: .init(
@@ -307,9 +306,8 @@ package func directorySyncEngine(
             // Beyond one heartbeat interval: a connector that is online takes a free lease within one.
             connectorGrace: .seconds(max(15, config.connectorHeartbeatSeconds + 5))
         ),
-        destinations: outboundGuard(config).policy
+        destinations: outboundGuard(config).policy, emailsAlerts: config.smtp != nil
     )
-    engine.emailsAlerts = config.smtp != nil
     return engine
 }
 

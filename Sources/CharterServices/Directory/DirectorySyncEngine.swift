@@ -100,7 +100,7 @@ package struct DirectorySyncEngine: Sendable {
     /// decode again; the route's ``ConnectorSyncService`` shares it.
     package let connectorPages: ConnectorPageCache
     /// Alerts are emailed too (the server sends email: `smtp.host` is set).
-    package var emailsAlerts = false
+    package let emailsAlerts: Bool
 
     package init(
         database: Database, sealer: SecretSealer, threadPool: NIOThreadPool, logger: Logger,
@@ -108,9 +108,10 @@ package struct DirectorySyncEngine: Sendable {
         actor: AuditRecord.Actor = AuditRecord.Actor(id: nil, name: "directory sync"),
         readerOptions: DirectoryReader.Options = DirectoryReader.Options(), limits: Limits = Limits(),
         destinations: DestinationPolicy, operationTimeout: Duration = .seconds(60),
-        connectorPages: ConnectorPageCache = ConnectorPageCache()
+        connectorPages: ConnectorPageCache = ConnectorPageCache(), emailsAlerts: Bool = false
     ) {
         self.limits = limits
+        self.emailsAlerts = emailsAlerts
         self.connectorPages = connectorPages
         self.database = database
         self.sealer = sealer

@@ -77,7 +77,7 @@ package struct EndpointService: Sendable {
     let disconnect: @Sendable (DeviceID) async -> Void
     let now: @Sendable () -> Date
     /// Alerts are emailed too (the server sends email: `smtp.host` is set).
-    package var emailsAlerts = false
+    package let emailsAlerts: Bool
 
     /// - Parameters:
     ///   - sealer: The key-encryption key's sealer; without it the operations that seal or sign answer
@@ -85,9 +85,10 @@ package struct EndpointService: Sendable {
     ///   - disconnect: Ends the device's event streams on this replica.
     package init(
         database: Database, sealer: SecretSealer?, limits: Limits,
-        disconnect: @escaping @Sendable (DeviceID) async -> Void = { _ in },
+        disconnect: @escaping @Sendable (DeviceID) async -> Void = { _ in }, emailsAlerts: Bool = false,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.emailsAlerts = emailsAlerts
         self.database = database
         self.keys = sealer.map(Keys.init)
         self.limits = limits
