@@ -370,7 +370,7 @@ struct EndpointTests {
             }
             // Row-level security binds the owner too: the feed head through its function, the rows in the tenant.
             let start = try await TestApp.withOwner { database in
-                let head = try await database.withoutTenant(logger: TestApp.logger) { tx in try await tx.changeFeed.head() }
+                let head = try await database.withoutTenant(logger: TestApp.logger) { tx in try await tx.changeFeed.head(of: tenant) }
                 try await database.withTenant(tenant, msp: world.msp, logger: TestApp.logger) { tx in
                     try await tx.query(
                         """

@@ -24,8 +24,11 @@ package enum HubMessage: Sendable, Equatable {
 /// `disconnect` entry closes the streams of the devices or connectors it names.
 ///
 /// The hub `LISTEN`s on ``ChangeFeedRepository/channel``; on every notification (and every few seconds,
-/// in case one was lost) it reads the feed after the last sequence number it processed and hands each entry
-/// to the subscribed devices it concerns. A notification's read runs on the listening connection, so that it
+/// in case one was lost) it reads the entries it may not have seen — those written by transactions still
+/// running at its previous read, or started since (``TransactionHorizon``) — and hands each entry that lies
+/// after its position in the entry's tenant to the subscribed devices it concerns. Within a tenant entries
+/// become visible in sequence order; across tenants they need not (migration 0026: each tenant appends under
+/// a lock of its own). A notification's read runs on the listening connection, so that it
 /// never waits for a pooled one: requests can hold all of those for long (200 approvals queued on one tenant's
 /// audit-chain lock held the 20 of them for a second, and the decision hints waited as long). When the
 /// listening connection breaks it reconnects with backoff and reads on from where it stopped, so entries
@@ -41,7 +44,8 @@ package actor EventHub: Service {
         package let id: UInt64
         package let member: Member
         package let tenant: TenantID
-        /// Everything up to here was in the feed before the subscription; later entries arrive on `messages`.
+        /// Everything of the tenant up to here was in the feed before the subscription; the tenant's later
+        /// entries arrive on `messages`.
         package let position: Int64
         package let messages: AsyncStream<HubMessage>
         /// The client addresses of the device's event streams this one replaced (one stream per device).
@@ -65,8 +69,12 @@ package actor EventHub: Service {
     /// The device subscribers of each tenant (for hints to every device of a tenant).
     private var byTenant: [TenantID: Set<UInt64>] = [:]
     private var nextID: UInt64 = 0
-    /// The last feed sequence number handed out; `nil` until the hub has read the feed head.
-    private var position: Int64?
+    /// Where the next read of the feed starts: every entry of an older transaction was handed out. `nil` until
+    /// the hub's first read, which takes it and hands out nothing older.
+    private var horizon: TransactionHorizon?
+    /// The last sequence number handed out in each tenant (or, for a tenant first subscribed to, the newest it
+    /// had then): the subscriptions' positions.
+    private var positions: [TenantID: Int64] = [:]
     private var draining = false
     /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
     private let openStreams = Meter(label: "charter_event_streams")
@@ -107,9 +115,15 @@ package actor EventHub: Service {
     package func subscribe(
         _ member: Member, tenant: TenantID, isStream: Bool = false, client: String? = nil
     ) async throws -> Subscription {
-        while position == nil {
+        while horizon == nil {
             try await readFeed()
-            if position == nil { try await Task.sleep(for: .milliseconds(20)) }
+            if horizon == nil { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        if positions[tenant] == nil {
+            // Read after the hub's first read: what the tenant commits from here on, the hub reads.
+            let head = try await database.readWithoutTenant(logger: logger) { tx in try await tx.changeFeed.head(of: tenant) }
+            // A read of the hub may have handed out the tenant's later entries meanwhile.
+            positions[tenant] = max(positions[tenant] ?? 0, head)
         }
         nextID += 1
         let id = nextID
@@ -132,7 +146,8 @@ package actor EventHub: Service {
             if case .device = member { byTenant[tenant, default: []].insert(id) }
         }
         return Subscription(
-            id: id, member: member, tenant: tenant, position: position ?? 0, messages: stream, replaced: replaced
+            id: id, member: member, tenant: tenant, position: positions[tenant] ?? 0, messages: stream,
+            replaced: replaced
         )
     }
 
@@ -188,9 +203,9 @@ package actor EventHub: Service {
                     // These reads run on the listening connection and end before it goes back to the pool.
                     await self.readFeedLogged(on: listener)
                     backoff = .milliseconds(250)
-                    for try await sequence in notifications {
+                    for try await notification in notifications {
                         // A read since the notification was sent may have delivered its entry already.
-                        guard !self.hasDelivered(sequence) else { continue }
+                        guard !self.hasDelivered(notification) else { continue }
                         await self.readFeedLogged(on: listener)
                     }
                 }
@@ -263,29 +278,33 @@ package actor EventHub: Service {
         }
     }
 
-    /// Reads the feed after ``position`` and delivers it, on the listener's connection or on a pooled one.
+    /// Reads the entries written since ``horizon`` and delivers those after each tenant's position, on the
+    /// listener's connection or on a pooled one.
     ///
-    /// The listener's reads and the poll's may overlap: an entry is delivered only when it lies after
-    /// ``position``, which only grows, so none is delivered twice or out of order (and the feed makes an entry
-    /// visible only after every entry before it).
+    /// The listener's reads and the poll's may overlap: an entry is delivered only when it lies after its
+    /// tenant's position, which only grows, so none is delivered twice or out of order (a tenant's entries
+    /// become visible in sequence order). The horizon moves to where this read began, only once it read
+    /// everything an older transaction wrote.
     private func readFeed(on listener: ChangeFeedListener? = nil) async throws {
-        if position == nil {
-            let head = try await read(on: listener) { tx in try await tx.changeFeed.head() }
+        let next = try await read(on: listener) { tx in try await tx.changeFeed.horizon() }
+        guard let since = horizon else {
             // Another read may have set it meanwhile, and subscriptions may have started from that.
-            if position == nil { position = head }
+            if horizon == nil { horizon = next }
+            return
         }
-        var after = position ?? 0
+        var after: Int64 = 0
         while true {
             let entries = try await read(on: listener) { tx in
-                try await tx.changeFeed.entries(after: after, limit: 500)
+                try await tx.changeFeed.entries(since: since, after: after, limit: 500)
             }
-            for entry in entries where entry.sequence > position ?? 0 {
+            for entry in entries where entry.sequence > positions[entry.tenant] ?? 0 {
                 deliver(entry)
-                position = entry.sequence
+                positions[entry.tenant] = entry.sequence
             }
-            guard entries.count == 500, let last = entries.last else { return }
+            guard entries.count == 500, let last = entries.last else { break }
             after = last.sequence
         }
+        if let current = horizon, current < next { horizon = next }
     }
 
     private func read<Result: Sendable>(
@@ -295,10 +314,10 @@ package actor EventHub: Service {
         return try await listener.read(logger: logger, body)
     }
 
-    /// Whether the entry a notification names (its payload is the sequence number) was delivered already.
-    private func hasDelivered(_ sequence: Int64?) -> Bool {
-        guard let sequence, let position else { return false }
-        return sequence <= position
+    /// Whether the entry a notification names was delivered already (`nil`, a batch: not known).
+    private func hasDelivered(_ notification: ChangeFeedNotification?) -> Bool {
+        guard let notification, let position = positions[notification.tenant] else { return false }
+        return notification.sequence <= position
     }
 
     private func deliver(_ entry: ChangeFeedEntry) {

@@ -37,6 +37,49 @@ package struct ChangeFeedEntry: Hashable, Sendable {
     }
 }
 
+/// A point in PostgreSQL's 64-bit transaction ids (`xid8`): where a read of the whole change feed starts.
+package struct TransactionHorizon: Hashable, Comparable, Sendable, LosslessStringConvertible {
+    package var rawValue: UInt64
+
+    package init(_ rawValue: UInt64) { self.rawValue = rawValue }
+
+    package init?(_ description: String) {
+        guard let value = UInt64(description) else { return nil }
+        rawValue = value
+    }
+
+    package var description: String { String(rawValue) }
+
+    package static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// What a change-feed notification's payload says: the tenant and sequence number of the entry appended, or
+/// that a batch of several tenants' entries was (payload `*`).
+package struct ChangeFeedNotification: Hashable, Sendable {
+    package var tenant: TenantID
+    package var sequence: Int64
+
+    package init(tenant: TenantID, sequence: Int64) {
+        self.tenant = tenant
+        self.sequence = sequence
+    }
+
+    /// The payload of a batch's notification.
+    package static let batch = "*"
+
+    /// `<tenant id>:<sequence number>`.
+    package var payload: String { "\(tenant):\(sequence)" }
+
+    /// The entry a payload names; `nil` for a batch's, or for one this version does not read.
+    package init?(payload: String) {
+        let parts = payload.split(separator: ":", maxSplits: 1)
+        guard parts.count == 2, let tenant = UUID(uuidString: String(parts[0])), let sequence = Int64(parts[1]) else {
+            return nil
+        }
+        self.init(tenant: TenantID(tenant), sequence: sequence)
+    }
+}
+
 /// The durable change feed behind real-time hints (docs/architecture.md, "Real time").
 package struct ChangeFeedRepository: Sendable {
     /// The channel writers notify and replicas listen on; the payload is the new sequence number.
@@ -46,13 +89,15 @@ package struct ChangeFeedRepository: Sendable {
 
     /// Appends an entry; it becomes visible, and is notified, when the transaction commits.
     ///
-    /// Appends are serialised by a transaction-scoped advisory lock, so sequence numbers become visible in
-    /// order: a reader that has seen N has seen every entry before N. Call this last in a transaction.
+    /// A tenant's appends are serialised by a transaction-scoped advisory lock of that tenant (migration 0026),
+    /// so a tenant's sequence numbers become visible in order: a reader that has seen a tenant's N has seen
+    /// every entry of the tenant before N. Other tenants' appends do not wait. Call this last in a transaction,
+    /// and for one tenant only (a write that hints several tenants appends them as one batch).
     @discardableResult
     package func append(
         _ tenant: TenantID, event: ChangeFeedEntry.Event, devices: [DeviceID]?, data: String
     ) async throws -> Int64 {
-        try await lockForAppends()
+        try await tx.query("SELECT charter_private.lock_change_feed(ARRAY[\(tenant.rawValue)]::uuid[])")
         let rows = try await tx.query(
             """
             INSERT INTO change_feed (tenant_id, event, device_ids, data)
@@ -62,13 +107,14 @@ package struct ChangeFeedRepository: Sendable {
         )
         var sequence: Int64 = 0
         for try await seq in rows.decode(Int64.self) { sequence = seq }
-        try await notify(sequence)
+        try await notify(ChangeFeedNotification(tenant: tenant, sequence: sequence).payload)
         return sequence
     }
 
     /// Appends one entry per element of `entries`, for tenants of the MSP selected on the transaction, in one
     /// statement (migration 0025: each tenant selected in turn on the server, as row-level security wants),
-    /// under the feed's lock, and notifies once (a replica woken by it reads every entry after its position).
+    /// under the tenants' locks (taken in one call, in a fixed order), and notifies once (a replica woken by it
+    /// reads every entry it has not handed out).
     /// The tenants must be live tenants of the transaction's MSP, none selected. Call this last in a transaction.
     ///
     /// - Returns: The last sequence number appended, or `nil` when `entries` is empty.
@@ -87,7 +133,6 @@ package struct ChangeFeedRepository: Sendable {
                 ])
             }
         )
-        try await lockForAppends()
         let appended = try await tx.query(
             """
             SELECT charter_private.batch_append_change_feed(\(tenants.map(\.rawValue))::uuid[],
@@ -96,18 +141,13 @@ package struct ChangeFeedRepository: Sendable {
         )
         var last: Int64?
         for try await seq in appended.decode(Int64?.self) { last = seq }
-        if let last { try await notify(last) }
+        if last != nil { try await notify(ChangeFeedNotification.batch) }
         return last
     }
 
-    /// Takes the transaction-scoped lock that serialises appends.
-    private func lockForAppends() async throws {
-        try await tx.query("SELECT pg_advisory_xact_lock(hashtextextended('charter.change_feed', 0))")
-    }
-
-    /// Notifies the replicas, when the transaction commits, of the entries up to `sequence`.
-    private func notify(_ sequence: Int64) async throws {
-        try await tx.query("SELECT pg_notify(\(Self.channel), \(String(sequence)))")
+    /// Notifies the replicas when the transaction commits.
+    private func notify(_ payload: String) async throws {
+        try await tx.query("SELECT pg_notify(\(Self.channel), \(payload))")
     }
 
     /// Appends a command for the connectors named (docs/connector-protocol.md, "Commands"): the server-sent event
@@ -127,11 +167,26 @@ package struct ChangeFeedRepository: Sendable {
         try await append(tenant, event: .disconnect, devices: connectors.map { DeviceID($0.rawValue) }, data: "{}")
     }
 
-    /// Entries of every tenant after `sequence`, oldest first.
-    package func entries(after sequence: Int64, limit: Int) async throws -> [ChangeFeedEntry] {
+    /// Where a read of every tenant's entries may start so as to see every entry it has not seen: the oldest
+    /// transaction still running now (`pg_snapshot_xmin`). Every entry written by an older transaction is
+    /// visible to every read from now on.
+    package func horizon() async throws -> TransactionHorizon {
+        let rows = try await tx.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+        for try await text in rows.decode(String.self) {
+            if let horizon = TransactionHorizon(text) { return horizon }
+        }
+        throw StoreError.unexpected(sqlState: "XX000")
+    }
+
+    /// Entries of every tenant written by transactions at or after `horizon`, after `sequence`, oldest first
+    /// (some may have been read before: a reader skips what it has handed out in each tenant).
+    package func entries(
+        since horizon: TransactionHorizon, after sequence: Int64, limit: Int
+    ) async throws -> [ChangeFeedEntry] {
         let rows = try await tx.query(
             """
-            SELECT seq, tenant_id, event, device_ids, data FROM charter_private.change_feed_after(\(sequence)::bigint, \(Int32(limit))::integer)
+            SELECT seq, tenant_id, event, device_ids, data
+            FROM charter_private.change_feed_since(\(horizon.description)::xid8, \(sequence)::bigint, \(Int32(limit))::integer)
             """
         )
         var entries: [ChangeFeedEntry] = []
@@ -166,9 +221,10 @@ package struct ChangeFeedRepository: Sendable {
         return 0
     }
 
-    /// The newest sequence number of all tenants (0 before the first entry).
-    package func head() async throws -> Int64 {
-        let rows = try await tx.query("SELECT charter_private.change_feed_head()")
+    /// The newest sequence number of the tenant (0 before its first entry), read whatever tenant the
+    /// transaction has selected.
+    package func head(of tenant: TenantID) async throws -> Int64 {
+        let rows = try await tx.query("SELECT charter_private.change_feed_tenant_head(\(tenant.rawValue))")
         for try await head in rows.decode(Int64.self) { return head }
         return 0
     }
