@@ -7,8 +7,8 @@ import yaml
 
 from conftest import CHART, ROOT, VARIANTS, RenderError, known_config_variables
 
-SECRET_VARIABLES = {"CHARTER_DATABASE_URL", "CHARTER_DATABASE_MIGRATION_URL", "CHARTER_KEK", "CHARTER_BOOTSTRAP_API_KEY",
-                    "CHARTER_SMTP_PASSWORD"}
+SECRET_VARIABLES = {"CHARTER_DATABASE_URL", "CHARTER_DATABASE_MIGRATION_URL", "CHARTER_DATABASE_LISTEN_URL", "CHARTER_KEK",
+                    "CHARTER_BOOTSTRAP_API_KEY", "CHARTER_SMTP_PASSWORD"}
 HA = "ha-values"
 
 
@@ -68,6 +68,25 @@ def test_chart_made_secrets_appear_only_in_secrets(helm):
     # The service never sees the schema owner's credentials or the bootstrap key.
     names = {e["name"] for e in service["env"]}
     assert "CHARTER_DATABASE_MIGRATION_URL" not in names and "CHARTER_BOOTSTRAP_API_KEY" not in names
+
+
+def test_a_pooler_takes_the_pooled_connections_and_listen_goes_to_the_database(helm):
+    def secret_urls(rendered):
+        service_secret = [s for s in rendered.of("Secret") if "database-url" in s.get("stringData", {})]
+        assert len(service_secret) == 1
+        return service_secret[0]["stringData"]
+
+    direct = secret_urls(helm.template(HA))
+    assert "listen-database-url" not in direct, "without a pooler the LISTEN uses database-url"
+    pooled = helm.template(HA, "database.pooler.host=pgbouncer.charter.svc", "database.pooler.port=6432")
+    urls = secret_urls(pooled)
+    host = ci_values(HA)["database"]["host"]
+    assert "@pgbouncer.charter.svc:6432/" in urls["database-url"]
+    assert f"@{host}:" in urls["listen-database-url"] and "pgbouncer" not in urls["listen-database-url"]
+    service = pooled.one("Deployment")["spec"]["template"]["spec"]["containers"][0]
+    listen = next(e for e in service["env"] if e["name"] == "CHARTER_DATABASE_LISTEN_URL")
+    assert listen["valueFrom"]["secretKeyRef"]["key"] == "listen-database-url"
+    assert listen["valueFrom"]["secretKeyRef"]["optional"] is True
 
 
 def test_smtp_configures_the_service_only_and_its_password_comes_from_the_secret(helm):

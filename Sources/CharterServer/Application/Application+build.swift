@@ -55,7 +55,19 @@ package func buildService(
     var databaseLogger = logger
     databaseLogger[metadataKey: "component"] = "postgres"
     let client = PostgresClient(configuration: postgres, backgroundLogger: databaseLogger)
-    let database = Database(client: client, maximumConnections: config.poolSize)
+    var listenClient: PostgresClient?
+    if let url = config.listenDatabaseURL {
+        var listen: PostgresClient.Configuration
+        do {
+            listen = try DatabaseURL.configuration(from: url)
+        } catch {
+            throw ConfigurationError(key: "database.listen_url", problem: error.description)
+        }
+        // The listener's own connection, and one more while a broken one is replaced.
+        listen.options.maximumConnections = 2
+        listenClient = PostgresClient(configuration: listen, backgroundLogger: databaseLogger)
+    }
+    let database = Database(client: client, listenClient: listenClient, maximumConnections: config.poolSize)
     let sealer = try keyEncryptionKeys(config)
     let directorySync = directorySyncEngine(config, sealer: sealer, database: database, logger: logger)
     let hub = EventHub(database: database, logger: logger)
@@ -84,8 +96,11 @@ package func buildService(
         requests: requests, people: people, refresher: refresher,
         signIn: signInService(config, database: database, sealer: sealer, relyingParty: relyingParty, recorder: people)
     )
-    var services: [any Service] = [
-        client, hub, IdempotencyPruneService(database: database, logger: logger),
+    // Services stop in reverse order: the hub before the clients its listener and reads use.
+    var services: [any Service] = [client]
+    if let listenClient { services.append(listenClient) }
+    services += [
+        hub, IdempotencyPruneService(database: database, logger: logger),
         RequestExpiryService(requests: requests, interval: .seconds(config.requestExpiryPollSeconds), logger: logger),
     ]
     if let sealer {

@@ -23,6 +23,9 @@ package import Logging
 /// - `database.url` (string, required, secret): `postgres://` URL of the service role (not the schema owner).
 /// - `database.migration_url` (string, secret, default `database.url`): URL of the schema owner, for migrations.
 /// - `database.pool_size` (int 1–500, default `20`): connections per process.
+/// - `database.listen_url` (string, secret, default `database.url`): URL of the service role for the change
+///   feed's `LISTEN`, one session connection per process held for as long as it runs; set it to reach
+///   PostgreSQL directly when `database.url` goes through a pooler in transaction mode (docs/deployment.md).
 /// - `log.level` (`trace`…`critical`, default `info`).
 /// - `shutdown.grace_seconds` (int 0–3600, default `25`): how long in-flight requests may take after SIGTERM.
 /// - `shutdown.drain_seconds` (int 0–600, default `15`): after SIGTERM, readiness fails and the agents' event
@@ -75,6 +78,7 @@ package struct ServerConfiguration: Sendable {
     package var identityAllowsInsecureHTTP = false
     package var databaseURL: String
     package var migrationDatabaseURL: String?
+    package var listenDatabaseURL: String?
     package var poolSize: Int = 20
     package var logLevel: Logger.Level = .info
     package var shutdownGraceSeconds: Int = 25
@@ -116,6 +120,7 @@ package struct ServerConfiguration: Sendable {
         }
         self.init(databaseURL: url)
         migrationDatabaseURL = reader.string(forKey: "database.migration_url", isSecret: true)
+        listenDatabaseURL = reader.string(forKey: "database.listen_url", isSecret: true)
         host = reader.string(forKey: "http.host", default: host)
         port = try Self.int(reader, "http.port", default: port, in: 1...65535)
         maxBodyBytes = try Self.int(reader, "http.max_body_bytes", default: maxBodyBytes, in: 1024...(64 << 20))

@@ -11,10 +11,14 @@ import Metrics
 /// every statement to that tenant.
 package struct Database: Sendable {
     package let client: PostgresClient
+    /// The client of the change feed's `LISTEN` (``listenToChangeFeed(_:)``), when it is not ``client``: one that
+    /// reaches PostgreSQL directly while ``client`` goes through a pooler in transaction mode.
+    package let listenClient: PostgresClient?
     private let metrics: PoolMetrics
 
-    package init(client: PostgresClient, maximumConnections: Int = 20) {
+    package init(client: PostgresClient, listenClient: PostgresClient? = nil, maximumConnections: Int = 20) {
         self.client = client
+        self.listenClient = listenClient
         self.metrics = PoolMetrics(maximumConnections: maximumConnections)
     }
 

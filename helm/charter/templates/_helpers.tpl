@@ -68,7 +68,9 @@ either, the chart still renders (so `helm lint` of the defaults passes) and NOTE
 {{- if $db.ca.secretName -}}
 {{- $query = append $query (printf "sslrootcert=/etc/charter/database-ca/%s" $db.ca.key) -}}
 {{- end -}}
-{{- printf "postgres://%s:%s@%s:%d/%s?%s" (urlquery .user) (urlquery .password) $db.host (int $db.port) (urlquery $db.name) (join "&" $query) -}}
+{{- $host := .host | default $db.host -}}
+{{- $port := .port | default $db.port -}}
+{{- printf "postgres://%s:%s@%s:%d/%s?%s" (urlquery .user) (urlquery .password) $host (int $port) (urlquery $db.name) (join "&" $query) -}}
 {{- end -}}
 
 {{/* Every rule values.schema.json cannot express; rendered by the Deployment so that any render checks it. */}}
@@ -124,6 +126,12 @@ imagePullSecrets:
     secretKeyRef:
       name: {{ include "charter.secretName" . }}
       key: {{ .Values.existingSecret.keys.databaseURL }}
+- name: CHARTER_DATABASE_LISTEN_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "charter.secretName" . }}
+      key: {{ .Values.existingSecret.keys.listenDatabaseURL }}
+      optional: true
 - name: CHARTER_KEK
   valueFrom:
     secretKeyRef:
