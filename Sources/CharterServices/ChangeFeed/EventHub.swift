@@ -24,9 +24,9 @@ package enum HubMessage: Sendable, Equatable {
 /// `disconnect` entry closes the streams of the devices or connectors it names.
 ///
 /// The hub `LISTEN`s on ``ChangeFeedRepository/channel``; on every notification (and every few seconds,
-/// in case one was lost) it reads the entries it may not have seen — those written by transactions still
-/// running at its previous read, or started since (``TransactionHorizon``) — and hands each entry that lies
-/// after its position in the entry's tenant to the subscribed devices it concerns. Within a tenant entries
+/// in case one was lost) it reads the entries it has not seen — those after the newest its previous read
+/// showed, and those of the transactions still running then (``ChangeFeedCursor``) — and hands each entry that
+/// lies after its position in the entry's tenant to the subscribed devices it concerns. Within a tenant entries
 /// become visible in sequence order; across tenants they need not (migration 0026: each tenant appends under
 /// a lock of its own). A notification's read runs on the listening connection, so that it
 /// never waits for a pooled one: requests can hold all of those for long (200 approvals queued on one tenant's
@@ -69,9 +69,9 @@ package actor EventHub: Service {
     /// The device subscribers of each tenant (for hints to every device of a tenant).
     private var byTenant: [TenantID: Set<UInt64>] = [:]
     private var nextID: UInt64 = 0
-    /// Where the next read of the feed starts: every entry of an older transaction was handed out. `nil` until
-    /// the hub's first read, which takes it and hands out nothing older.
-    private var horizon: TransactionHorizon?
+    /// Where the next read of the feed starts. `nil` until the hub's first read, which takes it and hands out
+    /// nothing older.
+    private var cursor: ChangeFeedCursor?
     /// The last sequence number handed out in each tenant (or, for a tenant first subscribed to, the newest it
     /// had then): the subscriptions' positions.
     private var positions: [TenantID: Int64] = [:]
@@ -115,9 +115,9 @@ package actor EventHub: Service {
     package func subscribe(
         _ member: Member, tenant: TenantID, isStream: Bool = false, client: String? = nil
     ) async throws -> Subscription {
-        while horizon == nil {
+        while cursor == nil {
             try await readFeed()
-            if horizon == nil { try await Task.sleep(for: .milliseconds(20)) }
+            if cursor == nil { try await Task.sleep(for: .milliseconds(20)) }
         }
         if positions[tenant] == nil {
             // Read after the hub's first read: what the tenant commits from here on, the hub reads.
@@ -278,33 +278,22 @@ package actor EventHub: Service {
         }
     }
 
-    /// Reads the entries written since ``horizon`` and delivers those after each tenant's position, on the
-    /// listener's connection or on a pooled one.
+    /// Reads the entries after ``cursor`` and delivers those after each tenant's position, on the listener's
+    /// connection or on a pooled one.
     ///
     /// The listener's reads and the poll's may overlap: an entry is delivered only when it lies after its
     /// tenant's position, which only grows, so none is delivered twice or out of order (a tenant's entries
-    /// become visible in sequence order). The horizon moves to where this read began, only once it read
-    /// everything an older transaction wrote.
+    /// become visible in sequence order). Either read's cursor is a sound place to go on from.
     private func readFeed(on listener: ChangeFeedListener? = nil) async throws {
-        let next = try await read(on: listener) { tx in try await tx.changeFeed.horizon() }
-        guard let since = horizon else {
-            // Another read may have set it meanwhile, and subscriptions may have started from that.
-            if horizon == nil { horizon = next }
-            return
-        }
-        var after: Int64 = 0
-        while true {
-            let entries = try await read(on: listener) { tx in
-                try await tx.changeFeed.entries(since: since, after: after, limit: 500)
-            }
+        let start = cursor
+        let (entries, next) = try await read(on: listener) { tx in try await tx.changeFeed.entries(after: start ?? .start) }
+        if start != nil {
             for entry in entries where entry.sequence > positions[entry.tenant] ?? 0 {
                 deliver(entry)
                 positions[entry.tenant] = entry.sequence
             }
-            guard entries.count == 500, let last = entries.last else { break }
-            after = last.sequence
         }
-        if let current = horizon, current < next { horizon = next }
+        if cursor == nil || next.head >= cursor?.head ?? 0 { cursor = next }
     }
 
     private func read<Result: Sendable>(

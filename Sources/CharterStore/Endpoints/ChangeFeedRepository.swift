@@ -37,20 +37,20 @@ package struct ChangeFeedEntry: Hashable, Sendable {
     }
 }
 
-/// A point in PostgreSQL's 64-bit transaction ids (`xid8`): where a read of the whole change feed starts.
-package struct TransactionHorizon: Hashable, Comparable, Sendable, LosslessStringConvertible {
-    package var rawValue: UInt64
+/// Where a replica stands in the whole change feed: the newest sequence number its last read showed, and the
+/// transactions (`xid8`) still running then, whose rows are the only ones that can still appear below it
+/// (migration 0026).
+package struct ChangeFeedCursor: Hashable, Sendable {
+    package var head: Int64
+    package var pending: [UInt64]
 
-    package init(_ rawValue: UInt64) { self.rawValue = rawValue }
-
-    package init?(_ description: String) {
-        guard let value = UInt64(description) else { return nil }
-        rawValue = value
+    package init(head: Int64, pending: [UInt64]) {
+        self.head = head
+        self.pending = pending
     }
 
-    package var description: String { String(rawValue) }
-
-    package static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
+    /// Reads nothing: the read it is given to only takes the feed's position.
+    package static let start = ChangeFeedCursor(head: .max, pending: [])
 }
 
 /// What a change-feed notification's payload says: the tenant and sequence number of the entry appended, or
@@ -167,31 +167,26 @@ package struct ChangeFeedRepository: Sendable {
         try await append(tenant, event: .disconnect, devices: connectors.map { DeviceID($0.rawValue) }, data: "{}")
     }
 
-    /// Where a read of every tenant's entries may start so as to see every entry it has not seen: the oldest
-    /// transaction still running now (`pg_snapshot_xmin`). Every entry written by an older transaction is
-    /// visible to every read from now on.
-    package func horizon() async throws -> TransactionHorizon {
-        let rows = try await tx.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
-        for try await text in rows.decode(String.self) {
-            if let horizon = TransactionHorizon(text) { return horizon }
-        }
-        throw StoreError.unexpected(sqlState: "XX000")
-    }
-
-    /// Entries of every tenant written by transactions at or after `horizon`, after `sequence`, oldest first
-    /// (some may have been read before: a reader skips what it has handed out in each tenant).
-    package func entries(
-        since horizon: TransactionHorizon, after sequence: Int64, limit: Int
-    ) async throws -> [ChangeFeedEntry] {
+    /// Entries of every tenant that `cursor` has not shown, oldest first, and the cursor after them.
+    ///
+    /// One statement, so one snapshot: the entries after `cursor.head` and those of `cursor.pending` that have
+    /// committed since, and the newest sequence number and running transactions of the same snapshot.
+    package func entries(after cursor: ChangeFeedCursor) async throws -> (entries: [ChangeFeedEntry], next: ChangeFeedCursor) {
+        let pending = "{" + cursor.pending.map(String.init).joined(separator: ",") + "}"
         let rows = try await tx.query(
             """
             SELECT seq, tenant_id, event, device_ids, data
-            FROM charter_private.change_feed_since(\(horizon.description)::xid8, \(sequence)::bigint, \(Int32(limit))::integer)
+            FROM charter_private.change_feed_since(\(cursor.head)::bigint, \(pending)::xid8[])
             """
         )
         var entries: [ChangeFeedEntry] = []
-        for try await (seq, tenant, event, devices, data) in rows.decode((Int64, UUID, String, [UUID]?, String).self) {
-            guard let event = ChangeFeedEntry.Event(rawValue: event) else { continue }
+        var next: ChangeFeedCursor?
+        for try await (seq, tenant, event, devices, data) in rows.decode((Int64, UUID?, String?, [UUID]?, String).self) {
+            guard let tenant else {
+                next = ChangeFeedCursor(head: seq, pending: data.split(separator: ",").compactMap { UInt64($0) })
+                continue
+            }
+            guard let event = event.flatMap(ChangeFeedEntry.Event.init(rawValue:)) else { continue }
             entries.append(
                 ChangeFeedEntry(
                     sequence: seq, tenant: TenantID(tenant), event: event, devices: devices?.map(DeviceID.init),
@@ -199,7 +194,8 @@ package struct ChangeFeedRepository: Sendable {
                 )
             )
         }
-        return entries
+        guard let next else { throw StoreError.unexpected(sqlState: "XX000") }
+        return (entries, next)
     }
 
     /// Removes the entries of every tenant older than `seconds`, always keeping the newest one.

@@ -7,12 +7,11 @@
 -- (`charter.change_feed:<tenant id>`): within a tenant, rows still become visible in `seq` order (the next
 -- append waits for the previous one's commit), which is all an agent's `Last-Event-ID` needs, since a device
 -- only ever sees its own tenant's rows. Across tenants a smaller `seq` may now become visible after a larger
--- one, so a replica no longer follows the feed by `seq` alone: each row records the transaction that wrote it
--- (`xid`), and a replica reads every row whose transaction was still running, or had not started, at its
--- previous read (`xid` at or after that read's `pg_snapshot_xmin`), handing on only the rows past its
--- position in each tenant.
+-- one, so a replica follows the feed with its read's snapshot: the newest `seq` it showed, and the transactions
+-- still running then (`pg_snapshot_xip`), whose rows are the only ones that can still appear below it. Each row
+-- records the transaction that wrote it (`xid`) so that those rows can be found.
 
--- Existing rows take the migration's own transaction id: older than any later append's.
+-- Existing rows take the migration's own transaction id.
 ALTER TABLE change_feed ADD COLUMN xid xid8 NOT NULL DEFAULT pg_current_xact_id();
 CREATE INDEX change_feed_xid_idx ON change_feed (xid);
 
@@ -29,23 +28,32 @@ CREATE FUNCTION charter_private.lock_change_feed(tenants uuid[])
         FOR t IN SELECT DISTINCT u FROM unnest(tenants) AS u ORDER BY u LOOP
             PERFORM pg_advisory_xact_lock(hashtextextended('charter.change_feed:' || t::text, 0));
         END LOOP;
+        -- The transaction id before the rows' `seq`: a transaction that had none when a replica read the feed
+        -- gets a larger id than any then running, and so a `seq` above every one the read showed.
+        PERFORM pg_current_xact_id();
     END
     $$;
 
--- The rows of every tenant written by transactions at or after `horizon` (a previous read's xmin), after
--- `after_seq`, oldest first. Every replica reads the feed of all tenants to find its connected devices. The
--- statement is planned with the horizon as a literal, each call: a generic plan cannot tell that `xid >= $1`
--- selects the newest few rows, and walks the whole table in `seq` order instead of the `xid` index.
-CREATE FUNCTION charter_private.change_feed_since(horizon xid8, after_seq bigint, max_rows integer)
+-- What a replica has not read yet of every tenant's rows: those after `after_seq`, and those of the transactions
+-- `pending` (still running at its previous read), oldest first; before them, one row without a tenant whose
+-- `seq` is the newest `seq` this read shows and whose `data` lists the transactions still running now
+-- (comma-separated `xid8`s): the next read's `after_seq` and `pending`. Every replica reads the feed of all
+-- tenants to find its connected devices. A STABLE function reads everything in the one snapshot of its call.
+-- The rows' statement is planned with its values as literals: a generic plan cannot tell that the condition
+-- selects the newest few rows, and walks the whole table.
+CREATE FUNCTION charter_private.change_feed_since(after_seq bigint, pending xid8[])
     RETURNS TABLE (seq bigint, tenant_id uuid, event text, device_ids uuid[], data text)
     LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
     AS $$
     BEGIN
+        RETURN QUERY
+            SELECT (SELECT coalesce(max(c.seq), 0) FROM public.change_feed c), NULL::uuid, NULL::text, NULL::uuid[],
+                   (SELECT coalesce(string_agg(x::text, ','), '') FROM pg_snapshot_xip(pg_current_snapshot()) AS x);
         RETURN QUERY EXECUTE format(
             'SELECT c.seq, c.tenant_id, c.event, c.device_ids, c.data FROM public.change_feed c
-             WHERE c.xid >= %L::xid8 AND c.seq > %s ORDER BY c.seq LIMIT %s',
-            horizon, after_seq, max_rows);
+             WHERE c.seq > %s OR c.xid = ANY (%L::xid8[]) ORDER BY c.seq',
+            after_seq, pending);
     END
     $$;
 
@@ -93,13 +101,13 @@ CREATE OR REPLACE FUNCTION charter_private.batch_append_change_feed(tenants uuid
     $$;
 
 REVOKE ALL ON FUNCTION charter_private.lock_change_feed(uuid[]),
-    charter_private.change_feed_since(xid8, bigint, integer),
+    charter_private.change_feed_since(bigint, xid8[]),
     charter_private.change_feed_tenant_head(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION charter_private.lock_change_feed(uuid[]),
-    charter_private.change_feed_since(xid8, bigint, integer),
+    charter_private.change_feed_since(bigint, xid8[]),
     charter_private.change_feed_tenant_head(uuid) TO charter_app;
 
 GRANT CREATE ON SCHEMA charter_private TO charter_definer;
-ALTER FUNCTION charter_private.change_feed_since(xid8, bigint, integer) OWNER TO charter_definer;
+ALTER FUNCTION charter_private.change_feed_since(bigint, xid8[]) OWNER TO charter_definer;
 ALTER FUNCTION charter_private.change_feed_tenant_head(uuid) OWNER TO charter_definer;
 REVOKE CREATE ON SCHEMA charter_private FROM charter_definer;
