@@ -115,6 +115,57 @@ struct PolicyChangeTests {
         }
     }
 
+    @Test(
+        "deciding a global change without the devices agrees with brute force whenever it decides",
+        arguments: Mutation.allCases
+    )
+    func everyDeviceWithoutDevices(mutation: Mutation) {
+        var decided = 0
+        for seed in UInt64(1)...40 {
+            var random = SplitMix64(seed: seed &* 104_729)
+            var scenario = Self.scenario(seed: seed, random: &random)
+            // Few subsettings, or none: where every policy differs is then common.
+            scenario.before.subsettings = Array(scenario.before.subsettings.prefix(1 + Int(seed % 3)))
+            var after = Self.mutate(scenario, mutation, random: &random)
+            if mutation == .global, seed.isMultiple(of: 4) {
+                scenario.before.subsettings = []
+                after.subsettings = []
+            }
+            if mutation == .global, seed.isMultiple(of: 5) { after.global = scenario.before.global }
+            // A settings write sees one directory: both sides are resolved over the same facts.
+            after.facts = scenario.before.facts
+            guard
+                let every = PolicyChange.reachesEveryDevice(
+                    from: scenario.before.global, to: after.global, before: scenario.before.subsettings,
+                    after: after.subsettings
+                )
+            else { continue }
+            decided += 1
+            let expected = Self.bruteForce(scenario.before, after, scenario.devices)
+            #expect(expected == (every ? scenario.devices.map(\.id) : []), "seed \(seed)")
+        }
+        // A change of the global settings alone is decided at least where there are no subsettings.
+        if mutation == .global || mutation == .nothing { #expect(decided > 0) }
+    }
+
+    @Test("a global change no subsetting overrides reaches every device; one every subsetting overrides, not decided")
+    func everyDeviceCases() {
+        var after = Settings()
+        after.runAsAdmin.mode = .disabled
+        let overriding = Subsetting(
+            id: .numbered(1), name: "overrides it", target: .computer, scope: .init(groups: [ObjectGUID.numbered(9)]),
+            overrides: .init(runAsAdmin: .init(mode: .auditOnly))
+        )
+        #expect(PolicyChange.reachesEveryDevice(from: Settings(), to: after, before: [], after: []) == true)
+        #expect(PolicyChange.reachesEveryDevice(from: Settings(), to: Settings(), before: [], after: []) == false)
+        // The global policy differs, the subsetting's does not: it depends on which devices it matches.
+        #expect(PolicyChange.reachesEveryDevice(from: Settings(), to: after, before: [overriding], after: [overriding]) == nil)
+        var disabled = overriding
+        disabled.isEnabled = false
+        #expect(PolicyChange.reachesEveryDevice(from: Settings(), to: after, before: [disabled], after: [disabled]) == true)
+        #expect(PolicyChange.reachesEveryDevice(from: Settings(), to: after, before: [], after: [overriding]) == nil)
+    }
+
     @Test("a change of a subsetting whose scope holds no device's objects reports nothing")
     func unrelatedScope() {
         var random = SplitMix64(seed: 5)

@@ -84,6 +84,26 @@ package struct PolicyChange: Sendable {
         return isUnderTouchedOU
     }
 
+    /// Whether a change of the global settings alone reaches every device or none over one directory (the same
+    /// facts before and after), decided without looking at any device: with the same subsettings before and after, every policy of a device comes from the
+    /// same enabled subsetting (or from the global settings alone) before and after, so the device is reached
+    /// exactly when one of those policies differs. `true` when every policy a device can have differs (each
+    /// device has at least its computer's), `false` when none does, `nil` when it depends on the device (or
+    /// the subsettings changed too).
+    package static func reachesEveryDevice(
+        from before: Settings, to after: Settings, before beforeSubsettings: [Subsetting],
+        after afterSubsettings: [Subsetting]
+    ) -> Bool? {
+        guard beforeSubsettings == afterSubsettings else { return nil }
+        var differs = [before != after]
+        for subsetting in afterSubsettings where subsetting.isEnabled {
+            differs.append(before.applying(subsetting.overrides) != after.applying(subsetting.overrides))
+        }
+        if differs.allSatisfy({ $0 }) { return true }
+        if differs.allSatisfy({ !$0 }) { return false }
+        return nil
+    }
+
     /// Ids of subsettings whose change can move a match: added, removed, edited, or reordered relative to
     /// the others. `nil` when ids repeat within a list, which makes the comparison meaningless.
     private static func touchedSubsettings(before: [Subsetting], after: [Subsetting]) -> Set<SubsettingID>? {

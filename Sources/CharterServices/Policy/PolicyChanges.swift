@@ -94,16 +94,32 @@ package enum PolicyChanges {
             self.devices = affected.count == devices.count ? nil : affected
             self.count = affected.count
         }
+
+        /// The hint that reaches every one of a tenant's `count` devices; `nil` when it has none.
+        package init?(everyDeviceOf count: Int) {
+            guard count > 0 else { return nil }
+            self.devices = nil
+            self.count = count
+        }
     }
 
     /// The hint for the tenant's enrolled devices whose policies differ between `before` and `after`, without
-    /// appending it.
+    /// appending it. A change of the global settings that reaches every policy a device can have, or none, is
+    /// decided without reading the devices (``PolicyChange/reachesEveryDevice(from:to:before:after:)``): a
+    /// global setting no subsetting overrides, the common case, costs a count instead of a resolution of every
+    /// device before and after.
     ///
     /// - Returns: `nil` when no device is reached.
     package static func hint(
         of tenant: TenantID, from before: Snapshot, to after: Snapshot, in tx: Transaction
     ) async throws -> Hint? {
         guard before != after else { return nil }
+        if let everyDevice = PolicyChange.reachesEveryDevice(
+            from: before.global, to: after.global, before: before.subsettings, after: after.subsettings
+        ) {
+            guard everyDevice else { return nil }
+            return Hint(everyDeviceOf: try await tx.devices.managedCount(tenant))
+        }
         let devices = try await tx.devices.managed(tenant)
         return Hint(
             affected: try await affected(among: devices, of: tenant, from: before, to: after, in: tx), of: devices

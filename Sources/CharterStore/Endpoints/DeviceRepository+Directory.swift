@@ -64,6 +64,15 @@ extension DeviceRepository {
 }
 
 extension DeviceRepository {
+    /// How many devices ``managed(_:userRetention:)`` would return: those not revoked.
+    package func managedCount(_ tenant: TenantID) async throws -> Int {
+        let rows = try await tx.query(
+            "SELECT count(*) FROM devices WHERE tenant_id = \(tenant.rawValue) AND revoked_at IS NULL"
+        )
+        for try await count in rows.decode(Int.self) { return count }
+        return 0
+    }
+
     /// The devices that are not revoked as policy sees them: the linked computer and the directory users seen
     /// on each (matched by objectGUID, SID or UPN) within `userRetention`.
     package func managed(_ tenant: TenantID, userRetention: TimeInterval = 90 * 86_400) async throws
