@@ -39,33 +39,34 @@ package func buildApplication(
     try buildService(config, logger: logger, metrics: metrics).application
 }
 
+/// A database client for the URL configured under `key`, refused with a ``ConfigurationError`` naming it.
+private func postgresClient(
+    _ url: String, key: String, maximumConnections: Int, logger: Logger
+) throws(ConfigurationError) -> PostgresClient {
+    var configuration: PostgresClient.Configuration
+    do {
+        configuration = try DatabaseURL.configuration(from: url)
+    } catch {
+        throw ConfigurationError(key: key, problem: error.description)
+    }
+    configuration.options.maximumConnections = maximumConnections
+    return PostgresClient(configuration: configuration, backgroundLogger: logger)
+}
+
 /// Builds the application and its drain service (see ``CharterService``).
 package func buildService(
     _ config: ServerConfiguration,
     logger: Logger,
     metrics: PrometheusCollectorRegistry = PrometheusCollectorRegistry()
 ) throws -> CharterService<some ApplicationProtocol> {
-    var postgres: PostgresClient.Configuration
-    do {
-        postgres = try DatabaseURL.configuration(from: config.databaseURL)
-    } catch {
-        throw ConfigurationError(key: "database.url", problem: error.description)
-    }
-    postgres.options.maximumConnections = config.poolSize
     var databaseLogger = logger
     databaseLogger[metadataKey: "component"] = "postgres"
-    let client = PostgresClient(configuration: postgres, backgroundLogger: databaseLogger)
-    var listenClient: PostgresClient?
-    if let url = config.listenDatabaseURL {
-        var listen: PostgresClient.Configuration
-        do {
-            listen = try DatabaseURL.configuration(from: url)
-        } catch {
-            throw ConfigurationError(key: "database.listen_url", problem: error.description)
-        }
-        // The listener's own connection, and one more while a broken one is replaced.
-        listen.options.maximumConnections = 2
-        listenClient = PostgresClient(configuration: listen, backgroundLogger: databaseLogger)
+    let client = try postgresClient(
+        config.databaseURL, key: "database.url", maximumConnections: config.poolSize, logger: databaseLogger
+    )
+    // The listener's own connection, and one more while a broken one is replaced.
+    let listenClient = try config.listenDatabaseURL.map { url throws(ConfigurationError) in
+        try postgresClient(url, key: "database.listen_url", maximumConnections: 2, logger: databaseLogger)
     }
     let database = Database(client: client, listenClient: listenClient, maximumConnections: config.poolSize)
     let sealer = try keyEncryptionKeys(config)

@@ -293,7 +293,7 @@ package actor EventHub: Service {
                 positions[entry.tenant] = entry.sequence
             }
         }
-        if cursor == nil || next.head >= cursor?.head ?? 0 { cursor = next }
+        if next.head >= cursor?.head ?? .min { cursor = next }
     }
 
     private func read<Result: Sendable>(
