@@ -99,6 +99,8 @@ struct AlertEmailTests {
                 let key = path == tenant ? world.tenantKeys[0] : world.mspKey
                 for (bad, field) in [
                     (#"{"address":"nope","events":["device.revoked"]}"#, "/address"),
+                    // A header smuggled into the address would reach the SMTP envelope and the message.
+                    (#"{"address":"ops@example.com\r\nBcc: victim@example.net","events":["device.revoked"]}"#, "/address"),
                     (#"{"address":"ops@example.com","events":[]}"#, "/events"),
                     (#"{"address":"ops@example.com","events":["request.created"]}"#, "/events"),
                 ] {
