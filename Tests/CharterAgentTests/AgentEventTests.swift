@@ -9,12 +9,30 @@ struct AgentEventTests {
     func ready() {
         #expect(
             ServerSentEvent(type: "ready", data: #"{"device_id":"d","heartbeat_seconds":20}"#).agentEvent
-                == .ready(deviceID: "d", heartbeatSeconds: 20)
+                == .ready(deviceID: "d", heartbeatSeconds: 20, bundlePushSeconds: nil)
         )
         #expect(
             ServerSentEvent(type: "ready", data: #"{"device_id":"d"}"#).agentEvent
-                == .ready(deviceID: "d", heartbeatSeconds: 15)
+                == .ready(deviceID: "d", heartbeatSeconds: 15, bundlePushSeconds: nil)
         )
+    }
+
+    @Test("ready announces pushed bundles with a positive wait; current_bundle needs all four members")
+    func pushedBundles() {
+        #expect(
+            ServerSentEvent(type: "ready", data: #"{"device_id":"d","heartbeat_seconds":15,"bundle_push_seconds":10}"#).agentEvent
+                == .ready(deviceID: "d", heartbeatSeconds: 15, bundlePushSeconds: 10)
+        )
+        #expect(
+            ServerSentEvent(type: "ready", data: #"{"device_id":"d","bundle_push_seconds":0}"#).agentEvent
+                == .ready(deviceID: "d", heartbeatSeconds: 15, bundlePushSeconds: nil)
+        )
+        let data = #"{"bundle":"a.b.c.d.e","etag":"\"3.1767225600\"","position":41,"version":3,"new":true}"#
+        #expect(
+            ServerSentEvent(type: "current_bundle", data: data).agentEvent
+                == .currentBundle(PushedBundle(position: 41, version: 3, etag: #""3.1767225600""#, compact: "a.b.c.d.e"))
+        )
+        #expect(ServerSentEvent(type: "current_bundle", data: #"{"bundle":"a.b.c.d.e","position":41}"#).agentEvent == .other(type: "current_bundle"))
     }
 
     @Test("bundle hints decode with or without a reason; extra members are ignored")

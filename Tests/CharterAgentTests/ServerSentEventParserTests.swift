@@ -283,7 +283,7 @@ struct ServerSentEventParserTests {
         #expect(
             events.map(\.agentEvent) == [
                 .bundle(reason: "policy"),
-                .ready(deviceID: "3f1d0c9a-7b2e-4c5d-8e9f-0a1b2c3d4e5f", heartbeatSeconds: 15),
+                .ready(deviceID: "3f1d0c9a-7b2e-4c5d-8e9f-0a1b2c3d4e5f", heartbeatSeconds: 15, bundlePushSeconds: nil),
                 .bundle(reason: "policy"),
                 .decision(requestID: "a7c3", status: "approved"),
                 .other(type: "future_thing"),

@@ -326,6 +326,47 @@ struct BaselineAPITests {
         return device
     }
 
+    @Test("a baseline's global setting no subsetting overrides hints every device of each assigned tenant; one that changes nothing hints none")
+    func globalChangeHintsEveryDevice() async throws {
+        let world = try await TestApp.makeWorld(tenants: 3)
+        for tenant in world.tenants {
+            _ = try await Self.storeNamedDirectory(in: tenant, msp: world.msp)
+        }
+        try await TestApp.run(TestApp.sealingConfig) { client in
+            var devices: [(device: TestDevice, tenant: TenantID)] = []
+            for (index, tenant) in world.tenants.enumerated() {
+                let token = try await EndpointTests.createToken(client, tenant: tenant, key: world.tenantKeys[index])
+                for computer in index == 0 ? ["ws1", "srv1"] : ["ws1"] {
+                    devices.append((try await Self.enroll(client, token: token.secret, computer: computer, of: tenant, msp: world.msp), tenant))
+                }
+            }
+            let created = try await client.call(.post, "/v1/msps/\(world.msp)/baselines", key: world.mspKey, body: Self.baselineBody(settings: "{}"))
+            let id = try #require(created.json["id"] as? String)
+            for tenant in world.tenants.prefix(2) {
+                #expect(try await client.call(.put, "/v1/tenants/\(tenant)/baselines", key: world.mspKey, body: Self.assignment([id])).status == .ok)
+            }
+            func hintCounts() async throws -> [Int] {
+                var counts: [Int] = []
+                for (device, tenant) in devices {
+                    counts.append(try await EndpointTests.hints(for: device, in: tenant, msp: world.msp).count)
+                }
+                return counts
+            }
+            let before = try await hintCounts()
+            let grace = Self.baselineBody(settings: #"{"endpoint":{"offline_grace_period_hours":12}}"#)
+            #expect(try await client.call(.put, "/v1/msps/\(world.msp)/baselines/\(id)", key: world.mspKey, body: grace).status == .ok)
+            let changed = try await hintCounts()
+            #expect(zip(changed, before).map { $0 - $1 } == [1, 1, 1, 0], "every device of the assigned tenants, none of the other")
+            // The same setting again, under another name: no policy changes, no hint.
+            let renamed = Self.baselineBody(name: "Renamed", settings: #"{"endpoint":{"offline_grace_period_hours":12}}"#)
+            #expect(try await client.call(.put, "/v1/msps/\(world.msp)/baselines/\(id)", key: world.mspKey, body: renamed).status == .ok)
+            #expect(try await hintCounts() == changed)
+            let fetched = try await devices[1].device.fetch(client)
+            let verified = try devices[1].device.verifier().verify(fetched.body, now: Date())
+            #expect(verified.claims.policy.computerSettings?["endpoint"]?["offline_grace_period_hours"]?.integerValue == 12)
+        }
+    }
+
     @Test("a baseline change hints the affected devices of every assigned tenant, and none of a tenant without it")
     func hintsReachAssignedTenants() async throws {
         let world = try await TestApp.makeWorld(tenants: 3)

@@ -97,6 +97,66 @@ struct PushTests {
     }
 }
 
+extension PushTests {
+    @Test("a bundle hint is followed on the stream by the device's own current bundle, which verifies as a fetched one")
+    func pushedBundles() async throws {
+        try await StreamControlTests.withReplicas(hostname: "PUSH-2") { http, one, two, enrollment, tenant, key in
+            let created = try await Self.admin(
+                http, .POST, one.baseURL + "/v1/tenants/\(tenant)/enrollment-tokens", key: key, body: #"{"name":"push"}"#
+            )
+            let token = try #require(created.json["secret"] as? String)
+            let client = AgentClient(httpClient: http, baseURL: two.baseURL)
+            let other = try await client.enroll(token: token, hostname: "PUSH-3")
+            var devices = [AgentDevice(enrollment: enrollment, client: client), AgentDevice(enrollment: other, client: client)]
+            var streams: [ServerSentEventStream.AsyncIterator] = []
+            for index in devices.indices {
+                #expect(try await devices[index].refreshBundle() != .notModified)
+                var stream = try await devices[index].client.events(lastEventID: nil).makeAsyncIterator()
+                let ready = try await Self.next(&stream) { $0.type == "ready" }
+                guard case .ready(_, _, let pushSeconds) = ready.agentEvent else {
+                    Issue.record("ready did not decode: \(ready.data)")
+                    return
+                }
+                #expect(pushSeconds == 10)
+                streams.append(stream)
+            }
+
+            let change = #"{"schema_version":1,"run_as_admin":{"mode":"reason_required"}}"#
+            #expect(try await Self.admin(http, .PUT, one.baseURL + "/v1/tenants/\(tenant)/settings", key: key, body: change).status == 200)
+            var pushed: [PushedBundle] = []
+            for index in devices.indices {
+                let hint = try await Self.next(&streams[index]) { $0.type == "bundle" }
+                let event = try await Self.next(&streams[index]) { $0.type == "current_bundle" }
+                // No id of its own: the stream's last id stays the hint's.
+                #expect(event.lastEventID == hint.lastEventID)
+                guard case .currentBundle(let bundle) = event.agentEvent else {
+                    Issue.record("current_bundle did not decode: \(event.data.prefix(200))")
+                    return
+                }
+                #expect(bundle.position >= Int64(try #require(hint.position)))
+                guard case .accepted(let verified) = try devices[index].accept(bundle) else {
+                    Issue.record("the pushed bundle was not newer")
+                    return
+                }
+                // Sealed to this device and naming it; the new policy in it.
+                #expect(verified.claims.deviceID == devices[index].enrollment.deviceID)
+                #expect(verified.claims.version == 2 && bundle.version == 2)
+                #expect(verified.claims.policy.computerSettings?["run_as_admin"]?["mode"]?.stringValue == "reason_required")
+                // The fetch path holds the same bundle.
+                #expect(try await devices[index].refreshBundle() == .notModified)
+                pushed.append(bundle)
+            }
+            #expect(Set(pushed.map(\.compact)).count == 2)
+
+            // A pushed bundle is checked as a fetched one: another device's bundle is refused and changes nothing.
+            var stolen = pushed[1]
+            stolen.etag = "\"stolen\""
+            #expect(throws: BundleError.self) { try devices[0].accept(stolen) }
+            #expect(devices[0].heldVersion == 2 && devices[0].etag == pushed[0].etag)
+        }
+    }
+}
+
 enum PushTestError: Error {
     case streamEnded
     case timedOut

@@ -21,6 +21,26 @@ struct ConnectionLossTests {
         }
     }
 
+    /// A replica stopping past its grace period still has requests running when its pool shuts down: they must
+    /// answer 503 (``StoreError/unavailable``), which a load balancer retries elsewhere, not the pool's own error.
+    @Test("a lease from a pool that has shut down is unavailable, in a read and in a transaction")
+    func shutDownPool() async throws {
+        try await TestDatabase.migrate()
+        let client = PostgresClient(
+            configuration: try DatabaseURL.configuration(from: TestDatabase.appURL), backgroundLogger: TestDatabase.logger
+        )
+        let database = Database(client: client)
+        try await client.whileRunning {
+            try await database.readWithoutTenant(logger: TestDatabase.logger) { tx in try await tx.query("SELECT 1") }
+        }
+        await #expect(throws: StoreError.unavailable) {
+            try await database.readWithoutTenant(logger: TestDatabase.logger) { tx in try await tx.query("SELECT 1") }
+        }
+        await #expect(throws: StoreError.unavailable) {
+            try await database.withoutTenant(logger: TestDatabase.logger) { tx in try await tx.query("SELECT 1") }
+        }
+    }
+
     /// Outcomes of the workers' transactions.
     final class Tally: Sendable {
         private let counts = Mutex((completed: 0, unavailable: 0, other: [String]()))

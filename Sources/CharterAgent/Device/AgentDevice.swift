@@ -71,6 +71,24 @@ public struct AgentDevice: Sendable {
         }
     }
 
+    /// Verifies and keeps a bundle the service pushed on the event stream, as ``refreshBundle(now:)``
+    /// does a fetched one; the bundle already held (same ETag) changes nothing.
+    ///
+    /// - Parameters:
+    ///   - pushed: The `current_bundle` event's bundle.
+    ///   - now: The time to verify at.
+    /// - Returns: `.notModified` for the bundle held, or the bundle now held.
+    /// - Throws: ``BundleError`` when the bundle is refused (the state is unchanged).
+    @discardableResult
+    public mutating func accept(_ pushed: PushedBundle, now: Date = Date()) throws(BundleError) -> Refresh {
+        guard pushed.etag != etag else { return .notModified }
+        let verified = try verifier.verify(pushed.compact, now: now)
+        verifier = verifier.accepting(verified)
+        bundle = verified
+        etag = pushed.etag
+        return .accepted(verified)
+    }
+
     /// How long before its expiry a device token is renewed.
     public static let renewalMargin: TimeInterval = 3600
 

@@ -3,12 +3,16 @@ internal import Foundation
 
 /// A hint of the agent event stream or of a long poll, decoded from its type and data.
 ///
-/// Hints carry no policy; they tell the agent when to fetch (docs/agent-protocol.md, “Events”).
+/// Hints carry no policy; they tell the agent when to fetch (docs/agent-protocol.md, “Events”). A
+/// pushed bundle (`current_bundle`) carries the signed bundle itself, to verify as a fetched one.
 public enum AgentEvent: Sendable, Hashable {
-    /// The stream is live; its id is the stream position now.
-    case ready(deviceID: String, heartbeatSeconds: Int)
+    /// The stream is live; its id is the stream position now. `bundlePushSeconds` is set when the
+    /// service pushes the bundle after each `bundle` hint: how long to wait for it before fetching.
+    case ready(deviceID: String, heartbeatSeconds: Int, bundlePushSeconds: Int?)
     /// A newer bundle may exist; `reason` is informational (`policy`, `directory`, `device`, `signing_keys`).
     case bundle(reason: String)
+    /// The device's current bundle, pushed after `bundle` hints: it answers every hint up to `position`.
+    case currentBundle(PushedBundle)
     /// A request of this device was decided (`approved`, `denied`, `expired`).
     case decision(requestID: String, status: String)
     /// An event this agent does not know, or a known one whose data does not decode; agents ignore it.
@@ -30,9 +34,21 @@ public enum AgentEvent: Sendable, Hashable {
                 return
             }
             let heartbeat = data["heartbeat_seconds"]?.integerValue.map { Int($0) }
-            self = .ready(deviceID: deviceID, heartbeatSeconds: heartbeat ?? Self.defaultHeartbeatSeconds)
+            let push = data["bundle_push_seconds"]?.integerValue.map { Int($0) }
+            self = .ready(
+                deviceID: deviceID, heartbeatSeconds: heartbeat ?? Self.defaultHeartbeatSeconds,
+                bundlePushSeconds: push.flatMap { $0 > 0 ? $0 : nil }
+            )
         case "bundle":
             self = .bundle(reason: data["reason"]?.stringValue ?? "")
+        case "current_bundle":
+            guard let position = data["position"]?.integerValue, let version = data["version"]?.integerValue,
+                let etag = data["etag"]?.stringValue, let compact = data["bundle"]?.stringValue
+            else {
+                self = .other(type: type)
+                return
+            }
+            self = .currentBundle(PushedBundle(position: position, version: version, etag: etag, compact: compact))
         case "decision":
             guard let requestID = data["request_id"]?.stringValue, let status = data["status"]?.stringValue else {
                 self = .other(type: type)
@@ -42,6 +58,26 @@ public enum AgentEvent: Sendable, Hashable {
         default:
             self = .other(type: type)
         }
+    }
+}
+
+/// A bundle the service pushed on the event stream (`current_bundle`): as a `200` of
+/// `GET /v1/agent/bundle` would carry it, and the feed position it answers.
+public struct PushedBundle: Sendable, Hashable {
+    /// Every `bundle` hint with an id up to this one is answered by this bundle.
+    public var position: Int64
+    /// The bundle's `ver` as the service states it (the verified claim is what counts).
+    public var version: Int64
+    /// The ETag to send as `If-None-Match` from now on.
+    public var etag: String
+    /// The compact JWE.
+    public var compact: String
+
+    public init(position: Int64, version: Int64, etag: String, compact: String) {
+        self.position = position
+        self.version = version
+        self.etag = etag
+        self.compact = compact
     }
 }
 

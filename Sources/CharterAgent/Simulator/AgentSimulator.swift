@@ -10,7 +10,9 @@ internal import Synchronization
 /// ``run()`` enrolls ``Configuration/deviceCount`` devices (at most ``Configuration/concurrency`` at a
 /// time, retrying `429`/`503` with backoff), then keeps one event stream per device open until it is
 /// cancelled. Each device behaves as docs/agent-protocol.md says: it fetches its bundle (with
-/// `If-None-Match`) after every `ready` and every `bundle` hint, verifies it, reports a refused one
+/// `If-None-Match`) after every `ready` and every `bundle` hint — or, on a stream whose `ready` announced
+/// pushed bundles, takes the `current_bundle` that follows the hint and fetches only when none comes
+/// within the announced wait — verifies it, reports a refused one
 /// as `bundle.rejected`, drops a stream silent for 3 × `heartbeat_seconds`, and reconnects with
 /// `Last-Event-ID` after the `retry` delay or with backoff. While it runs, other tasks can wait for
 /// ``waitUntilConnected(timeout:)``, measure ``measurePropagation(timeout:write:)``, and submit requests
@@ -364,21 +366,68 @@ public final class AgentSimulator: Sendable {
 
     // MARK: - Devices
 
-    /// Runs one device: a stream task that asks for fetches, and a fetch task that coalesces them.
+    /// What a device's stream asks of the rest of the device.
+    private enum Signal: Sendable {
+        /// Fetch the bundle.
+        case fetch
+        /// Take the bundle the service pushed.
+        case pushed(PushedBundle)
+        /// A `bundle` hint at `position` came on a stream that pushes bundles: fetch unless its bundle is pushed
+        /// within `seconds`.
+        case awaitPush(position: Int64, seconds: Int)
+    }
+
+    /// What a device does with its bundle, one at a time (later requests replace earlier waiting ones).
+    private enum BundleWork: Sendable {
+        case fetch
+        case take(PushedBundle)
+    }
+
+    /// Runs one device: a stream task, a bundle task that fetches or takes pushed bundles (coalescing requests),
+    /// and a task that fetches when a hint's pushed bundle does not come in time.
     private func simulate(_ device: AgentDevice, index: Int) async {
-        let (fetchRequests, requestFetch) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (bundleWork, requestWork) = AsyncStream.makeStream(of: BundleWork.self, bufferingPolicy: .bufferingNewest(1))
+        let (pushWaits, awaitPush) = AsyncStream.makeStream(
+            of: (position: Int64, seconds: Int).self, bufferingPolicy: .bufferingNewest(1)
+        )
+        let answered = PushedPosition()
         await withDiscardingTaskGroup { group in
             group.addTask {
-                await self.stream(device, index: index) { requestFetch.yield() }
-                requestFetch.finish()
+                await self.stream(device, index: index) { signal in
+                    switch signal {
+                    case .fetch:
+                        requestWork.yield(.fetch)
+                    case .pushed(let bundle):
+                        answered.record(bundle.position)
+                        requestWork.yield(.take(bundle))
+                    case .awaitPush(let position, let seconds):
+                        awaitPush.yield((position, seconds))
+                    }
+                }
+                requestWork.finish()
+                awaitPush.finish()
             }
             group.addTask {
                 var device = device
                 var unverifiedETag: String?
-                for await _ in fetchRequests {
-                    await self.fetchGate.acquire()
-                    await self.refresh(&device, unverifiedETag: &unverifiedETag)
-                    await self.fetchGate.release()
+                for await work in bundleWork {
+                    switch work {
+                    case .fetch:
+                        await self.fetchGate.acquire()
+                        await self.refresh(&device, unverifiedETag: &unverifiedETag)
+                        await self.fetchGate.release()
+                    case .take(let bundle):
+                        await self.take(bundle, into: &device, unverifiedETag: &unverifiedETag)
+                    }
+                }
+            }
+            group.addTask {
+                for await (position, seconds) in pushWaits {
+                    try? await Task.sleep(for: .seconds(seconds))
+                    if !answered.answers(position) {
+                        self.recorder.pushMissed()
+                        requestWork.yield(.fetch)
+                    }
                 }
             }
         }
@@ -393,7 +442,7 @@ public final class AgentSimulator: Sendable {
     }
 
     /// Keeps the device's event stream open, reconnecting as the protocol says, until cancelled.
-    private func stream(_ device: AgentDevice, index: Int, requestFetch: @escaping @Sendable () -> Void) async {
+    private func stream(_ device: AgentDevice, index: Int, signal: @escaping @Sendable (Signal) -> Void) async {
         var device = device
         var lastEventID: String?
         var attempt = 0
@@ -403,7 +452,7 @@ public final class AgentSimulator: Sendable {
             do {
                 try await device.renewTokenIfDue()
                 let stream = try await device.client.events(lastEventID: lastEventID)
-                let (end, wasReady) = await consume(stream, index: index, started: started, requestFetch: requestFetch)
+                let (end, wasReady) = await consume(stream, index: index, started: started, signal: signal)
                 lastEventID = stream.lastEventID ?? lastEventID
                 attempt = wasReady ? 0 : attempt + 1
                 switch end {
@@ -461,25 +510,33 @@ public final class AgentSimulator: Sendable {
         _ stream: ServerSentEventStream,
         index: Int,
         started: ContinuousClock.Instant,
-        requestFetch: @escaping @Sendable () -> Void
+        signal: @escaping @Sendable (Signal) -> Void
     ) async -> (StreamEnd, Bool) {
         let recorder = recorder
         return await withTaskGroup(of: (StreamEnd, Bool).self) { group in
             group.addTask {
                 var wasReady = false
+                var pushSeconds: Int?
                 do {
                     for try await event in stream {
                         let now = ContinuousClock.now
                         recorder.received(event, on: index, at: now)
                         switch event.agentEvent {
-                        case .ready(_, let heartbeatSeconds):
+                        case .ready(_, let heartbeatSeconds, let bundlePushSeconds):
                             if !wasReady {
                                 recorder.connected(index, heartbeatSeconds: heartbeatSeconds, latency: now - started)
                             }
                             wasReady = true
-                            requestFetch()
+                            pushSeconds = bundlePushSeconds
+                            signal(.fetch)
                         case .bundle:
-                            requestFetch()
+                            if let pushSeconds, let position = event.position {
+                                signal(.awaitPush(position: Int64(clamping: position), seconds: pushSeconds))
+                            } else {
+                                signal(.fetch)
+                            }
+                        case .currentBundle(let bundle):
+                            signal(.pushed(bundle))
                         case .decision(let requestID, _):
                             recorder.decided(requestID, at: now)
                         case .other:
@@ -516,6 +573,33 @@ public final class AgentSimulator: Sendable {
                 return (.idle, second.1)
             }
             return first
+        }
+    }
+
+    /// Verifies and keeps a pushed bundle, as ``refresh(_:unverifiedETag:)`` does a fetched one.
+    private func take(_ bundle: PushedBundle, into device: inout AgentDevice, unverifiedETag: inout String?) async {
+        recorder.fetchStarted()
+        defer { recorder.fetchEnded() }
+        guard configuration.verifiesBundles else {
+            recorder.pushed(accepted: bundle.etag != unverifiedETag, verified: false)
+            unverifiedETag = bundle.etag
+            return
+        }
+        do {
+            let outcome = try device.accept(bundle)
+            if case .accepted = outcome {
+                recorder.pushed(accepted: true, verified: true)
+            } else {
+                recorder.pushed(accepted: false, verified: true)
+            }
+        } catch {
+            recorder.rejected(code: error.code)
+            logger.warning("pushed bundle rejected", metadata: ["device.id": "\(device.enrollment.deviceID)", "bundle.error": "\(error.code)"])
+            do {
+                try await device.reportRejection(error)
+            } catch {
+                recorder.failed("audit: \(Self.kind(of: error))")
+            }
         }
     }
 
@@ -590,6 +674,20 @@ extension AgentError {
     /// The `Retry-After` delay, when the service gave one.
     var retryDelay: Duration? {
         if case .status(_, _, let retryAfter) = self { retryAfter } else { nil }
+    }
+}
+
+/// The newest feed position a device's pushed bundles answered.
+private final class PushedPosition: Sendable {
+    private let position = Mutex<Int64>(0)
+
+    func record(_ answered: Int64) {
+        position.withLock { $0 = max($0, answered) }
+    }
+
+    /// Whether a hint at `hint` is answered.
+    func answers(_ hint: Int64) -> Bool {
+        position.withLock { $0 >= hint }
     }
 }
 

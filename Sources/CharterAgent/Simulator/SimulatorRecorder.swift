@@ -53,6 +53,8 @@ final class SimulatorRecorder: Sendable {
         var bundlesVerified = 0
         var bundlesNotModified = 0
         var bundlesUnverified = 0
+        var bundlesPushed = 0
+        var pushesMissed = 0
         var fetchesInFlight = 0
         /// The last `ready` or `bundle` event, or fetch start or end.
         var lastActivity: ContinuousClock.Instant?
@@ -223,6 +225,25 @@ final class SimulatorRecorder: Sendable {
         }
     }
 
+    /// A pushed bundle was taken (`verified` false: without verification) or found to be the one held.
+    func pushed(accepted: Bool, verified: Bool) {
+        update { state in
+            state.bundlesPushed += 1
+            if !accepted {
+                state.bundlesNotModified += 1
+            } else if verified {
+                state.bundlesVerified += 1
+            } else {
+                state.bundlesUnverified += 1
+            }
+        }
+    }
+
+    /// A hint's pushed bundle did not come in time; the device fetches instead.
+    func pushMissed() {
+        update { $0.pushesMissed += 1 }
+    }
+
     func fetchStarted(at instant: ContinuousClock.Instant = .now) {
         update { state in
             state.fetchesInFlight += 1
@@ -274,6 +295,8 @@ final class SimulatorRecorder: Sendable {
                 bundlesVerified: state.bundlesVerified,
                 bundlesNotModified: state.bundlesNotModified,
                 bundlesUnverified: state.bundlesUnverified,
+                bundlesPushed: state.bundlesPushed,
+                pushesMissed: state.pushesMissed,
                 rejections: state.rejections,
                 reconnects: state.reconnects,
                 errors: state.errors

@@ -18,12 +18,16 @@ public struct SimulatorReport: Sendable, Hashable {
     public var bundleLatency: LatencySummary
     /// The events received, by type.
     public var hints: [String: Int]
-    /// The bundles that passed verification.
+    /// The bundles that passed verification, fetched or pushed.
     public var bundlesVerified: Int
     /// The fetches answered `304`.
     public var bundlesNotModified: Int
     /// The bundles fetched and kept without verification (the simulator's `verifiesBundles` off).
     public var bundlesUnverified: Int
+    /// The pushed bundles (`current_bundle`) taken: verified, or without verification when that is off.
+    public var bundlesPushed: Int
+    /// The `bundle` hints whose pushed bundle did not come within the wait `ready` announced (then fetched).
+    public var pushesMissed: Int
     /// The bundles refused, by ``BundleError/code``.
     public var rejections: [String: Int]
     /// The event streams that ended and were reopened (or are being reopened).
@@ -45,6 +49,8 @@ public struct SimulatorReport: Sendable, Hashable {
             "bundles_verified": .integer(Int64(bundlesVerified)),
             "bundles_not_modified": .integer(Int64(bundlesNotModified)),
             "bundles_unverified": .integer(Int64(bundlesUnverified)),
+            "bundles_pushed": .integer(Int64(bundlesPushed)),
+            "pushes_missed": .integer(Int64(pushesMissed)),
             "bundle_rejections": Self.counts(rejections),
             "stream_reconnects": .integer(Int64(reconnects)),
             "errors": Self.counts(errors),
@@ -60,7 +66,8 @@ public struct SimulatorReport: Sendable, Hashable {
             "bundle        \(bundleLatency.text) (fetch + verify)",
             "bundles       \(bundlesVerified) verified, \(bundlesNotModified) not modified, "
                 + "\(rejections.values.reduce(0, +)) rejected\(Self.text(rejections))"
-                + (bundlesUnverified > 0 ? ", \(bundlesUnverified) fetched without verification" : ""),
+                + (bundlesUnverified > 0 ? ", \(bundlesUnverified) fetched without verification" : "")
+                + (bundlesPushed + pushesMissed > 0 ? "; \(bundlesPushed) pushed, \(pushesMissed) pushes missed" : ""),
             "hints         \(hints.values.reduce(0, +))\(Self.text(hints))",
             "reconnects    \(reconnects)",
             "errors        \(errors.values.reduce(0, +))\(Self.text(errors))",

@@ -35,7 +35,10 @@ extension AgentRoutes {
         _ caller: Caller, after lastEventID: Int64?, context: AppRequestContext
     ) async throws -> (EventHub.Subscription, [HubMessage]) {
         let client = context.remoteAddress?.ipAddress
-        let subscription = try await hub.subscribe(device: caller.device, tenant: caller.tenant, isStream: true, client: client)
+        let subscription = try await hub.subscribe(
+            device: caller.device, tenant: caller.tenant, isStream: true, client: client,
+            bundles: hub.pushesBundles ? caller.binding : nil
+        )
         do {
             // Another client holding the device's token (a copied credential) shows as a stream replaced from
             // elsewhere; a reconnect from the same address is routine.
@@ -58,9 +61,10 @@ extension AgentRoutes {
     ) -> Response {
         var opening = "retry: 5000\n\n"
         for message in replay { opening += ServerSentEvent.encode(message) }
+        let push = hub.pushesBundles ? #","bundle_push_seconds":\#(EventHub.pushWaitSeconds)"# : ""
         opening += ServerSentEvent.encode(
             id: position, name: "ready",
-            data: #"{"device_id":"\#(caller.device)","heartbeat_seconds":\#(EventHub.heartbeatInterval.components.seconds)}"#
+            data: #"{"device_id":"\#(caller.device)","heartbeat_seconds":\#(EventHub.heartbeatInterval.components.seconds)\#(push)}"#
         )
         let headers: HTTPFields = [
             .contentType: "text/event-stream", .cacheControl: "no-store",
@@ -181,6 +185,7 @@ enum ServerSentEvent {
     static func encode(_ message: HubMessage) -> String {
         switch message {
         case .event(let id, let name, let data): encode(id: id, name: name, data: data)
+        case .bundle(let data): "event: current_bundle\ndata: \(data)\n\n"
         case .heartbeat: ": heartbeat\n\n"
         case .close(let retry): "retry: \(retry)\n\n"
         }

@@ -128,7 +128,7 @@ struct AgentRoutes: Sendable {
         _ = try endpoints.requireKeys()
         let caller = try await authenticate(request, context: context)
         let bundle = try await endpoints.currentBundle(for: caller, logger: context.logger)
-        let etag = "\"\(bundle.version).\(Int64(bundle.issuedAt.timeIntervalSince1970))\""
+        let etag = bundle.etag
         var headers: HTTPFields = [.eTag: etag, .cacheControl: "no-store"]
         headers[HTTPField.Name("Charter-Bundle-Version")!] = String(bundle.version)
         if let match = request.headers[.ifNoneMatch], Self.matches(match, etag) {

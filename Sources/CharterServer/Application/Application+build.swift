@@ -203,6 +203,11 @@ func buildRouter(
         ),
         disconnect: { await hub.disconnect(device: $0) }, emailsAlerts: config.smtp != nil
     )
+    if sealer != nil {
+        hub.pushBundles { devices, binding, logger in
+            try await endpointService.currentBundles(of: devices, in: binding, logger: logger)
+        }
+    }
     let connectorService = ConnectorService(
         database: database, sealer: sealer,
         limits: .init(

@@ -73,12 +73,31 @@ extension BaselineService {
             let after = snapshot(baselines)
             if before != after { snapshots[tenant] = (before: before, after: after) }
         }
-        let changed = tenants.filter { snapshots[$0] != nil }
-        guard !changed.isEmpty else { return [:] }
-        let devices = try await tx.batch(changed).managedDevices()
-        let facts = try await tx.batch(changed).facts(about: devices.mapValues(PolicyChanges.objects(of:)))
+        // As `PolicyChanges.hint`: a change of the global settings that reaches every policy a device can have,
+        // or none, costs a count, not a resolution of every device before and after.
+        var everyDevice: [TenantID] = []
+        var resolved: [TenantID] = []
+        for tenant in tenants {
+            guard let snapshot = snapshots[tenant] else { continue }
+            switch PolicyChange.reachesEveryDevice(
+                from: snapshot.before.global, to: snapshot.after.global, before: snapshot.before.subsettings,
+                after: snapshot.after.subsettings
+            ) {
+            case true?: everyDevice.append(tenant)
+            case false?: continue
+            case nil: resolved.append(tenant)
+            }
+        }
         var hints: [TenantID: PolicyChanges.Hint] = [:]
-        for tenant in changed {
+        if !everyDevice.isEmpty {
+            for (tenant, count) in try await tx.batch(everyDevice).managedDeviceCounts() {
+                hints[tenant] = PolicyChanges.Hint(everyDeviceOf: count)
+            }
+        }
+        guard !resolved.isEmpty else { return hints }
+        let devices = try await tx.batch(resolved).managedDevices()
+        let facts = try await tx.batch(resolved).facts(about: devices.mapValues(PolicyChanges.objects(of:)))
+        for tenant in resolved {
             guard let snapshot = snapshots[tenant], let devices = devices[tenant] else { continue }
             let affected = PolicyChanges.affected(
                 among: devices, facts: facts[tenant] ?? DirectoryFacts(closureRows: [], parents: [:]),

@@ -1,7 +1,7 @@
 package import CharterCore
 package import CharterStore
 import CharterJSON
-import Foundation
+package import Foundation
 package import Logging
 import Metrics
 package import ServiceLifecycle
@@ -11,6 +11,9 @@ import Synchronization
 package enum HubMessage: Sendable, Equatable {
     /// A hint: `id` is the change-feed sequence number.
     case event(id: Int64, name: String, data: String)
+    /// The device's current bundle, pushed on its event stream after a `bundle` hint: the data of a
+    /// `current_bundle` event (docs/agent-protocol.md), which carries no id.
+    case bundle(data: String)
     /// Nothing happened; keeps proxies from closing an idle stream.
     case heartbeat
     /// The replica is shutting down: tell the agent when to reconnect, then close.
@@ -33,6 +36,10 @@ package enum HubMessage: Sendable, Equatable {
 /// audit-chain lock held the 20 of them for a second, and the decision hints waited as long). When the
 /// listening connection breaks it reconnects with backoff and reads on from where it stopped, so entries
 /// written meanwhile still arrive.
+///
+/// With a ``BundleSource`` (``pushBundles(from:)``), a device stream that a `bundle` hint reaches then gets the
+/// device's current bundle too, made for a batch of the tenant's devices at a time, so a change wave does not
+/// become one bundle fetch per device (docs/architecture.md, "Real time").
 package actor EventHub: Service {
     /// Who holds a subscription.
     package enum Member: Hashable, Sendable {
@@ -58,7 +65,19 @@ package actor EventHub: Service {
         /// Whether this is the member's event stream, of which a replica keeps one (long polls are not).
         let isStream: Bool
         let client: String?
+        /// Where the stream's pushed bundles are made (``BundleSource``); `nil` for streams that get none.
+        let bundles: TenantBinding?
         let continuation: AsyncStream<HubMessage>.Continuation
+    }
+
+    /// Makes the current bundles of devices of one tenant, a batch at a time (``EndpointService``).
+    package typealias BundleSource = @Sendable ([DeviceID], TenantBinding, Logger) async throws -> [DeviceID: StoredBundle]
+
+    /// The devices of one tenant whose streams wait for a pushed bundle, in the order their hints came.
+    private struct PendingPushes {
+        var binding: TenantBinding
+        var devices: [DeviceID] = []
+        var queued: Set<DeviceID> = []
     }
 
     private let database: Database
@@ -76,6 +95,14 @@ package actor EventHub: Service {
     /// had then): the subscriptions' positions.
     private var positions: [TenantID: Int64] = [:]
     private var draining = false
+    private nonisolated let bundleSource = Mutex<BundleSource?>(nil)
+    /// Devices waiting for a pushed bundle, by tenant, and the tenants in the order they started waiting.
+    private var pendingPushes: [TenantID: PendingPushes] = [:]
+    private var pushOrder: [TenantID] = []
+    /// Tenants whose bundles are being made now.
+    private var pushing: Set<TenantID> = []
+    private let pushWakeups: AsyncStream<Void>
+    private let pushWakeup: AsyncStream<Void>.Continuation
     /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
     private let openStreams = Meter(label: "charter_event_streams")
     /// When the recent feed entries were handed to the streams, for `charter_hint_delivery_seconds`.
@@ -83,6 +110,13 @@ package actor EventHub: Service {
 
     /// How often an idle stream gets a heartbeat.
     package static let heartbeatInterval = Duration.seconds(15)
+    /// How many devices' bundles one push makes, in one transaction.
+    package static let pushBatchSize = 250
+    /// How many tenants' pushes run at once.
+    package static let concurrentPushes = 2
+    /// How long an agent waits for a pushed bundle after a hint before it fetches (announced in `ready`).
+    package static let pushWaitSeconds = 10
+
     /// How long the change feed keeps an entry; an agent away longer resyncs (docs/agent-protocol.md).
     package static let retentionSeconds = 7 * 86_400
     /// How often a replica prunes the feed.
@@ -94,6 +128,18 @@ package actor EventHub: Service {
         logger[metadataKey: "component"] = "event-hub"
         self.logger = logger
         self.pollInterval = pollInterval
+        (pushWakeups, pushWakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// From now on, device streams subscribed with a binding get their current bundle, made by `source`, after
+    /// each `bundle` hint.
+    package nonisolated func pushBundles(from source: @escaping BundleSource) {
+        bundleSource.withLock { $0 = source }
+    }
+
+    /// Whether device streams get their bundles pushed (``pushBundles(from:)``).
+    package nonisolated var pushesBundles: Bool {
+        bundleSource.withLock { $0 != nil }
     }
 
     /// The number of streams open on this replica.
@@ -105,15 +151,17 @@ package actor EventHub: Service {
     ///   - isStream: Whether this is the device's server-sent event stream: a newer one closes the older ones
     ///     of the device on this replica (one event stream per device).
     ///   - client: The client's address, reported when the subscription replaces another.
+    ///   - bundles: For a stream that gets its bundle pushed after each `bundle` hint, the device's tenant and MSP.
     package func subscribe(
-        device: DeviceID, tenant: TenantID, isStream: Bool = false, client: String? = nil
+        device: DeviceID, tenant: TenantID, isStream: Bool = false, client: String? = nil,
+        bundles: TenantBinding? = nil
     ) async throws -> Subscription {
-        try await subscribe(.device(device), tenant: tenant, isStream: isStream, client: client)
+        try await subscribe(.device(device), tenant: tenant, isStream: isStream, client: client, bundles: bundles)
     }
 
     /// Subscribes a device or connector (see ``subscribe(device:tenant:isStream:client:)``).
     package func subscribe(
-        _ member: Member, tenant: TenantID, isStream: Bool = false, client: String? = nil
+        _ member: Member, tenant: TenantID, isStream: Bool = false, client: String? = nil, bundles: TenantBinding? = nil
     ) async throws -> Subscription {
         while cursor == nil {
             try await readFeed()
@@ -139,7 +187,8 @@ package actor EventHub: Service {
             continuation.finish()
         } else {
             subscribers[id] = Subscriber(
-                member: member, tenant: tenant, isStream: isStream, client: client, continuation: continuation
+                member: member, tenant: tenant, isStream: isStream, client: client, bundles: bundles,
+                continuation: continuation
             )
             openStreams.increment()
             byMember[member, default: []].insert(id)
@@ -182,6 +231,7 @@ package actor EventHub: Service {
                 group.addTask { await self.listen() }
                 group.addTask { await self.poll() }
                 group.addTask { await self.beat() }
+                group.addTask { await self.pushLoop() }
                 group.addTask {
                     // Every hub prunes soon after it starts (once the database client runs), then hourly.
                     guard (try? await Task.sleep(for: self.pollInterval)) != nil else { return }
@@ -337,13 +387,97 @@ package actor EventHub: Service {
         }
         let message = HubMessage.event(id: entry.sequence, name: entry.event.rawValue, data: entry.data)
         deliveries.handedOut(entry.sequence)
+        let pushes = entry.event == .bundle && pushesBundles
+        func hint(_ id: UInt64) {
+            guard let subscriber = subscribers[id] else { return }
+            subscriber.continuation.yield(message)
+            if pushes, let binding = subscriber.bundles, case .device(let device) = subscriber.member {
+                queuePush(device, in: binding)
+            }
+        }
         if let devices = entry.devices {
             for device in devices {
-                for id in byMember[.device(device)] ?? [] { subscribers[id]?.continuation.yield(message) }
+                for id in byMember[.device(device)] ?? [] { hint(id) }
             }
         } else {
-            for id in byTenant[entry.tenant] ?? [] { subscribers[id]?.continuation.yield(message) }
+            for id in byTenant[entry.tenant] ?? [] { hint(id) }
         }
+        if pushes { pushWakeup.yield() }
+    }
+
+    // MARK: - Pushed bundles
+
+    private func queuePush(_ device: DeviceID, in binding: TenantBinding) {
+        if pendingPushes[binding.tenant] == nil {
+            pendingPushes[binding.tenant] = PendingPushes(binding: binding)
+            pushOrder.append(binding.tenant)
+        }
+        if pendingPushes[binding.tenant]!.queued.insert(device).inserted {
+            pendingPushes[binding.tenant]!.devices.append(device)
+        }
+    }
+
+    /// Starts the pushes of waiting tenants, ``concurrentPushes`` at a time, until the hub stops.
+    private func pushLoop() async {
+        await withDiscardingTaskGroup { group in
+            for await _ in pushWakeups {
+                while pushing.count < Self.concurrentPushes,
+                    let index = pushOrder.firstIndex(where: { !pushing.contains($0) })
+                {
+                    let tenant = pushOrder.remove(at: index)
+                    pushing.insert(tenant)
+                    group.addTask { await self.push(tenant) }
+                }
+            }
+        }
+    }
+
+    /// Makes and pushes the waiting bundles of `tenant`, a batch at a time, oldest hints first.
+    private func push(_ tenant: TenantID) async {
+        while !Task.isCancelled, let source = bundleSource.withLock({ $0 }), let batch = takePushBatch(of: tenant) {
+            do {
+                let bundles = try await source(batch.devices, batch.binding, logger)
+                for (device, bundle) in bundles {
+                    let message = HubMessage.bundle(data: Self.pushData(bundle))
+                    for id in byMember[.device(device)] ?? [] where subscribers[id]?.bundles != nil {
+                        subscribers[id]?.continuation.yield(message)
+                    }
+                }
+            } catch is CancellationError {
+                break
+            } catch {
+                // The agents fetch instead once their wait for the push runs out.
+                logger.warning(
+                    "could not make the bundles to push",
+                    metadata: ["tenant.id": "\(tenant)", "devices": "\(batch.devices.count)", "error": "\(String(reflecting: error))"]
+                )
+            }
+        }
+        pushing.remove(tenant)
+        pushWakeup.yield()
+    }
+
+    /// Takes up to ``pushBatchSize`` of the tenant's waiting devices; `nil` when none waits.
+    private func takePushBatch(of tenant: TenantID) -> (binding: TenantBinding, devices: [DeviceID])? {
+        guard var pending = pendingPushes.removeValue(forKey: tenant) else { return nil }
+        pushOrder.removeAll { $0 == tenant }
+        let batch = Array(pending.devices.prefix(Self.pushBatchSize))
+        pending.devices.removeFirst(batch.count)
+        if !pending.devices.isEmpty {
+            for device in batch { pending.queued.remove(device) }
+            pendingPushes[tenant] = pending
+        }
+        return batch.isEmpty ? nil : (pending.binding, batch)
+    }
+
+    /// The `current_bundle` event's data: the feed position the bundle answers, its version and ETag, the
+    /// compact JWE.
+    package nonisolated static func pushData(_ bundle: StoredBundle) -> String {
+        let data = JSONValue.object([
+            "position": .integer(bundle.feedSequence), "version": .integer(bundle.version),
+            "etag": .string(bundle.etag), "bundle": .string(bundle.compact),
+        ])
+        return String(decoding: data.canonicalData, as: UTF8.self)
     }
 }
 

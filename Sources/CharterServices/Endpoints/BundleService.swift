@@ -37,30 +37,134 @@ package struct BundleService: Sendable {
     /// The device's current bundle, made or refreshed if needed.
     package func current(for device: Device, of tenant: TenantID, in tx: Transaction, now: Date) async throws -> StoredBundle {
         let keys = try await keyring.ensureKeys(of: tenant, in: tx, now: now)
-        let keyState = SigningKeyring.state(keys, at: now)
-        let position = try await tx.changeFeed.bundlePosition(of: tenant)
-        if let stored = try await tx.deviceBundles.get(tenant, device: device.id),
-            stored.feedSequence == position, stored.keyState == keyState, now < stored.refreshAfter
-        {
-            return stored
-        }
+        let state = State(keys: keys, keyState: SigningKeyring.state(keys, at: now), position: try await tx.changeFeed.bundlePosition(of: tenant), now: now)
+        if let stored = try await tx.deviceBundles.get(tenant, device: device.id), state.holds(stored) { return stored }
         try await tx.deviceBundles.lock(tenant, device: device.id)
         let stored = try await tx.deviceBundles.get(tenant, device: device.id)
-        if let stored, stored.feedSequence == position, stored.keyState == keyState, now < stored.refreshAfter {
-            return stored
+        if let stored, state.holds(stored) { return stored }
+        var computer = device.computer
+        if computer == nil {
+            computer = try await tx.devices.findComputer(
+                tenant, guid: device.reportedGUID, sid: device.reportedSID, hostname: device.hostname
+            )
+            if let computer { try await tx.devices.link(tenant, id: device.id, to: computer) }
         }
-        let content = try await self.content(for: device, of: tenant, keys: keys, in: tx, now: now)
+        let seen = try await tx.devices.users(
+            tenant, of: device.id, since: now.addingTimeInterval(-Self.userRetention), limit: Self.maximumUsers
+        )
+        let users = try await tx.devices.directoryUsers(tenant, matching: seen)
+        let policy = try await policies.current(of: tenant, in: tx)
+        let facts = try await tx.policyFacts.facts(about: (computer.map { [$0] } ?? []) + users.map(\.guid), in: tenant)
+        let content = try self.content(
+            for: device, on: computer, users: users, of: tenant, policy: policy, facts: facts, keys: keys, now: now
+        )
+        switch try make(content, replacing: stored, in: state, issuer: keyring.issuer(for: tenant, keys: keys, at: now)) {
+        case .unchanged(let bundle):
+            try await tx.deviceBundles.confirm(tenant, device: device.id, feedSequence: state.position, keyState: state.keyState)
+            return bundle
+        case .issued(let bundle):
+            try await tx.deviceBundles.put(bundle, tenant: tenant, device: device.id)
+            return bundle
+        }
+    }
+
+    /// The current bundles of the tenant's devices among `ids` (revoked and unknown ones are left out), made or
+    /// refreshed as ``current(for:of:in:now:)`` makes one, but read, locked and stored a batch at a time: what a
+    /// change wave costs is then mostly the signing and sealing of each bundle, not a dozen statements per device.
+    package func current(
+        for ids: [DeviceID], of tenant: TenantID, in tx: Transaction, now: Date
+    ) async throws -> [DeviceID: StoredBundle] {
+        let keys = try await keyring.ensureKeys(of: tenant, in: tx, now: now)
+        let state = State(keys: keys, keyState: SigningKeyring.state(keys, at: now), position: try await tx.changeFeed.bundlePosition(of: tenant), now: now)
+        var current: [DeviceID: StoredBundle] = [:]
+        let unlocked = try await tx.deviceBundles.get(tenant, devices: ids)
+        let candidates = ids.filter { id in
+            guard let stored = unlocked[id], state.holds(stored) else { return true }
+            current[id] = stored
+            return false
+        }
+        guard !candidates.isEmpty else { return current }
+        try await tx.deviceBundles.lock(tenant, devices: candidates)
+        let stored = try await tx.deviceBundles.get(tenant, devices: candidates)
+        var devices = try await tx.devices.get(tenant, ids: candidates.filter { id in
+            guard let stored = stored[id], state.holds(stored) else { return true }
+            current[id] = stored
+            return false
+        })
+        guard !devices.isEmpty else { return current }
+        let found = try await tx.devices.findComputers(tenant, for: devices.filter { $0.computer == nil })
+        for index in devices.indices where devices[index].computer == nil {
+            guard let computer = found[devices[index].id] else { continue }
+            devices[index].computer = computer
+            try await tx.devices.link(tenant, id: devices[index].id, to: computer)
+        }
+        let seen = try await tx.devices.users(
+            tenant, of: devices.map(\.id), since: now.addingTimeInterval(-Self.userRetention), limit: Self.maximumUsers
+        )
+        var matched: [DeviceUser: ObjectGUID] = [:]
+        for (user, guid) in try await tx.devices.directoryUsers(tenant, matching: Array(Set(seen.values.joined()))) {
+            matched[user] = guid
+        }
+        let policy = try await policies.current(of: tenant, in: tx)
+        let facts = try await tx.policyFacts.facts(
+            about: Array(Set(devices.compactMap(\.computer)).union(matched.values)), in: tenant
+        )
+        let issuer = try keyring.issuer(for: tenant, keys: keys, at: now)
+        var unchanged: [DeviceID] = []
+        var issued: [(device: DeviceID, bundle: StoredBundle)] = []
+        for device in devices {
+            let users = (seen[device.id] ?? []).compactMap { user in matched[user].map { (user: user, guid: $0) } }
+            let content = try self.content(
+                for: device, on: device.computer, users: users, of: tenant, policy: policy, facts: facts, keys: keys,
+                now: now
+            )
+            switch try make(content, replacing: stored[device.id], in: state, issuer: issuer) {
+            case .unchanged(let bundle):
+                unchanged.append(device.id)
+                current[device.id] = bundle
+            case .issued(let bundle):
+                issued.append((device.id, bundle))
+                current[device.id] = bundle
+            }
+        }
+        try await tx.deviceBundles.confirm(tenant, devices: unchanged, feedSequence: state.position, keyState: state.keyState)
+        try await tx.deviceBundles.put(issued, tenant: tenant)
+        return current
+    }
+
+    /// What a stored bundle must match to be current: the tenant's signing keys and feed position, read in the
+    /// bundle's transaction, and the time.
+    struct State {
+        var keys: [StoredSigningKey]
+        var keyState: String
+        var position: Int64
+        var now: Date
+
+        /// Whether `stored` is current: made at this position and key state, and not yet due for a refresh.
+        func holds(_ stored: StoredBundle) -> Bool {
+            stored.feedSequence == position && stored.keyState == keyState && now < stored.refreshAfter
+        }
+    }
+
+    /// A bundle worked out again: the stored one when its content is the same and it is not due for a refresh
+    /// (its position and key state to be confirmed), else a new one.
+    enum Made {
+        case unchanged(StoredBundle)
+        case issued(StoredBundle)
+    }
+
+    /// Signs and seals `content` for its device unless `stored` already carries it; `ver` rises only when the
+    /// content differs.
+    func make(_ content: Content, replacing stored: StoredBundle?, in state: State, issuer: BundleIssuer) throws -> Made {
         let contentHash = Data(SHA256.hash(data: content.canonicalData))
-        if let stored, stored.contentHash == contentHash, now < stored.refreshAfter {
-            try await tx.deviceBundles.confirm(tenant, device: device.id, feedSequence: position, keyState: keyState)
-            return stored
-        }
+        if let stored, stored.contentHash == contentHash, state.now < stored.refreshAfter { return .unchanged(stored) }
         let version = stored.map { $0.contentHash == contentHash ? $0.version : $0.version + 1 } ?? 1
+        let now = state.now
         let expiresAt = now.addingTimeInterval(content.lifetime)
         let claims = BundleClaims(
-            issuer: Self.issuer(of: tenant),
-            deviceID: device.id.description,
-            tenant: tenant.description,
+            issuer: content.issuer,
+            deviceID: content.device.description,
+            tenant: content.tenant.description,
             version: version,
             issuedAt: now,
             notBefore: now.addingTimeInterval(-Self.backdating),
@@ -70,14 +174,13 @@ package struct BundleService: Sendable {
             pin: content.pin,
             signingKeys: content.signingKeys
         )
-        let deviceKey = try JWK(curve: .x25519, x: device.encryptionKey)
-        let compact = try keyring.issuer(for: tenant, keys: keys, at: now).issue(claims, to: deviceKey)
-        let bundle = StoredBundle(
-            version: version, contentHash: contentHash, feedSequence: position, keyState: keyState,
-            issuedAt: claims.issuedAt, refreshAfter: claims.refreshAfter, expiresAt: expiresAt, compact: compact
+        let compact = try issuer.issue(claims, to: try JWK(curve: .x25519, x: content.encryptionKey))
+        return .issued(
+            StoredBundle(
+                version: version, contentHash: contentHash, feedSequence: state.position, keyState: state.keyState,
+                issuedAt: claims.issuedAt, refreshAfter: claims.refreshAfter, expiresAt: expiresAt, compact: compact
+            )
         )
-        try await tx.deviceBundles.put(bundle, tenant: tenant, device: device.id)
-        return bundle
     }
 
     /// What a bundle carries besides its times and version.
@@ -88,6 +191,8 @@ package struct BundleService: Sendable {
         var policy: BundlePolicy
         var pin: OfflinePIN
         var signingKeys: [BundleSigningKey]
+        /// The device's X25519 key the bundle is sealed to (not content: a new key re-seals the same content).
+        var encryptionKey: Data
         /// From issue to hard expiry: the computer policy's offline grace period, at least an hour.
         var lifetime: TimeInterval
 
@@ -105,23 +210,12 @@ package struct BundleService: Sendable {
         }
     }
 
+    /// The content of `device`'s bundle: the policies of its computer and of its directory `users`, over `facts`
+    /// about them, its PIN parameters and the tenant's announced signing keys.
     func content(
-        for device: Device, of tenant: TenantID, keys: [StoredSigningKey], in tx: Transaction, now: Date
-    ) async throws -> Content {
-        var computer = device.computer
-        if computer == nil {
-            computer = try await tx.devices.findComputer(
-                tenant, guid: device.reportedGUID, sid: device.reportedSID, hostname: device.hostname
-            )
-            if let computer { try await tx.devices.link(tenant, id: device.id, to: computer) }
-        }
-        let seen = try await tx.devices.users(
-            tenant, of: device.id, since: now.addingTimeInterval(-Self.userRetention), limit: Self.maximumUsers
-        )
-        let users = try await tx.devices.directoryUsers(tenant, matching: seen)
-        let policy = try await policies.current(of: tenant, in: tx)
-        let facts = try await tx.policyFacts.facts(about: (computer.map { [$0] } ?? []) + users.map(\.guid), in: tenant)
-
+        for device: Device, on computer: ObjectGUID?, users: [(user: DeviceUser, guid: ObjectGUID)], of tenant: TenantID,
+        policy: TenantPolicyCache.Entry, facts: DirectoryFacts, keys: [StoredSigningKey], now: Date
+    ) throws -> Content {
         var documents = BundlePolicy.DocumentTable()
         let computerPolicy = policy.resolver.resolve(for: nil, on: computer, in: facts)
         let computerDocument = documents.add(try policy.document(for: computerPolicy))
@@ -143,7 +237,15 @@ package struct BundleService: Sendable {
             ),
             pin: try OfflinePIN(secret: pinSecret),
             signingKeys: SigningKeyring.published(keys, at: now),
+            encryptionKey: device.encryptionKey,
             lifetime: TimeInterval(max(1, computerPolicy.settings.endpoint.offlineGracePeriodHours) * 3600)
         )
+    }
+}
+
+extension StoredBundle {
+    /// The bundle's entity tag: `"<ver>.<iat>"` (docs/agent-protocol.md, "Bundle").
+    package var etag: String {
+        "\"\(version).\(Int64(issuedAt.timeIntervalSince1970))\""
     }
 }

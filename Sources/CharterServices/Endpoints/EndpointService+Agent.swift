@@ -16,6 +16,18 @@ extension EndpointService {
         }
     }
 
+    /// The current bundles of the tenant's devices among `devices`, made or refreshed a batch at a time (the
+    /// bundles an event stream pushes after a `bundle` hint); revoked and unknown devices are left out.
+    package func currentBundles(
+        of devices: [DeviceID], in binding: TenantBinding, logger: Logger
+    ) async throws -> [DeviceID: StoredBundle] {
+        let bundles = try requireKeys().bundles
+        let now = now()
+        return try await database.withTenant(binding, logger: logger) { tx in
+            try await bundles.current(for: devices, of: binding.tenant, in: tx, now: now)
+        }
+    }
+
     /// Records a check-in; when it reports a user the device did not know, users beyond the quota are forgotten
     /// and the device is hinted to fetch its bundle.
     ///

@@ -76,6 +76,16 @@ package struct TenantBatchRepository: Sendable {
         return devices
     }
 
+    /// Each tenant's number of devices that are not revoked (``DeviceRepository/managedCount(_:)`` for many).
+    package func managedDeviceCounts() async throws -> [TenantID: Int] {
+        let rows = try await tx.query(
+            "SELECT tenant_id, devices FROM charter_private.batch_managed_device_counts(\(ids)::uuid[])"
+        )
+        var counts = Dictionary(uniqueKeysWithValues: tenants.map { ($0, 0) })
+        for try await (tenant, count) in rows.decode((UUID, Int64).self) { counts[TenantID(tenant)] = Int(count) }
+        return counts
+    }
+
     /// The facts about each tenant's given objects (``PolicyFactsRepository/facts(about:in:)`` for many), in two
     /// statements; a tenant `objects` leaves out has no entry.
     package func facts(about objects: [TenantID: [ObjectGUID]]) async throws -> [TenantID: DirectoryFacts] {

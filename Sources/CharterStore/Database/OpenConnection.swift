@@ -16,15 +16,24 @@ extension PostgresClient {
 
     /// Leases a connection for `body`; one that is already closed goes back to the pool and another is leased.
     ///
-    /// - Throws: ``StoreError/unavailable`` when every lease in ``openLeaseAttempts`` was closed; otherwise what
-    ///   leasing or `body` throws.
+    /// - Throws: ``StoreError/unavailable`` when every lease in ``openLeaseAttempts`` was closed or the pool
+    ///   could not lend one (it is shutting down, or timed out); otherwise what `body` throws.
     package func withOpenConnection<Result: Sendable>(
         _ body: (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         for attempt in 1...Self.openLeaseAttempts {
-            let outcome: Result? = try await withConnection { connection in
-                guard !connection.isClosed else { return nil }
-                return try await body(connection)
+            var leased = false
+            let outcome: Result?
+            do {
+                outcome = try await withConnection { connection in
+                    leased = true
+                    guard !connection.isClosed else { return nil }
+                    return try await body(connection)
+                }
+            } catch where !leased && !(error is CancellationError) {
+                // The pool's own errors (`ConnectionPoolError`, not mapped by PostgresNIO 1.33 for a lease): a
+                // replica shutting down answers 503, which a load balancer retries elsewhere, not 500.
+                throw StoreError.unavailable
             }
             if let outcome { return outcome }
             // The pool removes a closed connection once it hears of the close: give it that moment.

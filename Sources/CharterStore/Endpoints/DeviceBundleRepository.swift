@@ -51,6 +51,74 @@ package struct DeviceBundleRepository: Sendable {
         return nil
     }
 
+    /// The current bundles of `devices` that have one.
+    package func get(_ tenant: TenantID, devices: [DeviceID]) async throws -> [DeviceID: StoredBundle] {
+        guard !devices.isEmpty else { return [:] }
+        let rows = try await tx.query(
+            """
+            SELECT device_id, version, content_hash, feed_seq, key_state, issued_at, refresh_after, expires_at, compact
+            FROM device_bundles
+            WHERE tenant_id = \(tenant.rawValue) AND device_id = ANY(\(devices.map(\.rawValue))::uuid[])
+            """
+        )
+        var bundles: [DeviceID: StoredBundle] = [:]
+        for try await row in rows.decode((UUID, Int64, Data, Int64, String, Date, Date, Date, String).self) {
+            bundles[DeviceID(row.0)] = StoredBundle(
+                version: row.1, contentHash: row.2, feedSequence: row.3, keyState: row.4, issuedAt: row.5,
+                refreshAfter: row.6, expiresAt: row.7, compact: row.8
+            )
+        }
+        return bundles
+    }
+
+    /// Locks the bundle rows of `devices` as ``lock(_:device:)`` does one, in the order of their ids (so two
+    /// batches, or a batch and a single fetch, cannot deadlock).
+    package func lock(_ tenant: TenantID, devices: [DeviceID]) async throws {
+        guard !devices.isEmpty else { return }
+        try await tx.query(
+            """
+            SELECT pg_advisory_xact_lock(hashtextextended('charter.bundle.' || device::text, 0))
+            FROM (SELECT DISTINCT device FROM unnest(\(devices.map(\.rawValue))::uuid[]) AS device ORDER BY device) ordered
+            """
+        )
+    }
+
+    /// Stores the bundles in one statement (as ``put(_:tenant:device:)`` each).
+    package func put(_ bundles: [(device: DeviceID, bundle: StoredBundle)], tenant: TenantID) async throws {
+        guard !bundles.isEmpty else { return }
+        try await tx.query(
+            """
+            INSERT INTO device_bundles (tenant_id, device_id, version, content_hash, feed_seq, key_state, issued_at,
+                                        refresh_after, expires_at, compact)
+            SELECT \(tenant.rawValue), device, version, decode(hash, 'base64'), feed_seq, key_state, issued_at, refresh_after,
+                   expires_at, compact
+            FROM unnest(
+                \(bundles.map(\.device.rawValue))::uuid[], \(bundles.map(\.bundle.version))::bigint[],
+                \(bundles.map { $0.bundle.contentHash.base64EncodedString() })::text[],
+                \(bundles.map(\.bundle.feedSequence))::bigint[],
+                \(bundles.map(\.bundle.keyState))::text[], \(bundles.map(\.bundle.issuedAt))::timestamptz[],
+                \(bundles.map(\.bundle.refreshAfter))::timestamptz[], \(bundles.map(\.bundle.expiresAt))::timestamptz[],
+                \(bundles.map(\.bundle.compact))::text[]
+            ) AS b(device, version, hash, feed_seq, key_state, issued_at, refresh_after, expires_at, compact)
+            ON CONFLICT (tenant_id, device_id) DO UPDATE SET
+                version = excluded.version, content_hash = excluded.content_hash, feed_seq = excluded.feed_seq,
+                key_state = excluded.key_state, issued_at = excluded.issued_at,
+                refresh_after = excluded.refresh_after, expires_at = excluded.expires_at, compact = excluded.compact
+            """
+        )
+    }
+
+    /// Records for `devices` what ``confirm(_:device:feedSequence:keyState:)`` records for one.
+    package func confirm(_ tenant: TenantID, devices: [DeviceID], feedSequence: Int64, keyState: String) async throws {
+        guard !devices.isEmpty else { return }
+        try await tx.query(
+            """
+            UPDATE device_bundles SET feed_seq = \(feedSequence), key_state = \(keyState)
+            WHERE tenant_id = \(tenant.rawValue) AND device_id = ANY(\(devices.map(\.rawValue))::uuid[])
+            """
+        )
+    }
+
     /// Locks the device's bundle row (or the device, before its first bundle) until the transaction ends, so
     /// concurrent fetches of one device make one new version, not two.
     package func lock(_ tenant: TenantID, device: DeviceID) async throws {

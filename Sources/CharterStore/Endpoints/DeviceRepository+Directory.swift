@@ -26,6 +26,47 @@ extension DeviceRepository {
         )
         var matches: [(ObjectGUID, Int32)] = []
         for try await (guid, rank) in rows.decode((UUID, Int32).self) { matches.append((ObjectGUID(guid), rank)) }
+        return Self.computer(among: matches)
+    }
+
+    /// The directory computer of each of `devices`, found as ``findComputer(_:guid:sid:hostname:)`` finds one, in
+    /// one statement; devices without one are left out.
+    package func findComputers(_ tenant: TenantID, for devices: [Device]) async throws -> [DeviceID: ObjectGUID] {
+        guard !devices.isEmpty else { return [:] }
+        let rows = try await tx.query(
+            """
+            WITH d AS (
+                SELECT id, NULLIF(guid, '')::uuid AS guid, NULLIF(sid, '') AS sid, hostname
+                FROM unnest(\(devices.map(\.id.rawValue))::uuid[], \(devices.map { $0.reportedGUID?.description ?? "" })::text[],
+                            \(devices.map { $0.reportedSID ?? "" })::text[], \(devices.map(\.hostname))::text[])
+                     AS given(id, guid, sid, hostname)
+            )
+            SELECT d.id, m.guid, m.rank
+            FROM d CROSS JOIN LATERAL (
+                SELECT o.guid, CASE
+                         WHEN o.guid = d.guid THEN 0
+                         WHEN upper(o.sid) = upper(d.sid) THEN 1
+                         ELSE 2 END AS rank
+                FROM directory_objects o
+                WHERE o.tenant_id = \(tenant.rawValue) AND o.kind = 'computer'
+                  AND (o.guid = d.guid OR upper(o.sid) = upper(d.sid)
+                       OR lower(o.name) = lower(split_part(d.hostname, '.', 1))
+                       OR lower(o.sam_account_name) = lower(split_part(d.hostname, '.', 1)) || '$'
+                       OR lower(split_part(o.dns_host_name, '.', 1)) = lower(split_part(d.hostname, '.', 1)))
+                ORDER BY rank LIMIT 3
+            ) m
+            ORDER BY d.id, m.rank
+            """
+        )
+        var matches: [DeviceID: [(ObjectGUID, Int32)]] = [:]
+        for try await (device, guid, rank) in rows.decode((UUID, UUID, Int32).self) {
+            matches[DeviceID(device), default: []].append((ObjectGUID(guid), rank))
+        }
+        return matches.compactMapValues(Self.computer(among:))
+    }
+
+    /// The computer a device's matches (best first) name: a GUID or SID match, else the only host-name match.
+    private static func computer(among matches: [(ObjectGUID, Int32)]) -> ObjectGUID? {
         guard let first = matches.first else { return nil }
         if first.1 < 2 { return first.0 }
         return matches.count == 1 ? first.0 : nil

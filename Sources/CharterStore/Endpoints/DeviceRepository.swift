@@ -294,6 +294,20 @@ package struct DeviceRepository: Sendable {
         throw StoreError.notFound
     }
 
+    /// The devices among `ids` that are not revoked, in no particular order.
+    package func get(_ tenant: TenantID, ids: [DeviceID]) async throws -> [Device] {
+        guard !ids.isEmpty else { return [] }
+        let rows = try await tx.query(
+            """
+            \(unescaped: Self.columns)
+            WHERE d.tenant_id = \(tenant.rawValue) AND d.id = ANY(\(ids.map(\.rawValue))::uuid[]) AND d.revoked_at IS NULL
+            """
+        )
+        var devices: [Device] = []
+        for try await row in rows.decode(Row.self) { devices.append(Self.device(row)) }
+        return devices
+    }
+
     package func list(_ tenant: TenantID, after cursor: DeviceID?, limit: Int) async throws -> [Device] {
         let rows = try await tx.query(
             """
@@ -393,6 +407,32 @@ package struct DeviceRepository: Sendable {
         var users: [DeviceUser] = []
         for try await (sid, guid, upn) in rows.decode((String?, UUID?, String?).self) {
             users.append(DeviceUser(sid: sid, guid: guid.map(ObjectGUID.init), upn: upn))
+        }
+        return users
+    }
+
+    /// For each of `ids`, the users seen on it since `since`, most recent first, at most `limit` (as
+    /// ``users(_:of:since:limit:)``, for many devices in one statement). Devices without users are left out.
+    package func users(
+        _ tenant: TenantID, of ids: [DeviceID], since: Date, limit: Int
+    ) async throws -> [DeviceID: [DeviceUser]] {
+        guard !ids.isEmpty else { return [:] }
+        let rows = try await tx.query(
+            """
+            SELECT device_id, sid, guid, upn FROM (
+                SELECT device_id, sid, guid, upn, last_seen_at, identity,
+                       row_number() OVER (PARTITION BY device_id ORDER BY last_seen_at DESC, identity) AS rank
+                FROM device_users
+                WHERE tenant_id = \(tenant.rawValue) AND device_id = ANY(\(ids.map(\.rawValue))::uuid[])
+                  AND last_seen_at >= \(since)
+            ) seen
+            WHERE rank <= \(limit)
+            ORDER BY device_id, rank
+            """
+        )
+        var users: [DeviceID: [DeviceUser]] = [:]
+        for try await (device, sid, guid, upn) in rows.decode((UUID, String?, UUID?, String?).self) {
+            users[DeviceID(device), default: []].append(DeviceUser(sid: sid, guid: guid.map(ObjectGUID.init), upn: upn))
         }
         return users
     }

@@ -162,6 +162,43 @@ struct DeviceRepositoryTests {
         #expect(found[4] == [])
     }
 
+    @Test("a batch finds each device's computer as the lookup of one does: GUID, SID, else a host name matching one")
+    func findComputers() async throws {
+        let fixture = try await TenantFixture.make()
+        let staged = try await StagedDirectory.make(msp: fixture.msp, tenant: fixture.tenant)
+        let domain = Entry.domain()
+        let office = Entry.ou("Office", in: domain)
+        let lab = Entry.ou("Lab", in: domain)
+        let ws1 = Entry.computer("WS1", in: office)
+        let ws2 = Entry.computer("WS2", in: office)
+        var withSID = Entry.computer("SID1", in: office)
+        withSID.sid = "S-1-5-21-7-7-7-1234"
+        // Two computers named alike in two OUs: a host name alone links neither.
+        let twins = [Entry.computer("TWIN", in: office), Entry.computer("TWIN", in: lab)]
+        try await staged.sync(.full, [[domain, office, lab, ws1, ws2, withSID] + twins])
+        let devices = [
+            try await fixture.enroll(hostname: "ws1.corp.example"),
+            try await fixture.enroll(hostname: "other", guid: ws2.guid),
+            try await fixture.enroll(hostname: "x", sid: "s-1-5-21-7-7-7-1234"),
+            try await fixture.enroll(hostname: "twin"),
+            try await fixture.enroll(hostname: "nobody"),
+            // The GUID outranks a host name naming another computer.
+            try await fixture.enroll(hostname: "ws2", guid: ws1.guid),
+        ]
+        let tenant = fixture.tenant
+        let (one, batch) = try await fixture.inTenant { tx in
+            var one: [DeviceID: ObjectGUID] = [:]
+            for device in devices {
+                one[device.id] = try await tx.devices.findComputer(
+                    tenant, guid: device.reportedGUID, sid: device.reportedSID, hostname: device.hostname
+                )
+            }
+            return (one, try await tx.devices.findComputers(tenant, for: devices))
+        }
+        #expect(batch == one)
+        #expect(batch == [devices[0].id: ws1.guid, devices[1].id: ws2.guid, devices[2].id: withSID.guid, devices[5].id: ws1.guid])
+    }
+
     @Test("endpoint event ids are accepted once; a PIN response is recorded once per challenge")
     func eventsAndPINs() async throws {
         let fixture = try await TenantFixture.make()
