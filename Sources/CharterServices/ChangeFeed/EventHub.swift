@@ -99,8 +99,8 @@ package actor EventHub: Service {
     /// Devices waiting for a pushed bundle, by tenant, and the tenants in the order they started waiting.
     private var pendingPushes: [TenantID: PendingPushes] = [:]
     private var pushOrder: [TenantID] = []
-    /// Tenants whose bundles are being made now.
-    private var pushing: Set<TenantID> = []
+    /// Batches being made now.
+    private var pushesRunning = 0
     private let pushWakeups: AsyncStream<Void>
     private let pushWakeup: AsyncStream<Void>.Continuation
     /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
@@ -112,8 +112,8 @@ package actor EventHub: Service {
     package static let heartbeatInterval = Duration.seconds(15)
     /// How many devices' bundles one push makes, in one transaction.
     package static let pushBatchSize = 250
-    /// How many tenants' pushes run at once.
-    package static let concurrentPushes = 2
+    /// How many batches are made at once: one batch's statements overlap another's signing and sealing.
+    package static let concurrentPushes = 4
     /// How long an agent waits for a pushed bundle after a hint before it fetches (announced in `ready`).
     package static let pushWaitSeconds = 10
 
@@ -417,26 +417,24 @@ package actor EventHub: Service {
         }
     }
 
-    /// Starts the pushes of waiting tenants, ``concurrentPushes`` at a time, until the hub stops.
+    /// Makes the waiting devices' bundles and pushes them, ``concurrentPushes`` batches at a time, until the hub
+    /// stops.
     private func pushLoop() async {
         await withDiscardingTaskGroup { group in
             for await _ in pushWakeups {
-                while pushing.count < Self.concurrentPushes,
-                    let index = pushOrder.firstIndex(where: { !pushing.contains($0) })
-                {
-                    let tenant = pushOrder.remove(at: index)
-                    pushing.insert(tenant)
-                    group.addTask { await self.push(tenant) }
+                while pushesRunning < Self.concurrentPushes, let batch = takePushBatch() {
+                    pushesRunning += 1
+                    group.addTask { await self.push(batch.devices, in: batch.binding) }
                 }
             }
         }
     }
 
-    /// Makes and pushes the waiting bundles of `tenant`, a batch at a time, oldest hints first.
-    private func push(_ tenant: TenantID) async {
-        while !Task.isCancelled, let source = bundleSource.withLock({ $0 }), let batch = takePushBatch(of: tenant) {
+    /// Makes the bundles of `devices` and hands each to its device's stream.
+    private func push(_ devices: [DeviceID], in binding: TenantBinding) async {
+        if !Task.isCancelled, let source = bundleSource.withLock({ $0 }) {
             do {
-                let bundles = try await source(batch.devices, batch.binding, logger)
+                let bundles = try await source(devices, binding, logger)
                 for (device, bundle) in bundles {
                     let message = HubMessage.bundle(data: Self.pushData(bundle))
                     for id in byMember[.device(device)] ?? [] where subscribers[id]?.bundles != nil {
@@ -444,30 +442,35 @@ package actor EventHub: Service {
                     }
                 }
             } catch is CancellationError {
-                break
             } catch {
                 // The agents fetch instead once their wait for the push runs out.
                 logger.warning(
                     "could not make the bundles to push",
-                    metadata: ["tenant.id": "\(tenant)", "devices": "\(batch.devices.count)", "error": "\(String(reflecting: error))"]
+                    metadata: [
+                        "tenant.id": "\(binding.tenant)", "devices": "\(devices.count)",
+                        "error": "\(String(reflecting: error))",
+                    ]
                 )
             }
         }
-        pushing.remove(tenant)
+        pushesRunning -= 1
         pushWakeup.yield()
     }
 
-    /// Takes up to ``pushBatchSize`` of the tenant's waiting devices; `nil` when none waits.
-    private func takePushBatch(of tenant: TenantID) -> (binding: TenantBinding, devices: [DeviceID])? {
+    /// Up to ``pushBatchSize`` waiting devices of the tenant first in line, which then goes to the back of the
+    /// line if more of its devices wait (a tenant's thousands do not hold up another's few); `nil` when none waits.
+    private func takePushBatch() -> (binding: TenantBinding, devices: [DeviceID])? {
+        guard !pushOrder.isEmpty else { return nil }
+        let tenant = pushOrder.removeFirst()
         guard var pending = pendingPushes.removeValue(forKey: tenant) else { return nil }
-        pushOrder.removeAll { $0 == tenant }
         let batch = Array(pending.devices.prefix(Self.pushBatchSize))
         pending.devices.removeFirst(batch.count)
         if !pending.devices.isEmpty {
             for device in batch { pending.queued.remove(device) }
             pendingPushes[tenant] = pending
+            pushOrder.append(tenant)
         }
-        return batch.isEmpty ? nil : (pending.binding, batch)
+        return (pending.binding, batch)
     }
 
     /// The `current_bundle` event's data: the feed position the bundle answers, its version and ETag, the

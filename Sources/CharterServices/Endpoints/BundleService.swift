@@ -39,8 +39,7 @@ package struct BundleService: Sendable {
         let keys = try await keyring.ensureKeys(of: tenant, in: tx, now: now)
         let state = State(keys: keys, keyState: SigningKeyring.state(keys, at: now), position: try await tx.changeFeed.bundlePosition(of: tenant), now: now)
         if let stored = try await tx.deviceBundles.get(tenant, device: device.id), state.holds(stored) { return stored }
-        try await tx.deviceBundles.lock(tenant, device: device.id)
-        let stored = try await tx.deviceBundles.get(tenant, device: device.id)
+        let stored = try await Self.lock([device.id], of: tenant, in: tx)[device.id]
         if let stored, state.holds(stored) { return stored }
         var computer = device.computer
         if computer == nil {
@@ -84,8 +83,7 @@ package struct BundleService: Sendable {
             return false
         }
         guard !candidates.isEmpty else { return current }
-        try await tx.deviceBundles.lock(tenant, devices: candidates)
-        let stored = try await tx.deviceBundles.get(tenant, devices: candidates)
+        let stored = try await Self.lock(candidates, of: tenant, in: tx)
         var devices = try await tx.devices.get(tenant, ids: candidates.filter { id in
             guard let stored = stored[id], state.holds(stored) else { return true }
             current[id] = stored
@@ -130,6 +128,19 @@ package struct BundleService: Sendable {
         try await tx.deviceBundles.confirm(tenant, devices: unchanged, feedSequence: state.position, keyState: state.keyState)
         try await tx.deviceBundles.put(issued, tenant: tenant)
         return current
+    }
+
+    /// Locks the bundles of `devices` until the transaction ends, so that concurrent makers (a fetch, a push on
+    /// another replica) make one new version, not two: the rows that exist, in id order; then the devices without
+    /// one, by advisory lock. Returns the stored bundles, read under the locks.
+    static func lock(_ devices: [DeviceID], of tenant: TenantID, in tx: Transaction) async throws -> [DeviceID: StoredBundle] {
+        var stored = try await tx.deviceBundles.get(tenant, devices: devices, locking: true)
+        let missing = devices.filter { stored[$0] == nil }
+        guard !missing.isEmpty else { return stored }
+        try await tx.deviceBundles.lock(tenant, devices: missing)
+        // Made meanwhile by whoever held the lock.
+        stored.merge(try await tx.deviceBundles.get(tenant, devices: missing, locking: true)) { first, _ in first }
+        return stored
     }
 
     /// What a stored bundle must match to be current: the tenant's signing keys and feed position, read in the

@@ -51,14 +51,17 @@ package struct DeviceBundleRepository: Sendable {
         return nil
     }
 
-    /// The current bundles of `devices` that have one.
-    package func get(_ tenant: TenantID, devices: [DeviceID]) async throws -> [DeviceID: StoredBundle] {
+    /// The current bundles of `devices` that have one; with `locking`, their rows are locked until the
+    /// transaction ends, in the order of the device ids (row locks: a batch of any size takes no room in the
+    /// server's lock table, unlike ``lock(_:devices:)``).
+    package func get(_ tenant: TenantID, devices: [DeviceID], locking: Bool = false) async throws -> [DeviceID: StoredBundle] {
         guard !devices.isEmpty else { return [:] }
         let rows = try await tx.query(
             """
             SELECT device_id, version, content_hash, feed_seq, key_state, issued_at, refresh_after, expires_at, compact
             FROM device_bundles
             WHERE tenant_id = \(tenant.rawValue) AND device_id = ANY(\(devices.map(\.rawValue))::uuid[])
+            \(unescaped: locking ? "ORDER BY device_id FOR UPDATE" : "")
             """
         )
         var bundles: [DeviceID: StoredBundle] = [:]
@@ -71,8 +74,10 @@ package struct DeviceBundleRepository: Sendable {
         return bundles
     }
 
-    /// Locks the bundle rows of `devices` as ``lock(_:device:)`` does one, in the order of their ids (so two
-    /// batches, or a batch and a single fetch, cannot deadlock).
+    /// Locks `devices` until the transaction ends, by advisory locks taken in the order of their ids (so two
+    /// batches cannot deadlock): for devices without a bundle row yet, which ``get(_:devices:locking:)`` cannot
+    /// lock, so concurrent makers of a first bundle make one, not two. Each takes an entry of the server's lock
+    /// table, so only the few devices without a row should go through here.
     package func lock(_ tenant: TenantID, devices: [DeviceID]) async throws {
         guard !devices.isEmpty else { return }
         try await tx.query(
@@ -116,14 +121,6 @@ package struct DeviceBundleRepository: Sendable {
             UPDATE device_bundles SET feed_seq = \(feedSequence), key_state = \(keyState)
             WHERE tenant_id = \(tenant.rawValue) AND device_id = ANY(\(devices.map(\.rawValue))::uuid[])
             """
-        )
-    }
-
-    /// Locks the device's bundle row (or the device, before its first bundle) until the transaction ends, so
-    /// concurrent fetches of one device make one new version, not two.
-    package func lock(_ tenant: TenantID, device: DeviceID) async throws {
-        try await tx.query(
-            "SELECT pg_advisory_xact_lock(hashtextextended('charter.bundle.' || \(device.description), 0))"
         )
     }
 
