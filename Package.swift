@@ -125,6 +125,7 @@ let package = Package(
             dependencies: [
                 "CharterAgentWire",
                 "CharterBundle",
+                "CharterJSON",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,5 @@
 public import CharterBundle
-internal import Foundation
+internal import CharterJSON
 
 /// A hint of the agent event stream or of a long poll, decoded from its type and data.
 ///
@@ -84,7 +84,7 @@ public struct PushedBundle: Sendable, Hashable {
 extension ServerSentEvent {
     /// The event as a protocol hint; data that is not a JSON object decodes as `null`.
     public var agentEvent: AgentEvent {
-        let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(data.utf8))) ?? .null
+        let json = (try? JSONParser.parse(data.utf8)) ?? .null
         return AgentEvent(type: type, data: json)
     }
 }

@@ -105,6 +105,10 @@ package actor EventHub: Service {
     private let pushWakeup: AsyncStream<Void>.Continuation
     /// `charter_event_streams`: agent event streams (and long polls) open on this replica.
     private let openStreams = Meter(label: "charter_event_streams")
+    /// `charter_bundle_push_seconds`: one batch of pushed bundles, from its start to its last hand-out.
+    private let pushBatches = Timer(label: "charter_bundle_push_seconds", preferredDisplayUnit: .seconds)
+    /// `charter_bundles_pushed_total`: bundles handed to streams.
+    private let bundlesPushed = Counter(label: "charter_bundles_pushed_total")
     /// When the recent feed entries were handed to the streams, for `charter_hint_delivery_seconds`.
     package nonisolated let deliveries = HintDeliveries()
 
@@ -433,14 +437,19 @@ package actor EventHub: Service {
     /// Makes the bundles of `devices` and hands each to its device's stream.
     private func push(_ devices: [DeviceID], in binding: TenantBinding) async {
         if !Task.isCancelled, let source = bundleSource.withLock({ $0 }) {
+            let started = ContinuousClock.now
             do {
                 let bundles = try await source(devices, binding, logger)
+                var pushed = 0
                 for (device, bundle) in bundles {
                     let message = HubMessage.bundle(data: Self.pushData(bundle))
                     for id in byMember[.device(device)] ?? [] where subscribers[id]?.bundles != nil {
                         subscribers[id]?.continuation.yield(message)
+                        pushed += 1
                     }
                 }
+                bundlesPushed.increment(by: pushed)
+                pushBatches.record(ContinuousClock.now - started)
             } catch is CancellationError {
             } catch {
                 // The agents fetch instead once their wait for the push runs out.
