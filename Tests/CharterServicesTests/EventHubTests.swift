@@ -113,6 +113,79 @@ struct EventHubTests {
         }
     }
 
+    /// The tenant's binding as the store reports it with a device's credential (only the store makes one): a device
+    /// is enrolled for it.
+    static func binding(of tenant: TenantID, msp: MSPID, in database: Database) async throws -> TenantBinding {
+        let id = DeviceID.random()
+        let now = Date()
+        try await database.withTenant(tenant, msp: msp, logger: TestDatabase.logger) { tx in
+            let token = EnrollmentToken(
+                id: .random(), name: "hub", expiresAt: nil, maximumUses: nil, createdAt: now, createdBy: nil
+            )
+            try await tx.enrollmentTokens.create(token, in: tenant, secretHash: Array(repeating: 9, count: 32))
+            let device = Device(
+                id: id, hostname: "HUB-1", os: nil, agentVersion: "1.0.0", reportedSID: nil, reportedGUID: nil,
+                computer: nil, encryptionKey: Data(repeating: 1, count: 32), signingKey: Data(repeating: 2, count: 32),
+                pinSecretSealed: "sealed", enrolledAt: now, tokenExpiresAt: now.addingTimeInterval(3600)
+            )
+            try await tx.devices.create(device, in: tenant, tokenHash: Array(repeating: 3, count: 32), enrollmentToken: token.id)
+        }
+        let credential = try await database.readWithoutTenant(logger: TestDatabase.logger) { tx in
+            try await tx.devices.credential(for: id)
+        }
+        return try #require(credential).binding
+    }
+
+    @Test("a hinted stream gets its bundle pushed; one that reads nothing gets one push, not one per hint")
+    func pushesFollowHints() async throws {
+        let (msp, tenants) = try await TestDatabase.makeMSP(tenants: 1)
+        let tenant = tenants[0]
+        let asked = Mutex<[[DeviceID]]>([])
+        try await TestDatabase.withService { database in
+            let binding = try await Self.binding(of: tenant, msp: msp, in: database)
+            try await Self.withHub(database) { hub in
+                hub.pushBundles { devices, given, _ in
+                    #expect(given == binding)
+                    asked.withLock { $0.append(devices) }
+                    return Dictionary(uniqueKeysWithValues: devices.map { device in
+                        (device, StoredBundle(
+                            version: 7, contentHash: Data(count: 32), feedSequence: 1, keyState: "k",
+                            issuedAt: Date(timeIntervalSince1970: 1_767_225_600), refreshAfter: .distantFuture,
+                            expiresAt: .distantFuture, compact: "h.k.iv.c.t"
+                        ))
+                    })
+                }
+                let reader = DeviceID(UUID())
+                let stalled = DeviceID(UUID())
+                let reading = try await hub.subscribe(device: reader, tenant: tenant, isStream: true, bundles: binding)
+                let notReading = try await hub.subscribe(device: stalled, tenant: tenant, isStream: true, bundles: binding)
+                // A long poll (no binding) is never pushed to.
+                _ = try await hub.subscribe(device: DeviceID(UUID()), tenant: tenant)
+
+                var received: [HubMessage] = []
+                var messages = reading.messages.makeAsyncIterator()
+                for round in 1...3 {
+                    let sequence = try await Self.append(tenant, msp: msp, in: database)
+                    while received.count < 2 * round, let message = await messages.next() {
+                        if case .heartbeat = message { continue }
+                        received.append(message)
+                    }
+                    #expect(received.suffix(2).first == .event(id: sequence, name: "bundle", data: #"{"reason":"test"}"#))
+                }
+                guard case .bundle(let data) = received.last else {
+                    Issue.record("no pushed bundle: \(received)")
+                    return
+                }
+                #expect(data.contains(#""etag":"\"7.1767225600\"""#) && data.contains(#""bundle":"h.k.iv.c.t""#))
+                // The reading stream was pushed to after each hint; the stalled one after the first only.
+                let pushed = asked.withLock { $0.joined() }
+                #expect(pushed.filter { $0 == reader }.count == 3)
+                #expect(pushed.filter { $0 == stalled }.count == 1)
+                _ = notReading
+            }
+        }
+    }
+
     @Test("a notification's payload names its tenant and entry; a batch's, or one of another form, names none")
     func notificationPayload() throws {
         let tenant = TenantID(UUID())

@@ -114,6 +114,8 @@ package actor EventHub: Service {
 
     /// How often an idle stream gets a heartbeat.
     package static let heartbeatInterval = Duration.seconds(15)
+    /// How many messages a stream's buffer holds before the oldest are dropped.
+    package static let streamBuffer = 256
     /// How many devices' bundles one push makes, in one transaction.
     package static let pushBatchSize = 250
     /// How many batches are made at once: one batch's statements overlap another's signing and sealing.
@@ -179,7 +181,9 @@ package actor EventHub: Service {
         }
         nextID += 1
         let id = nextID
-        let (stream, continuation) = AsyncStream.makeStream(of: HubMessage.self, bufferingPolicy: .bufferingNewest(256))
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: HubMessage.self, bufferingPolicy: .bufferingNewest(Self.streamBuffer)
+        )
         var replaced: [String?] = []
         if isStream {
             for other in byMember[member] ?? [] where subscribers[other]?.isStream == true {
@@ -394,10 +398,14 @@ package actor EventHub: Service {
         let pushes = entry.event == .bundle && pushesBundles
         func hint(_ id: UInt64) {
             guard let subscriber = subscribers[id] else { return }
-            subscriber.continuation.yield(message)
-            if pushes, let binding = subscriber.bundles, case .device(let device) = subscriber.member {
-                queuePush(device, in: binding)
-            }
+            let result = subscriber.continuation.yield(message)
+            // Only a stream that has read all it was sent gets a push: one that does not read holds at most the
+            // bundle of one hint, not one bundle per hint (a device can cause hints to itself, by check-ins). The
+            // hint was handed to a waiting reader (`remaining` is the whole buffer) or is alone in the buffer.
+            guard pushes, let binding = subscriber.bundles, case .device(let device) = subscriber.member,
+                case .enqueued(let remaining) = result, remaining >= Self.streamBuffer - 1
+            else { return }
+            queuePush(device, in: binding)
         }
         if let devices = entry.devices {
             for device in devices {
