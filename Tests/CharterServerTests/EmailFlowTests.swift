@@ -198,10 +198,7 @@ struct EmailFlowTests {
                 try await ApprovalEmailOutbox.email(.pending, about: request, to: ["it@example.test"], in: tx, at: Date())
             }
             let sink = try await SMTPSink.start(credentials: SMTPClientTests.credentials, failingData: 1)
-            let nowhere = try await SMTPClientTests.silentServer { port, channel in
-                try await channel.close()
-                return port
-            }
+            let nowhere = try SMTPClientTests.RefusingPort()
             func deliver(port: Int) async throws {
                 var configuration = SMTPConfiguration(host: "127.0.0.1", port: port, from: Mailbox(address: "charter@example.test"))
                 configuration.caFile = sink.certificate
@@ -219,7 +216,7 @@ struct EmailFlowTests {
             let makeDue: PostgresQuery =
                 "UPDATE email_deliveries SET next_attempt_at = now() WHERE tenant_id = \(setup.tenant.rawValue) AND status = 'pending'"
 
-            try await deliver(port: nowhere)
+            try await deliver(port: nowhere.port)
             var row = try #require(try await Self.deliveries(in: setup.world).first)
             #expect(row.status == "pending" && row.attempts == 1 && row.replyCode == nil)
             #expect(row.error?.contains("cannot connect") == true, "\(row.error ?? "")")
@@ -250,7 +247,7 @@ struct EmailFlowTests {
                 setup.world,
                 "UPDATE email_deliveries SET attempts = \(EmailDeliveryService.maximumAttempts - 1) WHERE tenant_id = \(setup.tenant.rawValue) AND status = 'pending'"
             )
-            try await deliver(port: nowhere)
+            try await deliver(port: nowhere.port)
             let last = try #require(try await Self.deliveries(in: setup.world).last)
             #expect(last.event == "request.expired")
             #expect(last.status == "failed" && last.attempts == EmailDeliveryService.maximumAttempts && !last.isSent)

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import NIOCore
 import NIOPosix
 import Testing
@@ -108,12 +109,9 @@ struct SMTPClientTests {
             try await Self.client(plain, trustsSink: false).send(message, from: "charter@example.test", to: ["it@example.test"])
         }
 
-        let closedPort = try await Self.silentServer { port, channel in
-            try await channel.close()
-            return port
-        }
+        let closed = try RefusingPort()
         await #expect {
-            try await Self.client(nil, port: closedPort).send(message, from: "charter@example.test", to: ["it@example.test"])
+            try await Self.client(nil, port: closed.port).send(message, from: "charter@example.test", to: ["it@example.test"])
         } throws: { error in
             guard case .unreachable = error as? SMTPError else { return false }
             return true
@@ -134,6 +132,36 @@ struct SMTPClientTests {
             // The configured 1 s, not the 30 s default; the margin is for a loaded test run.
             #expect(ContinuousClock.now - started < .seconds(15))
         }
+    }
+
+    /// A loopback port that refuses connections: bound by a socket that never listens, so no other test's server
+    /// can take it while it is in use (a port closed after binding can be bound again by anyone at once).
+    final class RefusingPort: Sendable {
+        let port: Int
+        private let descriptor: Int32
+
+        init() throws {
+            descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            try #require(descriptor >= 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            let descriptor = descriptor
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+            }
+            let named = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &length) }
+            }
+            guard bound == 0, named == 0 else {
+                Glibc.close(descriptor)
+                throw POSIXError(.EADDRNOTAVAIL)
+            }
+            port = Int(UInt16(bigEndian: address.sin_port))
+        }
+
+        deinit { Glibc.close(descriptor) }
     }
 
     /// Runs `body` with a loopback TCP server that accepts connections and never sends a byte.
