@@ -78,6 +78,11 @@ package actor EventHub: Service {
         var binding: TenantBinding
         var devices: [DeviceID] = []
         var queued: Set<DeviceID> = []
+
+        /// Adds `device` unless it waits already.
+        mutating func queue(_ device: DeviceID) {
+            if queued.insert(device).inserted { devices.append(device) }
+        }
     }
 
     private let database: Database
@@ -420,13 +425,8 @@ package actor EventHub: Service {
     // MARK: - Pushed bundles
 
     private func queuePush(_ device: DeviceID, in binding: TenantBinding) {
-        if pendingPushes[binding.tenant] == nil {
-            pendingPushes[binding.tenant] = PendingPushes(binding: binding)
-            pushOrder.append(binding.tenant)
-        }
-        if pendingPushes[binding.tenant]!.queued.insert(device).inserted {
-            pendingPushes[binding.tenant]!.devices.append(device)
-        }
+        if pendingPushes[binding.tenant] == nil { pushOrder.append(binding.tenant) }
+        pendingPushes[binding.tenant, default: PendingPushes(binding: binding)].queue(device)
     }
 
     /// Makes the waiting devices' bundles and pushes them, ``concurrentPushes`` batches at a time, until the hub
