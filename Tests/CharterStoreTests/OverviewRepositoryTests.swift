@@ -51,9 +51,9 @@ struct OverviewRepositoryTests {
                     tenant, id: device.id, agentVersion: "1.0.0", heldVersion: held, users: [], at: seen
                 )
             }
-            try await tx.deviceBundles.put(Self.bundle(version: 1, at: position), tenant: tenant, device: current.id)
-            try await tx.deviceBundles.put(Self.bundle(version: 1, at: position), tenant: tenant, device: away.id)
-            try await tx.deviceBundles.put(Self.bundle(version: 2, at: position), tenant: tenant, device: unacknowledged.id)
+            try await tx.deviceBundles.put([(current.id, Self.bundle(version: 1, at: position))], tenant: tenant)
+            try await tx.deviceBundles.put([(away.id, Self.bundle(version: 1, at: position))], tenant: tenant)
+            try await tx.deviceBundles.put([(unacknowledged.id, Self.bundle(version: 2, at: position))], tenant: tenant)
             _ = try await tx.devices.revoke(tenant, id: revoked.id, at: now)
         }
         let before = try #require(try await Self.overview(fixture)[tenant])
@@ -74,7 +74,7 @@ struct OverviewRepositoryTests {
         // copied onto the device row, migration 0022).
         try await fixture.inTenant { tx in
             let position = try await tx.changeFeed.bundlePosition(of: tenant)
-            try await tx.deviceBundles.confirm(tenant, device: current.id, feedSequence: position, keyState: "k")
+            try await tx.deviceBundles.confirm(tenant, devices: [current.id], feedSequence: position, keyState: "k")
         }
         #expect(try await Self.overview(fixture)[tenant]?.devices.behind == 3)
 

@@ -34,47 +34,19 @@ package struct BundleService: Sendable {
         "devices/\(device)/pin"
     }
 
-    /// The device's current bundle, made or refreshed if needed.
-    package func current(for device: Device, of tenant: TenantID, in tx: Transaction, now: Date) async throws -> StoredBundle {
-        let keys = try await keyring.ensureKeys(of: tenant, in: tx, now: now)
-        let state = State(keys: keys, keyState: SigningKeyring.state(keys, at: now), position: try await tx.changeFeed.bundlePosition(of: tenant), now: now)
-        if let stored = try await tx.deviceBundles.get(tenant, device: device.id), state.holds(stored) { return stored }
-        let stored = try await Self.lock([device.id], of: tenant, in: tx)[device.id]
-        if let stored, state.holds(stored) { return stored }
-        var computer = device.computer
-        if computer == nil {
-            computer = try await tx.devices.findComputer(
-                tenant, guid: device.reportedGUID, sid: device.reportedSID, hostname: device.hostname
-            )
-            if let computer { try await tx.devices.link(tenant, id: device.id, to: computer) }
-        }
-        let seen = try await tx.devices.users(
-            tenant, of: device.id, since: now.addingTimeInterval(-Self.userRetention), limit: Self.maximumUsers
-        )
-        let users = try await tx.devices.directoryUsers(tenant, matching: seen)
-        let policy = try await policies.current(of: tenant, in: tx)
-        let facts = try await tx.policyFacts.facts(about: (computer.map { [$0] } ?? []) + users.map(\.guid), in: tenant)
-        let content = try self.content(
-            for: device, on: computer, users: users, of: tenant, policy: policy, facts: facts, keys: keys, now: now
-        )
-        switch try make(content, replacing: stored, in: state, issuer: keyring.issuer(for: tenant, keys: keys, at: now)) {
-        case .unchanged(let bundle):
-            try await tx.deviceBundles.confirm(tenant, device: device.id, feedSequence: state.position, keyState: state.keyState)
-            return bundle
-        case .issued(let bundle):
-            try await tx.deviceBundles.put(bundle, tenant: tenant, device: device.id)
-            return bundle
-        }
-    }
-
-    /// The current bundles of the tenant's devices among `ids` (revoked and unknown ones are left out), made or
-    /// refreshed as ``current(for:of:in:now:)`` makes one, but read, locked and stored a batch at a time: what a
-    /// change wave costs is then mostly the signing and sealing of each bundle, not a dozen statements per device.
+    /// The current bundles of the tenant's devices among `ids` (revoked and unknown ones are left out), each made
+    /// or refreshed if needed: worked out again when the tenant's change feed or signing keys moved, `ver` raised
+    /// only when the content differs, re-issued unchanged once past `refresh_after`. Read, locked and stored a
+    /// batch at a time (a fetch is a batch of one): what a change wave costs is then mostly the signing and
+    /// sealing of each bundle, not a dozen statements per device.
     package func current(
         for ids: [DeviceID], of tenant: TenantID, in tx: Transaction, now: Date
     ) async throws -> [DeviceID: StoredBundle] {
         let keys = try await keyring.ensureKeys(of: tenant, in: tx, now: now)
-        let state = State(keys: keys, keyState: SigningKeyring.state(keys, at: now), position: try await tx.changeFeed.bundlePosition(of: tenant), now: now)
+        let state = State(
+            keyState: SigningKeyring.state(keys, at: now), position: try await tx.changeFeed.bundlePosition(of: tenant),
+            now: now
+        )
         var current: [DeviceID: StoredBundle] = [:]
         let unlocked = try await tx.deviceBundles.get(tenant, devices: ids)
         let candidates = ids.filter { id in
@@ -146,7 +118,6 @@ package struct BundleService: Sendable {
     /// What a stored bundle must match to be current: the tenant's signing keys and feed position, read in the
     /// bundle's transaction, and the time.
     struct State {
-        var keys: [StoredSigningKey]
         var keyState: String
         var position: Int64
         var now: Date

@@ -7,12 +7,15 @@ package import Logging
 /// What an enrolled device does: fetch its bundle, check in, upload its audit events, keep its event stream.
 extension EndpointService {
     /// The device's current bundle, made or refreshed if needed (``BundleService/current(for:of:in:now:)``).
+    ///
+    /// - Throws: `StoreError.notFound` for a device revoked since its token was read.
     package func currentBundle(for caller: AuthenticatedDevice, logger: Logger) async throws -> StoredBundle {
         let bundles = try requireKeys().bundles
         let now = now()
         return try await database.withTenant(caller.binding, logger: logger) { tx in
-            let device = try await tx.devices.get(caller.tenant, id: caller.device)
-            return try await bundles.current(for: device, of: caller.tenant, in: tx, now: now)
+            let current = try await bundles.current(for: [caller.device], of: caller.tenant, in: tx, now: now)
+            guard let bundle = current[caller.device] else { throw StoreError.notFound }
+            return bundle
         }
     }
 

@@ -35,22 +35,6 @@ package struct StoredBundle: Hashable, Sendable {
 package struct DeviceBundleRepository: Sendable {
     let tx: Transaction
 
-    package func get(_ tenant: TenantID, device: DeviceID) async throws -> StoredBundle? {
-        let rows = try await tx.query(
-            """
-            SELECT version, content_hash, feed_seq, key_state, issued_at, refresh_after, expires_at, compact
-            FROM device_bundles WHERE tenant_id = \(tenant.rawValue) AND device_id = \(device.rawValue)
-            """
-        )
-        for try await row in rows.decode((Int64, Data, Int64, String, Date, Date, Date, String).self) {
-            return StoredBundle(
-                version: row.0, contentHash: row.1, feedSequence: row.2, keyState: row.3, issuedAt: row.4,
-                refreshAfter: row.5, expiresAt: row.6, compact: row.7
-            )
-        }
-        return nil
-    }
-
     /// The current bundles of `devices` that have one; with `locking`, their rows are locked until the
     /// transaction ends, in the order of the device ids (row locks: a batch of any size takes no room in the
     /// server's lock table, unlike ``lock(_:devices:)``).
@@ -88,7 +72,7 @@ package struct DeviceBundleRepository: Sendable {
         )
     }
 
-    /// Stores the bundles in one statement (as ``put(_:tenant:device:)`` each).
+    /// Stores the bundles in one statement, each replacing its device's.
     package func put(_ bundles: [(device: DeviceID, bundle: StoredBundle)], tenant: TenantID) async throws {
         guard !bundles.isEmpty else { return }
         try await tx.query(
@@ -113,7 +97,7 @@ package struct DeviceBundleRepository: Sendable {
         )
     }
 
-    /// Records for `devices` what ``confirm(_:device:feedSequence:keyState:)`` records for one.
+    /// Records that the content of `devices`' bundles was checked at a newer feed position and found unchanged.
     package func confirm(_ tenant: TenantID, devices: [DeviceID], feedSequence: Int64, keyState: String) async throws {
         guard !devices.isEmpty else { return }
         try await tx.query(
@@ -124,29 +108,4 @@ package struct DeviceBundleRepository: Sendable {
         )
     }
 
-    package func put(_ bundle: StoredBundle, tenant: TenantID, device: DeviceID) async throws {
-        try await tx.query(
-            """
-            INSERT INTO device_bundles (tenant_id, device_id, version, content_hash, feed_seq, key_state, issued_at,
-                                        refresh_after, expires_at, compact)
-            VALUES (\(tenant.rawValue), \(device.rawValue), \(bundle.version), \(bundle.contentHash),
-                    \(bundle.feedSequence), \(bundle.keyState), \(bundle.issuedAt), \(bundle.refreshAfter),
-                    \(bundle.expiresAt), \(bundle.compact))
-            ON CONFLICT (tenant_id, device_id) DO UPDATE SET
-                version = excluded.version, content_hash = excluded.content_hash, feed_seq = excluded.feed_seq,
-                key_state = excluded.key_state, issued_at = excluded.issued_at,
-                refresh_after = excluded.refresh_after, expires_at = excluded.expires_at, compact = excluded.compact
-            """
-        )
-    }
-
-    /// Records that the content was checked at a newer feed position and found unchanged.
-    package func confirm(_ tenant: TenantID, device: DeviceID, feedSequence: Int64, keyState: String) async throws {
-        try await tx.query(
-            """
-            UPDATE device_bundles SET feed_seq = \(feedSequence), key_state = \(keyState)
-            WHERE tenant_id = \(tenant.rawValue) AND device_id = \(device.rawValue)
-            """
-        )
-    }
 }
