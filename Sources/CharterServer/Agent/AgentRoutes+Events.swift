@@ -11,18 +11,9 @@ import NIOCore
 extension AgentRoutes {
     /// `GET /v1/agent/events`: a server-sent event stream, or with `Accept: application/json` a long poll.
     ///
-    /// Opened in a child task: authenticating and subscribing reach a dozen async frames deep into the database
-    /// client, and a task keeps the stack slabs of its deepest frames until it ends. The connection's task, which
-    /// then writes the stream for hours, keeps none of them (docs/benchmarks.md, "Where a stream's memory goes").
+    /// Answered from a child task (``EventStreamResponder``), so the connection's task, which then writes the
+    /// stream for hours, keeps none of the frames that authenticated and subscribed it.
     func events(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await withThrowingTaskGroup(of: Response.self) { group in
-            group.addTask { try await self.openEvents(request, context: context) }
-            guard let response = try await group.next() else { throw CancellationError() }
-            return response
-        }
-    }
-
-    private func openEvents(_ request: Request, context: AppRequestContext) async throws -> Response {
         let caller = try await authenticate(request, context: context)
         let accept = request.headers[.accept] ?? ""
         let lastEventID = try Self.lastEventID(request)

@@ -149,7 +149,9 @@ package func buildService(
     }
     let headTimeout = TimeAmount.seconds(Int64(config.limits.headerTimeoutSeconds))
     var app = Application(
-        router: router,
+        responder: EventStreamResponder(
+            inner: router.buildResponder(), streamPaths: ["/v1/agent/events", "/v1/connector/events"]
+        ),
         server: .http1(
             configuration: .init(
                 additionalChannelHandlers: [RequestHeadTimeoutHandler(timeout: headTimeout)],
