@@ -157,6 +157,45 @@ extension PushTests {
     }
 }
 
+extension PushTests {
+    @Test("a bundle hint replayed on a reconnect is followed by the device's current bundle, as a live one is")
+    func pushedAfterReplay() async throws {
+        try await StreamControlTests.withReplicas(hostname: "PUSH-4") { http, one, two, enrollment, tenant, key in
+            var device = AgentDevice(enrollment: enrollment, client: AgentClient(httpClient: http, baseURL: two.baseURL))
+            #expect(try await device.refreshBundle() != .notModified)
+            // Where the device's stream would resume from; no stream is open while the policy changes.
+            let position = try await device.client.pollEvents(lastEventID: nil, wait: 0).lastEventID
+            let change = #"{"schema_version":1,"run_as_admin":{"mode":"reason_required"}}"#
+            #expect(try await Self.admin(http, .PUT, one.baseURL + "/v1/tenants/\(tenant)/settings", key: key, body: change).status == 200)
+
+            // Bounded from outside: a stream that only sends heartbeats never ends a wait for its next event.
+            let client = device.client
+            let answer = try await withThrowingTaskGroup(of: (hint: UInt64, bundle: PushedBundle)?.self) { group in
+                group.addTask {
+                    var stream = try await client.events(lastEventID: position).makeAsyncIterator()
+                    let replayed = try await Self.next(&stream) { $0.type == "bundle" }
+                    let event = try await Self.next(&stream) { $0.type == "current_bundle" }
+                    guard case .currentBundle(let bundle) = event.agentEvent else { return nil }
+                    return (try #require(replayed.position), bundle)
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(30))
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? nil
+            }
+            let (hint, bundle) = try #require(answer, "no current_bundle within 30 s of the replayed hint")
+            #expect(bundle.position >= Int64(hint))
+            guard case .accepted(let verified) = try device.accept(bundle) else {
+                Issue.record("the pushed bundle was not newer")
+                return
+            }
+            #expect(verified.claims.policy.computerSettings?["run_as_admin"]?["mode"]?.stringValue == "reason_required")
+        }
+    }
+}
+
 enum PushTestError: Error {
     case streamEnded
     case timedOut

@@ -424,6 +424,14 @@ package actor EventHub: Service {
 
     // MARK: - Pushed bundles
 
+    /// Queues a push of the device's bundle for a stream whose replay held a `bundle` hint: hints read from the
+    /// table on a reconnect are followed by the bundle as the hints the hub hands out are.
+    package func pushAfterReplay(_ device: DeviceID, in binding: TenantBinding) {
+        guard pushesBundles else { return }
+        queuePush(device, in: binding)
+        pushWakeup.yield()
+    }
+
     private func queuePush(_ device: DeviceID, in binding: TenantBinding) {
         if pendingPushes[binding.tenant] == nil { pushOrder.append(binding.tenant) }
         pendingPushes[binding.tenant, default: PendingPushes(binding: binding)].queue(device)
