@@ -401,6 +401,7 @@ public final class AgentSimulator: Sendable {
                         answered.record(bundle.position)
                         requestWork.yield(.take(bundle))
                     case .awaitPush(let position, let seconds):
+                        answered.hint(position)
                         awaitPush.yield((position, seconds))
                     }
                 }
@@ -413,9 +414,13 @@ public final class AgentSimulator: Sendable {
                 for await work in bundleWork {
                     switch work {
                     case .fetch:
+                        // A fetch started after a hint answers it as its push would (a reconnect's fetch, when
+                        // the push went to the stream that closed).
+                        let covered = answered.latestHint
                         await self.fetchGate.acquire()
                         await self.refresh(&device, unverifiedETag: &unverifiedETag)
                         await self.fetchGate.release()
+                        answered.record(covered)
                     case .take(let bundle):
                         await self.take(bundle, into: &device, unverifiedETag: &unverifiedETag)
                     }
@@ -680,10 +685,19 @@ extension AgentError {
 /// The newest feed position a device's pushed bundles answered.
 private final class PushedPosition: Sendable {
     private let position = Mutex<Int64>(0)
+    private let hinted = Mutex<Int64>(0)
 
     func record(_ answered: Int64) {
         position.withLock { $0 = max($0, answered) }
     }
+
+    /// Notes a `bundle` hint whose push is awaited.
+    func hint(_ hint: Int64) {
+        hinted.withLock { $0 = max($0, hint) }
+    }
+
+    /// The newest hint noted: a fetch started now answers it.
+    var latestHint: Int64 { hinted.withLock { $0 } }
 
     /// Whether a hint at `hint` is answered.
     func answers(_ hint: Int64) -> Bool {
