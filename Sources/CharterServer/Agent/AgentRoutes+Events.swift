@@ -28,9 +28,7 @@ extension AgentRoutes {
             )
         }
         let (subscription, replay) = try await subscribe(caller, after: lastEventID, context: context)
-        if hub.pushesBundles, replay.contains(where: Self.isBundleHint) {
-            await hub.pushAfterReplay(caller.device, in: caller.binding)
-        }
+        await hub.pushAfterReplay(replay, to: caller.device, in: caller.binding)
         // Rows the hub has not handed out yet may already be in the replay: the stream skips what it sent.
         let position = max(subscription.position, lastEventID ?? 0, Self.lastID(of: replay) ?? 0)
         return stream(subscription, replay: replay, position: position, caller: caller)
@@ -59,11 +57,6 @@ extension AgentRoutes {
             await hub.unsubscribe(subscription.id)
             throw error
         }
-    }
-
-    static func isBundleHint(_ message: HubMessage) -> Bool {
-        if case .event(_, "bundle", _) = message { return true }
-        return false
     }
 
     /// The stream's response: `retry`, the replay and `ready`, then what the hub hands out after `position`.

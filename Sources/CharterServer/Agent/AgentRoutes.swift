@@ -28,8 +28,12 @@ struct AgentRoutes: Sendable {
     let requests: RequestService
     let now: @Sendable () -> Date
 
+    /// Where the routes are, and the event stream's path (answered from a child task, ``EventStreamResponder``).
+    static let prefix = "v1/agent"
+    static let eventsPath = "/\(prefix)/events"
+
     func register(on router: some RouterMethods<AppRequestContext>) {
-        let group = router.group("v1/agent")
+        let group = router.group(RouterPath(Self.prefix))
         group.post("challenge") { request, context in try await challenge(request, context: context) }
         group.post("enroll") { request, context in try await enroll(request, context: context) }
         group.post("token") { request, context in try await renewToken(request, context: context) }

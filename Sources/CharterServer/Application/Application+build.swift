@@ -150,7 +150,7 @@ package func buildService(
     let headTimeout = TimeAmount.seconds(Int64(config.limits.headerTimeoutSeconds))
     var app = Application(
         responder: EventStreamResponder(
-            inner: router.buildResponder(), streamPaths: ["/v1/agent/events", "/v1/connector/events"]
+            inner: router.buildResponder(), streamPaths: [AgentRoutes.eventsPath, ConnectorRoutes.eventsPath]
         ),
         server: .http1(
             configuration: .init(

@@ -22,8 +22,12 @@ struct ConnectorRoutes: Sendable {
     let enrollMaximumBodyBytes: Int
     let rateLimiter: RateLimiter
 
+    /// Where the routes are, and the command stream's path (answered from a child task, ``EventStreamResponder``).
+    static let prefix = "v1/connector"
+    static let eventsPath = "/\(prefix)/events"
+
     func register(on router: some RouterMethods<AppRequestContext>) {
-        let group = router.group("v1/connector")
+        let group = router.group(RouterPath(Self.prefix))
         group.post("challenge") { request, context in try challenge(request, context: context) }
         group.post("enroll") { request, context in try await enroll(request, context: context) }
         group.post("token") { request, context in try await renewToken(request, context: context) }

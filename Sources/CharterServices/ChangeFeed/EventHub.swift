@@ -424,10 +424,11 @@ package actor EventHub: Service {
 
     // MARK: - Pushed bundles
 
-    /// Queues a push of the device's bundle for a stream whose replay held a `bundle` hint: hints read from the
-    /// table on a reconnect are followed by the bundle as the hints the hub hands out are.
-    package func pushAfterReplay(_ device: DeviceID, in binding: TenantBinding) {
-        guard pushesBundles else { return }
+    /// Queues a push of the device's bundle when the replay its stream opened with holds a `bundle` hint: hints
+    /// read from the table on a reconnect are followed by the bundle as the hints the hub hands out are.
+    package func pushAfterReplay(_ replay: [HubMessage], to device: DeviceID, in binding: TenantBinding) {
+        guard pushesBundles, replay.contains(where: { if case .event(_, "bundle", _) = $0 { true } else { false } })
+        else { return }
         queuePush(device, in: binding)
         pushWakeup.yield()
     }
